@@ -1,0 +1,82 @@
+import { TesseraError } from '../errors.ts';
+import { importPublicJwk, type PublicJwk, type VerificationKey } from './jwk.ts';
+
+/** Resolves the verification key for a `kid`. Implemented by {@link KeySet}; remote JWKS caches implement it too. */
+export interface KeyResolver {
+  get(kid: string): VerificationKey | undefined;
+}
+
+/** A JWKS document (RFC 7517 §5). */
+export interface Jwks {
+  readonly keys: readonly PublicJwk[];
+}
+
+/** A JWKS larger than this is refused: no legitimate trust domain publishes that many keys. */
+export const MAX_JWKS_KEYS = 100;
+
+/** An immutable set of verification keys indexed by `kid`. */
+export class KeySet implements KeyResolver {
+  readonly #byKid: ReadonlyMap<string, VerificationKey>;
+
+  constructor(keys: Iterable<VerificationKey>) {
+    const byKid = new Map<string, VerificationKey>();
+    for (const key of keys) {
+      if (byKid.has(key.kid)) throw new TesseraError('ERR_JWKS_DUPLICATE_KID', `kid "${key.kid}"`);
+      byKid.set(key.kid, key);
+    }
+    this.#byKid = byKid;
+  }
+
+  get(kid: string): VerificationKey | undefined {
+    return this.#byKid.get(kid);
+  }
+
+  get size(): number {
+    return this.#byKid.size;
+  }
+
+  kids(): string[] {
+    return [...this.#byKid.keys()];
+  }
+}
+
+/**
+ * Parses a JWKS (object or JSON text) into a {@link KeySet}. The whole set is refused when any
+ * key is private (`ERR_JWK_PRIVATE`), unsupported (`ERR_JWK_UNSUPPORTED`) or invalid, when two
+ * keys share a `kid` (`ERR_JWKS_DUPLICATE_KID`: which one would verify would be up to ordering),
+ * or when a key has no `kid` (`ERR_JWKS_INVALID`).
+ */
+export function parseJwks(input: unknown): KeySet {
+  let document = input;
+  if (typeof input === 'string') {
+    try {
+      document = JSON.parse(input);
+    } catch {
+      throw new TesseraError('ERR_JWKS_INVALID', 'not JSON');
+    }
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new TesseraError('ERR_JWKS_INVALID', 'not a JSON object');
+  }
+  const keys = (document as { keys?: unknown }).keys;
+  if (!Array.isArray(keys)) throw new TesseraError('ERR_JWKS_INVALID', '"keys" is not an array');
+  if (keys.length > MAX_JWKS_KEYS) throw new TesseraError('ERR_JWKS_INVALID', 'too many keys');
+  return new KeySet(
+    keys.map((jwk: unknown) => {
+      if (typeof jwk === 'object' && jwk !== null && typeof (jwk as { kid?: unknown }).kid !== 'string') {
+        throw new TesseraError('ERR_JWKS_INVALID', 'a key has no "kid"');
+      }
+      return importPublicJwk(jwk);
+    }),
+  );
+}
+
+/** Builds the JWKS document that publishes the given public keys. */
+export function buildJwks(keys: readonly { readonly publicJwk: PublicJwk }[]): Jwks {
+  const seen = new Set<string>();
+  for (const { publicJwk } of keys) {
+    if (seen.has(publicJwk.kid)) throw new TesseraError('ERR_JWKS_DUPLICATE_KID', `kid "${publicJwk.kid}"`);
+    seen.add(publicJwk.kid);
+  }
+  return { keys: keys.map((k) => k.publicJwk) };
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { epochSeconds, type Clock } from '../clock.ts';
+import { TesseraError } from '../errors.ts';
+import type { SigningKey } from '../keys/jwk.ts';
+import { parseWorkloadId } from '../spiffe/id.ts';
+import {
+  ACCESS_TOKEN_TYP,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  type AccessTokenClaims,
+} from './claims.ts';
+import { signCompactJws } from './jws.ts';
+import { isScopeToken } from './scope.ts';
+
+export interface MintAccessTokenInput {
+  /** The authority's issuer identifier (`iss`). */
+  readonly issuer: string;
+  /** The calling service's SPIFFE ID, or the user when `actor` is set. */
+  readonly subject: string;
+  /** The one target service's SPIFFE ID (`aud`). */
+  readonly audience: string;
+  readonly scopes?: readonly string[];
+  /** Set for delegated tokens (RFC 8693 token exchange): the service acting for `subject`. */
+  readonly actor?: string;
+  /** `tenant_id`, only from a verified user token. */
+  readonly tenantId?: string;
+  /** Binds the token to a client certificate (RFC 8705 §3.1, `cnf.x5t#S256`). */
+  readonly certificateThumbprint?: string;
+  /** Default 300, at most 3600. */
+  readonly lifetimeSeconds?: number;
+  /** Defaults to a random UUID. */
+  readonly jti?: string;
+}
+
+export interface MintedAccessToken {
+  readonly token: string;
+  readonly claims: AccessTokenClaims;
+}
+
+function invalid(detail: string): TesseraError {
+  return new TesseraError('ERR_CONFIG_INVALID', detail);
+}
+
+/**
+ * Mints an RFC 9068 access token (`typ: at+jwt`) signed with `key`.
+ *
+ * @example
+ * ```ts
+ * const key = generateSigningKey();
+ * const { token } = mintAccessToken(
+ *   { issuer: 'http://127.0.0.1:7700', subject: 'spiffe://tessera.local/event-service',
+ *     audience: 'spiffe://tessera.local/billing', scopes: ['invoices:write'] },
+ *   { key, clock: systemClock },
+ * );
+ * ```
+ */
+export function mintAccessToken(
+  input: MintAccessTokenInput,
+  options: { readonly key: SigningKey; readonly clock: Clock },
+): MintedAccessToken {
+  if (typeof input.issuer !== 'string' || input.issuer === '') throw invalid('issuer is required');
+  parseWorkloadId(input.audience);
+  if (input.actor === undefined) parseWorkloadId(input.subject);
+  else {
+    parseWorkloadId(input.actor);
+    if (typeof input.subject !== 'string' || input.subject === '') throw invalid('subject is required');
+  }
+  const lifetime = input.lifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS;
+  if (!Number.isSafeInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw invalid(`lifetimeSeconds must be 1..${MAX_TOKEN_LIFETIME_SECONDS}`);
+  }
+  const scopes = input.scopes ?? [];
+  if (!scopes.every(isScopeToken) || new Set(scopes).size !== scopes.length) {
+    throw invalid('scopes must be distinct RFC 6749 scope tokens');
+  }
+  const now = epochSeconds(options.clock);
+  const claims: AccessTokenClaims = {
+    iss: input.issuer,
+    sub: input.subject,
+    client_id: input.actor ?? input.subject,
+    aud: input.audience,
+    iat: now,
+    nbf: now,
+    exp: now + lifetime,
+    jti: input.jti ?? randomUUID(),
+    ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    ...(input.actor !== undefined ? { act: { sub: input.actor } } : {}),
+    ...(input.tenantId !== undefined ? { tenant_id: input.tenantId } : {}),
+    ...(input.certificateThumbprint !== undefined
+      ? { cnf: { 'x5t#S256': input.certificateThumbprint } }
+      : {}),
+  };
+  const header = { alg: options.key.alg, typ: ACCESS_TOKEN_TYP, kid: options.key.kid };
+  return { token: signCompactJws(header, claims, options.key), claims };
+}
