@@ -232,7 +232,16 @@ export function signCompactJws(
   payload: object,
   key: { readonly alg: SigningAlgorithm; readonly privateKey: KeyObject },
 ): string {
-  const signingInput = `${encodeBase64Url(JSON.stringify(header))}.${encodeBase64Url(JSON.stringify(payload))}`;
+  return signWithEncodedHeader(encodeBase64Url(JSON.stringify(header)), payload, key);
+}
+
+/** Like {@link signCompactJws} with the header already encoded (minting reuses one per key). */
+export function signWithEncodedHeader(
+  encodedHeader: string,
+  payload: object,
+  key: { readonly alg: SigningAlgorithm; readonly privateKey: KeyObject },
+): string {
+  const signingInput = `${encodedHeader}.${encodeBase64Url(JSON.stringify(payload))}`;
   const signature = sign(digestFor(key.alg), Buffer.from(signingInput, 'latin1'), {
     key: key.privateKey,
     dsaEncoding: 'ieee-p1363',

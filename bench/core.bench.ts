@@ -1,0 +1,82 @@
+/**
+ * @tessera/core benchmarks. Names are published (see bench/README.md): do not rename.
+ * Every candidate is measured against a raw node:crypto baseline in the same run.
+ */
+import { sign, verify } from 'node:crypto';
+import { jwtVerify } from 'jose';
+import { ManualClock } from '../packages/core/src/clock.ts';
+import { generateSigningKey } from '../packages/core/src/keys/jwk.ts';
+import { KeySet } from '../packages/core/src/keys/jwks.ts';
+import { mintAccessToken } from '../packages/core/src/token/mint.ts';
+import { createVerifier } from '../packages/core/src/token/verify.ts';
+import type { Benchmark } from './harness.ts';
+
+const ISSUER = 'http://127.0.0.1:7700';
+const AUDIENCE = 'spiffe://tessera.local/billing';
+const SUBJECT = 'spiffe://tessera.local/event-service';
+// A fixed clock far from any expiry: benchmarks must not drift into ERR_TOKEN_EXPIRED.
+const clock = new ManualClock(Date.UTC(2026, 10, 23, 12) );
+const key = generateSigningKey('ES256');
+const keys = new KeySet([key]);
+
+function mint(jti?: string): string {
+  return mintAccessToken(
+    { issuer: ISSUER, subject: SUBJECT, audience: AUDIENCE, scopes: ['invoices:write'], lifetimeSeconds: 3600, ...(jti ? { jti } : {}) },
+    { key, clock },
+  ).token;
+}
+
+const token = mint();
+const [h, p, s] = token.split('.') as [string, string, string];
+const signingInput = Buffer.from(`${h}.${p}`);
+const signature = Buffer.from(s, 'base64url');
+const verifyOptions = { key: key.key, dsaEncoding: 'ieee-p1363' as const };
+const signOptions = { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const };
+
+/** The raw cost of the one ES256 verification every uncached token needs. */
+const rawVerify = {
+  name: 'crypto.verify',
+  fn: () => {
+    if (!verify('sha256', signingInput, verifyOptions, signature)) throw new Error('baseline failed');
+  },
+};
+
+const uncached = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys, clock, cache: false });
+const cached = createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys, clock });
+// 1,000 distinct callers' tokens, all in the cache: a hit is a Map lookup on a fresh key each time.
+const pool = Array.from({ length: 1000 }, (_, i) => mint(`bench-${i}`));
+let next = 0;
+
+export const benchmarks: readonly Benchmark[] = [
+  {
+    name: 'core.verify.cached',
+    setup: () => pool.forEach((t) => cached.verify(t)),
+    fn: () => cached.verify(pool[(next = (next + 1) % pool.length)]!),
+    baseline: rawVerify,
+  },
+  {
+    name: 'core.verify.uncached.serial',
+    fn: () => uncached.verify(token),
+    baseline: rawVerify,
+  },
+  {
+    name: 'core.verify.uncached.concurrent64',
+    fn: () => uncached.verifyAsync(token),
+    concurrency: 64,
+    baseline: rawVerify,
+  },
+  {
+    // Not a Tessera code path: the reason core does not verify through jose (see token/jws.ts).
+    name: 'core.verify.jose.serial',
+    fn: () => jwtVerify(token, key.key, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(clock.now()) }),
+    baseline: rawVerify,
+  },
+  {
+    name: 'core.mint',
+    fn: () => mint(),
+    baseline: {
+      name: 'crypto.sign',
+      fn: () => sign('sha256', signingInput, signOptions),
+    },
+  },
+];

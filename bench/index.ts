@@ -1,0 +1,9 @@
+/**
+ * The bench registry: every bench module is listed here, in the order they run. Adding a module
+ * is one import and one spread.
+ */
+import type { Benchmark } from './harness.ts';
+
+import { benchmarks as core } from './core.bench.ts';
+
+export const benchmarks: readonly Benchmark[] = [...core];
