@@ -15,13 +15,20 @@ const ISSUER = 'http://127.0.0.1:7700';
 const AUDIENCE = 'spiffe://tessera.local/billing';
 const SUBJECT = 'spiffe://tessera.local/event-service';
 // A fixed clock far from any expiry: benchmarks must not drift into ERR_TOKEN_EXPIRED.
-const clock = new ManualClock(Date.UTC(2026, 10, 23, 12) );
+const clock = new ManualClock(Date.UTC(2026, 10, 23, 12));
 const key = generateSigningKey('ES256');
 const keys = new KeySet([key]);
 
 function mint(jti?: string): string {
   return mintAccessToken(
-    { issuer: ISSUER, subject: SUBJECT, audience: AUDIENCE, scopes: ['invoices:write'], lifetimeSeconds: 3600, ...(jti ? { jti } : {}) },
+    {
+      issuer: ISSUER,
+      subject: SUBJECT,
+      audience: AUDIENCE,
+      scopes: ['invoices:write'],
+      lifetimeSeconds: 3600,
+      ...(jti ? { jti } : {}),
+    },
     { key, clock },
   ).token;
 }
@@ -37,7 +44,8 @@ const signOptions = { key: key.privateKey, dsaEncoding: 'ieee-p1363' as const };
 const rawVerify = {
   name: 'crypto.verify',
   fn: () => {
-    if (!verify('sha256', signingInput, verifyOptions, signature)) throw new Error('baseline failed');
+    if (!verify('sha256', signingInput, verifyOptions, signature))
+      throw new Error('baseline failed');
   },
 };
 
@@ -50,7 +58,9 @@ let next = 0;
 export const benchmarks: readonly Benchmark[] = [
   {
     name: 'core.verify.cached',
-    setup: () => pool.forEach((t) => cached.verify(t)),
+    setup: () => {
+      pool.forEach((t) => cached.verify(t));
+    },
     fn: () => cached.verify(pool[(next = (next + 1) % pool.length)]!),
     baseline: rawVerify,
   },
@@ -68,7 +78,12 @@ export const benchmarks: readonly Benchmark[] = [
   {
     // Not a Tessera code path: the reason core does not verify through jose (see token/jws.ts).
     name: 'core.verify.jose.serial',
-    fn: () => jwtVerify(token, key.key, { issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(clock.now()) }),
+    fn: () =>
+      jwtVerify(token, key.key, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        currentDate: new Date(clock.now()),
+      }),
     baseline: rawVerify,
   },
   {

@@ -104,9 +104,18 @@ export function isTesseraError(value: unknown): value is TesseraError {
  * The body to put on the wire for a failed request: the stable code and a message that says
  * only which class of failure it was. Attackers learn nothing beyond "who are you?" / "no".
  */
-export function publicErrorBody(code: TesseraErrorCode): { code: TesseraErrorCode; message: string } {
+export function publicErrorBody(code: TesseraErrorCode): {
+  code: TesseraErrorCode;
+  message: string;
+} {
   const status = CODES[code][0];
   const message =
-    status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 400 ? 'bad request' : 'internal error';
+    status === 401
+      ? 'unauthorized'
+      : status === 403
+        ? 'forbidden'
+        : status === 400
+          ? 'bad request'
+          : 'internal error';
   return { code, message };
 }

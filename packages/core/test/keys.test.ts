@@ -40,8 +40,19 @@ describe('key generation and export', () => {
   it('generates ES256 by default with kid = thumbprint, alg and use', () => {
     const key = generateSigningKey();
     assert.equal(key.alg, 'ES256');
-    assert.deepEqual(Object.keys(key.publicJwk).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
-    assert.equal(key.publicJwk.kid, jwkThumbprint(key.publicJwk as unknown as Record<string, unknown>));
+    assert.deepEqual(Object.keys(key.publicJwk).sort(), [
+      'alg',
+      'crv',
+      'kid',
+      'kty',
+      'use',
+      'x',
+      'y',
+    ]);
+    assert.equal(
+      key.publicJwk.kid,
+      jwkThumbprint(key.publicJwk as unknown as Record<string, unknown>),
+    );
     assert.equal(key.publicJwk.use, 'sig');
   });
 
@@ -65,10 +76,14 @@ describe('key generation and export', () => {
 const ec = generateSigningKey('ES256').publicJwk;
 const okp = generateSigningKey('EdDSA').publicJwk;
 const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
-const secp256k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ format: 'jwk' });
+const secp256k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({
+  format: 'jwk',
+});
 const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' });
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
-const ecPrivate = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+const ecPrivate = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+  format: 'jwk',
+});
 
 /** Bad JWKs, one row each, with the code the import must give. */
 const BAD_KEYS: readonly [string, unknown, TesseraErrorCode][] = [
@@ -102,7 +117,9 @@ const BAD_KEYS: readonly [string, unknown, TesseraErrorCode][] = [
 
 describe('importPublicJwk: refusals', () => {
   for (const [name, jwk, code] of BAD_KEYS) {
-    it(`refuses ${name} with ${code}`, () => refused(() => importPublicJwk(jwk), code));
+    it(`refuses ${name} with ${code}`, () => {
+      refused(() => importPublicJwk(jwk), code);
+    });
   }
   it('accepts alg Ed25519 (RFC 9864) on an Ed25519 key', () => {
     assert.equal(importPublicJwk({ ...okp, alg: 'Ed25519' }).alg, 'EdDSA');
@@ -129,13 +146,31 @@ describe('JWKS', () => {
     ['keys not an array', { keys: ec }, 'ERR_JWKS_INVALID'],
     ['a key without kid', { keys: [{ ...ec, kid: undefined }] }, 'ERR_JWKS_INVALID'],
     ['duplicate kid', { keys: [ec, ec] }, 'ERR_JWKS_DUPLICATE_KID'],
-    ['duplicate kid on different keys', { keys: [ec, { ...okp, kid: ec.kid }] }, 'ERR_JWKS_DUPLICATE_KID'],
-    ['one private key among public ones', { keys: [okp, { ...ecPrivate, kid: 'p' }] }, 'ERR_JWK_PRIVATE'],
-    ['one unsupported key among supported ones', { keys: [okp, { ...rsa, kid: 'r' }] }, 'ERR_JWK_UNSUPPORTED'],
-    ['too many keys', { keys: Array.from({ length: MAX_JWKS_KEYS + 1 }, (_, i) => ({ ...ec, kid: `k${i}` })) }, 'ERR_JWKS_INVALID'],
+    [
+      'duplicate kid on different keys',
+      { keys: [ec, { ...okp, kid: ec.kid }] },
+      'ERR_JWKS_DUPLICATE_KID',
+    ],
+    [
+      'one private key among public ones',
+      { keys: [okp, { ...ecPrivate, kid: 'p' }] },
+      'ERR_JWK_PRIVATE',
+    ],
+    [
+      'one unsupported key among supported ones',
+      { keys: [okp, { ...rsa, kid: 'r' }] },
+      'ERR_JWK_UNSUPPORTED',
+    ],
+    [
+      'too many keys',
+      { keys: Array.from({ length: MAX_JWKS_KEYS + 1 }, (_, i) => ({ ...ec, kid: `k${i}` })) },
+      'ERR_JWKS_INVALID',
+    ],
   ];
   for (const [name, input, code] of BAD_SETS) {
-    it(`refuses ${name} with ${code}`, () => refused(() => parseJwks(input), code));
+    it(`refuses ${name} with ${code}`, () => {
+      refused(() => parseJwks(input), code);
+    });
   }
 
   it('refuses duplicate kids when building a key set or a JWKS', () => {

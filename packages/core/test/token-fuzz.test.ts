@@ -3,14 +3,29 @@ import { it } from 'node:test';
 import { TesseraError } from '../src/errors.ts';
 import { createVerifier } from '../src/token/verify.ts';
 import { fuzzSeed, mulberry32, mutate } from './support/prng.ts';
-import { BILLING, ed25519, forge, ISSUER, keys, newClock, serviceClaims, TRUST_DOMAIN } from './support/token-fixture.ts';
+import {
+  BILLING,
+  ed25519,
+  forge,
+  ISSUER,
+  keys,
+  newClock,
+  serviceClaims,
+  TRUST_DOMAIN,
+} from './support/token-fixture.ts';
 
 const MUTATIONS = 10_000;
 
 it(`accepts none of ${MUTATIONS} random mutations of a valid token, and throws only TesseraError`, () => {
   const seed = fuzzSeed(0x7e55e7a);
   const random = mulberry32(seed);
-  const verifier = createVerifier({ issuer: ISSUER, audience: BILLING, keys, clock: newClock(), trustDomain: TRUST_DOMAIN });
+  const verifier = createVerifier({
+    issuer: ISSUER,
+    audience: BILLING,
+    keys,
+    clock: newClock(),
+    trustDomain: TRUST_DOMAIN,
+  });
   const originals = [forge(serviceClaims()), forge(serviceClaims({ jti: 'ed' }), ed25519)];
   let accepted = 0;
   let foreign = 0;
@@ -36,5 +51,6 @@ it(`accepts none of ${MUTATIONS} random mutations of a valid token, and throws o
   assert.ok(tried > MUTATIONS * 0.95, `only ${tried} mutations differed from the original`);
   assert.equal(accepted, 0, `seed ${seed}`);
   assert.equal(foreign, 0, `seed ${seed}`);
-  for (const original of originals) assert.equal(verifier.verify(original).spiffeId.startsWith('spiffe://'), true);
+  for (const original of originals)
+    assert.equal(verifier.verify(original).spiffeId.startsWith('spiffe://'), true);
 });

@@ -9,7 +9,16 @@ import { KeySet } from '../src/keys/jwks.ts';
 import { verifyCompactJws, verifyRawSignature } from '../src/token/jws.ts';
 import { mintAccessToken } from '../src/token/mint.ts';
 import { createVerifier } from '../src/token/verify.ts';
-import { BILLING, ed25519, es256, EVENTS, ISSUER, keys, newClock, NOW_S } from './support/token-fixture.ts';
+import {
+  BILLING,
+  ed25519,
+  es256,
+  EVENTS,
+  ISSUER,
+  keys,
+  newClock,
+  NOW_S,
+} from './support/token-fixture.ts';
 
 const VECTORS = new URL('./fixtures/vectors/wycheproof/', import.meta.url);
 
@@ -45,7 +54,11 @@ function jwkFromRaw(publicKey: SignatureGroup['publicKey']): Record<string, unkn
       y: point.subarray(33, 65).toString('base64url'),
     };
   }
-  return { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey.pk ?? '', 'hex').toString('base64url') };
+  return {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: Buffer.from(publicKey.pk ?? '', 'hex').toString('base64url'),
+  };
 }
 
 function runSignatureVectors(file: string, alg: 'ES256' | 'EdDSA'): void {
@@ -62,11 +75,24 @@ function runSignatureVectors(file: string, alg: 'ES256' | 'EdDSA'): void {
       checked++;
       const accepted =
         key !== undefined &&
-        verifyRawSignature(alg, key.key, Buffer.from(test.msg, 'hex'), Buffer.from(test.sig, 'hex'));
+        verifyRawSignature(
+          alg,
+          key.key,
+          Buffer.from(test.msg, 'hex'),
+          Buffer.from(test.sig, 'hex'),
+        );
       if (test.result === 'invalid') {
-        assert.equal(accepted, false, `tcId ${test.tcId} (${test.comment}) is invalid but was accepted`);
+        assert.equal(
+          accepted,
+          false,
+          `tcId ${test.tcId} (${test.comment}) is invalid but was accepted`,
+        );
       } else if (test.result === 'valid') {
-        assert.equal(accepted, true, `tcId ${test.tcId} (${test.comment}) is valid but was refused`);
+        assert.equal(
+          accepted,
+          true,
+          `tcId ${test.tcId} (${test.comment}) is valid but was refused`,
+        );
       }
     }
   }
@@ -122,11 +148,19 @@ describe('Wycheproof JSON Web Signature vectors', () => {
           }
         }
         if (test.result === 'invalid') {
-          assert.equal(accepted, false, `tcId ${test.tcId} (${test.comment}) is invalid but was accepted`);
+          assert.equal(
+            accepted,
+            false,
+            `tcId ${test.tcId} (${test.comment}) is invalid but was accepted`,
+          );
         }
         if (test.result === 'valid' && supported) {
           supportedValid++;
-          assert.equal(accepted, true, `tcId ${test.tcId} (${test.comment}) is valid but was refused`);
+          assert.equal(
+            accepted,
+            true,
+            `tcId ${test.tcId} (${test.comment}) is valid but was refused`,
+          );
         }
       }
     }
@@ -168,7 +202,9 @@ describe('interoperability with jose', () => {
         .setJti('from-jose')
         .sign(key.privateKey);
       const clock = new ManualClock(NOW_S * 1000);
-      const caller = createVerifier({ issuer: ISSUER, audience: BILLING, keys, clock }).verify(token);
+      const caller = createVerifier({ issuer: ISSUER, audience: BILLING, keys, clock }).verify(
+        token,
+      );
       assert.equal(caller.kind, 'service');
       assert.equal(caller.spiffeId, EVENTS);
       assert.equal(caller.jti, 'from-jose');

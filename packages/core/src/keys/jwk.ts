@@ -109,22 +109,36 @@ export function importPublicJwk(input: unknown): VerificationKey {
     alg = 'EdDSA';
     members = { kty, crv, x: coordinate(input, 'x', 32) };
   } else {
-    throw new TesseraError('ERR_JWK_UNSUPPORTED', 'only EC P-256 and OKP Ed25519 keys are accepted');
+    throw new TesseraError(
+      'ERR_JWK_UNSUPPORTED',
+      'only EC P-256 and OKP Ed25519 keys are accepted',
+    );
   }
-  const declaredAlg = input['alg'];
+  const declaredAlg = input.alg;
   // RFC 9864 names Ed25519 as the fully-specified spelling of EdDSA over this curve.
-  if (declaredAlg !== undefined && declaredAlg !== alg && !(alg === 'EdDSA' && declaredAlg === 'Ed25519')) {
+  if (
+    declaredAlg !== undefined &&
+    declaredAlg !== alg &&
+    !(alg === 'EdDSA' && declaredAlg === 'Ed25519')
+  ) {
     throw new TesseraError('ERR_JWK_INVALID', '"alg" does not match the key type');
   }
-  const use = input['use'];
-  if (use !== undefined && use !== 'sig') throw new TesseraError('ERR_JWK_INVALID', '"use" is not "sig"');
-  const keyOps = input['key_ops'];
+  const use = input.use;
+  if (use !== undefined && use !== 'sig')
+    throw new TesseraError('ERR_JWK_INVALID', '"use" is not "sig"');
+  const keyOps = input.key_ops;
   if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) {
     throw new TesseraError('ERR_JWK_INVALID', '"key_ops" does not allow "verify"');
   }
-  const kidMember = input['kid'];
-  if (kidMember !== undefined && (typeof kidMember !== 'string' || kidMember === '' || kidMember.length > MAX_KID_LENGTH)) {
-    throw new TesseraError('ERR_JWK_INVALID', '"kid" must be a non-empty string of at most 256 characters');
+  const kidMember = input.kid;
+  if (
+    kidMember !== undefined &&
+    (typeof kidMember !== 'string' || kidMember === '' || kidMember.length > MAX_KID_LENGTH)
+  ) {
+    throw new TesseraError(
+      'ERR_JWK_INVALID',
+      '"kid" must be a non-empty string of at most 256 characters',
+    );
   }
   let key: KeyObject;
   try {
@@ -133,6 +147,6 @@ export function importPublicJwk(input: unknown): VerificationKey {
   } catch (cause) {
     throw new TesseraError('ERR_JWK_INVALID', 'key material is not a valid public key', { cause });
   }
-  const kid = typeof kidMember === 'string' ? kidMember : jwkThumbprint(members as Record<string, unknown>);
+  const kid = typeof kidMember === 'string' ? kidMember : jwkThumbprint(members);
   return Object.freeze({ kid, alg, key });
 }

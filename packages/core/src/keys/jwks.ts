@@ -63,7 +63,11 @@ export function parseJwks(input: unknown): KeySet {
   if (keys.length > MAX_JWKS_KEYS) throw new TesseraError('ERR_JWKS_INVALID', 'too many keys');
   return new KeySet(
     keys.map((jwk: unknown) => {
-      if (typeof jwk === 'object' && jwk !== null && typeof (jwk as { kid?: unknown }).kid !== 'string') {
+      if (
+        typeof jwk === 'object' &&
+        jwk !== null &&
+        typeof (jwk as { kid?: unknown }).kid !== 'string'
+      ) {
         throw new TesseraError('ERR_JWKS_INVALID', 'a key has no "kid"');
       }
       return importPublicJwk(jwk);
@@ -75,7 +79,8 @@ export function parseJwks(input: unknown): KeySet {
 export function buildJwks(keys: readonly { readonly publicJwk: PublicJwk }[]): Jwks {
   const seen = new Set<string>();
   for (const { publicJwk } of keys) {
-    if (seen.has(publicJwk.kid)) throw new TesseraError('ERR_JWKS_DUPLICATE_KID', `kid "${publicJwk.kid}"`);
+    if (seen.has(publicJwk.kid))
+      throw new TesseraError('ERR_JWKS_DUPLICATE_KID', `kid "${publicJwk.kid}"`);
     seen.add(publicJwk.kid);
   }
   return { keys: keys.map((k) => k.publicJwk) };

@@ -16,13 +16,15 @@ const REQUIRED_MEMBERS: Record<string, readonly string[]> = {
  * so a `kid` can never point at a different key than the one it names.
  */
 export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string {
-  const kty = jwk['kty'];
+  const kty = jwk.kty;
   const members = typeof kty === 'string' ? REQUIRED_MEMBERS[kty] : undefined;
-  if (members === undefined) throw new TesseraError('ERR_JWK_UNSUPPORTED', 'no thumbprint for this kty');
+  if (members === undefined)
+    throw new TesseraError('ERR_JWK_UNSUPPORTED', 'no thumbprint for this kty');
   const canonical: Record<string, string> = {};
   for (const name of members) {
     const value = jwk[name];
-    if (typeof value !== 'string') throw new TesseraError('ERR_JWK_INVALID', `member "${name}" is missing`);
+    if (typeof value !== 'string')
+      throw new TesseraError('ERR_JWK_INVALID', `member "${name}" is missing`);
     canonical[name] = value;
   }
   // JSON.stringify of string members in insertion order is exactly §3.3's form: no whitespace,

@@ -31,7 +31,8 @@ export class MemoryRevocationSet implements RevocationSet {
 
   constructor(options: MemoryRevocationSetOptions) {
     const grace = options.graceSeconds ?? 60;
-    if (!Number.isFinite(grace) || grace < 0) throw new TesseraError('ERR_CONFIG_INVALID', 'graceSeconds must be ≥ 0');
+    if (!Number.isFinite(grace) || grace < 0)
+      throw new TesseraError('ERR_CONFIG_INVALID', 'graceSeconds must be ≥ 0');
     this.#clock = options.clock;
     this.#graceSeconds = grace;
   }
@@ -71,6 +72,7 @@ export class MemoryRevocationSet implements RevocationSet {
     this.#nextSweepMs = nowMs + 1000;
     const horizon = nowMs / 1000 - this.#graceSeconds;
     for (const [jti, expiresAt] of this.#tokens) if (expiresAt < horizon) this.#tokens.delete(jti);
-    for (const [subject, entry] of this.#subjects) if (entry.until < horizon) this.#subjects.delete(subject);
+    for (const [subject, entry] of this.#subjects)
+      if (entry.until < horizon) this.#subjects.delete(subject);
   }
 }

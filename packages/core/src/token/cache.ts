@@ -73,7 +73,12 @@ export class VerifiedTokenCache {
       if (oldest.done === true) break;
       this.delete(oldest.value);
     }
-    this.#slots.set(token, { owner: entry.owner, caller: entry.caller, expiresAt: entry.expiresAt, bytes });
+    this.#slots.set(token, {
+      owner: entry.owner,
+      caller: entry.caller,
+      expiresAt: entry.expiresAt,
+      bytes,
+    });
     this.#bytes += bytes;
   }
 

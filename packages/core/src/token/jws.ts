@@ -53,17 +53,19 @@ function parseJsonSegment(segment: string, what: string): Record<string, unknown
   } catch {
     throw new TesseraError('ERR_TOKEN_MALFORMED', `${what} is not JSON`);
   }
-  if (!isRecord(value)) throw new TesseraError('ERR_TOKEN_MALFORMED', `${what} is not a JSON object`);
+  if (!isRecord(value))
+    throw new TesseraError('ERR_TOKEN_MALFORMED', `${what} is not a JSON object`);
   return value;
 }
 
 /** Splits a compact JWS into its three segments, refusing anything else. */
 function splitCompact(token: string, maxBytes: number): [string, string, string] {
-  if (typeof token !== 'string' || token.length === 0) throw new TesseraError('ERR_TOKEN_MALFORMED', 'empty');
+  if (typeof token !== 'string' || token.length === 0)
+    throw new TesseraError('ERR_TOKEN_MALFORMED', 'empty');
   if (token.length > maxBytes) throw new TesseraError('ERR_TOKEN_TOO_LARGE');
   const first = token.indexOf('.');
   const second = first === -1 ? -1 : token.indexOf('.', first + 1);
-  if (second === -1 || token.indexOf('.', second + 1) !== -1) {
+  if (second === -1 || token.includes('.', second + 1)) {
     throw new TesseraError('ERR_TOKEN_MALFORMED', 'not three segments');
   }
   const header = token.slice(0, first);
@@ -76,16 +78,23 @@ function splitCompact(token: string, maxBytes: number): [string, string, string]
 }
 
 /** Checks the protected header and returns it typed. */
-export function checkHeader(raw: Record<string, unknown>, expectedTyp: readonly string[] | undefined): JwsHeader {
+export function checkHeader(
+  raw: Record<string, unknown>,
+  expectedTyp: readonly string[] | undefined,
+): JwsHeader {
   for (const name of Object.keys(raw)) {
-    if (FORBIDDEN_HEADER.has(name)) throw new TesseraError('ERR_TOKEN_HEADER', `"${name}" is forbidden`);
-    if (!ALLOWED_HEADER.has(name)) throw new TesseraError('ERR_TOKEN_HEADER', 'unknown header parameter');
+    if (FORBIDDEN_HEADER.has(name))
+      throw new TesseraError('ERR_TOKEN_HEADER', `"${name}" is forbidden`);
+    if (!ALLOWED_HEADER.has(name))
+      throw new TesseraError('ERR_TOKEN_HEADER', 'unknown header parameter');
   }
   const { alg, kid, typ } = raw;
-  if (!isSigningAlgorithm(alg)) throw new TesseraError('ERR_TOKEN_ALG', 'only ES256 and EdDSA are allowed');
+  if (!isSigningAlgorithm(alg))
+    throw new TesseraError('ERR_TOKEN_ALG', 'only ES256 and EdDSA are allowed');
   if (expectedTyp !== undefined) {
     // RFC 7515 §4.1.9: media type names are case-insensitive and "application/" may be omitted.
-    const normalised = typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : undefined;
+    const normalised =
+      typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : undefined;
     if (normalised === undefined || !expectedTyp.includes(normalised)) {
       throw new TesseraError('ERR_TOKEN_TYP');
     }
@@ -105,7 +114,8 @@ function signatureLength(alg: SigningAlgorithm): number {
 
 function signatureBytes(segment: string, alg: SigningAlgorithm): Buffer {
   const bytes = decodeBase64UrlStrict(segment, 'ERR_TOKEN_SIGNATURE', 'signature');
-  if (bytes.length !== signatureLength(alg)) throw new TesseraError('ERR_TOKEN_SIGNATURE', 'wrong signature length');
+  if (bytes.length !== signatureLength(alg))
+    throw new TesseraError('ERR_TOKEN_SIGNATURE', 'wrong signature length');
   return bytes;
 }
 
@@ -113,7 +123,8 @@ function signatureBytes(segment: string, alg: SigningAlgorithm): Buffer {
 function keyFor(header: JwsHeader, keys: KeyResolver): VerificationKey {
   const key = keys.get(header.kid);
   if (key === undefined) throw new TesseraError('ERR_TOKEN_KID_UNKNOWN');
-  if (key.alg !== header.alg) throw new TesseraError('ERR_TOKEN_ALG', 'header alg differs from the key alg');
+  if (key.alg !== header.alg)
+    throw new TesseraError('ERR_TOKEN_ALG', 'header alg differs from the key alg');
   return key;
 }
 
@@ -141,7 +152,10 @@ export function prepareCompactJws(
   const key = keyFor(header, keys);
   const signature = signatureBytes(signatureSegment, header.alg);
   const payload = decodeBase64UrlStrict(payloadSegment, 'ERR_TOKEN_MALFORMED', 'payload');
-  const signingInput = Buffer.from(token.slice(0, headerSegment.length + 1 + payloadSegment.length), 'latin1');
+  const signingInput = Buffer.from(
+    token.slice(0, headerSegment.length + 1 + payloadSegment.length),
+    'latin1',
+  );
   return { header, key, signingInput, signature, payload };
 }
 
@@ -222,7 +236,8 @@ export function parsePayloadObject(payload: Buffer): Record<string, unknown> {
   } catch {
     throw new TesseraError('ERR_TOKEN_MALFORMED', 'payload is not JSON');
   }
-  if (!isRecord(value)) throw new TesseraError('ERR_TOKEN_MALFORMED', 'payload is not a JSON object');
+  if (!isRecord(value))
+    throw new TesseraError('ERR_TOKEN_MALFORMED', 'payload is not a JSON object');
   return value;
 }
 

@@ -45,7 +45,9 @@ const encodedHeaders = new WeakMap<SigningKey, string>();
 function accessTokenHeader(key: SigningKey): string {
   let encoded = encodedHeaders.get(key);
   if (encoded === undefined) {
-    encoded = encodeBase64Url(JSON.stringify({ alg: key.alg, typ: ACCESS_TOKEN_TYP, kid: key.kid }));
+    encoded = encodeBase64Url(
+      JSON.stringify({ alg: key.alg, typ: ACCESS_TOKEN_TYP, kid: key.kid }),
+    );
     encodedHeaders.set(key, encoded);
   }
   return encoded;
@@ -77,7 +79,8 @@ export function mintAccessToken(
   if (input.actor === undefined) parseWorkloadId(input.subject);
   else {
     parseWorkloadId(input.actor);
-    if (typeof input.subject !== 'string' || input.subject === '') throw invalid('subject is required');
+    if (typeof input.subject !== 'string' || input.subject === '')
+      throw invalid('subject is required');
   }
   const lifetime = input.lifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS;
   if (!Number.isSafeInteger(lifetime) || lifetime < 1 || lifetime > MAX_TOKEN_LIFETIME_SECONDS) {
@@ -104,5 +107,8 @@ export function mintAccessToken(
       ? { cnf: { 'x5t#S256': input.certificateThumbprint } }
       : {}),
   };
-  return { token: signWithEncodedHeader(accessTokenHeader(options.key), claims, options.key), claims };
+  return {
+    token: signWithEncodedHeader(accessTokenHeader(options.key), claims, options.key),
+    claims,
+  };
 }

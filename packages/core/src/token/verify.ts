@@ -62,7 +62,11 @@ function claimsError(detail: string): TesseraError {
   return new TesseraError('ERR_TOKEN_CLAIMS', detail);
 }
 
-function numericDate(claims: Record<string, unknown>, name: string, required: boolean): number | undefined {
+function numericDate(
+  claims: Record<string, unknown>,
+  name: string,
+  required: boolean,
+): number | undefined {
   const value = claims[name];
   if (value === undefined && !required) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -108,18 +112,28 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
   } catch {
     throw config('audience must be a workload SPIFFE ID (in the trust domain, when one is set)');
   }
-  if (typeof keys !== 'object' || typeof keys.get !== 'function') throw config('keys must resolve kids');
-  if (typeof clock !== 'object' || typeof clock.now !== 'function') throw config('clock is required');
+  if (typeof keys !== 'object' || typeof keys.get !== 'function')
+    throw config('keys must resolve kids');
+  if (typeof clock !== 'object' || typeof clock.now !== 'function')
+    throw config('clock is required');
   const tolerance = options.clockTolerance ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (!Number.isFinite(tolerance) || tolerance < 0 || tolerance > MAX_CLOCK_TOLERANCE_SECONDS) {
     throw config(`clockTolerance must be 0..${MAX_CLOCK_TOLERANCE_SECONDS} seconds`);
   }
   const maxLifetime = options.maxLifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
-  if (!Number.isFinite(maxLifetime) || maxLifetime <= 0 || maxLifetime > MAX_TOKEN_LIFETIME_SECONDS) {
+  if (
+    !Number.isFinite(maxLifetime) ||
+    maxLifetime <= 0 ||
+    maxLifetime > MAX_TOKEN_LIFETIME_SECONDS
+  ) {
     throw config(`maxLifetimeSeconds must be 1..${MAX_TOKEN_LIFETIME_SECONDS}`);
   }
   const maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
-  if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes < 256 || maxTokenBytes > DEFAULT_MAX_TOKEN_BYTES) {
+  if (
+    !Number.isSafeInteger(maxTokenBytes) ||
+    maxTokenBytes < 256 ||
+    maxTokenBytes > DEFAULT_MAX_TOKEN_BYTES
+  ) {
     throw config(`maxTokenBytes must be 256..${DEFAULT_MAX_TOKEN_BYTES}`);
   }
   const cache = options.cache === false ? undefined : (options.cache ?? new VerifiedTokenCache());
@@ -139,7 +153,8 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     if (revocations === undefined) return;
     if (
       revocations.isRevoked(caller.jti, caller.spiffeId, caller.issuedAt) ||
-      (caller.kind === 'delegated' && revocations.isRevoked(caller.jti, caller.user, caller.issuedAt))
+      (caller.kind === 'delegated' &&
+        revocations.isRevoked(caller.jti, caller.user, caller.issuedAt))
     ) {
       throw new TesseraError('ERR_TOKEN_REVOKED');
     }
@@ -159,8 +174,8 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
 
   function validateClaims(prepared: PreparedJws): Caller {
     const claims = parsePayloadObject(prepared.payload);
-    if (claims['iss'] !== issuer) throw new TesseraError('ERR_TOKEN_ISSUER');
-    const aud = claims['aud'];
+    if (claims.iss !== issuer) throw new TesseraError('ERR_TOKEN_ISSUER');
+    const aud = claims.aud;
     // DESIGN: exactly one audience. A one-element array is the same statement (RFC 7519 §4.1.3).
     const single = Array.isArray(aud) && aud.length === 1 ? (aud[0] as unknown) : aud;
     if (single !== audience) throw new TesseraError('ERR_TOKEN_AUDIENCE');
@@ -171,7 +186,8 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     const now = clock.now() / 1000;
     // RFC 7519 §4.1.4: the token must not be accepted on or after `exp`.
     if (now >= exp + tolerance) throw new TesseraError('ERR_TOKEN_EXPIRED');
-    if (nbf !== undefined && now + tolerance < nbf) throw new TesseraError('ERR_TOKEN_NOT_YET_VALID');
+    if (nbf !== undefined && now + tolerance < nbf)
+      throw new TesseraError('ERR_TOKEN_NOT_YET_VALID');
     if (iat > now + tolerance) throw new TesseraError('ERR_TOKEN_ISSUED_IN_FUTURE');
     if (exp <= iat) throw claimsError('"exp" is not after "iat"');
     if (exp - iat > maxLifetime) throw new TesseraError('ERR_TOKEN_LIFETIME');
@@ -179,21 +195,29 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     const jti = requiredString(claims, 'jti', 256);
     const sub = requiredString(claims, 'sub', 2048);
     const clientId = requiredString(claims, 'client_id', 2048);
-    const scopeClaim = claims['scope'];
-    if (scopeClaim !== undefined && typeof scopeClaim !== 'string') throw claimsError('"scope" must be a string');
+    const scopeClaim = claims.scope;
+    if (scopeClaim !== undefined && typeof scopeClaim !== 'string')
+      throw claimsError('"scope" must be a string');
     const scopes = Object.freeze(scopeClaim === undefined ? [] : parseScope(scopeClaim));
-    const tenant = claims['tenant_id'];
-    if (tenant !== undefined && (typeof tenant !== 'string' || tenant === '' || tenant.length > 256)) {
+    const tenant = claims.tenant_id;
+    if (
+      tenant !== undefined &&
+      (typeof tenant !== 'string' || tenant === '' || tenant.length > 256)
+    ) {
       throw claimsError('"tenant_id" must be a non-empty string');
     }
-    const cnf = claims['cnf'];
+    const cnf = claims.cnf;
     let thumbprint: string | undefined;
     if (cnf !== undefined) {
-      const value = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['x5t#S256'] : undefined;
-      if (typeof value !== 'string' || value === '') throw claimsError('"cnf" must carry "x5t#S256"');
+      const value =
+        typeof cnf === 'object' && cnf !== null
+          ? (cnf as Record<string, unknown>)['x5t#S256']
+          : undefined;
+      if (typeof value !== 'string' || value === '')
+        throw claimsError('"cnf" must carry "x5t#S256"');
       thumbprint = value;
     }
-    const act = claims['act'];
+    const act = claims.act;
     const common = {
       scopes,
       jti,
@@ -206,13 +230,16 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     let caller: Caller;
     if (act === undefined) {
       const id = spiffeId(sub);
-      if (clientId !== id) throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "sub"');
+      if (clientId !== id)
+        throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "sub"');
       caller = { kind: 'service', spiffeId: id, ...common };
     } else {
-      const actor = typeof act === 'object' && act !== null ? (act as Record<string, unknown>)['sub'] : undefined;
+      const actor =
+        typeof act === 'object' && act !== null ? (act as Record<string, unknown>).sub : undefined;
       if (typeof actor !== 'string') throw claimsError('"act" must carry "sub"');
       const id = spiffeId(actor);
-      if (clientId !== id) throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "act.sub"');
+      if (clientId !== id)
+        throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "act.sub"');
       caller = { kind: 'delegated', spiffeId: id, user: sub, ...common };
     }
     Object.freeze(caller);

@@ -12,11 +12,12 @@ export function mulberry32(seed: number): () => number {
 
 /** The seed for this run: `FUZZ_SEED` when set (to replay a failure), otherwise a fixed default. */
 export function fuzzSeed(fallback: number): number {
-  const fromEnv = Number(process.env['FUZZ_SEED']);
+  const fromEnv = Number(process.env.FUZZ_SEED);
   return Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : fallback;
 }
 
-const PRINTABLE = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ :;,"()\\\u00e9\u0000\u2028';
+const PRINTABLE =
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ :;,"()\\\u00e9\u0000\u2028';
 
 /** Applies one random mutation to `input`: bit flip, insertion, deletion, replacement, truncation, duplication or swap. */
 export function mutate(input: string, random: () => number, separator: string): string {

@@ -38,7 +38,10 @@ export function serviceClaims(overrides: Record<string, unknown> = {}): Record<s
   };
 }
 
-export function header(key: SigningKey, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function header(
+  key: SigningKey,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { alg: key.alg, typ: 'at+jwt', kid: key.kid, ...overrides };
 }
 
@@ -52,7 +55,11 @@ export function forge(
 }
 
 /** An HS256 token keyed with `secret`: the classic algorithm-confusion forgery. */
-export function forgeHs256(claims: Record<string, unknown>, secret: string | Buffer, kid: string): string {
+export function forgeHs256(
+  claims: Record<string, unknown>,
+  secret: string | Buffer,
+  kid: string,
+): string {
   const input = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid })).toString('base64url')}.${Buffer.from(
     JSON.stringify(claims),
   ).toString('base64url')}`;
@@ -60,5 +67,7 @@ export function forgeHs256(claims: Record<string, unknown>, secret: string | Buf
 }
 
 export function b64(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString(
+    'base64url',
+  );
 }
