@@ -12,11 +12,9 @@ import {
 describe('error codes', () => {
   it('docs/errors.md lists exactly the codes, statuses and meanings in errors.ts', () => {
     const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
-    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z0-9_]+)` *\| (\d{3}) *\| (.+?) *\|$/gm)].map((m) => [
-      m[1],
-      Number(m[2]),
-      m[3],
-    ]);
+    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z0-9_]+)` *\| (\d{3}) *\| (.+?) *\|$/gm)].map(
+      (m) => [m[1], Number(m[2]), m[3]],
+    );
     assert.deepEqual(
       rows,
       TESSERA_ERROR_CODES.map((code) => [code, httpStatusFor(code), describeError(code)]),
