@@ -18,6 +18,7 @@ import {
   newClock,
   rfcKeys,
 } from './support/http-signature-fixture.ts';
+import { mulberry32 } from './support/prng.ts';
 
 // Mutation fuzzing of a valid Signature-Input / Signature pair. Set TESSERA_FUZZ_SEED to replay
 // a run; TESSERA_FUZZ_RUNS to run longer. Keys are the RFC 9421 test keys and both algorithms
@@ -25,16 +26,6 @@ import {
 // parsing they go through is the same, and Wycheproof covers their verification.)
 const SEED = Number(process.env.TESSERA_FUZZ_SEED ?? 0x7e55e7a) >>> 0;
 const RUNS = Number(process.env.TESSERA_FUZZ_RUNS ?? 20_000);
-
-function mulberry32(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** Characters that mean something to RFC 8941, plus a few that never may appear. */
 const INTERESTING = [
