@@ -63,6 +63,14 @@ const CODES = {
 
   // Configuration handed to a Tessera component
   ERR_CONFIG_INVALID: [500, 'configuration is invalid'],
+  ERR_CONFIG_INSECURE: [500, 'configuration is insecure'],
+
+  // Requests to Tessera's own HTTP endpoints (authority, admin API)
+  ERR_REQUEST_INVALID: [400, 'request is invalid'],
+  ERR_UNAUTHENTICATED: [401, 'credentials are missing or invalid'],
+  ERR_CLIENT_AUTH: [401, 'client authentication failed'],
+  ERR_NOT_FOUND: [404, 'resource does not exist'],
+  ERR_UNAVAILABLE: [503, 'service is temporarily unavailable'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 /** Every error code Tessera can produce. Closed: adding one is an API change. */
@@ -99,6 +107,14 @@ export class TesseraError extends Error {
 export function isTesseraError(value: unknown): value is TesseraError {
   return value instanceof TesseraError;
 }
+
+const PUBLIC_MESSAGES: Readonly<Record<number, string>> = {
+  400: 'bad request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not found',
+  503: 'unavailable',
+};
 
 /**
  * The body to put on the wire for a failed request: the stable code and a message that says
