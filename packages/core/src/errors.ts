@@ -71,6 +71,7 @@ const CODES = {
   ERR_CLIENT_AUTH: [401, 'client authentication failed'],
   ERR_NOT_FOUND: [404, 'resource does not exist'],
   ERR_UNAVAILABLE: [503, 'service is temporarily unavailable'],
+  ERR_INTERNAL: [500, 'internal error'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 /** Every error code Tessera can produce. Closed: adding one is an API change. */

@@ -1,0 +1,166 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { assertTrustDomain, MAX_TOKEN_LIFETIME_SECONDS, TesseraError } from '@tessera/core';
+
+/**
+ * The authority's configuration file (JSON). Parsed and validated once at start; the rest of the
+ * code receives frozen, typed values. Secrets are never inline and never from the environment:
+ * only paths to files, which `loadSecrets` reads and checks.
+ */
+export const authorityConfigSchema = Type.Object(
+  {
+    issuer: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: 'Exact origin clients use (RFC 8414 §3.3)',
+    }),
+    trustDomain: Type.String({ minLength: 1, maxLength: 255 }),
+    listen: Type.Object(
+      { host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) },
+      { additionalProperties: false },
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        { certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    store: Type.Union([
+      Type.Object(
+        { kind: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }) },
+        { additionalProperties: false },
+      ),
+      Type.Object(
+        { kind: Type.Literal('postgres'), connectionStringFile: Type.String({ minLength: 1 }) },
+        { additionalProperties: false },
+      ),
+    ]),
+    kekFile: Type.String({
+      minLength: 1,
+      description: 'File holding the 32-byte key-encryption key',
+    }),
+    adminTokenFile: Type.String({
+      minLength: 1,
+      description: 'File holding the admin bearer token (≥ 32 bytes)',
+    }),
+    tokens: Type.Optional(
+      Type.Object(
+        { lifetimeSeconds: Type.Integer({ minimum: 1, maximum: MAX_TOKEN_LIFETIME_SECONDS }) },
+        { additionalProperties: false },
+      ),
+    ),
+    keys: Type.Optional(
+      Type.Object(
+        {
+          alg: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA')])),
+          rotationHours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 24 * 90 })),
+          jwksMaxAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1024 * 1024 })),
+  },
+  { additionalProperties: false },
+);
+
+export type AuthorityConfigFile = Static<typeof authorityConfigSchema>;
+
+export interface AuthorityConfig {
+  readonly issuer: string;
+  readonly trustDomain: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly store: AuthorityConfigFile['store'];
+  readonly kekFile: string;
+  readonly adminTokenFile: string;
+  readonly tokenLifetimeSeconds: number;
+  readonly keyAlg: 'ES256' | 'EdDSA';
+  readonly rotationIntervalMs: number;
+  readonly jwksMaxAgeSeconds: number;
+  readonly bodyLimitBytes: number;
+  /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
+  readonly dev: boolean;
+}
+
+/** Loopback hosts: the only ones plain HTTP may listen on. */
+export function isLoopbackHost(host: string): boolean {
+  return (
+    host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+  );
+}
+
+function insecure(setting: string, why: string): TesseraError {
+  return new TesseraError('ERR_CONFIG_INSECURE', `${setting}: ${why}`);
+}
+
+/**
+ * Validates a parsed config document and applies defaults. Throws `ERR_CONFIG_INVALID` naming
+ * the first bad setting, or `ERR_CONFIG_INSECURE` for a setting that would be unsafe outside
+ * dev mode (plain HTTP on a non-loopback address, a non-https issuer that is not loopback).
+ */
+export function validateConfig(document: unknown, options: { dev: boolean }): AuthorityConfig {
+  if (!Value.Check(authorityConfigSchema, document)) {
+    const first = Value.Errors(authorityConfigSchema, document).First();
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      `${first?.path || '/'}: ${first?.message ?? 'invalid'}`,
+    );
+  }
+  const file = document;
+  try {
+    assertTrustDomain(file.trustDomain);
+  } catch {
+    throw new TesseraError('ERR_CONFIG_INVALID', '/trustDomain: not a SPIFFE trust domain');
+  }
+  let issuerUrl: URL;
+  try {
+    issuerUrl = new URL(file.issuer);
+  } catch {
+    throw new TesseraError('ERR_CONFIG_INVALID', '/issuer: not a URL');
+  }
+  // RFC 8414 §2: the issuer has no query or fragment; we also refuse a trailing slash, since
+  // clients compare it byte for byte.
+  if (
+    issuerUrl.search !== '' ||
+    issuerUrl.hash !== '' ||
+    file.issuer.endsWith('/') ||
+    issuerUrl.href.replace(/\/$/, '') !== file.issuer
+  ) {
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      '/issuer: must be an origin (and optional path) without query, fragment or trailing slash',
+    );
+  }
+  const loopbackListen = isLoopbackHost(file.listen.host);
+  if (file.tls === undefined && !loopbackListen) {
+    throw insecure(
+      'listen.host',
+      'plain HTTP is only allowed on a loopback address; configure tls',
+    );
+  }
+  if (
+    issuerUrl.protocol !== 'https:' &&
+    !(issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname))
+  ) {
+    throw insecure('issuer', 'must be https unless it is a loopback address');
+  }
+  return Object.freeze({
+    issuer: file.issuer,
+    trustDomain: file.trustDomain,
+    listen: Object.freeze({ ...file.listen }),
+    ...(file.tls !== undefined ? { tls: Object.freeze({ ...file.tls }) } : {}),
+    store: Object.freeze({ ...file.store }),
+    kekFile: file.kekFile,
+    adminTokenFile: file.adminTokenFile,
+    tokenLifetimeSeconds: file.tokens?.lifetimeSeconds ?? 300,
+    keyAlg: file.keys?.alg ?? 'ES256',
+    rotationIntervalMs: (file.keys?.rotationHours ?? 24) * 3600 * 1000,
+    jwksMaxAgeSeconds: file.keys?.jwksMaxAgeSeconds ?? 300,
+    bodyLimitBytes: file.bodyLimitBytes ?? 64 * 1024,
+    dev: options.dev,
+  });
+}
+
+/** Secrets shorter than this are refused (issue: "secrets shorter than 32 bytes"). */
+export const MIN_SECRET_BYTES = 32;

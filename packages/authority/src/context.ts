@@ -1,0 +1,60 @@
+import type { Clock, Jwks, KeyResolver, SigningKey } from '@tessera/core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuthorityMetrics } from './metrics.ts';
+import type { RevocationFeed } from './revocation/feed.ts';
+import type { AuditEntry, ServiceRecord, Store } from './store/types.ts';
+
+/** What the HTTP layer needs from key management (implemented by `KeyManager`). */
+export interface AuthorityKeys {
+  signingKey(): SigningKey | Promise<SigningKey>;
+  jwks():
+    { document: Jwks; maxAgeSeconds: number } | Promise<{ document: Jwks; maxAgeSeconds: number }>;
+  rotateNow(options: { revokePrevious: boolean }): Promise<{
+    activeKid: string;
+    previousKid?: string | undefined;
+    revokedKid?: string | undefined;
+  }>;
+}
+
+/** Settings the routes read; validated once by the config loader. */
+export interface AuthoritySettings {
+  /** The exact origin clients use; the metadata `issuer` and every token's `iss` (RFC 8414 §3.3). */
+  readonly issuer: string;
+  readonly trustDomain: string;
+  /** Access token lifetime in seconds (default 300, at most 3600). */
+  readonly tokenLifetimeSeconds: number;
+  /** Largest request body accepted, bytes (default 64 KiB). */
+  readonly bodyLimitBytes: number;
+}
+
+/** Everything a route may use. Built once at start-up; nothing global. */
+export interface AuthorityContext {
+  readonly settings: AuthoritySettings;
+  readonly store: Store;
+  readonly keys: AuthorityKeys;
+  readonly clock: Clock;
+  readonly revocations: RevocationFeed;
+  readonly metrics: AuthorityMetrics;
+  readonly logger: FastifyBaseLogger;
+  /** SHA-256 of the admin bearer token; compared in constant time. */
+  readonly adminTokenHash: Buffer;
+  /** Key resolver over the currently published JWKS, for reading back our own tokens. */
+  publishedKeys(): Promise<KeyResolver>;
+  /**
+   * Authenticates the client of a token, revocation or introspection request (RFC 7523
+   * `private_key_jwt`). Resolves to the registered, enabled service or rejects with a
+   * {@link ClientAuthenticationError}.
+   */
+  authenticateClient(parameters: ReadonlyMap<string, string>): Promise<ServiceRecord>;
+  /** Appends to the hash-chained audit log. */
+  audit(entry: Omit<AuditEntry, 'atMs'>): Promise<void>;
+}
+
+export const TOKEN_ENDPOINT_PATH = '/oauth2/token';
+
+/** Client authentication failed; `reason` is a closed code for logs, metrics and audit. */
+export class ClientAuthenticationError extends Error {
+  constructor(readonly reason: string) {
+    super('client authentication failed');
+  }
+}

@@ -1,0 +1,389 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  isScopeToken,
+  isTesseraError,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  parseJwks,
+  parseWorkloadId,
+  publicErrorBody,
+  serviceSpiffeId,
+} from '@tessera/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthorityContext } from '../context.ts';
+import type { ServiceRecord } from '../store/types.ts';
+
+/** Join tokens live at most an hour (issue: "expiring (≤ 1 h)"). */
+export const MAX_JOIN_TOKEN_TTL_SECONDS = 3600;
+const SERVICE_NAME = '^[A-Za-z0-9._-]{1,255}$';
+
+export function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Constant-time check of `Authorization: Bearer <admin token>` against the stored hash. */
+function isAdmin(request: FastifyRequest, expectedHash: Buffer): boolean {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return false;
+  const match = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header);
+  if (match === null) return false;
+  // Hashing both sides first makes the comparison constant-time whatever the lengths.
+  return timingSafeEqual(sha256(match[1] ?? ''), expectedHash);
+}
+
+function bad(reply: FastifyReply, detail: string, request: FastifyRequest): FastifyReply {
+  request.log.info({ detail }, 'admin request refused');
+  return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
+}
+
+function resolveServiceRef(ref: string, trustDomain: string): string {
+  return ref.startsWith('spiffe://')
+    ? parseWorkloadId(ref, trustDomain).uri
+    : serviceSpiffeId(trustDomain, ref);
+}
+
+function publicService(record: ServiceRecord) {
+  return {
+    name: record.name,
+    client_id: record.spiffeId,
+    enabled: record.enabled,
+    audiences: record.audiences,
+    scopes: record.scopes,
+    kids: record.jwks.keys.map((k) => k.kid),
+  };
+}
+
+const serviceBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', pattern: SERVICE_NAME },
+    audiences: {
+      type: 'array',
+      maxItems: 256,
+      items: { type: 'string', minLength: 1, maxLength: 2048 },
+    },
+    scopes: {
+      type: 'array',
+      maxItems: 256,
+      items: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+    jwks: { type: 'object' },
+    enabled: { type: 'boolean' },
+  },
+} as const;
+
+interface ServiceBody {
+  name: string;
+  audiences?: string[];
+  scopes?: string[];
+  jwks?: unknown;
+  enabled?: boolean;
+}
+
+/**
+ * `/v1/admin/...`: registry, join tokens, key rotation, revocation, audit log. Authenticated by
+ * the admin bearer token in an `onRequest` hook, so nothing (not even body parsing or schema
+ * validation) happens for an unauthenticated caller.
+ */
+export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext): void {
+  const { trustDomain } = ctx.settings;
+
+  void app.register(
+    (admin, _options, done) => {
+      admin.addHook('onRequest', async (request, reply) => {
+        if (!isAdmin(request, ctx.adminTokenHash)) {
+          ctx.metrics.failures.inc({ endpoint: 'admin', reason: 'unauthenticated' });
+          await reply
+            .code(401)
+            .header('www-authenticate', 'Bearer realm="tessera-admin"')
+            .send(publicErrorBody('ERR_UNAUTHENTICATED'));
+        }
+      });
+
+      admin.post<{ Body: ServiceBody }>(
+        '/services',
+        { schema: { body: serviceBody } },
+        async (request, reply) => {
+          const body = request.body;
+          let audiences: string[];
+          try {
+            audiences = [
+              ...new Set((body.audiences ?? []).map((a) => resolveServiceRef(a, trustDomain))),
+            ];
+            // Validated for what it must not hold (private members, duplicate kids, other key types).
+            if (body.jwks !== undefined) parseJwks(body.jwks);
+          } catch (error) {
+            if (!isTesseraError(error)) throw error;
+            return bad(reply, error.code, request);
+          }
+          const scopes = [...new Set(body.scopes ?? [])];
+          if (!scopes.every(isScopeToken)) return bad(reply, 'invalid scope', request);
+          const spiffeId = serviceSpiffeId(trustDomain, body.name);
+          const now = ctx.clock.now();
+          const existing = await ctx.store.getService(body.name);
+          const record: ServiceRecord = {
+            name: body.name,
+            spiffeId,
+            enabled: body.enabled ?? true,
+            audiences,
+            scopes,
+            jwks:
+              body.jwks === undefined
+                ? (existing?.jwks ?? { keys: [] })
+                : (body.jwks as ServiceRecord['jwks']),
+            createdAtMs: existing?.createdAtMs ?? now,
+            updatedAtMs: now,
+          };
+          await ctx.store.upsertService(record);
+          await ctx.audit({
+            type: existing === undefined ? 'service.registered' : 'service.updated',
+            actor: 'admin',
+            data: {
+              name: record.name,
+              audiences,
+              scopes,
+              kids: record.jwks.keys.map((k) => k.kid),
+              enabled: record.enabled,
+            },
+          });
+          return reply.code(existing === undefined ? 201 : 200).send(publicService(record));
+        },
+      );
+
+      admin.get('/services', async () => ({
+        services: (await ctx.store.listServices()).map(publicService),
+      }));
+
+      admin.get<{ Params: { name: string } }>('/services/:name', async (request, reply) => {
+        const record = await ctx.store.getService(request.params.name);
+        return record === undefined
+          ? reply.code(404).send(publicErrorBody('ERR_NOT_FOUND'))
+          : publicService(record);
+      });
+
+      admin.delete<{ Params: { name: string } }>('/services/:name', async (request, reply) => {
+        const record = await ctx.store.getService(request.params.name);
+        if (record === undefined) return reply.code(404).send(publicErrorBody('ERR_NOT_FOUND'));
+        const now = ctx.clock.now();
+        await ctx.store.setServiceEnabled(record.name, false, now);
+        const nowSeconds = Math.floor(now / 1000);
+        // Every token issued to it up to now, for as long as any of them can live.
+        await ctx.revocations.add({
+          kind: 'subject',
+          value: record.spiffeId,
+          issuedAtOrBefore: nowSeconds,
+          expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+        });
+        await ctx.audit({ type: 'service.disabled', actor: 'admin', data: { name: record.name } });
+        return reply.code(204).send();
+      });
+
+      admin.post<{ Body: { service: string; ttlSeconds?: number } }>(
+        '/join-tokens',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['service'],
+              properties: {
+                service: { type: 'string', pattern: SERVICE_NAME },
+                ttlSeconds: { type: 'integer', minimum: 1, maximum: MAX_JOIN_TOKEN_TTL_SECONDS },
+              },
+            },
+          },
+        },
+        async (request, reply) => {
+          const token = randomBytes(32).toString('base64url');
+          const now = ctx.clock.now();
+          const ttl = request.body.ttlSeconds ?? 900;
+          const id = randomUUID();
+          await ctx.store.insertJoinToken({
+            id,
+            tokenHash: sha256(token).toString('hex'),
+            serviceName: request.body.service,
+            createdAtMs: now,
+            expiresAtMs: now + ttl * 1000,
+            usedAtMs: null,
+          });
+          await ctx.audit({
+            type: 'join_token.created',
+            actor: 'admin',
+            data: { id, service: request.body.service, ttlSeconds: ttl },
+          });
+          return reply
+            .code(201)
+            .header('cache-control', 'no-store')
+            .send({
+              id,
+              token,
+              service: request.body.service,
+              expires_at: Math.floor((now + ttl * 1000) / 1000),
+            });
+        },
+      );
+
+      admin.post<{ Body: { revokePrevious?: boolean } | undefined }>(
+        '/keys/rotate',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { revokePrevious: { type: 'boolean' } },
+            },
+          },
+        },
+        async (request) => {
+          const revokePrevious = request.body?.revokePrevious === true;
+          const result = await ctx.keys.rotateNow({ revokePrevious });
+          await ctx.audit({
+            type: 'key.rotated',
+            actor: 'admin',
+            data: { ...result, revokePrevious },
+          });
+          return result;
+        },
+      );
+
+      admin.post<{ Body: { jti?: string; exp?: number; service?: string } }>(
+        '/revocations',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                jti: { type: 'string', minLength: 1, maxLength: 256 },
+                exp: { type: 'integer', minimum: 0 },
+                service: { type: 'string', minLength: 1, maxLength: 2048 },
+              },
+            },
+          },
+        },
+        async (request, reply) => {
+          const { jti, service } = request.body;
+          const nowSeconds = Math.floor(ctx.clock.now() / 1000);
+          if ((jti === undefined) === (service === undefined))
+            return bad(reply, 'give exactly one of jti, service', request);
+          let record;
+          if (jti !== undefined) {
+            record = await ctx.revocations.add({
+              kind: 'jti',
+              value: jti,
+              issuedAtOrBefore: null,
+              expiresAt: Math.min(
+                request.body.exp ?? nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+                nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+              ),
+            });
+          } else {
+            let subject: string;
+            try {
+              subject = resolveServiceRef(service ?? '', trustDomain);
+            } catch {
+              return bad(reply, 'service is not a name or SPIFFE ID of this trust domain', request);
+            }
+            record = await ctx.revocations.add({
+              kind: 'subject',
+              value: subject,
+              issuedAtOrBefore: nowSeconds,
+              expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+            });
+          }
+          await ctx.audit({
+            type: 'revocation.added',
+            actor: 'admin',
+            data: { kind: record.kind, value: record.value },
+          });
+          return reply
+            .code(201)
+            .send({
+              id: record.id,
+              kind: record.kind,
+              value: record.value,
+              expires_at: record.expiresAt,
+            });
+        },
+      );
+
+      admin.get<{ Querystring: { after?: string; limit?: string } }>(
+        '/audit',
+        async (request, reply) => {
+          const after = Number(request.query.after ?? 0);
+          const limit = Number(request.query.limit ?? 100);
+          if (
+            !Number.isSafeInteger(after) ||
+            after < 0 ||
+            !Number.isSafeInteger(limit) ||
+            limit < 1 ||
+            limit > 1000
+          ) {
+            return bad(reply, 'after/limit out of range', request);
+          }
+          return { records: await ctx.store.listAudit(after, limit) };
+        },
+      );
+
+      done();
+    },
+    { prefix: '/v1/admin' },
+  );
+
+  /** One-time join: a workload registers its public key with a join token an admin created. */
+  app.post<{ Body: { token: string; jwks: unknown } }>(
+    '/v1/attest/join',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['token', 'jwks'],
+          properties: {
+            token: { type: 'string', minLength: 1, maxLength: 256 },
+            jwks: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      let keys;
+      try {
+        keys = parseJwks(request.body.jwks);
+      } catch (error) {
+        if (!isTesseraError(error)) throw error;
+        return bad(reply, error.code, request);
+      }
+      if (keys.size === 0) return bad(reply, 'no keys', request);
+      const now = ctx.clock.now();
+      const used = await ctx.store.consumeJoinToken(
+        sha256(request.body.token).toString('hex'),
+        now,
+      );
+      if (used === undefined) {
+        ctx.metrics.failures.inc({ endpoint: 'attest_join', reason: 'join_token_invalid' });
+        await ctx.audit({ type: 'join_token.refused', actor: 'unauthenticated', data: {} });
+        return reply.code(401).send(publicErrorBody('ERR_UNAUTHENTICATED'));
+      }
+      const existing = await ctx.store.getService(used.serviceName);
+      const record: ServiceRecord = {
+        name: used.serviceName,
+        spiffeId: serviceSpiffeId(trustDomain, used.serviceName),
+        enabled: existing?.enabled ?? true,
+        audiences: existing?.audiences ?? [],
+        scopes: existing?.scopes ?? [],
+        jwks: request.body.jwks as ServiceRecord['jwks'],
+        createdAtMs: existing?.createdAtMs ?? now,
+        updatedAtMs: now,
+      };
+      await ctx.store.upsertService(record);
+      await ctx.audit({
+        type: 'service.joined',
+        actor: record.spiffeId,
+        data: { joinTokenId: used.id, kids: keys.kids() },
+      });
+      return reply.code(200).send(publicService(record));
+    },
+  );
+}

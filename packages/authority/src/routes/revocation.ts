@@ -1,0 +1,145 @@
+import { publicErrorBody } from '@tessera/core';
+import type { FastifyInstance } from 'fastify';
+import type { AuthorityContext } from '../context.ts';
+import { sendOAuthError } from '../http/oauth-error.ts';
+import type { RevocationRecord } from '../store/types.ts';
+import { isTokenActive, readIssuedToken } from '../tokens/inspect.ts';
+import { authenticateOrReply, readForm } from './token.ts';
+
+/** Most SSE subscribers one instance serves; more get 503 rather than exhausting sockets. */
+const MAX_STREAM_SUBSCRIBERS = 1000;
+const HEARTBEAT_MS = 15_000;
+
+function publicRecord(record: RevocationRecord) {
+  return {
+    id: record.id,
+    kind: record.kind,
+    value: record.value,
+    ...(record.issuedAtOrBefore !== null ? { issued_at_or_before: record.issuedAtOrBefore } : {}),
+    expires_at: record.expiresAt,
+  };
+}
+
+function parseSince(value: unknown): number | undefined {
+  if (value === undefined) return 0;
+  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
+/** RFC 7009 revocation, RFC 7662 introspection, and the revocation list and SSE feed. */
+export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityContext): void {
+  app.post('/oauth2/revoke', async (request, reply) => {
+    const parameters = readForm(request.body, reply);
+    if (parameters === undefined) return reply;
+    const client = await authenticateOrReply(ctx, parameters, reply, 'revoke');
+    if (client === undefined) return reply;
+    const token = parameters.get('token');
+    if (token === undefined) return sendOAuthError(reply, 'invalid_request', 'token is required');
+    const hint = parameters.get('token_type_hint');
+    if (hint !== undefined && hint !== 'access_token') {
+      return sendOAuthError(reply, 'unsupported_token_type', 'only access tokens can be revoked');
+    }
+    const claims = readIssuedToken(token, await ctx.publishedKeys(), ctx.settings.issuer);
+    // RFC 7009 §2.2: an invalid or unknown token is answered 200 all the same.
+    if (claims === undefined || ctx.clock.now() / 1000 >= claims.exp) return reply.code(200).send();
+    if (claims.client_id !== client.spiffeId) {
+      // §2.1: a client may only revoke tokens issued to it.
+      return sendOAuthError(
+        reply,
+        'unauthorized_client',
+        'the token was not issued to this client',
+      );
+    }
+    await ctx.revocations.add({
+      kind: 'jti',
+      value: claims.jti,
+      issuedAtOrBefore: null,
+      expiresAt: claims.exp,
+    });
+    await ctx.audit({
+      type: 'revocation.added',
+      actor: client.spiffeId,
+      data: { kind: 'jti', jti: claims.jti, exp: claims.exp },
+    });
+    return reply.code(200).send();
+  });
+
+  app.post('/oauth2/introspect', async (request, reply) => {
+    const parameters = readForm(request.body, reply);
+    if (parameters === undefined) return reply;
+    const client = await authenticateOrReply(ctx, parameters, reply, 'introspect');
+    if (client === undefined) return reply;
+    const token = parameters.get('token');
+    if (token === undefined) return sendOAuthError(reply, 'invalid_request', 'token is required');
+    reply.header('cache-control', 'no-store');
+    const claims = readIssuedToken(token, await ctx.publishedKeys(), ctx.settings.issuer);
+    // RFC 7662 §2.2: anything not currently valid is just inactive, with no further detail.
+    if (claims === undefined || !isTokenActive(claims, ctx)) return reply.send({ active: false });
+    return reply.send({
+      active: true,
+      token_type: 'Bearer',
+      iss: claims.iss,
+      sub: claims.sub,
+      client_id: claims.client_id,
+      aud: claims.aud,
+      iat: claims.iat,
+      exp: claims.exp,
+      jti: claims.jti,
+      ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
+      ...(claims.act !== undefined ? { act: claims.act } : {}),
+    });
+  });
+
+  app.get('/v1/revocations', async (request, reply) => {
+    const since = parseSince((request.query as Record<string, unknown>).since);
+    if (since === undefined) return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
+    const records = await ctx.revocations.list(since);
+    return reply.header('cache-control', 'no-store').send({
+      cursor: records.at(-1)?.id ?? since,
+      revocations: records.map(publicRecord),
+    });
+  });
+
+  app.get('/v1/revocations/stream', async (request, reply) => {
+    const since = parseSince((request.query as Record<string, unknown>).since);
+    if (since === undefined) return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
+    if (ctx.revocations.subscribers >= MAX_STREAM_SUBSCRIBERS) {
+      return reply.code(503).header('retry-after', '5').send(publicErrorBody('ERR_UNAVAILABLE'));
+    }
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const send = (record: RevocationRecord) => {
+      raw.write(
+        `id: ${record.id}\nevent: revocation\ndata: ${JSON.stringify(publicRecord(record))}\n\n`,
+      );
+    };
+    // Subscribe before reading the backlog so nothing added in between is lost; the client
+    // de-duplicates on id (and the ids only grow).
+    let lastSent = since;
+    const unsubscribe = ctx.revocations.subscribe((record) => {
+      if (record.id > lastSent) {
+        lastSent = record.id;
+        send(record);
+      }
+    });
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    request.raw.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+    raw.write(`retry: 1000\n\n`);
+    for (const record of await ctx.revocations.list(since)) {
+      if (record.id > lastSent) {
+        lastSent = record.id;
+        send(record);
+      }
+    }
+  });
+}

@@ -1,0 +1,169 @@
+import { mintAccessToken, parseWorkloadId, serviceSpiffeId, isScopeToken } from '@tessera/core';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  ClientAuthenticationError,
+  TOKEN_ENDPOINT_PATH,
+  type AuthorityContext,
+} from '../context.ts';
+import { parseForm, RepeatedParameterError, type FormParameters } from '../http/form.ts';
+import { sendOAuthError } from '../http/oauth-error.ts';
+import type { ServiceRecord } from '../store/types.ts';
+
+const CLIENT_CREDENTIALS = 'client_credentials';
+
+/**
+ * Parses the form body of an OAuth endpoint, answering `invalid_request` itself for a missing,
+ * non-form or repeated-parameter body. Returns undefined when it already replied.
+ */
+export function readForm(body: unknown, reply: FastifyReply): FormParameters | undefined {
+  if (typeof body !== 'string') {
+    void sendOAuthError(
+      reply,
+      'invalid_request',
+      'the body must be application/x-www-form-urlencoded',
+    );
+    return undefined;
+  }
+  try {
+    return parseForm(body);
+  } catch (error) {
+    if (!(error instanceof RepeatedParameterError)) throw error;
+    void sendOAuthError(reply, 'invalid_request', 'a parameter is repeated');
+    return undefined;
+  }
+}
+
+/**
+ * Authenticates the client or answers `invalid_client` (401), recording the reason in metrics,
+ * the log and the audit trail. Returns undefined when it already replied.
+ */
+export async function authenticateOrReply(
+  ctx: AuthorityContext,
+  parameters: FormParameters,
+  reply: FastifyReply,
+  endpoint: string,
+): Promise<ServiceRecord | undefined> {
+  try {
+    return await ctx.authenticateClient(parameters);
+  } catch (error) {
+    if (!(error instanceof ClientAuthenticationError)) throw error;
+    ctx.metrics.failures.inc({ endpoint, reason: error.reason });
+    reply.log.warn({ reason: error.reason, endpoint }, 'client authentication failed');
+    await ctx.audit({
+      type: 'client_auth.failed',
+      actor: 'unauthenticated',
+      data: { endpoint, reason: error.reason },
+    });
+    void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+    return undefined;
+  }
+}
+
+/** `audience` may name a service or give its SPIFFE ID (DESIGN: "Authority: external contract"). */
+function resolveAudience(value: string, trustDomain: string): string | undefined {
+  try {
+    return value.startsWith('spiffe://')
+      ? parseWorkloadId(value, trustDomain).uri
+      : serviceSpiffeId(trustDomain, value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 6749 §4.4 client credentials with RFC 7523 client authentication. */
+export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext): void {
+  app.post(TOKEN_ENDPOINT_PATH, async (request, reply) => {
+    const parameters = readForm(request.body, reply);
+    if (parameters === undefined) return reply;
+    const grantType = parameters.get('grant_type');
+    if (grantType === undefined)
+      return sendOAuthError(reply, 'invalid_request', 'grant_type is required');
+    if (grantType !== CLIENT_CREDENTIALS) {
+      ctx.metrics.failures.inc({ endpoint: 'token', reason: 'unsupported_grant_type' });
+      return sendOAuthError(
+        reply,
+        'unsupported_grant_type',
+        'only client_credentials is supported',
+      );
+    }
+    const client = await authenticateOrReply(ctx, parameters, reply, 'token');
+    if (client === undefined) return reply;
+
+    const audienceParameter = parameters.get('audience');
+    if (audienceParameter === undefined)
+      return sendOAuthError(reply, 'invalid_request', 'audience is required');
+    const audience = resolveAudience(audienceParameter, ctx.settings.trustDomain);
+    const target =
+      audience === undefined
+        ? undefined
+        : await ctx.store.getService(audience.slice(audience.lastIndexOf('/') + 1));
+    // RFC 8707 §2: a target the client may not have is invalid_target, never a different token.
+    if (
+      audience === undefined ||
+      !client.audiences.includes(audience) ||
+      target?.enabled !== true ||
+      target.spiffeId !== audience
+    ) {
+      ctx.metrics.failures.inc({ endpoint: 'token', reason: 'audience_not_granted' });
+      await ctx.audit({
+        type: 'token.refused',
+        actor: client.spiffeId,
+        data: { reason: 'audience_not_granted' },
+      });
+      return sendOAuthError(reply, 'invalid_target', 'the audience is not granted to this client');
+    }
+
+    const scopeParameter = parameters.get('scope') ?? '';
+    const scopes = scopeParameter === '' ? [] : scopeParameter.split(' ');
+    // No silent narrowing or widening: every requested scope must be granted, or the request fails.
+    if (
+      !scopes.every((s) => isScopeToken(s) && client.scopes.includes(s)) ||
+      new Set(scopes).size !== scopes.length
+    ) {
+      ctx.metrics.failures.inc({ endpoint: 'token', reason: 'scope_not_granted' });
+      await ctx.audit({
+        type: 'token.refused',
+        actor: client.spiffeId,
+        data: { reason: 'scope_not_granted', audience },
+      });
+      return sendOAuthError(
+        reply,
+        'invalid_scope',
+        'a requested scope is not granted to this client',
+      );
+    }
+
+    const key = await ctx.keys.signingKey();
+    const { token, claims } = mintAccessToken(
+      {
+        issuer: ctx.settings.issuer,
+        subject: client.spiffeId,
+        audience,
+        scopes,
+        lifetimeSeconds: ctx.settings.tokenLifetimeSeconds,
+      },
+      { key, clock: ctx.clock },
+    );
+    ctx.metrics.tokensIssued.inc({ grant_type: CLIENT_CREDENTIALS });
+    await ctx.audit({
+      type: 'token.issued',
+      actor: client.spiffeId,
+      data: {
+        jti: claims.jti,
+        sub: claims.sub,
+        aud: claims.aud,
+        scope: claims.scope ?? '',
+        exp: claims.exp,
+      },
+    });
+    return reply
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .send({
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: ctx.settings.tokenLifetimeSeconds,
+        ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
+      });
+  });
+}

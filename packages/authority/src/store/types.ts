@@ -1,0 +1,143 @@
+import type { Jwks, PublicJwk, SigningAlgorithm } from '@tessera/core';
+
+/**
+ * What the authority persists, and nothing more: the registry, its own signing keys (private
+ * parts encrypted), what replay protection and revocation need until it expires, single-use join
+ * tokens, and the hash-chained audit log. Issued tokens themselves are never stored.
+ *
+ * Times: `*At` fields ending in `Ms` are milliseconds since the epoch; token-related times
+ * (`expiresAt`, `issuedAtOrBefore`) are whole seconds, like JWT NumericDates.
+ */
+
+export interface ServiceRecord {
+  /** Service name: one SPIFFE path segment. Primary key. */
+  readonly name: string;
+  readonly spiffeId: string;
+  readonly enabled: boolean;
+  /** SPIFFE IDs this service may request tokens for. */
+  readonly audiences: readonly string[];
+  /** Scopes this service may request. */
+  readonly scopes: readonly string[];
+  /** Public keys the service authenticates with (`private_key_jwt`). */
+  readonly jwks: Jwks;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+}
+
+/** `next`: published, not signing yet; `active`: signs; `retired`: published until `publishUntilMs`; `revoked`: withdrawn at once. */
+export type SigningKeyState = 'next' | 'active' | 'retired' | 'revoked';
+
+export interface SigningKeyRecord {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly state: SigningKeyState;
+  readonly publicJwk: PublicJwk;
+  /** AES-256-GCM ciphertext of the PKCS#8 private key under the key-encryption key (opaque here). */
+  readonly encryptedPrivateKey: string;
+  readonly createdAtMs: number;
+  /** When it starts (or started) signing. */
+  readonly activatesAtMs: number;
+  readonly retiredAtMs: number | null;
+  /** After this, the key is no longer published in the JWKS. */
+  readonly publishUntilMs: number | null;
+}
+
+export type RevocationKind = 'jti' | 'subject';
+
+export interface RevocationRecord {
+  /** Monotonic cursor for `GET /v1/revocations?since=`. */
+  readonly id: number;
+  readonly kind: RevocationKind;
+  /** The `jti`, or the subject's SPIFFE ID / user id. */
+  readonly value: string;
+  /** For `subject`: tokens issued at or before this second are revoked. */
+  readonly issuedAtOrBefore: number | null;
+  /** Seconds: after this, every token the entry covers has expired and the entry may go. */
+  readonly expiresAt: number;
+  readonly createdAtMs: number;
+}
+
+export interface JoinTokenRecord {
+  readonly id: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  readonly tokenHash: string;
+  readonly serviceName: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly usedAtMs: number | null;
+}
+
+export interface AuditEntry {
+  readonly atMs: number;
+  /** e.g. `token.issued`, `client_auth.failed`, `service.registered`, `key.rotated`, `revocation.added`. */
+  readonly type: string;
+  /** Who did it: a SPIFFE ID, `admin`, or `system`. */
+  readonly actor: string;
+  /** Event details. Never a token, assertion, key or secret. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  /** 1, 2, 3, ... with no gaps. */
+  readonly seq: number;
+  /** `hash` of the previous record (64 zeros for the first). */
+  readonly prevHash: string;
+  /** SHA-256 hex over prevHash and the canonical form of (seq, atMs, type, actor, data). */
+  readonly hash: string;
+}
+
+/**
+ * The authority's persistence. Two implementations share one Kysely migration set: SQLite
+ * (embedded default) and PostgreSQL (HA). Both run the same contract suite
+ * (`storeContract` in `@tessera/authority/testing`).
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+
+  /** Creates or replaces a service record (matched on `name`). */
+  upsertService(record: ServiceRecord): Promise<void>;
+  getService(name: string): Promise<ServiceRecord | undefined>;
+  listServices(): Promise<ServiceRecord[]>;
+  /** Returns false when no such service exists. */
+  setServiceEnabled(name: string, enabled: boolean, atMs: number): Promise<boolean>;
+
+  insertSigningKey(record: SigningKeyRecord): Promise<void>;
+  updateSigningKey(
+    kid: string,
+    patch: Partial<
+      Pick<SigningKeyRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>
+    >,
+  ): Promise<void>;
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+
+  /**
+   * Atomically records a client assertion `key` (client_id + jti) until `expiresAt` (seconds).
+   * Returns true on first use, false when it was already recorded and has not expired: a replay.
+   */
+  rememberAssertion(key: string, expiresAt: number): Promise<boolean>;
+
+  addRevocation(record: Omit<RevocationRecord, 'id'>): Promise<RevocationRecord>;
+  /** Revocations with `id > sinceId` that have not expired at `nowSeconds`, in id order. */
+  listRevocations(sinceId: number, nowSeconds: number): Promise<RevocationRecord[]>;
+
+  insertJoinToken(record: JoinTokenRecord): Promise<void>;
+  /**
+   * Atomically marks the unused, unexpired join token with this hash as used and returns it;
+   * undefined when there is none (unknown, used or expired). Single use under concurrency.
+   */
+  consumeJoinToken(tokenHash: string, nowMs: number): Promise<JoinTokenRecord | undefined>;
+
+  /**
+   * Appends an audit record, computing `seq`, `prevHash` and `hash` inside one transaction so
+   * concurrent appends (also from several authority instances on PostgreSQL) keep one chain.
+   */
+  appendAudit(entry: AuditEntry): Promise<AuditRecord>;
+  /** Records with `seq > afterSeq`, ascending, at most `limit`. */
+  listAudit(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+
+  /** Deletes expired assertions, revocations and join tokens. Returns how many rows went. */
+  purgeExpired(nowMs: number): Promise<number>;
+  /** Throws when the store cannot be reached (used by `/readyz`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
