@@ -126,13 +126,6 @@ export function publicErrorBody(code: TesseraErrorCode): {
   message: string;
 } {
   const status = CODES[code][0];
-  const message =
-    status === 401
-      ? 'unauthorized'
-      : status === 403
-        ? 'forbidden'
-        : status === 400
-          ? 'bad request'
-          : 'internal error';
+  const message = PUBLIC_MESSAGES[status] ?? 'internal error';
   return { code, message };
 }

@@ -21,6 +21,7 @@ export {
   type VerifiedJws,
 } from './token/jws.ts';
 export * from './token/mint.ts';
+export * from './token/client-assertion.ts';
 export * from './token/cache.ts';
 export * from './token/verify.ts';
 export type * from './revocation/set.ts';
