@@ -1,4 +1,5 @@
 import { publicErrorBody } from '@tessera/core';
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuthorityContext } from './context.ts';
 import { registerFormParser } from './http/form.ts';
@@ -16,8 +17,20 @@ const OAUTH_PATHS = new Set(['/oauth2/token', '/oauth2/revoke', '/oauth2/introsp
  * Builds the authority's HTTP server over an already-wired context. Every response body on an
  * error path is generic: specifics go to the log (with tokens, assertions and keys redacted).
  */
-export function buildAuthorityServer(ctx: AuthorityContext): FastifyInstance {
+export function buildAuthorityServer(
+  ctx: AuthorityContext,
+  tls?: { readonly certFile: string; readonly keyFile: string },
+): FastifyInstance {
   const app = Fastify({
+    ...(tls !== undefined
+      ? {
+          https: {
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
     loggerInstance: ctx.logger,
     bodyLimit: ctx.settings.bodyLimitBytes,
     // Request ids for correlation; never taken from the client.

@@ -1,0 +1,48 @@
+import type { KeyResolver } from '@tessera/core';
+import { parseJwks, type Clock } from '@tessera/core';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuthorityContext, AuthorityKeys, AuthoritySettings } from './context.ts';
+import { createMetrics, type AuthorityMetrics } from './metrics.ts';
+import { sha256 } from './routes/admin.ts';
+import { RevocationFeed } from './revocation/feed.ts';
+import type { ServiceRecord, Store } from './store/types.ts';
+
+export interface AuthorityContextDeps {
+  readonly settings: AuthoritySettings;
+  readonly store: Store;
+  readonly keys: AuthorityKeys;
+  readonly clock: Clock;
+  readonly logger: FastifyBaseLogger;
+  readonly adminToken: Buffer;
+  readonly authenticateClient: (parameters: ReadonlyMap<string, string>) => Promise<ServiceRecord>;
+  readonly metrics?: AuthorityMetrics;
+  readonly revocations?: RevocationFeed;
+}
+
+/** Wires the pieces every route uses. No globals: two authorities in one process stay apart. */
+export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityContext {
+  const { store, clock, keys } = deps;
+  let published: { kids: string; resolver: KeyResolver } | undefined;
+  return {
+    settings: deps.settings,
+    store,
+    keys,
+    clock,
+    logger: deps.logger,
+    metrics: deps.metrics ?? createMetrics(),
+    revocations: deps.revocations ?? new RevocationFeed({ store, clock }),
+    adminTokenHash: sha256(deps.adminToken.toString('utf8')),
+    authenticateClient: deps.authenticateClient,
+    async publishedKeys() {
+      const { document } = await keys.jwks();
+      // kids are RFC 7638 thumbprints, so the list of kids identifies the key set: parse the
+      // JWKS once per change of the set, not once per request.
+      const kids = document.keys.map((key) => key.kid).join(' ');
+      if (published?.kids !== kids) published = { kids, resolver: parseJwks(document) };
+      return published.resolver;
+    },
+    async audit(entry) {
+      await store.appendAudit({ ...entry, atMs: clock.now() });
+    },
+  };
+}

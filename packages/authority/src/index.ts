@@ -1,0 +1,29 @@
+/**
+ * @tessera/authority — the token issuer: OAuth 2.0 client credentials with `private_key_jwt`,
+ * service registry, signing-key rotation, revocation (RFC 7009 + SSE feed), introspection
+ * (RFC 7662), join tokens, and a hash-chained audit log, over SQLite or PostgreSQL.
+ */
+export {
+  authorityConfigSchema,
+  isLoopbackHost,
+  validateConfig,
+  type AuthorityConfig,
+} from './config.ts';
+export { prepareDevMode, DEFAULT_DATA_DIR, DEV_TRUST_DOMAIN, type DevSetup } from './dev.ts';
+export { createAuthorityLogger, REDACTED_PATHS } from './logger.ts';
+export { startAuthority, openConfiguredStore, type RunningAuthority } from './start.ts';
+export { createAuthorityContext, type AuthorityContextDeps } from './authority.ts';
+export { buildAuthorityServer } from './server.ts';
+export {
+  ClientAuthenticationError,
+  TOKEN_ENDPOINT_PATH,
+  type AuthorityContext,
+  type AuthorityKeys,
+  type AuthoritySettings,
+} from './context.ts';
+export { KeyManager } from './keys/manager.ts';
+export { parseKek, generateKek } from './keys/kek.ts';
+export { verifyAuditChain, verifyStoreAuditChain, type AuditChainVerdict } from './audit/chain.ts';
+export { openSqliteStore } from './store/sqlite.ts';
+export { openPostgresStore } from './store/postgres.ts';
+export type * from './store/types.ts';

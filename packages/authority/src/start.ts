@@ -1,0 +1,145 @@
+import { readFile } from 'node:fs/promises';
+import { systemClock, TesseraError, type Clock } from '@tessera/core';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { createAuthorityContext } from './authority.ts';
+import {
+  ClientAuthenticationError,
+  TOKEN_ENDPOINT_PATH,
+  type AuthorityContext,
+} from './context.ts';
+import type { AuthorityConfig } from './config.ts';
+import { isClientAuthError, verifyClientAssertion } from './client-auth/private-key-jwt.ts';
+import { parseKek } from './keys/kek.ts';
+import { KeyManager } from './keys/manager.ts';
+import { readKekFile, readSecretFile } from './secret-files.ts';
+import { buildAuthorityServer } from './server.ts';
+import { openPostgresStore } from './store/postgres.ts';
+import { openSqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** Opens the store the config names (running migrations). */
+export async function openConfiguredStore(config: AuthorityConfig): Promise<Store> {
+  if (config.store.kind === 'sqlite') return openSqliteStore({ path: config.store.path });
+  let connectionString: string;
+  try {
+    connectionString = (await readFile(config.store.connectionStringFile, 'utf8')).trim();
+  } catch {
+    throw new TesseraError('ERR_CONFIG_INVALID', 'store.connectionStringFile: cannot read it');
+  }
+  return openPostgresStore({ connectionString });
+}
+
+export interface RunningAuthority {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly context: AuthorityContext;
+  readonly keys: KeyManager;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an authority from a validated config: opens the store, loads the KEK and admin token
+ * (refusing insecure files), initialises signing keys, and serves HTTP (HTTPS when `tls` is
+ * set). Background work: key schedule every 30 s, revocations from other instances every
+ * second, expired rows purged every minute. All timers stop on `close()`.
+ */
+export async function startAuthority(
+  config: AuthorityConfig,
+  deps: { readonly logger: FastifyBaseLogger; readonly clock?: Clock },
+): Promise<RunningAuthority> {
+  const clock = deps.clock ?? systemClock;
+  const kek = parseKek(await readKekFile(config.kekFile), 'kekFile');
+  const adminToken = await readSecretFile(config.adminTokenFile, 'adminTokenFile');
+  const store = await openConfiguredStore(config);
+  const keys = new KeyManager(
+    { store, kek, clock },
+    {
+      alg: config.keyAlg,
+      rotationIntervalMs: config.rotationIntervalMs,
+      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    },
+  );
+  await keys.init();
+  const tokenEndpoint = `${config.issuer}${TOKEN_ENDPOINT_PATH}`;
+  const context = createAuthorityContext({
+    settings: {
+      issuer: config.issuer,
+      trustDomain: config.trustDomain,
+      tokenLifetimeSeconds: config.tokenLifetimeSeconds,
+      bodyLimitBytes: config.bodyLimitBytes,
+    },
+    store,
+    keys,
+    clock,
+    logger: deps.logger,
+    adminToken,
+    authenticateClient: async (parameters) => {
+      if (parameters.get('client_assertion_type') !== JWT_BEARER) {
+        throw new ClientAuthenticationError('unsupported_client_auth');
+      }
+      const assertion = parameters.get('client_assertion');
+      if (assertion === undefined) throw new ClientAuthenticationError('malformed');
+      try {
+        const clientId = parameters.get('client_id');
+        const { service } = await verifyClientAssertion(assertion, {
+          issuer: config.issuer,
+          tokenEndpoint,
+          store,
+          clock,
+          ...(clientId !== undefined ? { clientIdFromRequest: clientId } : {}),
+        });
+        return service;
+      } catch (error) {
+        if (isClientAuthError(error)) throw new ClientAuthenticationError(error.reason);
+        throw error;
+      }
+    },
+  });
+  await context.revocations.poll();
+  const app = buildAuthorityServer(context, config.tls);
+  const timers = [
+    setInterval(
+      () =>
+        void keys.tick().catch((err: unknown) => deps.logger.error({ err }, 'key schedule failed')),
+      30_000,
+    ),
+    setInterval(
+      () =>
+        void context.revocations
+          .poll()
+          .catch((err: unknown) => deps.logger.error({ err }, 'revocation poll failed')),
+      1000,
+    ),
+    setInterval(
+      () =>
+        void store
+          .purgeExpired(clock.now())
+          .catch((err: unknown) => deps.logger.error({ err }, 'purge failed')),
+      60_000,
+    ),
+  ];
+  for (const timer of timers) timer.unref();
+  try {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (error) {
+    for (const timer of timers) clearInterval(timer);
+    await store.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return {
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
+    app,
+    context,
+    keys,
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import {
+  generateSigningKey,
+  JWT_BEARER_ASSERTION_TYPE,
+  mintClientAssertion,
+  systemClock,
+  type SigningKey,
+} from '@tessera/core';
+import pino from 'pino';
+import { prepareDevMode } from '../../src/dev.ts';
+import { startAuthority, type RunningAuthority } from '../../src/start.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestAuthority {
+  readonly running: RunningAuthority;
+  readonly url: string;
+  readonly adminToken: string;
+  readonly dataDir: string;
+  readonly logLines: string[];
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
+  form(path: string, form: Record<string, string>): Promise<Response>;
+  /** Registers a service with a fresh key; returns its key and SPIFFE ID. */
+  register(
+    name: string,
+    audiences: string[],
+    scopes: string[],
+  ): Promise<{ key: SigningKey; clientId: string }>;
+  assertion(key: SigningKey, clientId: string): string;
+  tokenRequest(key: SigningKey, clientId: string, extra: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A real dev-mode authority on 127.0.0.1 with SQLite in a temporary directory. */
+export async function startTestAuthority(): Promise<TestAuthority> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-authority-'));
+  const port = await freePort();
+  const { config, adminTokenPath } = await prepareDevMode({
+    dataDir,
+    listen: { host: '127.0.0.1', port },
+  });
+  const logLines: string[] = [];
+  const logger = pino(
+    { level: 'info', redact: { paths: [], censor: '' } },
+    { write: (line: string) => logLines.push(line) },
+  );
+  const running = await startAuthority(config, { logger });
+  const adminToken = (await readFile(adminTokenPath, 'utf8')).trim();
+  const url = running.url;
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  const form = (path: string, fields: Record<string, string>) =>
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  const assertion = (key: SigningKey, clientId: string) =>
+    mintClientAssertion({ clientId, audience: config.issuer }, { key, clock: systemClock });
+  return {
+    running,
+    url,
+    adminToken,
+    dataDir,
+    logLines,
+    admin,
+    form,
+    assertion,
+    async register(name, audiences, scopes) {
+      const key = generateSigningKey();
+      const response = await admin('POST', '/v1/admin/services', {
+        name,
+        audiences,
+        scopes,
+        jwks: { keys: [key.publicJwk] },
+      });
+      if (response.status !== 201 && response.status !== 200)
+        throw new Error(`register ${name}: ${response.status}`);
+      return { key, clientId: `spiffe://tessera.local/${name}` };
+    },
+    tokenRequest(key, clientId, extra) {
+      return form('/oauth2/token', {
+        grant_type: 'client_credentials',
+        client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+        client_assertion: assertion(key, clientId),
+        ...extra,
+      });
+    },
+    async close() {
+      await running.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

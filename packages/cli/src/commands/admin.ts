@@ -1,0 +1,38 @@
+import { AuthorityClient } from '../authority-client.ts';
+import { CliError, type CliIo } from '../io.ts';
+
+export interface AdminOptions {
+  readonly authority: string;
+  readonly adminTokenFile: string;
+}
+
+/** `tessera revoke (--jti ID | --service NAME)`. */
+export async function revoke(
+  options: AdminOptions & { jti?: string; exp?: string; service?: string },
+  io: CliIo,
+): Promise<void> {
+  if ((options.jti === undefined) === (options.service === undefined)) {
+    throw new CliError('give exactly one of --jti or --service');
+  }
+  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  const body =
+    options.jti !== undefined
+      ? { jti: options.jti, ...(options.exp !== undefined ? { exp: Number(options.exp) } : {}) }
+      : { service: options.service };
+  io.out(JSON.stringify(await client.request('POST', '/v1/admin/revocations', body)));
+}
+
+/** `tessera keys rotate [--revoke-previous]`. */
+export async function keysRotate(
+  options: AdminOptions & { revokePrevious?: boolean },
+  io: CliIo,
+): Promise<void> {
+  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  io.out(
+    JSON.stringify(
+      await client.request('POST', '/v1/admin/keys/rotate', {
+        revokePrevious: options.revokePrevious === true,
+      }),
+    ),
+  );
+}

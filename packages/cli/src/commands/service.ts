@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import { AuthorityClient } from '../authority-client.ts';
+import type { CliIo } from '../io.ts';
+import { ensurePrivateKeyFile, readPublicJwk } from '../keys.ts';
+
+export interface ServiceAddOptions {
+  readonly aud: string[];
+  readonly scope: string[];
+  readonly publicKey?: string;
+  readonly out: string;
+  readonly authority: string;
+  readonly adminTokenFile: string;
+}
+
+/**
+ * `tessera service add NAME`: registers (or updates) a service with its audiences, scopes and
+ * public key. Without `--public-key`, generates a key pair and writes the private key (0600) to
+ * `--out/NAME.key`, where the service will read it; an existing key file is reused.
+ */
+export async function serviceAdd(
+  name: string,
+  options: ServiceAddOptions,
+  io: CliIo,
+): Promise<void> {
+  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  let jwk;
+  let keyPath: string | undefined;
+  if (options.publicKey !== undefined) {
+    jwk = await readPublicJwk(options.publicKey);
+  } else {
+    keyPath = join(options.out, `${name}.key`);
+    const { key, created } = await ensurePrivateKeyFile(keyPath);
+    jwk = key.publicJwk;
+    io.err(`${created ? 'wrote' : 'reusing'} private key ${keyPath} (mode 0600)`);
+  }
+  const result = (await client.request('POST', '/v1/admin/services', {
+    name,
+    audiences: options.aud,
+    scopes: options.scope,
+    jwks: { keys: [jwk] },
+  })) as { client_id: string };
+  io.out(
+    JSON.stringify({
+      name,
+      client_id: result.client_id,
+      kid: jwk.kid,
+      ...(keyPath ? { key: keyPath } : {}),
+    }),
+  );
+}
