@@ -22,7 +22,9 @@ export const REDACTED_PATHS = [
   'err.config.headers.authorization',
 ];
 
-export function createAuthorityLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+export function createAuthorityLogger(
+  options: { level?: string; destination?: DestinationStream } = {},
+): Logger {
   return pino(
     {
       name: 'tessera-authority',

@@ -56,9 +56,7 @@ export function buildAuthorityServer(
       reason: status === 500 ? 'internal' : (error.code ?? 'bad_request'),
     });
     if (status < 500 && OAUTH_PATHS.has(request.routeOptions.url ?? '')) {
-      return sendOAuthError(reply.code(status), 'invalid_request', 'the request is malformed').code(
-        status,
-      );
+      return sendOAuthError(reply, 'invalid_request', 'the request is malformed', status);
     }
     return reply
       .code(status)

@@ -20,15 +20,18 @@ import type { Store } from './store/types.ts';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** Opens the store the config names (running migrations). */
-export async function openConfiguredStore(config: AuthorityConfig): Promise<Store> {
-  if (config.store.kind === 'sqlite') return openSqliteStore({ path: config.store.path });
+export async function openConfiguredStore(
+  config: AuthorityConfig,
+  clock: Clock = systemClock,
+): Promise<Store> {
+  if (config.store.kind === 'sqlite') return openSqliteStore({ path: config.store.path, clock });
   let connectionString: string;
   try {
     connectionString = (await readFile(config.store.connectionStringFile, 'utf8')).trim();
   } catch {
     throw new TesseraError('ERR_CONFIG_INVALID', 'store.connectionStringFile: cannot read it');
   }
-  return openPostgresStore({ connectionString });
+  return openPostgresStore({ connectionString, clock });
 }
 
 export interface RunningAuthority {
@@ -52,7 +55,7 @@ export async function startAuthority(
   const clock = deps.clock ?? systemClock;
   const kek = parseKek(await readKekFile(config.kekFile), 'kekFile');
   const adminToken = await readSecretFile(config.adminTokenFile, 'adminTokenFile');
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, clock);
   const keys = new KeyManager(
     { store, kek, clock },
     {

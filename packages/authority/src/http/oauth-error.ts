@@ -13,17 +13,19 @@ export type OAuthErrorCode =
 
 /**
  * Sends an RFC 6749 §5.2 error. `invalid_client` is a 401 with `WWW-Authenticate` (§5.2 requires
- * it when the client tried to authenticate). The description is fixed text chosen by the caller,
+ * it when the client tried to authenticate); everything else is a 400 unless `status` says
+ * otherwise (413 for an oversized body). The description is fixed text chosen by the caller,
  * never request data: nothing the client sent is echoed back.
  */
 export function sendOAuthError(
   reply: FastifyReply,
   error: OAuthErrorCode,
   description: string,
+  status: number = error === 'invalid_client' ? 401 : 400,
 ): FastifyReply {
-  const status = error === 'invalid_client' ? 401 : 400;
-  if (status === 401)
+  if (status === 401) {
     reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_client"');
+  }
   return reply
     .code(status)
     .header('cache-control', 'no-store')

@@ -297,14 +297,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             actor: 'admin',
             data: { kind: record.kind, value: record.value },
           });
-          return reply
-            .code(201)
-            .send({
-              id: record.id,
-              kind: record.kind,
-              value: record.value,
-              expires_at: record.expiresAt,
-            });
+          return reply.code(201).send({
+            id: record.id,
+            kind: record.kind,
+            value: record.value,
+            expires_at: record.expiresAt,
+          });
         },
       );
 

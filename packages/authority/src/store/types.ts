@@ -97,6 +97,7 @@ export interface Store {
   /** Creates or replaces a service record (matched on `name`). */
   upsertService(record: ServiceRecord): Promise<void>;
   getService(name: string): Promise<ServiceRecord | undefined>;
+  /** All services, in name order. */
   listServices(): Promise<ServiceRecord[]>;
   /** Returns false when no such service exists. */
   setServiceEnabled(name: string, enabled: boolean, atMs: number): Promise<boolean>;
@@ -108,11 +109,13 @@ export interface Store {
       Pick<SigningKeyRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>
     >,
   ): Promise<void>;
+  /** All signing keys, oldest first (`createdAtMs`, then `kid`). */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
 
   /**
    * Atomically records a client assertion `key` (client_id + jti) until `expiresAt` (seconds).
    * Returns true on first use, false when it was already recorded and has not expired: a replay.
+   * A record counts as expired, and is replaced, once the store's clock reaches its `expiresAt`.
    */
   rememberAssertion(key: string, expiresAt: number): Promise<boolean>;
 

@@ -1,0 +1,449 @@
+import type { Clock, Jwks, PublicJwk, SigningAlgorithm } from '@tessera/core';
+import { TesseraError } from '@tessera/core';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { auditHash, canonicalJson, GENESIS_HASH } from '../audit/chain.ts';
+import type { StoreDialect } from './migrations.ts';
+import type {
+  AuditLogTable,
+  Database,
+  JoinTokensTable,
+  RevocationsTable,
+  ServicesTable,
+  SigningKeysTable,
+} from './schema.ts';
+import type {
+  AuditEntry,
+  AuditRecord,
+  JoinTokenRecord,
+  RevocationKind,
+  RevocationRecord,
+  ServiceRecord,
+  SigningKeyRecord,
+  SigningKeyState,
+  Store,
+} from './types.ts';
+
+/**
+ * PostgreSQL advisory lock keys (`pg_advisory_xact_lock(int, int)`): the first number marks them
+ * as Tessera's ("TESS" in ASCII), the second names what they serialise.
+ */
+const LOCK_NAMESPACE = 0x54455353;
+const LOCK_AUDIT_LOG = 1;
+const LOCK_REVOCATIONS = 2;
+
+/** Holds the PostgreSQL lock `key` until the transaction `db` ends. */
+async function advisoryTransactionLock(db: Kysely<Database>, key: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.lit(LOCK_NAMESPACE)}, ${sql.lit(key)})`.execute(db);
+}
+
+/** Most audit records one `listAudit` call returns. */
+export const MAX_AUDIT_PAGE = 10_000;
+
+/**
+ * Reads a 64-bit column. `pg` hands int8 over as a decimal string unless told otherwise; a value
+ * outside the safe integer range would lose precision as a number, so it is refused, not rounded.
+ */
+function toSafeInteger(value: number | string | bigint, column: string): number {
+  const number = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(number)) {
+    throw new RangeError(`store column ${column} holds a value outside the safe integer range`);
+  }
+  return number;
+}
+
+function toNullableSafeInteger(
+  value: number | string | bigint | null,
+  column: string,
+): number | null {
+  return value === null ? null : toSafeInteger(value, column);
+}
+
+function requireInteger(value: number, what: string): number {
+  if (!Number.isSafeInteger(value)) {
+    throw new TesseraError('ERR_CONFIG_INVALID', `${what} must be a safe integer`);
+  }
+  return value;
+}
+
+function requireNullableInteger(value: number | null, what: string): number | null {
+  return value === null ? null : requireInteger(value, what);
+}
+
+function parseJson(text: string, column: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`store column ${column} does not hold JSON`, { cause: error });
+  }
+}
+
+function serviceFromRow(row: Selectable<ServicesTable>): ServiceRecord {
+  return {
+    name: row.name,
+    spiffeId: row.spiffe_id,
+    enabled: row.enabled === 1,
+    audiences: parseJson(row.audiences, 'services.audiences') as string[],
+    scopes: parseJson(row.scopes, 'services.scopes') as string[],
+    jwks: parseJson(row.jwks, 'services.jwks') as Jwks,
+    createdAtMs: toSafeInteger(row.created_at_ms, 'services.created_at_ms'),
+    updatedAtMs: toSafeInteger(row.updated_at_ms, 'services.updated_at_ms'),
+  };
+}
+
+function signingKeyFromRow(row: Selectable<SigningKeysTable>): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg as SigningAlgorithm,
+    state: row.state as SigningKeyState,
+    publicJwk: parseJson(row.public_jwk, 'signing_keys.public_jwk') as PublicJwk,
+    encryptedPrivateKey: row.encrypted_private_key,
+    createdAtMs: toSafeInteger(row.created_at_ms, 'signing_keys.created_at_ms'),
+    activatesAtMs: toSafeInteger(row.activates_at_ms, 'signing_keys.activates_at_ms'),
+    retiredAtMs: toNullableSafeInteger(row.retired_at_ms, 'signing_keys.retired_at_ms'),
+    publishUntilMs: toNullableSafeInteger(row.publish_until_ms, 'signing_keys.publish_until_ms'),
+  };
+}
+
+function revocationFromRow(row: Selectable<RevocationsTable>): RevocationRecord {
+  return {
+    id: toSafeInteger(row.id, 'revocations.id'),
+    kind: row.kind as RevocationKind,
+    value: row.value,
+    issuedAtOrBefore: toNullableSafeInteger(
+      row.issued_at_or_before,
+      'revocations.issued_at_or_before',
+    ),
+    expiresAt: toSafeInteger(row.expires_at, 'revocations.expires_at'),
+    createdAtMs: toSafeInteger(row.created_at_ms, 'revocations.created_at_ms'),
+  };
+}
+
+function joinTokenFromRow(row: Selectable<JoinTokensTable>): JoinTokenRecord {
+  return {
+    id: row.id,
+    tokenHash: row.token_hash,
+    serviceName: row.service_name,
+    createdAtMs: toSafeInteger(row.created_at_ms, 'join_tokens.created_at_ms'),
+    expiresAtMs: toSafeInteger(row.expires_at_ms, 'join_tokens.expires_at_ms'),
+    usedAtMs: toNullableSafeInteger(row.used_at_ms, 'join_tokens.used_at_ms'),
+  };
+}
+
+function auditFromRow(row: Selectable<AuditLogTable>): AuditRecord {
+  return {
+    seq: toSafeInteger(row.seq, 'audit_log.seq'),
+    atMs: toSafeInteger(row.at_ms, 'audit_log.at_ms'),
+    type: row.type,
+    actor: row.actor,
+    data: parseJson(row.data, 'audit_log.data') as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+export interface KyselyStoreDeps {
+  readonly db: Kysely<Database>;
+  readonly dialect: StoreDialect;
+  /** Decides when a remembered assertion has expired (`rememberAssertion` takes no time). */
+  readonly clock: Clock;
+}
+
+/**
+ * The {@link Store} over a Kysely instance whose schema `migrateStore` has brought up to date.
+ * The SQL is the same for both dialects; they differ only in how an audit append and a
+ * revocation take their lock. The store owns `db`: `close()` destroys it.
+ */
+export class KyselyStore implements Store {
+  readonly dialect: StoreDialect;
+  readonly #db: Kysely<Database>;
+  readonly #clock: Clock;
+  #closing: Promise<void> | undefined;
+
+  constructor(deps: KyselyStoreDeps) {
+    this.dialect = deps.dialect;
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+  }
+
+  async upsertService(record: ServiceRecord): Promise<void> {
+    const replacement = {
+      spiffe_id: record.spiffeId,
+      enabled: record.enabled ? 1 : 0,
+      audiences: JSON.stringify(record.audiences),
+      scopes: JSON.stringify(record.scopes),
+      jwks: JSON.stringify(record.jwks),
+      created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
+      updated_at_ms: requireInteger(record.updatedAtMs, 'updatedAtMs'),
+    };
+    await this.#db
+      .insertInto('services')
+      .values({ name: record.name, ...replacement })
+      .onConflict((conflict) => conflict.column('name').doUpdateSet(replacement))
+      .execute();
+  }
+
+  async getService(name: string): Promise<ServiceRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('services')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row === undefined ? undefined : serviceFromRow(row);
+  }
+
+  async listServices(): Promise<ServiceRecord[]> {
+    const rows = await this.#db.selectFrom('services').selectAll().orderBy('name').execute();
+    return rows.map(serviceFromRow);
+  }
+
+  async setServiceEnabled(name: string, enabled: boolean, atMs: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('services')
+      .set({ enabled: enabled ? 1 : 0, updated_at_ms: requireInteger(atMs, 'atMs') })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async insertSigningKey(record: SigningKeyRecord): Promise<void> {
+    await this.#db
+      .insertInto('signing_keys')
+      .values({
+        kid: record.kid,
+        alg: record.alg,
+        state: record.state,
+        public_jwk: JSON.stringify(record.publicJwk),
+        encrypted_private_key: record.encryptedPrivateKey,
+        created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
+        activates_at_ms: requireInteger(record.activatesAtMs, 'activatesAtMs'),
+        retired_at_ms: requireNullableInteger(record.retiredAtMs, 'retiredAtMs'),
+        publish_until_ms: requireNullableInteger(record.publishUntilMs, 'publishUntilMs'),
+      })
+      .execute();
+  }
+
+  async updateSigningKey(
+    kid: string,
+    patch: Partial<
+      Pick<SigningKeyRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>
+    >,
+  ): Promise<void> {
+    const set: {
+      state?: string;
+      activates_at_ms?: number;
+      retired_at_ms?: number | null;
+      publish_until_ms?: number | null;
+    } = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.activatesAtMs !== undefined) {
+      set.activates_at_ms = requireInteger(patch.activatesAtMs, 'activatesAtMs');
+    }
+    if (patch.retiredAtMs !== undefined) {
+      set.retired_at_ms = requireNullableInteger(patch.retiredAtMs, 'retiredAtMs');
+    }
+    if (patch.publishUntilMs !== undefined) {
+      set.publish_until_ms = requireNullableInteger(patch.publishUntilMs, 'publishUntilMs');
+    }
+    if (Object.keys(set).length === 0) return;
+    await this.#db.updateTable('signing_keys').set(set).where('kid', '=', kid).execute();
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = await this.#db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .orderBy('created_at_ms')
+      .orderBy('kid')
+      .execute();
+    return rows.map(signingKeyFromRow);
+  }
+
+  async rememberAssertion(key: string, expiresAt: number): Promise<boolean> {
+    requireInteger(expiresAt, 'expiresAt');
+    const nowSeconds = Math.floor(this.#clock.now() / 1000);
+    // One statement, decided by the primary key: a concurrent duplicate either conflicts and
+    // finds a live row (no row returned: a replay) or takes over an expired one. Reading first
+    // and inserting after would let two concurrent first uses both pass.
+    const row = await this.#db
+      .insertInto('used_assertions')
+      .values({ key, expires_at: expiresAt })
+      .onConflict((conflict) =>
+        conflict
+          .column('key')
+          .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
+          .where('used_assertions.expires_at', '<=', nowSeconds),
+      )
+      .returning('key')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async addRevocation(record: Omit<RevocationRecord, 'id'>): Promise<RevocationRecord> {
+    const values = {
+      kind: record.kind,
+      value: record.value,
+      issued_at_or_before: requireNullableInteger(record.issuedAtOrBefore, 'issuedAtOrBefore'),
+      expires_at: requireInteger(record.expiresAt, 'expiresAt'),
+      created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
+    };
+    const insert = (db: Kysely<Database>) =>
+      db.insertInto('revocations').values(values).returningAll().executeTakeFirstOrThrow();
+    if (this.dialect === 'sqlite') {
+      // One writer at a time: ids commit in the order they are handed out.
+      return revocationFromRow(await insert(this.#db));
+    }
+    // A sequence hands out ids before commit, so without the lock a reader could see id 12
+    // committed while id 11 is still in flight, move its cursor to 12 and never see 11.
+    return this.#db.transaction().execute(async (trx) => {
+      await advisoryTransactionLock(trx, LOCK_REVOCATIONS);
+      return revocationFromRow(await insert(trx));
+    });
+  }
+
+  async listRevocations(sinceId: number, nowSeconds: number): Promise<RevocationRecord[]> {
+    const rows = await this.#db
+      .selectFrom('revocations')
+      .selectAll()
+      .where('id', '>', requireInteger(sinceId, 'sinceId'))
+      .where('expires_at', '>', requireInteger(nowSeconds, 'nowSeconds'))
+      .orderBy('id')
+      .execute();
+    return rows.map(revocationFromRow);
+  }
+
+  async insertJoinToken(record: JoinTokenRecord): Promise<void> {
+    await this.#db
+      .insertInto('join_tokens')
+      .values({
+        id: record.id,
+        token_hash: record.tokenHash,
+        service_name: record.serviceName,
+        created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
+        expires_at_ms: requireInteger(record.expiresAtMs, 'expiresAtMs'),
+        used_at_ms: requireNullableInteger(record.usedAtMs, 'usedAtMs'),
+      })
+      .execute();
+  }
+
+  async consumeJoinToken(tokenHash: string, nowMs: number): Promise<JoinTokenRecord | undefined> {
+    requireInteger(nowMs, 'nowMs');
+    // The condition and the write are one statement: of concurrent consumers, the first to lock
+    // the row changes it and every other one re-checks `used_at_ms` and matches nothing.
+    const row = await this.#db
+      .updateTable('join_tokens')
+      .set({ used_at_ms: nowMs })
+      .where('token_hash', '=', tokenHash)
+      .where('used_at_ms', 'is', null)
+      .where('expires_at_ms', '>', nowMs)
+      .returningAll()
+      .executeTakeFirst();
+    return row === undefined ? undefined : joinTokenFromRow(row);
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<AuditRecord> {
+    requireInteger(entry.atMs, 'atMs');
+    // Hash exactly what will be read back: the stored text is the canonical JSON itself.
+    const dataJson = canonicalJson(entry.data);
+    const parsed: unknown = JSON.parse(dataJson);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new TesseraError('ERR_CONFIG_INVALID', 'audit data must be a JSON object');
+    }
+    const data = parsed as Record<string, unknown>;
+    const append = async (db: Kysely<Database>): Promise<AuditRecord> => {
+      const last = await db
+        .selectFrom('audit_log')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const seq = last === undefined ? 1 : toSafeInteger(last.seq, 'audit_log.seq') + 1;
+      const prevHash = last?.hash ?? GENESIS_HASH;
+      const hashed = { seq, atMs: entry.atMs, type: entry.type, actor: entry.actor, data };
+      const record: AuditRecord = { ...hashed, prevHash, hash: auditHash(prevHash, hashed) };
+      await db
+        .insertInto('audit_log')
+        .values({
+          seq,
+          at_ms: record.atMs,
+          type: record.type,
+          actor: record.actor,
+          data: dataJson,
+          prev_hash: prevHash,
+          hash: record.hash,
+        })
+        .execute();
+      return record;
+    };
+    if (this.dialect === 'postgres') {
+      // Every instance appending to this database queues on the same lock, so reading the last
+      // record and inserting the next is one step across all of them.
+      return this.#db.transaction().execute(async (trx) => {
+        await advisoryTransactionLock(trx, LOCK_AUDIT_LOG);
+        return append(trx);
+      });
+    }
+    // BEGIN IMMEDIATE takes the write lock before the read, so another process writing the same
+    // file cannot slip a record in between. (In-process, Kysely already gives the single
+    // connection to one caller at a time.)
+    return this.#db.connection().execute(async (connection) => {
+      await sql`begin immediate`.execute(connection);
+      try {
+        const record = await append(connection);
+        await sql`commit`.execute(connection);
+        return record;
+      } catch (error) {
+        // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR), and
+        // then this fails too; the first error is the one worth reporting.
+        await sql`rollback`.execute(connection).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+    requireInteger(afterSeq, 'afterSeq');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_PAGE) {
+      throw new TesseraError('ERR_CONFIG_INVALID', `limit must be 1 to ${MAX_AUDIT_PAGE}`);
+    }
+    const rows = await this.#db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(auditFromRow);
+  }
+
+  async purgeExpired(nowMs: number): Promise<number> {
+    requireInteger(nowMs, 'nowMs');
+    // Entries in seconds expire at the start of their second: `expires_at <= floor(now)`.
+    const nowSeconds = Math.floor(nowMs / 1000);
+    return this.#db.transaction().execute(async (trx) => {
+      const assertions = await trx
+        .deleteFrom('used_assertions')
+        .where('expires_at', '<=', nowSeconds)
+        .executeTakeFirst();
+      const revocations = await trx
+        .deleteFrom('revocations')
+        .where('expires_at', '<=', nowSeconds)
+        .executeTakeFirst();
+      const joinTokens = await trx
+        .deleteFrom('join_tokens')
+        .where('expires_at_ms', '<=', nowMs)
+        .executeTakeFirst();
+      return Number(
+        assertions.numDeletedRows + revocations.numDeletedRows + joinTokens.numDeletedRows,
+      );
+    });
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.#db);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#db.destroy();
+    return this.#closing;
+  }
+}

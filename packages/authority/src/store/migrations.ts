@@ -1,0 +1,159 @@
+import { TesseraError } from '@tessera/core';
+import {
+  Migrator,
+  sql,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type CreateTableBuilder,
+} from 'kysely';
+import type { Database } from './schema.ts';
+import type { Store } from './types.ts';
+
+export type StoreDialect = Store['dialect'];
+
+/**
+ * The revocation cursor must never be reused: a verifier that has seen id 41 asks for `since=41`
+ * and would silently miss a new entry that got id 41 again. SQLite reuses the highest rowid
+ * after a delete (and `purgeExpired` deletes the newest entries too) unless the column is
+ * AUTOINCREMENT; PostgreSQL identity columns never go back.
+ */
+function withCursorColumn<T extends string>(
+  table: CreateTableBuilder<T>,
+  dialect: StoreDialect,
+): CreateTableBuilder<T, 'id'> {
+  return dialect === 'sqlite'
+    ? table.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    : table.addColumn('id', 'bigint', (col) => col.primaryKey().generatedAlwaysAsIdentity());
+}
+
+/**
+ * The store's schema history, one migration per step, shared by both dialects. Append new steps;
+ * never edit one that has shipped.
+ */
+export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, Migration>> {
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('services')
+          .addColumn('name', 'text', (col) => col.primaryKey())
+          .addColumn('spiffe_id', 'text', (col) => col.notNull())
+          .addColumn('enabled', 'integer', (col) => col.notNull())
+          .addColumn('audiences', 'text', (col) => col.notNull())
+          .addColumn('scopes', 'text', (col) => col.notNull())
+          .addColumn('jwks', 'text', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('updated_at_ms', 'bigint', (col) => col.notNull())
+          .addCheckConstraint('services_enabled_check', sql`enabled in (0, 1)`)
+          .execute();
+
+        await db.schema
+          .createTable('signing_keys')
+          .addColumn('kid', 'text', (col) => col.primaryKey())
+          .addColumn('alg', 'text', (col) => col.notNull())
+          .addColumn('state', 'text', (col) => col.notNull())
+          .addColumn('public_jwk', 'text', (col) => col.notNull())
+          .addColumn('encrypted_private_key', 'text', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('activates_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('retired_at_ms', 'bigint')
+          .addColumn('publish_until_ms', 'bigint')
+          .addCheckConstraint(
+            'signing_keys_state_check',
+            sql`state in ('next', 'active', 'retired', 'revoked')`,
+          )
+          .execute();
+
+        await db.schema
+          .createTable('used_assertions')
+          .addColumn('key', 'text', (col) => col.primaryKey())
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .execute();
+        await db.schema
+          .createIndex('used_assertions_expires_at_idx')
+          .on('used_assertions')
+          .column('expires_at')
+          .execute();
+
+        await withCursorColumn(db.schema.createTable('revocations'), dialect)
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('value', 'text', (col) => col.notNull())
+          .addColumn('issued_at_or_before', 'bigint')
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addCheckConstraint('revocations_kind_check', sql`kind in ('jti', 'subject')`)
+          .execute();
+        await db.schema
+          .createIndex('revocations_expires_at_idx')
+          .on('revocations')
+          .column('expires_at')
+          .execute();
+
+        await db.schema
+          .createTable('join_tokens')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('token_hash', 'text', (col) => col.notNull().unique())
+          .addColumn('service_name', 'text', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('expires_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('used_at_ms', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('join_tokens_expires_at_ms_idx')
+          .on('join_tokens')
+          .column('expires_at_ms')
+          .execute();
+
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', 'bigint', (col) => col.primaryKey())
+          .addColumn('at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('type', 'text', (col) => col.notNull())
+          .addColumn('actor', 'text', (col) => col.notNull())
+          .addColumn('data', 'text', (col) => col.notNull())
+          .addColumn('prev_hash', 'text', (col) => col.notNull())
+          .addColumn('hash', 'text', (col) => col.notNull())
+          .addCheckConstraint('audit_log_seq_check', sql`seq >= 1`)
+          .execute();
+      },
+    },
+  };
+}
+
+/** Serves {@link storeMigrations} to Kysely's `Migrator` from code, so nothing is read from disk. */
+export class StoreMigrationProvider implements MigrationProvider {
+  readonly #dialect: StoreDialect;
+
+  constructor(dialect: StoreDialect) {
+    this.#dialect = dialect;
+  }
+
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve({ ...storeMigrations(this.#dialect) });
+  }
+}
+
+/**
+ * Brings the schema up to date, skipping steps already applied. On PostgreSQL several authority
+ * instances may run it at once: Kysely's migrator serialises them with an advisory lock.
+ * Fails with `ERR_CONFIG_INVALID` when the database cannot be migrated, for example because a
+ * newer Tessera already applied steps this one does not know.
+ */
+export async function migrateStore(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StoreMigrationProvider(dialect),
+    migrationTableName: 'tessera_migration',
+    migrationLockTableName: 'tessera_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      failed === undefined ? 'store migration failed' : `store migration ${failed} failed`,
+      { cause: error },
+    );
+  }
+}

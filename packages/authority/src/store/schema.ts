@@ -1,0 +1,92 @@
+import type { ColumnType, GeneratedAlways } from 'kysely';
+
+/**
+ * The store's tables as Kysely sees them. One schema for SQLite and PostgreSQL, so it keeps to
+ * what both share: times are 64-bit integers, JSON is text, booleans are 0/1 integers.
+ *
+ * A 64-bit column may come back as a number (better-sqlite3, or `pg` with Tessera's int8 parser)
+ * or as a decimal string (`pg`'s default for int8), so its select type says so and every read goes
+ * through `toSafeInteger` in `kysely-store.ts`.
+ */
+export type Int8 = ColumnType<number | string | bigint, number, number>;
+/** A nullable 64-bit column. */
+export type NullableInt8 = ColumnType<
+  number | string | bigint | null,
+  number | null,
+  number | null
+>;
+
+export interface ServicesTable {
+  name: string;
+  spiffe_id: string;
+  /** 1 or 0. */
+  enabled: ColumnType<number, number, number>;
+  /** JSON array of SPIFFE IDs. */
+  audiences: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** JSON JWKS document. */
+  jwks: string;
+  created_at_ms: Int8;
+  updated_at_ms: Int8;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  state: string;
+  /** JSON public JWK. */
+  public_jwk: string;
+  encrypted_private_key: string;
+  created_at_ms: Int8;
+  activates_at_ms: Int8;
+  retired_at_ms: NullableInt8;
+  publish_until_ms: NullableInt8;
+}
+
+export interface UsedAssertionsTable {
+  key: string;
+  /** Seconds. */
+  expires_at: Int8;
+}
+
+export interface RevocationsTable {
+  /** Assigned by the database, never reused: it is the revocation feed's cursor. */
+  id: GeneratedAlways<number | string | bigint>;
+  kind: string;
+  value: string;
+  /** Seconds. */
+  issued_at_or_before: NullableInt8;
+  /** Seconds. */
+  expires_at: Int8;
+  created_at_ms: Int8;
+}
+
+export interface JoinTokensTable {
+  id: string;
+  token_hash: string;
+  service_name: string;
+  created_at_ms: Int8;
+  expires_at_ms: Int8;
+  used_at_ms: NullableInt8;
+}
+
+export interface AuditLogTable {
+  seq: Int8;
+  at_ms: Int8;
+  type: string;
+  actor: string;
+  /** Canonical JSON (see `canonicalJson` in `audit/chain.ts`). */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Database {
+  services: ServicesTable;
+  signing_keys: SigningKeysTable;
+  used_assertions: UsedAssertionsTable;
+  revocations: RevocationsTable;
+  join_tokens: JoinTokensTable;
+  audit_log: AuditLogTable;
+}

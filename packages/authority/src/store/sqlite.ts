@@ -1,0 +1,87 @@
+import { closeSync, openSync } from 'node:fs';
+import { systemClock, TesseraError, type Clock } from '@tessera/core';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { KyselyStore } from './kysely-store.ts';
+import { migrateStore } from './migrations.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './types.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file, or `':memory:'` for a private in-memory database (tests, one-off runs). */
+  readonly path: string;
+  /**
+   * How long a write waits for another process's write lock before failing. Default 5000 ms.
+   * better-sqlite3 waits synchronously, so keep it short.
+   */
+  readonly busyTimeoutMs?: number;
+  /** Judges when a remembered client assertion has expired. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * Creates the database file readable by its owner only: it holds the encrypted signing keys,
+ * the registry and the audit log. SQLite gives the `-wal` and `-shm` files the same mode.
+ * An existing file is left as it is.
+ */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+function openDatabase(path: string, busyTimeoutMs: number): BetterSqlite3.Database {
+  if (path !== ':memory:') createPrivateFile(path);
+  const sqlite = new BetterSqlite3(path, { timeout: busyTimeoutMs });
+  try {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    sqlite.pragma('foreign_keys = ON');
+    return sqlite;
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens (creating if needed) the embedded SQLite store, the default for a single authority
+ * instance, and brings its schema up to date. WAL journal mode lets readers (`/readyz`, the
+ * revocation feed, `tessera audit-log verify` from another process) run beside the writer.
+ * Open one store per database file per process.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ path: '.tessera/tessera.db' });
+ * ```
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { path } = options;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (typeof path !== 'string' || path === '') {
+    throw new TesseraError('ERR_CONFIG_INVALID', 'SQLite store path must be a non-empty string');
+  }
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 60_000) {
+    throw new TesseraError('ERR_CONFIG_INVALID', 'SQLite busyTimeoutMs must be 0 to 60000');
+  }
+
+  let sqlite: BetterSqlite3.Database;
+  try {
+    sqlite = openDatabase(path, busyTimeoutMs);
+  } catch (error) {
+    throw new TesseraError('ERR_CONFIG_INVALID', `cannot open SQLite store at ${path}`, {
+      cause: error,
+    });
+  }
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await migrateStore(db, 'sqlite');
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new KyselyStore({ db, dialect: 'sqlite', clock: options.clock ?? systemClock });
+}
