@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', '.tessera/', '**/fixtures/'] },
+  { ignores: ['node_modules/', '**/dist/', '.tessera/', '**/fixtures/', 'packages/cli/bin/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -102,9 +102,10 @@ function insecure(setting: string, why: string): TesseraError {
 export function validateConfig(document: unknown, options: { dev: boolean }): AuthorityConfig {
   if (!Value.Check(authorityConfigSchema, document)) {
     const first = Value.Errors(authorityConfigSchema, document).First();
+    const path = first?.path ?? '';
     throw new TesseraError(
       'ERR_CONFIG_INVALID',
-      `${first?.path || '/'}: ${first?.message ?? 'invalid'}`,
+      `${path === '' ? '/' : path}: ${first?.message ?? 'invalid'}`,
     );
   }
   const file = document;

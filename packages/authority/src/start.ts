@@ -105,21 +105,23 @@ export async function startAuthority(
   const timers = [
     setInterval(
       () =>
-        void keys.tick().catch((err: unknown) => deps.logger.error({ err }, 'key schedule failed')),
+        void keys.tick().catch((err: unknown) => {
+          deps.logger.error({ err }, 'key schedule failed');
+        }),
       30_000,
     ),
     setInterval(
       () =>
-        void context.revocations
-          .poll()
-          .catch((err: unknown) => deps.logger.error({ err }, 'revocation poll failed')),
+        void context.revocations.poll().catch((err: unknown) => {
+          deps.logger.error({ err }, 'revocation poll failed');
+        }),
       1000,
     ),
     setInterval(
       () =>
-        void store
-          .purgeExpired(clock.now())
-          .catch((err: unknown) => deps.logger.error({ err }, 'purge failed')),
+        void store.purgeExpired(clock.now()).catch((err: unknown) => {
+          deps.logger.error({ err }, 'purge failed');
+        }),
       60_000,
     ),
   ];

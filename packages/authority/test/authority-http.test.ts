@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createVerifier, parseJwks, systemClock, TesseraError } from '@tessera/core';
+import {
+  createVerifier,
+  generateSigningKey,
+  parseJwks,
+  systemClock,
+  TesseraError,
+} from '@tessera/core';
 import { verifyStoreAuditChain } from '../src/audit/chain.ts';
 import { startTestAuthority, type TestAuthority } from './support/authority.ts';
 
@@ -246,9 +252,9 @@ describe('authority over HTTP (dev mode, SQLite)', () => {
     let text = '';
     const deadline = Date.now() + 5000;
     while (!text.includes('"sse-probe"') && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
+      const chunk = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      if (chunk.done) break;
+      text += Buffer.from(chunk.value ?? new Uint8Array()).toString('utf8');
     }
     controller.abort();
     assert.ok(text.includes('"sse-probe"'), 'the revocation arrived on the stream');
@@ -267,7 +273,6 @@ describe('authority over HTTP (dev mode, SQLite)', () => {
     });
     assert.equal(created.status, 201);
     const { token } = (await created.json()) as { token: string };
-    const { generateSigningKey } = await import('@tessera/core');
     const key = generateSigningKey();
     const join = () =>
       fetch(`${authority.url}/v1/attest/join`, {

@@ -18,7 +18,14 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
   const program = new Command('tessera')
     .description('Zero-trust service-to-service authentication: authority, tokens, revocation')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .configureOutput({
+      writeOut: (s) => {
+        io.out(s.trimEnd());
+      },
+      writeErr: (s) => {
+        io.err(s.trimEnd());
+      },
+    })
     .showHelpAfterError();
 
   const authorityOption = () =>
@@ -141,7 +148,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   else if (isTesseraError(failure)) io.err(`tessera: ${failure.code}: ${failure.message}`);
   else
     io.err(
-      `tessera: unexpected error: ${failure instanceof Error ? failure.message : String(failure)}`,
+      `tessera: unexpected error: ${failure instanceof Error ? failure.message : 'a non-error value was thrown'}`,
     );
   return EXIT_FAILED;
 }
