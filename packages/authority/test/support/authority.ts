@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import {
   generateSigningKey,
   JWT_BEARER_ASSERTION_TYPE,
@@ -47,14 +47,23 @@ export interface TestAuthority {
   close(): Promise<void>;
 }
 
-/** A real dev-mode authority on 127.0.0.1 with SQLite in a temporary directory. */
-export async function startTestAuthority(): Promise<TestAuthority> {
+/**
+ * A real dev-mode authority on 127.0.0.1 in a temporary directory: SQLite by default, or the
+ * PostgreSQL database at `postgres` (a connection string from the test PostgreSQL harness).
+ */
+export async function startTestAuthority(
+  options: { postgres?: string } = {},
+): Promise<TestAuthority> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-authority-'));
   const port = await freePort();
-  const { config, adminTokenPath } = await prepareDevMode({
-    dataDir,
-    listen: { host: '127.0.0.1', port },
-  });
+  const dev = await prepareDevMode({ dataDir, listen: { host: '127.0.0.1', port } });
+  const { adminTokenPath } = dev;
+  let config = dev.config;
+  if (options.postgres !== undefined) {
+    const connectionStringFile = join(dataDir, 'postgres.url');
+    await writeFile(connectionStringFile, options.postgres, { mode: 0o600 });
+    config = { ...config, store: { kind: 'postgres', connectionStringFile } };
+  }
   const logLines: string[] = [];
   const logger = pino(
     { level: 'info', redact: { paths: [], censor: '' } },
