@@ -10,7 +10,7 @@ import {
 import type { AuthorityConfig } from './config.ts';
 import { isClientAuthError, verifyClientAssertion } from './client-auth/private-key-jwt.ts';
 import { parseKek } from './keys/kek.ts';
-import { KeyManager } from './keys/manager.ts';
+import { KeyManager, type KeyChanges } from './keys/manager.ts';
 import { readKekFile, readSecretFile } from './secret-files.ts';
 import { buildAuthorityServer } from './server.ts';
 import { openPostgresStore } from './store/postgres.ts';
@@ -32,6 +32,14 @@ export async function openConfiguredStore(
     throw new TesseraError('ERR_CONFIG_INVALID', 'store.connectionStringFile: cannot read it');
   }
   return openPostgresStore({ connectionString, clock });
+}
+
+/** Scheduled key changes (creation, activation, retirement) go to the audit log like manual ones. */
+async function auditKeyChanges(context: AuthorityContext, changes: KeyChanges): Promise<void> {
+  const changed = Object.values(changes).some((kids: readonly string[]) => kids.length > 0);
+  if (!changed) return;
+  context.logger.info({ changes }, 'signing keys changed');
+  await context.audit({ type: 'key.scheduled_change', actor: 'system', data: { ...changes } });
 }
 
 export interface RunningAuthority {
@@ -64,7 +72,7 @@ export async function startAuthority(
       jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     },
   );
-  await keys.init();
+  const initialChanges = await keys.init();
   const tokenEndpoint = `${config.issuer}${TOKEN_ENDPOINT_PATH}`;
   const context = createAuthorityContext({
     settings: {
@@ -101,13 +109,17 @@ export async function startAuthority(
     },
   });
   await context.revocations.poll();
+  await auditKeyChanges(context, initialChanges);
   const app = buildAuthorityServer(context, config.tls);
   const timers = [
     setInterval(
       () =>
-        void keys.tick().catch((err: unknown) => {
-          deps.logger.error({ err }, 'key schedule failed');
-        }),
+        void keys
+          .tick()
+          .then((changes) => auditKeyChanges(context, changes))
+          .catch((err: unknown) => {
+            deps.logger.error({ err }, 'key schedule failed');
+          }),
       30_000,
     ),
     setInterval(

@@ -368,6 +368,20 @@ for (const variant of STORES) {
         const records = await authority.running.context.store.listAudit(0, 10_000);
         assert.ok(records.some((r) => r.type === 'token.issued'));
         assert.ok(records.some((r) => r.type === 'client_auth.failed'));
+        for (const type of [
+          'service.registered',
+          'service.disabled',
+          'revocation.added',
+          'key.rotated',
+          'key.scheduled_change',
+          'join_token.created',
+          'service.joined',
+        ]) {
+          assert.ok(
+            records.some((r) => r.type === type),
+            `audit log has ${type}`,
+          );
+        }
         const everything = JSON.stringify(records) + authority.logLines.join('\n');
         for (const token of issuedTokens) {
           assert.ok(

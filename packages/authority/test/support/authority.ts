@@ -10,8 +10,8 @@ import {
   systemClock,
   type SigningKey,
 } from '@tessera/core';
-import pino from 'pino';
 import { prepareDevMode } from '../../src/dev.ts';
+import { createAuthorityLogger } from '../../src/logger.ts';
 import { startAuthority, type RunningAuthority } from '../../src/start.ts';
 
 export async function freePort(): Promise<number> {
@@ -65,10 +65,11 @@ export async function startTestAuthority(
     config = { ...config, store: { kind: 'postgres', connectionStringFile } };
   }
   const logLines: string[] = [];
-  const logger = pino(
-    { level: 'info', redact: { paths: [], censor: '' } },
-    { write: (line: string) => logLines.push(line) },
-  );
+  // The production logger (with its redaction), writing into memory for assertions.
+  const logger = createAuthorityLogger({
+    level: 'info',
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
   const running = await startAuthority(config, { logger });
   const adminToken = (await readFile(adminTokenPath, 'utf8')).trim();
   const url = running.url;
