@@ -250,9 +250,23 @@ async function lookUpClient(
   return service?.spiffeId === clientId ? service : undefined;
 }
 
+/**
+ * Parsed client key sets, keyed on the JWKS text: importing keys (createPublicKey) on every
+ * token request was a measurable share of the token endpoint's cost. Keyed on content, so a
+ * re-registered key set is parsed afresh; bounded, and cleared when full.
+ */
+const parsedClientKeys = new Map<string, KeySet>();
+const MAX_PARSED_CLIENT_KEY_SETS = 1024;
+
 function clientKeys(service: ServiceRecord): KeySet {
+  const text = JSON.stringify(service.jwks);
+  const cached = parsedClientKeys.get(text);
+  if (cached !== undefined) return cached;
   try {
-    return parseJwks(service.jwks);
+    const keys = parseJwks(service.jwks);
+    if (parsedClientKeys.size >= MAX_PARSED_CLIENT_KEY_SETS) parsedClientKeys.clear();
+    parsedClientKeys.set(text, keys);
+    return keys;
   } catch {
     // Registration validates the JWKS; a record that fails now was altered in the store.
     throw new TesseraError('ERR_JWKS_INVALID', `registered JWKS of service ${service.name}`);
