@@ -1,6 +1,6 @@
 import { publicErrorBody } from '@tessera/core';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { AuthorityContext } from './context.ts';
 import { registerFormParser } from './http/form.ts';
 import { sendOAuthError } from './http/oauth-error.ts';
@@ -35,7 +35,8 @@ export function buildAuthorityServer(
     bodyLimit: ctx.settings.bodyLimitBytes,
     // Request ids for correlation; never taken from the client.
     genReqId: () => crypto.randomUUID(),
-    disableRequestLogging: true,
+    // One line per request is the metrics' job; logs carry refusals and failures.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
   registerFormParser(app);
