@@ -16,7 +16,8 @@ export interface Baseline {
   readonly fn: BenchFn;
 }
 
-export interface Benchmark {
+/** A function the harness calls in timed batches (see bench/README.md, "How the numbers are measured"). */
+export interface TimedBenchmark {
   /** Dotted, stable name (`core.verify.cached`); `--only` matches on its prefix. */
   readonly name: string;
   readonly fn: BenchFn;
@@ -26,6 +27,37 @@ export interface Benchmark {
   /** For async functions (candidate and baseline alike): calls kept in flight. Default 1. */
   readonly concurrency?: number;
 }
+
+/**
+ * What a {@link LoadBenchmark} measured. The harness turns it into the published line with the
+ * same medians, percentiles and rounding as for timed benchmarks.
+ */
+export interface Measurement {
+  /** Ops/s of each candidate round, in run order. */
+  readonly rounds: readonly number[];
+  /** Ops/s of each baseline round; required when the benchmark names a baseline. */
+  readonly baselineRounds?: readonly number[];
+  /** Latency of each measured call, in ms, over all rounds. */
+  readonly latencies: readonly number[];
+  /** How it was measured (processes, CPU pinning, load), for the summary on stderr. */
+  readonly note?: string;
+}
+
+/**
+ * A benchmark that drives load against a server in other processes (an HTTP endpoint under
+ * autocannon) and measures itself: a batch-timing loop in this process would measure this
+ * process, not the server.
+ */
+export interface LoadBenchmark {
+  /** Dotted, stable name (`authority.client_credentials`); `--only` matches on its prefix. */
+  readonly name: string;
+  /** The baseline the measurement includes, named for the table and the published line. */
+  readonly baseline?: { readonly name: string };
+  /** Runs only if the benchmark is selected: starts, loads and stops whatever it needs. */
+  readonly measure: (options: Required<RunOptions>) => Promise<Measurement>;
+}
+
+export type Benchmark = TimedBenchmark | LoadBenchmark;
 
 /** One output line. Field names and order are the published format (see bench/README.md). */
 export interface BenchResult {
@@ -46,6 +78,8 @@ export interface BenchReport {
   readonly baselineRounds?: readonly number[];
   readonly batches: number;
   readonly async: boolean;
+  /** How a load benchmark was measured; absent for timed benchmarks. */
+  readonly note?: string;
 }
 
 export interface RunOptions {
@@ -207,6 +241,7 @@ export function validateBenchmarks(benchmarks: readonly Benchmark[]): void {
     if (seen.has(b.name)) throw new Error(`benchmark name ${b.name} is used twice`);
     seen.add(b.name);
     if (b.baseline?.name === '') throw new Error(`benchmark ${b.name} has an unnamed baseline`);
+    if ('measure' in b) continue;
     const c = b.concurrency;
     if (c !== undefined && !(Number.isInteger(c) && c >= 1 && c <= MAX_CONCURRENCY)) {
       throw new Error(
@@ -216,10 +251,48 @@ export function validateBenchmarks(benchmarks: readonly Benchmark[]): void {
   }
 }
 
+/** The published line and the report from per-round figures, rounded as bench/README.md says. */
+function summarise(
+  name: string,
+  baselineName: string | undefined,
+  measured: Measurement,
+  async: boolean,
+): BenchReport {
+  const { rounds, baselineRounds, latencies, note } = measured;
+  const opsPerSec = median(rounds);
+  let result: BenchResult = {
+    name,
+    ops_per_s: roundOps(opsPerSec),
+    p50_ms: significant(percentile(latencies, 50), 4),
+    p99_ms: significant(percentile(latencies, 99), 4),
+  };
+  if (baselineName !== undefined) {
+    if (baselineRounds === undefined) throw new Error(`benchmark ${name}: no baseline rounds`);
+    const baselineOpsPerSec = median(baselineRounds);
+    result = {
+      ...result,
+      baseline: baselineName,
+      baseline_ops_per_s: roundOps(baselineOpsPerSec),
+      ratio: significant(opsPerSec / baselineOpsPerSec, 3),
+    };
+  }
+  return {
+    result,
+    rounds,
+    ...(baselineName === undefined ? {} : { baselineRounds }),
+    batches: latencies.length,
+    async,
+    ...(note === undefined ? {} : { note }),
+  };
+}
+
 /** Measures one benchmark (and its baseline, interleaved). Throws whatever the functions throw. */
 export async function runBenchmark(bench: Benchmark, options: RunOptions): Promise<BenchReport> {
   const durationMs = clamp(options.durationMs, MIN_DURATION_MS, MAX_DURATION_MS);
   const rounds = Math.max(1, Math.floor(options.rounds ?? DEFAULT_ROUNDS));
+  if ('measure' in bench) {
+    return summarise(bench.name, bench.baseline?.name, await bench.measure({ durationMs, rounds }), true);
+  }
   const roundMs = durationMs / rounds;
   const warmupMs = clamp(durationMs / 4, 5, 1000);
   const targetBatchMs = clamp(roundMs / BATCHES_PER_ROUND_TARGET, 0.05, 20);
@@ -248,30 +321,12 @@ export async function runBenchmark(bench: Benchmark, options: RunOptions): Promi
     candidateOps.push(round.opsPerSec);
     latencies.push(...round.latencies);
   }
-
-  const opsPerSec = median(candidateOps);
-  let result: BenchResult = {
-    name: bench.name,
-    ops_per_s: roundOps(opsPerSec),
-    p50_ms: significant(percentile(latencies, 50), 4),
-    p99_ms: significant(percentile(latencies, 99), 4),
-  };
-  if (bench.baseline !== undefined) {
-    const baselineOpsPerSec = median(baselineOps);
-    result = {
-      ...result,
-      baseline: bench.baseline.name,
-      baseline_ops_per_s: roundOps(baselineOpsPerSec),
-      ratio: significant(opsPerSec / baselineOpsPerSec, 3),
-    };
-  }
-  return {
-    result,
-    rounds: candidateOps,
-    ...(bench.baseline === undefined ? {} : { baselineRounds: baselineOps }),
-    batches: latencies.length,
-    async: candidate.async,
-  };
+  return summarise(
+    bench.name,
+    bench.baseline?.name,
+    { rounds: candidateOps, baselineRounds: baselineOps, latencies },
+    candidate.async,
+  );
 }
 
 /** `--only` semantics: a plain prefix match on the name; no prefix selects everything. */

@@ -150,6 +150,9 @@ function summary(
       `load average ${os.loadavg()[0]?.toFixed(2) ?? '?'} (1 min)`,
   ];
   for (const r of reports) {
+    if (r.note !== undefined) lines.push(`${r.result.name}: ${r.note}`);
+  }
+  for (const r of reports) {
     const s = spread(r.rounds);
     if (s > NOISY_SPREAD) {
       lines.push(
