@@ -28,6 +28,13 @@ const CODES = {
   ERR_TOKEN_LIFETIME: [401, 'access token lifetime exceeds the maximum'],
   ERR_TOKEN_REVOKED: [401, 'access token has been revoked'],
 
+  // Where credentials come from (RFC 6750) and what the verifier knows
+  ERR_CREDENTIALS_MISSING: [401, 'no bearer credentials'],
+  ERR_CREDENTIALS_LOCATION: [401, 'credentials in a query string or cookie are refused'],
+  ERR_REVOCATIONS_STALE: [401, 'revocation state is stale; failing closed'],
+  ERR_IP_NOT_ALLOWED: [403, 'caller address is not allowed for this caller'],
+  ERR_RATE_LIMITED: [429, 'caller exceeded its rate limit'],
+
   // Keys and key sets (RFC 7517, RFC 7638)
   ERR_JWK_INVALID: [400, 'JSON Web Key is invalid'],
   ERR_JWK_PRIVATE: [400, 'JSON Web Key set contains private key material'],
@@ -114,6 +121,7 @@ const PUBLIC_MESSAGES: Readonly<Record<number, string>> = {
   401: 'unauthorized',
   403: 'forbidden',
   404: 'not found',
+  429: 'too many requests',
   503: 'unavailable',
 };
 

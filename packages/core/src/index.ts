@@ -28,3 +28,4 @@ export type * from './revocation/set.ts';
 export * from './revocation/memory.ts';
 export * from './policy/index.ts';
 export * from './http-signature/index.ts';
+export * from './trace/trace-context.ts';

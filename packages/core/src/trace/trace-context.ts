@@ -1,0 +1,106 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Caller } from '../token/caller.ts';
+
+/**
+ * W3C Trace Context (traceparent/tracestate) and the `x-correlation-id` header, carried from an
+ * inbound request to every outbound call it makes. The seed audits found neither propagated;
+ * here the Fastify plugin opens a context per request and the client interceptors read it.
+ */
+export interface TraceContext {
+  /** 32 lower-case hex digits, not all zero. */
+  readonly traceId: string;
+  /** This hop's span id: 16 lower-case hex digits, not all zero. */
+  readonly spanId: string;
+  /** The caller's span id, when the request carried a valid `traceparent`. */
+  readonly parentSpanId?: string;
+  /** `00` or `01` (sampled). */
+  readonly flags: string;
+  /** Passed through unchanged when it is well-formed. */
+  readonly tracestate?: string;
+  readonly correlationId: string;
+}
+
+/** What an inbound request makes available to the code that handles it. */
+export interface RequestContext {
+  readonly trace: TraceContext;
+  /** The verified caller, once authenticated. */
+  caller?: Caller;
+}
+
+/** The per-request context, set by `@tessera/fastify` and read by `@tessera/client`. */
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+const TRACEPARENT_00 = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// Future versions may append fields after a dash (W3C Trace Context §3.2.4).
+const TRACEPARENT_FUTURE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+/** tracestate: at most 32 list members (§3.3.1.1); a generous byte cap keeps headers small. */
+const TRACESTATE = /^[\x20-\x7e]{1,512}$/;
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface ParsedTraceparent {
+  readonly traceId: string;
+  readonly parentSpanId: string;
+  readonly flags: string;
+}
+
+/** Parses a `traceparent` value, or returns undefined for anything invalid (which is then ignored). */
+export function parseTraceparent(value: string | undefined): ParsedTraceparent | undefined {
+  if (value === undefined || value.length > 512) return undefined;
+  let match = TRACEPARENT_00.exec(value);
+  if (match === null) {
+    const future = TRACEPARENT_FUTURE.exec(value);
+    // Version ff is forbidden; an unknown version is read as 00 from its first four fields.
+    if (future === null || future[1] === 'ff' || future[1] === '00') return undefined;
+    match = [value, future[2]!, future[3]!, future[4]!] as unknown as RegExpExecArray;
+  }
+  const [, traceId, parentSpanId, flags] = match as unknown as [string, string, string, string];
+  if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined;
+  return { traceId, parentSpanId, flags };
+}
+
+export function formatTraceparent(
+  trace: Pick<TraceContext, 'traceId' | 'spanId' | 'flags'>,
+): string {
+  return `00-${trace.traceId}-${trace.spanId}-${trace.flags}`;
+}
+
+function randomHex(bytes: number, zero: string): string {
+  for (;;) {
+    const hex = randomBytes(bytes).toString('hex');
+    if (hex !== zero) return hex;
+  }
+}
+
+export function newSpanId(): string {
+  return randomHex(8, ZERO_SPAN);
+}
+
+/**
+ * The trace context for an inbound request: continues the caller's trace when its
+ * `traceparent` is valid (a new span id for this hop), starts a new one otherwise; keeps a
+ * well-formed `x-correlation-id` or mints one.
+ */
+export function traceContextFromHeaders(headers: {
+  readonly traceparent?: string | string[] | undefined;
+  readonly tracestate?: string | string[] | undefined;
+  readonly 'x-correlation-id'?: string | string[] | undefined;
+}): TraceContext {
+  const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+  const parent = parseTraceparent(single(headers.traceparent));
+  const tracestate = single(headers.tracestate);
+  const correlation = single(headers['x-correlation-id']);
+  return {
+    traceId: parent?.traceId ?? randomHex(16, ZERO_TRACE),
+    spanId: newSpanId(),
+    ...(parent !== undefined ? { parentSpanId: parent.parentSpanId } : {}),
+    flags: parent?.flags ?? '01',
+    ...(parent !== undefined && tracestate !== undefined && TRACESTATE.test(tracestate)
+      ? { tracestate }
+      : {}),
+    correlationId:
+      correlation !== undefined && CORRELATION_ID.test(correlation) ? correlation : randomUUID(),
+  };
+}
