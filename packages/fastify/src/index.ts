@@ -1,0 +1,13 @@
+/**
+ * @tessera/fastify — the inbound side: one plugin registration authenticates, authorizes,
+ * rate-limits and audits every request a Fastify service receives.
+ */
+export {
+  tessera,
+  DEFAULT_SPOOFABLE_HEADERS,
+  type TesseraPluginOptions,
+  type TesseraRuntime,
+} from './plugin.ts';
+export { RemoteJwks, type RemoteJwksOptions } from './remote-jwks.ts';
+export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
+export { parseAllowlist, isAllowedAddress } from './ip-allowlist.ts';

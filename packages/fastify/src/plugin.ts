@@ -1,0 +1,430 @@
+import {
+  createVerifier,
+  evaluate,
+  isPublicRoute,
+  isTesseraError,
+  publicErrorBody,
+  requestContext,
+  systemClock,
+  TesseraError,
+  traceContextFromHeaders,
+  VerifiedTokenCache,
+  type AccessTokenVerifier,
+  type Caller,
+  type Clock,
+  type Policy,
+  type RequestContext,
+  type TesseraErrorCode,
+} from '@tessera/core';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { RemoteJwks } from './remote-jwks.ts';
+import { RevocationSync } from './revocation-sync.ts';
+import { isAllowedAddress, parseAllowlist, type ParsedAllowlist } from './ip-allowlist.ts';
+
+/** Headers that, in the audited platform, were trusted to say who the caller is. Never again. */
+export const DEFAULT_SPOOFABLE_HEADERS: readonly string[] = Object.freeze([
+  'x-gateway-internal',
+  'x-internal-token',
+  'x-internal-service',
+  'x-user-id',
+  'x-tenant-id',
+  'x-service-id',
+  'x-service-name',
+  'x-forwarded-user',
+  'x-authenticated-user',
+]);
+
+export interface TesseraPluginOptions {
+  /** This service's name in the policy (its SPIFFE ID is `spiffe://<trustDomain>/<service>`). */
+  readonly service: string;
+  readonly policy: Policy;
+  /** Where to fetch keys and revocations. Either this or `verifier`. */
+  readonly authority?: {
+    /** Base URL of the authority; also the token issuer unless `issuer` says otherwise. */
+    readonly url: string;
+    readonly issuer?: string;
+  };
+  /** A ready verifier (tests, or keys from elsewhere). Revocation freshness is then the caller's business. */
+  readonly verifier?: AccessTokenVerifier;
+  readonly clock?: Clock;
+  /** Identity headers removed before any handler sees them. Default {@link DEFAULT_SPOOFABLE_HEADERS}. */
+  readonly spoofableHeaders?: readonly string[];
+  /**
+   * What happens when the revocation feed has been silent longer than its stale limit (60 s):
+   * `fail-closed` (default) refuses every request with `ERR_REVOCATIONS_STALE` until it is back;
+   * `serve-stale` keeps verifying against the last known revocations and logs a warning.
+   */
+  readonly staleRevocations?: 'fail-closed' | 'serve-stale';
+  /** Per-caller rate limit (keyed on the verified SPIFFE ID), or `false`. Default 1000 requests per second. */
+  readonly rateLimit?: false | { readonly max: number; readonly timeWindowMs: number };
+  /** Optional extra check: callers listed here may only come from these addresses/CIDRs. */
+  readonly ipAllowlist?: Readonly<Record<string, readonly string[]>>;
+  /** Where audit events go. Default: the request logger. */
+  readonly auditLogger?: FastifyBaseLogger;
+  /** Verified-token cache bounds. */
+  readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller; null on public routes and refused requests. Set only by Tessera. */
+    caller: Caller | null;
+  }
+  interface FastifyInstance {
+    /** Tessera's runtime state, for health checks and metrics. */
+    tessera: TesseraRuntime;
+  }
+}
+
+/** What the plugin can tell about its own health. */
+export interface TesseraRuntime {
+  /** True when keys or revocations are older than their stale limits. */
+  degraded(): boolean;
+  readonly jwks?: RemoteJwks;
+  readonly revocations?: RevocationSync;
+}
+
+const STATE = Symbol('tessera.state');
+
+interface RequestState {
+  startedAt: number;
+  decision: 'allow' | 'deny';
+  reason: TesseraErrorCode | 'public' | 'ok';
+  context: RequestContext;
+}
+
+type StatefulRequest = FastifyRequest & { [STATE]?: RequestState };
+
+function optionsError(detail: string): TesseraError {
+  return new TesseraError('ERR_CONFIG_INVALID', `@tessera/fastify: ${detail}`);
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** RFC 6750 §2.2/§2.3: tokens in a form body or the query string are refused, and so are cookies. */
+function credentialsInWrongPlace(request: FastifyRequest): boolean {
+  const url = request.raw.url ?? '';
+  const query = url.indexOf('?');
+  if (query !== -1 && /(?:^|&)access_token=/i.test(url.slice(query + 1))) return true;
+  const cookie = request.headers.cookie;
+  return (
+    typeof cookie === 'string' && /(?:^|;\s*)(access_token|token|authorization)=/i.test(cookie)
+  );
+}
+
+function tesseraPlugin(
+  app: FastifyInstance,
+  options: TesseraPluginOptions,
+  done: (error?: Error) => void,
+): void {
+  try {
+    register(app, options);
+    done();
+  } catch (error) {
+    done(error as Error);
+  }
+}
+
+function register(app: FastifyInstance, options: TesseraPluginOptions): void {
+  // Options may come from JavaScript callers or config files: check what the types promise.
+  const raw = options as Partial<Record<keyof TesseraPluginOptions, unknown>>;
+  if (typeof raw.service !== 'string' || raw.service === '') {
+    throw optionsError('service is required');
+  }
+  if (typeof raw.policy !== 'object' || raw.policy === null) {
+    throw optionsError('policy is required (parsePolicy)');
+  }
+  const { policy, service } = options;
+  const serviceEntry = policy.services.find((s) => s.name === service);
+  if (serviceEntry === undefined) throw optionsError(`service "${service}" is not in the policy`);
+  if ((options.authority === undefined) === (options.verifier === undefined)) {
+    throw optionsError('give exactly one of authority and verifier');
+  }
+  const clock = options.clock ?? systemClock;
+  const staleMode = raw.staleRevocations ?? 'fail-closed';
+  if (staleMode !== 'fail-closed' && staleMode !== 'serve-stale') {
+    throw optionsError('staleRevocations is fail-closed or serve-stale');
+  }
+  const spoofable = (options.spoofableHeaders ?? DEFAULT_SPOOFABLE_HEADERS).map((h) =>
+    h.toLowerCase(),
+  );
+  const allowlist: ParsedAllowlist | undefined =
+    options.ipAllowlist === undefined ? undefined : parseAllowlist(options.ipAllowlist);
+  const auditLogger = options.auditLogger;
+
+  let verifier: AccessTokenVerifier;
+  let jwks: RemoteJwks | undefined;
+  let revocations: RevocationSync | undefined;
+  const { authority, verifier: givenVerifier } = options;
+  if (givenVerifier !== undefined) {
+    verifier = givenVerifier;
+  } else if (authority !== undefined) {
+    const issuer = authority.issuer ?? authority.url.replace(/\/$/, '');
+    const remoteKeys = new RemoteJwks({
+      url: new URL('/.well-known/jwks.json', authority.url).toString(),
+      clock,
+      onError: (err) => {
+        app.log.warn({ err: String(err) }, 'tessera: JWKS fetch failed; using cached keys');
+      },
+    });
+    const sync = new RevocationSync({
+      authorityUrl: authority.url,
+      clock,
+      onError: (err) => {
+        app.log.warn({ err: String(err) }, 'tessera: revocation feed unavailable');
+      },
+      onStateChange: (state) => {
+        app.log.info({ state }, 'tessera: revocation feed state');
+      },
+    });
+    verifier = createVerifier({
+      issuer,
+      audience: serviceEntry.spiffeId,
+      keys: remoteKeys,
+      clock,
+      revocations: sync.revocations,
+      trustDomain: policy.trustDomain,
+      cache: new VerifiedTokenCache(options.cache ?? {}),
+    });
+    app.addHook('onReady', async () => {
+      await remoteKeys.refresh();
+      await sync.start();
+    });
+    app.addHook('onClose', (_instance, closed) => {
+      sync.stop();
+      closed();
+    });
+    jwks = remoteKeys;
+    revocations = sync;
+  } else {
+    throw optionsError('give exactly one of authority and verifier');
+  }
+
+  const runtime: TesseraRuntime = {
+    degraded: () => (jwks?.isStale() ?? false) || (revocations?.isStale() ?? false),
+    ...(jwks !== undefined ? { jwks } : {}),
+    ...(revocations !== undefined ? { revocations } : {}),
+  };
+  app.decorate('tessera', runtime);
+  app.decorateRequest('caller', null);
+
+  function refuse(state: RequestState, reply: FastifyReply, code: TesseraErrorCode): void {
+    state.decision = 'deny';
+    state.reason = code;
+    const error = new TesseraError(code);
+    if (error.status === 401) {
+      // RFC 6750 §3: no error attribute when no credentials were presented at all.
+      reply.header(
+        'www-authenticate',
+        code === 'ERR_CREDENTIALS_MISSING'
+          ? 'Bearer realm="tessera"'
+          : 'Bearer realm="tessera", error="invalid_token"',
+      );
+    } else if (error.status === 403) {
+      reply.header('www-authenticate', 'Bearer realm="tessera", error="insufficient_scope"');
+    }
+    void reply.code(error.status).send(publicErrorBody(code));
+  }
+
+  /** Continues into the handler inside the request context. */
+  function proceed(
+    request: FastifyRequest,
+    state: RequestState,
+    caller: Caller | null,
+    done: () => void,
+  ): void {
+    if (caller !== null) {
+      request.caller = caller;
+      state.context.caller = caller;
+    }
+    state.decision = 'allow';
+    requestContext.run(state.context, done);
+  }
+
+  /** Policy, then the optional address check, for a verified caller. */
+  function authorize(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    caller: Caller,
+    route: string | undefined,
+    done: () => void,
+  ): void {
+    // An unmatched route (404) needs a valid token like any other, but there is no rule to apply.
+    if (route !== undefined) {
+      const decision = evaluate(policy, caller, service, request.method, route);
+      if (!decision.allow) {
+        refuse(state, reply, decision.code);
+        return;
+      }
+    }
+    if (allowlist !== undefined && !isAllowedAddress(allowlist, caller.spiffeId, request.ip)) {
+      refuse(state, reply, 'ERR_IP_NOT_ALLOWED');
+      return;
+    }
+    state.reason = 'ok';
+    proceed(request, state, caller, done);
+  }
+
+  function verifyThen(
+    token: string,
+    onCaller: (caller: Caller) => void,
+    onRefused: (code: TesseraErrorCode) => void,
+  ): void {
+    let caller: Caller;
+    try {
+      caller = verifier.verify(token);
+    } catch (error) {
+      if (!isTesseraError(error)) throw error;
+      if (error.code !== 'ERR_TOKEN_KID_UNKNOWN' || jwks === undefined) {
+        onRefused(error.code);
+        return;
+      }
+      // A key we have not seen: the authority may have rotated. Refetch (rate-limited), retry once.
+      jwks.refreshForUnknownKid().then(
+        () => {
+          let retried: Caller;
+          try {
+            retried = verifier.verify(token);
+          } catch (retryError) {
+            onRefused(isTesseraError(retryError) ? retryError.code : 'ERR_INTERNAL');
+            return;
+          }
+          onCaller(retried);
+        },
+        () => {
+          onRefused('ERR_TOKEN_KID_UNKNOWN');
+        },
+      );
+      return;
+    }
+    onCaller(caller);
+  }
+
+  app.addHook('onRequest', (request: StatefulRequest, reply, done) => {
+    const headers = request.headers;
+    for (const name of spoofable) if (name in headers) Reflect.deleteProperty(headers, name);
+    const context: RequestContext = { trace: traceContextFromHeaders(headers) };
+    const state: RequestState = {
+      startedAt: clock.now(),
+      decision: 'deny',
+      reason: 'ERR_CREDENTIALS_MISSING',
+      context,
+    };
+    request[STATE] = state;
+    reply.header('x-correlation-id', context.trace.correlationId);
+
+    // Authorization is decided on the route pattern Fastify matched, never the raw URL.
+    const route = request.routeOptions.url;
+    if (route !== undefined && isPublicRoute(policy, service, request.method, route)) {
+      state.reason = 'public';
+      proceed(request, state, null, done);
+      return;
+    }
+    if (credentialsInWrongPlace(request)) {
+      refuse(state, reply, 'ERR_CREDENTIALS_LOCATION');
+      return;
+    }
+    const header = headers.authorization;
+    const match = typeof header === 'string' ? BEARER.exec(header) : null;
+    if (match === null) {
+      refuse(
+        state,
+        reply,
+        typeof header === 'string' ? 'ERR_TOKEN_MALFORMED' : 'ERR_CREDENTIALS_MISSING',
+      );
+      return;
+    }
+    if (revocations?.isStale() === true) {
+      if (staleMode === 'fail-closed') {
+        refuse(state, reply, 'ERR_REVOCATIONS_STALE');
+        return;
+      }
+      request.log.warn(
+        'tessera: revocation state is stale; serving (staleRevocations: serve-stale)',
+      );
+    }
+    verifyThen(
+      match[1] ?? '',
+      (caller) => {
+        authorize(request, reply, state, caller, route, done);
+      },
+      (code) => {
+        refuse(state, reply, code);
+      },
+    );
+  });
+
+  // Exactly one audit event per request, allowed or denied, after the response is sent.
+  app.addHook('onResponse', (request: StatefulRequest, reply, done) => {
+    const state = request[STATE];
+    if (state !== undefined) {
+      const caller = request.caller;
+      (auditLogger ?? request.log).info(
+        {
+          event: 'tessera.request',
+          caller:
+            caller === null ? null : caller.kind === 'delegated' ? caller.user : caller.spiffeId,
+          actor: caller?.kind === 'delegated' ? caller.spiffeId : null,
+          jti: caller?.jti ?? null,
+          route: request.routeOptions.url ?? null,
+          method: request.method,
+          decision: state.decision === 'allow' && reply.statusCode < 400 ? 'allow' : 'deny',
+          reason: state.reason,
+          status: reply.statusCode,
+          durationMs: clock.now() - state.startedAt,
+          correlationId: state.context.trace.correlationId,
+          traceId: state.context.trace.traceId,
+        },
+        'tessera request',
+      );
+    }
+    done();
+  });
+
+  if (options.rateLimit !== false) {
+    const limit = options.rateLimit ?? { max: 1000, timeWindowMs: 1000 };
+    if (
+      !Number.isSafeInteger(limit.max) ||
+      limit.max < 1 ||
+      !Number.isSafeInteger(limit.timeWindowMs) ||
+      limit.timeWindowMs < 1
+    ) {
+      throw optionsError('rateLimit needs positive integers max and timeWindowMs');
+    }
+    void app.register(rateLimit, {
+      global: true,
+      // After authentication: the key is the verified caller, never a header it could vary.
+      hook: 'preHandler',
+      max: limit.max,
+      timeWindow: limit.timeWindowMs,
+      keyGenerator: (request) => request.caller?.spiffeId ?? `ip:${request.ip}`,
+      errorResponseBuilder: () => ({ ...publicErrorBody('ERR_RATE_LIMITED'), statusCode: 429 }),
+      addHeadersOnExceeding: {
+        'x-ratelimit-limit': false,
+        'x-ratelimit-remaining': false,
+        'x-ratelimit-reset': false,
+      },
+    });
+  }
+}
+
+/**
+ * Tessera for Fastify. One registration protects the whole app: every request is authenticated
+ * (bearer access token, verified locally) and authorized on its matched route pattern against
+ * the policy, deny by default; spoofable identity headers are dropped; each request produces
+ * exactly one audit event.
+ *
+ * @example
+ * ```ts
+ * await app.register(tessera, {
+ *   service: 'billing',
+ *   policy: parsePolicy(readFileSync('policy.yaml', 'utf8')),
+ *   authority: { url: 'http://127.0.0.1:7700' },
+ * });
+ * app.get('/whoami', (request) => request.caller);
+ * ```
+ */
+export const tessera = fp(tesseraPlugin, { fastify: '5.x', name: '@tessera/fastify' });

@@ -1,0 +1,119 @@
+import {
+  KeySet,
+  parseJwks,
+  TesseraError,
+  type Clock,
+  type KeyResolver,
+  type VerificationKey,
+} from '@tessera/core';
+
+export interface RemoteJwksOptions {
+  /** The authority's `jwks_uri`. */
+  readonly url: string;
+  readonly clock: Clock;
+  /** Least time between two fetches triggered by unknown `kid`s (a flood of forged kids must not become a flood of fetches). Default 30 s. */
+  readonly cooldownMs?: number;
+  /** Regular refresh, also bounded by the response's `max-age`. Default 300 s. */
+  readonly refreshIntervalMs?: number;
+  /** Keys not refreshed for this long are no longer used: fail closed. Default 24 h. */
+  readonly maxStaleMs?: number;
+  /** Per-fetch timeout. Default 5 s. */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The authority's JWKS, fetched and cached. `get(kid)` is synchronous (the verifier's hot path);
+ * an unknown `kid` lets the caller `refreshForUnknownKid()` once per cooldown. When the authority
+ * is unreachable the cached keys keep working until `maxStaleMs`, then none are served.
+ */
+export class RemoteJwks implements KeyResolver {
+  readonly #options: Required<Omit<RemoteJwksOptions, 'onError' | 'fetch'>> & {
+    readonly onError: ((error: unknown) => void) | undefined;
+  };
+  readonly #fetch: typeof fetch;
+  #keys: KeySet = new KeySet([]);
+  #lastSuccessMs = Number.NEGATIVE_INFINITY;
+  #lastAttemptMs = Number.NEGATIVE_INFINITY;
+  #nextRefreshMs = 0;
+  #inflight: Promise<boolean> | undefined;
+
+  constructor(options: RemoteJwksOptions) {
+    this.#options = {
+      url: options.url,
+      clock: options.clock,
+      cooldownMs: options.cooldownMs ?? 30_000,
+      refreshIntervalMs: options.refreshIntervalMs ?? 300_000,
+      maxStaleMs: options.maxStaleMs ?? 24 * 3_600_000,
+      timeoutMs: options.timeoutMs ?? 5000,
+      onError: options.onError,
+    };
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  get(kid: string): VerificationKey | undefined {
+    if (this.isStale()) return undefined;
+    return this.#keys.get(kid);
+  }
+
+  /** True when the keys have not been refreshed within `maxStaleMs` (or never were). */
+  isStale(): boolean {
+    return this.#options.clock.now() - this.#lastSuccessMs > this.#options.maxStaleMs;
+  }
+
+  /** Milliseconds since the last successful fetch (Infinity before the first). */
+  ageMs(): number {
+    return this.#options.clock.now() - this.#lastSuccessMs;
+  }
+
+  /** True when a scheduled refresh is due. */
+  isDue(): boolean {
+    return this.#options.clock.now() >= this.#nextRefreshMs;
+  }
+
+  /** Fetches now unless a fetch is already running. Resolves to whether it succeeded. */
+  refresh(): Promise<boolean> {
+    this.#inflight ??= this.#fetchOnce().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** Refreshes for an unknown `kid`, at most once per cooldown. Resolves to whether keys changed hands. */
+  refreshForUnknownKid(): Promise<boolean> {
+    if (this.#options.clock.now() - this.#lastAttemptMs < this.#options.cooldownMs)
+      return Promise.resolve(false);
+    return this.refresh();
+  }
+
+  async #fetchOnce(): Promise<boolean> {
+    const now = this.#options.clock.now();
+    this.#lastAttemptMs = now;
+    try {
+      const response = await this.#fetch(this.#options.url, {
+        headers: { accept: 'application/jwk-set+json, application/json' },
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        redirect: 'error',
+      });
+      if (!response.ok)
+        throw new TesseraError('ERR_UNAVAILABLE', `JWKS fetch answered ${response.status}`);
+      const text = await response.text();
+      if (text.length > 256 * 1024)
+        throw new TesseraError('ERR_JWKS_INVALID', 'JWKS larger than 256 KiB');
+      this.#keys = parseJwks(text);
+      this.#lastSuccessMs = this.#options.clock.now();
+      const maxAge = /max-age=(\d+)/.exec(response.headers.get('cache-control') ?? '')?.[1];
+      const interval = Math.min(
+        this.#options.refreshIntervalMs,
+        maxAge === undefined ? Infinity : Number(maxAge) * 1000,
+      );
+      this.#nextRefreshMs = this.#lastSuccessMs + Math.max(interval, 1000);
+      return true;
+    } catch (error) {
+      this.#nextRefreshMs = now + Math.min(this.#options.cooldownMs, 5000);
+      this.#options.onError?.(error);
+      return false;
+    }
+  }
+}
