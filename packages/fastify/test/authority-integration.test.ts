@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock, parsePolicy, systemClock } from '@tessera/core';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
+import { tessera } from '../src/index.ts';
+
+const policy = parsePolicy(`
+version: 1
+trustDomain: tessera.local
+services:
+  event-service: {}
+  billing:
+    routes:
+      - { method: POST, path: /invoices, allow: [{ service: event-service, scopes: [invoices:write] }] }
+      - { method: GET, path: /healthz, public: true }
+`);
+
+/** Polls `fn` until it returns true, at most `ms` milliseconds, 20 ms apart. */
+async function eventually(fn: () => Promise<boolean>, ms: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await fn()) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+describe('@tessera/fastify against a real authority', () => {
+  let authority: TestAuthority;
+  let events: Awaited<ReturnType<TestAuthority['register']>>;
+  let billing: FastifyInstance;
+  const clock = new ManualClock(systemClock.now());
+
+  async function token(): Promise<string> {
+    const response = await authority.tokenRequest(events.key, events.clientId, {
+      audience: 'billing',
+      scope: 'invoices:write',
+    });
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+  const call = (t: string) =>
+    billing.inject({
+      method: 'POST',
+      url: '/invoices',
+      payload: {},
+      headers: { authorization: `Bearer ${t}` },
+    });
+
+  before(async () => {
+    authority = await startTestAuthority();
+    await authority.register('billing', [], []);
+    events = await authority.register('event-service', ['billing'], ['invoices:write']);
+    billing = Fastify();
+    await billing.register(tessera, {
+      service: 'billing',
+      policy,
+      authority: { url: authority.url },
+      clock,
+    });
+    billing.post('/invoices', () => ({ ok: true }));
+    billing.get('/healthz', () => ({ ok: true }));
+    await billing.ready();
+  });
+  after(async () => {
+    await billing.close();
+    await authority.close();
+  });
+
+  it('verifies tokens with the JWKS it fetched', async () => {
+    assert.equal((await call(await token())).statusCode, 200);
+    assert.equal(billing.tessera.degraded(), false);
+  });
+
+  it('learns of a revocation over SSE within a second', async () => {
+    const t = await token();
+    assert.equal((await call(t)).statusCode, 200);
+    const jti = (
+      JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { jti: string }
+    ).jti;
+    assert.equal((await authority.admin('POST', '/v1/admin/revocations', { jti })).status, 201);
+    const took = await eventually(async () => (await call(t)).statusCode === 401, 1000);
+    assert.ok(took < 1000);
+    assert.equal(billing.tessera.revocations?.state, 'streaming');
+  });
+
+  it('picks up a rotated signing key by refetching on an unknown kid', async () => {
+    assert.equal(
+      (await authority.admin('POST', '/v1/admin/keys/rotate', { revokePrevious: true })).status,
+      200,
+    );
+    // Twice in a row: the next key was already in the JWKS, and the one after it is new.
+    assert.equal((await authority.admin('POST', '/v1/admin/keys/rotate', {})).status, 200);
+    clock.advance(31_000); // past the refetch cooldown
+    assert.equal((await call(await token())).statusCode, 200);
+  });
+
+  it('fails closed when the revocation feed goes stale, and says so', async () => {
+    const t = await token();
+    clock.advance(5 * 60_000); // no news for five minutes (on this service's clock)
+    assert.equal(billing.tessera.degraded(), true);
+    const response = await call(t);
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.json<{ code: string }>().code, 'ERR_REVOCATIONS_STALE');
+    assert.equal(
+      (await billing.inject({ method: 'GET', url: '/healthz' })).statusCode,
+      200,
+      'public routes stay up',
+    );
+  });
+});
