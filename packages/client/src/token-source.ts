@@ -1,0 +1,201 @@
+import {
+  JWT_BEARER_ASSERTION_TYPE,
+  mintClientAssertion,
+  systemClock,
+  TesseraError,
+  type Clock,
+  type SigningKey,
+} from '@tessera/core';
+
+export interface TokenSourceOptions {
+  /** The authority's base URL (its issuer identifier unless `issuer` says otherwise). */
+  readonly authorityUrl: string;
+  readonly issuer?: string;
+  /** This service's SPIFFE ID (`client_id`). */
+  readonly clientId: string;
+  /** Its private key, registered with the authority. */
+  readonly key: SigningKey;
+  readonly clock?: Clock;
+  /** Refresh when less than this share of the lifetime is left (plus jitter). Default 0.2. */
+  readonly refreshAhead?: number;
+  /** Backoff after a failed token request: starts here, doubles, full jitter. Default 200 ms, at most 10 s. */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** Per token request. Default 5 s. */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+  readonly random?: () => number;
+}
+
+interface Entry {
+  token?: string;
+  expiresAtMs: number;
+  refreshAtMs: number;
+  inflight: Promise<string> | undefined;
+  failures: number;
+  nextAttemptMs: number;
+}
+
+/** A source of access tokens for one calling service, per (audience, scopes). */
+export interface TokenSource {
+  /** A valid token for `audience` with `scopes`. Never returns an expired token. */
+  getToken(audience: string, scopes: readonly string[]): Promise<string>;
+}
+
+/**
+ * `private_key_jwt` client credentials (RFC 6749 §4.4 + RFC 7523), cached per (audience, scopes):
+ * refreshed ahead of expiry with jitter so a fleet does not stampede the authority; concurrent
+ * callers share one request (single flight); while the authority is down the cached token is
+ * served until it expires, and requests back off exponentially with jitter.
+ */
+export class ClientCredentialsTokenSource implements TokenSource {
+  readonly #options: TokenSourceOptions;
+  readonly #clock: Clock;
+  readonly #fetch: typeof fetch;
+  readonly #random: () => number;
+  readonly #entries = new Map<string, Entry>();
+  #endpoint: Promise<{ issuer: string; tokenEndpoint: string }> | undefined;
+
+  constructor(options: TokenSourceOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#fetch = options.fetch ?? fetch;
+    this.#random = options.random ?? Math.random;
+  }
+
+  async getToken(audience: string, scopes: readonly string[]): Promise<string> {
+    const key = `${audience} ${[...scopes].sort().join(' ')}`;
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = {
+        expiresAtMs: 0,
+        refreshAtMs: 0,
+        failures: 0,
+        nextAttemptMs: 0,
+        inflight: undefined,
+      };
+      this.#entries.set(key, entry);
+    }
+    const now = this.#clock.now();
+    const usable = entry.token !== undefined && now < entry.expiresAtMs;
+    if (usable && now < entry.refreshAtMs) return entry.token as string;
+    if (usable) {
+      // Due for refresh: refresh in the background (once), keep serving the current token.
+      if (entry.inflight === undefined && now >= entry.nextAttemptMs) {
+        this.#refresh(entry, audience, scopes).catch(() => undefined);
+      }
+      return entry.token as string;
+    }
+    if (entry.inflight !== undefined) return entry.inflight;
+    if (now < entry.nextAttemptMs) {
+      throw new TesseraError('ERR_UNAVAILABLE', 'authority unavailable; backing off');
+    }
+    return this.#refresh(entry, audience, scopes);
+  }
+
+  #refresh(entry: Entry, audience: string, scopes: readonly string[]): Promise<string> {
+    const inflight = this.#request(audience, scopes).then(
+      ({ token, expiresIn }) => {
+        const now = this.#clock.now();
+        const lifetimeMs = expiresIn * 1000;
+        const ahead = this.#options.refreshAhead ?? 0.2;
+        // Jitter: refresh somewhere between (1 - 2·ahead) and (1 - ahead) of the lifetime.
+        const refreshFraction = 1 - ahead - ahead * this.#random();
+        entry.token = token;
+        entry.expiresAtMs = now + lifetimeMs;
+        entry.refreshAtMs = now + lifetimeMs * Math.max(0.1, refreshFraction);
+        entry.failures = 0;
+        entry.nextAttemptMs = 0;
+        entry.inflight = undefined;
+        return token;
+      },
+      (error: unknown) => {
+        entry.failures += 1;
+        const base = this.#options.retryBaseMs ?? 200;
+        const cap = Math.min(this.#options.retryMaxMs ?? 10_000, base * 2 ** (entry.failures - 1));
+        entry.nextAttemptMs = this.#clock.now() + cap * this.#random();
+        entry.inflight = undefined;
+        throw error;
+      },
+    );
+    entry.inflight = inflight;
+    return inflight;
+  }
+
+  #discover(): Promise<{ issuer: string; tokenEndpoint: string }> {
+    this.#endpoint ??= (async () => {
+      const url = new URL('/.well-known/oauth-authorization-server', this.#options.authorityUrl);
+      const response = await this.#fetch(url, {
+        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
+      });
+      if (!response.ok)
+        throw new TesseraError('ERR_UNAVAILABLE', `authority metadata answered ${response.status}`);
+      const metadata = (await response.json()) as { issuer?: unknown; token_endpoint?: unknown };
+      if (typeof metadata.issuer !== 'string' || typeof metadata.token_endpoint !== 'string') {
+        throw new TesseraError(
+          'ERR_UNAVAILABLE',
+          'authority metadata lacks issuer or token_endpoint',
+        );
+      }
+      if (this.#options.issuer !== undefined && metadata.issuer !== this.#options.issuer) {
+        throw new TesseraError('ERR_CONFIG_INVALID', 'authority metadata names another issuer');
+      }
+      return { issuer: metadata.issuer, tokenEndpoint: metadata.token_endpoint };
+    })().catch((error: unknown) => {
+      this.#endpoint = undefined;
+      throw error;
+    });
+    return this.#endpoint;
+  }
+
+  async #request(
+    audience: string,
+    scopes: readonly string[],
+  ): Promise<{ token: string; expiresIn: number }> {
+    let endpoint;
+    let response: Response;
+    try {
+      endpoint = await this.#discover();
+      const assertion = mintClientAssertion(
+        { clientId: this.#options.clientId, audience: endpoint.issuer },
+        { key: this.#options.key, clock: this.#clock },
+      );
+      const body = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+        client_assertion: assertion,
+        audience,
+        ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+      });
+      response = await this.#fetch(endpoint.tokenEndpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: body.toString(),
+        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
+      });
+    } catch (error) {
+      if (error instanceof TesseraError) throw error;
+      throw new TesseraError('ERR_UNAVAILABLE', 'authority unreachable', { cause: error });
+    }
+    const json = (await response.json().catch(() => ({}))) as {
+      access_token?: unknown;
+      expires_in?: unknown;
+      error?: unknown;
+    };
+    if (
+      !response.ok ||
+      typeof json.access_token !== 'string' ||
+      typeof json.expires_in !== 'number'
+    ) {
+      const reason = typeof json.error === 'string' ? json.error : `status ${response.status}`;
+      throw new TesseraError(
+        response.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_CLIENT_AUTH',
+        `token request refused (${reason})`,
+      );
+    }
+    return { token: json.access_token, expiresIn: json.expires_in };
+  }
+}
