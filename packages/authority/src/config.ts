@@ -121,16 +121,19 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     throw new TesseraError('ERR_CONFIG_INVALID', '/issuer: not a URL');
   }
   // RFC 8414 §2: the issuer has no query or fragment; we also refuse a trailing slash, since
-  // clients compare it byte for byte.
+  // clients compare it byte for byte, and userinfo, which would put a credential into every
+  // token's `iss` and the public metadata document.
   if (
     issuerUrl.search !== '' ||
     issuerUrl.hash !== '' ||
+    issuerUrl.username !== '' ||
+    issuerUrl.password !== '' ||
     file.issuer.endsWith('/') ||
     issuerUrl.href.replace(/\/$/, '') !== file.issuer
   ) {
     throw new TesseraError(
       'ERR_CONFIG_INVALID',
-      '/issuer: must be an origin (and optional path) without query, fragment or trailing slash',
+      '/issuer: must be an origin (and optional path) without credentials, query, fragment or trailing slash',
     );
   }
   const loopbackListen = isLoopbackHost(file.listen.host);

@@ -1,10 +1,8 @@
-import { isTesseraError } from '@tessera/core';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_AUTHORITY_URL } from './authority-client.ts';
-import { keysRotate, revoke } from './commands/admin.ts';
-import { auditLogVerify, authorityStart } from './commands/authority.ts';
-import { serviceAdd } from './commands/service.ts';
-import { tokenGet, tokenInspect } from './commands/token.ts';
+import type { AdminOptions } from './commands/admin.ts';
+import type { ServiceAddOptions } from './commands/service.ts';
+import type { TokenGetOptions } from './commands/token.ts';
 import { CliError, processIo, type CliIo } from './io.ts';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 the command line was wrong. */
@@ -14,6 +12,19 @@ export const EXIT_USAGE = 2;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** Commander argument parser: a whole number of seconds since the epoch (a JWT `exp`). */
+function parseEpochSeconds(value: string): number {
+  const seconds = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError('expected the token exp: a positive whole number of seconds');
+  }
+  return seconds;
+}
+
+/**
+ * Each action imports its command module when it runs, so `--help`, usage errors and the client
+ * commands never load the authority (Fastify, SQLite, PostgreSQL drivers).
+ */
 function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<void>): Command {
   const program = new Command('tessera')
     .description('Zero-trust service-to-service authentication: authority, tokens, revocation')
@@ -44,11 +55,17 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       'start the authority (--dev: SQLite in the data dir, generated secrets, loopback HTTP)',
     )
     .option('--dev', 'development mode: no config file needed', false)
-    .option('--config <file>', 'configuration file (JSON); required without --dev')
-    .option('--data-dir <dir>', 'data directory for --dev', '.tessera')
+    .option(
+      '--config <file>',
+      'configuration file (JSON; relative paths in it are relative to the file); required without --dev',
+    )
+    .option('--data-dir <dir>', 'data directory for --dev (default: .tessera)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7700)')
-    .action((options: { dev: boolean; config?: string; dataDir: string; listen?: string }) =>
-      run(() => authorityStart(options, io)),
+    .action((options: { dev: boolean; config?: string; dataDir?: string; listen?: string }) =>
+      run(async () => {
+        const { authorityStart } = await import('./commands/authority.ts');
+        await authorityStart(options, io);
+      }),
     );
 
   const service = program.command('service').description('manage registered services');
@@ -61,8 +78,11 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .option('--out <dir>', 'where to write the generated private key', '.tessera/keys')
     .addOption(authorityOption())
     .addOption(adminTokenOption())
-    .action((name: string, options: Parameters<typeof serviceAdd>[1]) =>
-      run(() => serviceAdd(name, options, io)),
+    .action((name: string, options: ServiceAddOptions) =>
+      run(async () => {
+        const { serviceAdd } = await import('./commands/service.ts');
+        await serviceAdd(name, options, io);
+      }),
     );
 
   const token = program.command('token').description('get and inspect access tokens');
@@ -75,13 +95,21 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .option('--scope <scope>', 'scope to request (repeatable)', collect, [])
     .option('--trust-domain <domain>', 'trust domain of service names', 'tessera.local')
     .addOption(authorityOption())
-    .action((options: Parameters<typeof tokenGet>[0]) => run(() => tokenGet(options, io)));
+    .action((options: TokenGetOptions) =>
+      run(async () => {
+        const { tokenGet } = await import('./commands/token.ts');
+        await tokenGet(options, io);
+      }),
+    );
   token
     .command('inspect <token>')
     .description('decode a token, verify it against the JWKS and show its expiry')
     .addOption(authorityOption())
     .action((value: string, options: { authority: string }) =>
-      run(() => tokenInspect(value, options, io)),
+      run(async () => {
+        const { tokenInspect } = await import('./commands/token.ts');
+        await tokenInspect(value, options, io);
+      }),
     );
 
   program
@@ -90,11 +118,20 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       'revoke one token (--jti) or every token of a service issued until now (--service)',
     )
     .option('--jti <id>', 'token id to revoke')
-    .option('--exp <seconds>', 'the token expiry, so the entry can be forgotten after it')
+    .option(
+      '--exp <seconds>',
+      'the token exp (epoch seconds), so the entry can be forgotten after it',
+      parseEpochSeconds,
+    )
     .option('--service <name>', 'service whose tokens to revoke')
     .addOption(authorityOption())
     .addOption(adminTokenOption())
-    .action((options: Parameters<typeof revoke>[0]) => run(() => revoke(options, io)));
+    .action((options: AdminOptions & { jti?: string; exp?: number; service?: string }) =>
+      run(async () => {
+        const { revoke } = await import('./commands/admin.ts');
+        await revoke(options, io);
+      }),
+    );
 
   program
     .command('keys')
@@ -108,17 +145,25 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     )
     .addOption(authorityOption())
     .addOption(adminTokenOption())
-    .action((options: Parameters<typeof keysRotate>[0]) => run(() => keysRotate(options, io)));
+    .action((options: AdminOptions & { revokePrevious: boolean }) =>
+      run(async () => {
+        const { keysRotate } = await import('./commands/admin.ts');
+        await keysRotate(options, io);
+      }),
+    );
 
   program
     .command('audit-log')
     .description('the authority audit log')
     .command('verify')
     .description('walk the hash chain and name the first altered, removed or reordered record')
-    .option('--config <file>', 'configuration file (JSON)')
-    .option('--data-dir <dir>', 'data directory of a --dev authority', '.tessera')
-    .action((options: { config?: string; dataDir: string }) =>
-      run(() => auditLogVerify(options, io)),
+    .option('--config <file>', 'configuration file (JSON) of the authority')
+    .option('--data-dir <dir>', 'data directory of a --dev authority (default: .tessera)')
+    .action((options: { config?: string; dataDir?: string }) =>
+      run(async () => {
+        const { auditLogVerify } = await import('./commands/authority.ts');
+        await auditLogVerify(options, io);
+      }),
     );
 
   return program;
@@ -144,6 +189,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     failure = error;
   }
   if (failure === undefined) return EXIT_OK;
+  const { isTesseraError } = await import('@tessera/core');
   if (failure instanceof CliError) io.err(`tessera: ${failure.message}`);
   else if (isTesseraError(failure)) io.err(`tessera: ${failure.code}: ${failure.message}`);
   else

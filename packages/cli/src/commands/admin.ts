@@ -8,16 +8,19 @@ export interface AdminOptions {
 
 /** `tessera revoke (--jti ID | --service NAME)`. */
 export async function revoke(
-  options: AdminOptions & { jti?: string; exp?: string; service?: string },
+  options: AdminOptions & { jti?: string; exp?: number; service?: string },
   io: CliIo,
 ): Promise<void> {
   if ((options.jti === undefined) === (options.service === undefined)) {
     throw new CliError('give exactly one of --jti or --service');
   }
+  if (options.exp !== undefined && options.jti === undefined) {
+    throw new CliError('--exp goes with --jti (a service revocation covers every lifetime)');
+  }
   const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
   const body =
     options.jti !== undefined
-      ? { jti: options.jti, ...(options.exp !== undefined ? { exp: Number(options.exp) } : {}) }
+      ? { jti: options.jti, ...(options.exp !== undefined ? { exp: options.exp } : {}) }
       : { service: options.service };
   io.out(JSON.stringify(await client.request('POST', '/v1/admin/revocations', body)));
 }

@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import {
   createAuthorityLogger,
+  DEFAULT_DATA_DIR,
   openConfiguredStore,
+  openSqliteStore,
   prepareDevMode,
   startAuthority,
   validateConfig,
@@ -10,6 +12,9 @@ import {
   type AuthorityConfig,
 } from '@tessera/authority';
 import { CliError, type CliIo } from '../io.ts';
+
+/** Where `prepareDevMode` keeps the SQLite store inside the data directory. */
+const DEV_DATABASE_FILE = 'tessera.db';
 
 function parseListen(value: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -19,6 +24,27 @@ function parseListen(value: string): { host: string; port: number } {
   }
   const host = (match[1] ?? '').replace(/^\[(.*)\]$/, '$1');
   return { host, port };
+}
+
+/**
+ * Relative file paths in a config file are taken relative to the file itself, not to the working
+ * directory, so `--config /etc/tessera/authority.json` reads the same secrets wherever it is run.
+ */
+function resolveConfigPaths(document: unknown, baseDir: string): unknown {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return document;
+  const at = (value: unknown) =>
+    typeof value === 'string' && value !== '' ? resolve(baseDir, value) : value;
+  const nested = (value: unknown, keys: readonly string[]) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const key of keys) if (key in copy) copy[key] = at(copy[key]);
+    return copy;
+  };
+  const file = { ...(document as Record<string, unknown>) };
+  for (const key of ['kekFile', 'adminTokenFile']) if (key in file) file[key] = at(file[key]);
+  if ('tls' in file) file.tls = nested(file.tls, ['certFile', 'keyFile']);
+  if ('store' in file) file.store = nested(file.store, ['path', 'connectionStringFile']);
+  return file;
 }
 
 async function loadConfigFile(path: string): Promise<AuthorityConfig> {
@@ -34,25 +60,36 @@ async function loadConfigFile(path: string): Promise<AuthorityConfig> {
   } catch {
     throw new CliError(`${path} is not JSON`);
   }
-  return validateConfig(document, { dev: false });
+  return validateConfig(resolveConfigPaths(document, dirname(path)), { dev: false });
 }
 
 /** `tessera authority start`: runs until SIGINT/SIGTERM, then shuts down cleanly. */
 export async function authorityStart(
-  options: { dev: boolean; config?: string; dataDir: string; listen?: string },
+  options: { dev: boolean; config?: string; dataDir?: string; listen?: string },
   io: CliIo,
 ): Promise<void> {
   const listen = options.listen === undefined ? undefined : parseListen(options.listen);
   let config: AuthorityConfig;
   if (options.dev) {
     if (options.config !== undefined) throw new CliError('--dev and --config are exclusive');
-    const setup = await prepareDevMode({ dataDir: options.dataDir, ...(listen ? { listen } : {}) });
+    // The dev issuer is built from the listen address before binding: with port 0 it would name
+    // a port nobody listens on, and every token's `iss` would be wrong.
+    if (listen?.port === 0) throw new CliError('--listen needs a fixed port with --dev');
+    const setup = await prepareDevMode({
+      dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
+      ...(listen ? { listen } : {}),
+    });
     config = setup.config;
     io.err(
       `dev mode: data in ${setup.dataDir}; admin token in ${setup.adminTokenPath} (mode 0600)`,
     );
   } else {
     if (options.config === undefined) throw new CliError('--config FILE is required without --dev');
+    if (options.dataDir !== undefined) {
+      throw new CliError(
+        '--data-dir applies to --dev only; with --config the file names the store',
+      );
+    }
     const loaded = await loadConfigFile(resolve(options.config));
     config =
       listen === undefined
@@ -61,11 +98,11 @@ export async function authorityStart(
   }
   const authority = await startAuthority(config, { logger: createAuthorityLogger() });
   io.err(`authority listening on ${authority.url} (issuer ${config.issuer})`);
-  await new Promise<void>((done) => {
+  await new Promise<void>((done, fail) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void authority.close().then(done, done);
+      authority.close().then(done, fail);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
@@ -92,16 +129,34 @@ function loadedDocument(config: AuthorityConfig): Record<string, unknown> {
   };
 }
 
-/** `tessera audit-log verify`: exit 0 when the chain is intact, 1 naming the first bad record. */
+async function assertDatabaseExists(path: string): Promise<void> {
+  const isFile = await stat(path).then(
+    (info) => info.isFile(),
+    () => false,
+  );
+  // Opening a missing SQLite file would create an empty log, which then "verifies".
+  if (!isFile) throw new CliError(`no audit log at ${path} (check --data-dir or --config)`);
+}
+
+/**
+ * `tessera audit-log verify`: exit 0 when the chain is intact, 1 naming the first bad record.
+ * Reads only: never creates a data directory, secrets or an empty database.
+ */
 export async function auditLogVerify(
-  options: { config?: string; dataDir: string },
+  options: { config?: string; dataDir?: string },
   io: CliIo,
 ): Promise<void> {
-  const config =
-    options.config !== undefined
-      ? await loadConfigFile(resolve(options.config))
-      : (await prepareDevMode({ dataDir: options.dataDir })).config;
-  const store = await openConfiguredStore(config);
+  let store;
+  if (options.config !== undefined) {
+    if (options.dataDir !== undefined) throw new CliError('--data-dir and --config are exclusive');
+    const config = await loadConfigFile(resolve(options.config));
+    if (config.store.kind === 'sqlite') await assertDatabaseExists(config.store.path);
+    store = await openConfiguredStore(config);
+  } else {
+    const path = join(resolve(options.dataDir ?? DEFAULT_DATA_DIR), DEV_DATABASE_FILE);
+    await assertDatabaseExists(path);
+    store = await openSqliteStore({ path });
+  }
   try {
     const verdict = await verifyStoreAuditChain(store);
     if (verdict.ok) {

@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { AuthorityClient } from '../authority-client.ts';
-import type { CliIo } from '../io.ts';
+import { CliError, type CliIo } from '../io.ts';
 import { ensurePrivateKeyFile, readPublicJwk } from '../keys.ts';
+
+/** The authority's rule for service names; checked here too, before the name becomes a file name. */
+const SERVICE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
 
 export interface ServiceAddOptions {
   readonly aud: string[];
@@ -22,6 +25,9 @@ export async function serviceAdd(
   options: ServiceAddOptions,
   io: CliIo,
 ): Promise<void> {
+  if (!SERVICE_NAME.test(name)) {
+    throw new CliError('a service name is 1-255 letters, digits, ".", "_" or "-"');
+  }
   const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
   let jwk;
   let keyPath: string | undefined;

@@ -1,0 +1,443 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TesseraError, type TesseraErrorCode } from '@tessera/core';
+import { isLoopbackHost, validateConfig } from '../src/config.ts';
+import { readKekFile, readSecretFile } from '../src/secret-files.ts';
+
+type Document = Record<string, unknown>;
+
+/** A complete, valid non-dev config file; each row changes one thing in it. */
+const VALID: Document = Object.freeze({
+  issuer: 'https://auth.example.com',
+  trustDomain: 'example.org',
+  listen: { host: '0.0.0.0', port: 8443 },
+  tls: { certFile: '/etc/tessera/tls.crt', keyFile: '/etc/tessera/tls.key' },
+  store: { kind: 'postgres', connectionStringFile: '/etc/tessera/pg.url' },
+  kekFile: '/etc/tessera/kek',
+  adminTokenFile: '/etc/tessera/admin.token',
+});
+
+const PLAIN_LOOPBACK: Document = {
+  ...VALID,
+  issuer: 'http://127.0.0.1:7700',
+  listen: { host: '127.0.0.1', port: 7700 },
+  tls: undefined,
+  store: { kind: 'sqlite', path: '/var/lib/tessera/tessera.db' },
+};
+
+function without(document: Document, key: string): Document {
+  return Object.fromEntries(Object.entries(document).filter(([name]) => name !== key));
+}
+
+function defined(document: Document): Document {
+  return Object.fromEntries(Object.entries(document).filter(([, value]) => value !== undefined));
+}
+
+interface Row {
+  readonly name: string;
+  readonly document: unknown;
+  /** Absent: the document is valid. */
+  readonly code?: TesseraErrorCode;
+  /** The setting the error detail must name. */
+  readonly setting?: string;
+}
+
+const ROWS: readonly Row[] = [
+  // Valid configurations
+  { name: 'TLS on every interface with an https issuer', document: VALID },
+  { name: 'plain HTTP on 127.0.0.1 with a loopback issuer', document: defined(PLAIN_LOOPBACK) },
+  {
+    name: 'plain HTTP on ::1 with a bracketed loopback issuer',
+    document: defined({
+      ...PLAIN_LOOPBACK,
+      issuer: 'http://[::1]:7700',
+      listen: { host: '::1', port: 7700 },
+    }),
+  },
+  {
+    name: 'plain HTTP on localhost behind a TLS proxy (https issuer)',
+    document: defined({
+      ...PLAIN_LOOPBACK,
+      issuer: 'https://auth.example.com',
+      listen: { host: 'localhost', port: 7700 },
+    }),
+  },
+  { name: 'an issuer with a path', document: { ...VALID, issuer: 'https://example.com/tessera' } },
+  {
+    name: 'every optional block at its bounds',
+    document: {
+      ...VALID,
+      tokens: { lifetimeSeconds: 3600 },
+      keys: { alg: 'EdDSA', rotationHours: 24 * 90, jwksMaxAgeSeconds: 3600 },
+      bodyLimitBytes: 1024 * 1024,
+    },
+  },
+
+  // Insecure outside dev mode: ERR_CONFIG_INSECURE naming the setting
+  {
+    name: 'plain HTTP on 0.0.0.0',
+    document: defined({ ...PLAIN_LOOPBACK, listen: { host: '0.0.0.0', port: 7700 } }),
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'listen.host',
+  },
+  {
+    name: 'plain HTTP on ::',
+    document: defined({ ...PLAIN_LOOPBACK, listen: { host: '::', port: 7700 } }),
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'listen.host',
+  },
+  {
+    name: 'plain HTTP on a LAN address',
+    document: defined({ ...PLAIN_LOOPBACK, listen: { host: '10.0.0.5', port: 7700 } }),
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'listen.host',
+  },
+  {
+    name: 'plain HTTP on a host name that only starts like loopback',
+    document: defined({ ...PLAIN_LOOPBACK, listen: { host: '127.0.0.1.nip.io', port: 7700 } }),
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'listen.host',
+  },
+  {
+    name: 'an http issuer that is not loopback',
+    document: { ...VALID, issuer: 'http://auth.example.com' },
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'issuer',
+  },
+  {
+    name: 'an http issuer whose host only starts like loopback',
+    document: { ...VALID, issuer: 'http://127.0.0.1.nip.io' },
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'issuer',
+  },
+  {
+    name: 'an issuer that is neither https nor http',
+    document: { ...VALID, issuer: 'ftp://auth.example.com' },
+    code: 'ERR_CONFIG_INSECURE',
+    setting: 'issuer',
+  },
+
+  // Invalid: ERR_CONFIG_INVALID naming the setting (its JSON pointer)
+  { name: 'not an object', document: 'issuer=https://x', code: 'ERR_CONFIG_INVALID', setting: '/' },
+  { name: 'null', document: null, code: 'ERR_CONFIG_INVALID', setting: '/' },
+  { name: 'an array', document: [VALID], code: 'ERR_CONFIG_INVALID', setting: '/' },
+  {
+    name: 'an unknown key',
+    document: { ...VALID, frobnicate: true },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/frobnicate',
+  },
+  {
+    name: 'an inline secret instead of a file',
+    document: { ...VALID, adminToken: 'x'.repeat(40) },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/adminToken',
+  },
+  {
+    name: 'an unknown key inside listen',
+    document: { ...VALID, listen: { host: '0.0.0.0', port: 8443, backlog: 5 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/listen/backlog',
+  },
+  {
+    name: 'no issuer',
+    document: without(VALID, 'issuer'),
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'no kekFile',
+    document: without(VALID, 'kekFile'),
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/kekFile',
+  },
+  {
+    name: 'an empty kekFile',
+    document: { ...VALID, kekFile: '' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/kekFile',
+  },
+  {
+    name: 'no adminTokenFile',
+    document: without(VALID, 'adminTokenFile'),
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/adminTokenFile',
+  },
+  {
+    name: 'an issuer that is not a URL',
+    document: { ...VALID, issuer: 'auth.example.com' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an issuer with a trailing slash',
+    document: { ...VALID, issuer: 'https://auth.example.com/' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an issuer with a query',
+    document: { ...VALID, issuer: 'https://auth.example.com?a=1' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an issuer with a fragment',
+    document: { ...VALID, issuer: 'https://auth.example.com#x' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an issuer in non-canonical form',
+    document: { ...VALID, issuer: 'HTTPS://Auth.Example.com' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an issuer carrying credentials',
+    document: { ...VALID, issuer: 'https://admin:hunter2@auth.example.com' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'an upper-case trust domain',
+    document: { ...VALID, trustDomain: 'Example.org' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/trustDomain',
+  },
+  {
+    name: 'a trust domain with a scheme',
+    document: { ...VALID, trustDomain: 'spiffe://example.org' },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/trustDomain',
+  },
+  {
+    name: 'a port above 65535',
+    document: { ...VALID, listen: { host: '0.0.0.0', port: 70000 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/listen/port',
+  },
+  {
+    name: 'a port that is a string',
+    document: { ...VALID, listen: { host: '0.0.0.0', port: '8443' } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/listen/port',
+  },
+  {
+    name: 'tls without a key file',
+    document: { ...VALID, tls: { certFile: '/c' } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/tls/keyFile',
+  },
+  {
+    name: 'an unknown store kind',
+    document: { ...VALID, store: { kind: 'mysql', path: '/x' } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/store',
+  },
+  {
+    name: 'a token lifetime above the maximum',
+    document: { ...VALID, tokens: { lifetimeSeconds: 7200 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/tokens/lifetimeSeconds',
+  },
+  {
+    name: 'a zero token lifetime',
+    document: { ...VALID, tokens: { lifetimeSeconds: 0 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/tokens/lifetimeSeconds',
+  },
+  {
+    name: 'a key algorithm that is not allowed',
+    document: { ...VALID, keys: { alg: 'HS256' } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/keys/alg',
+  },
+  {
+    name: 'a zero rotation interval',
+    document: { ...VALID, keys: { rotationHours: 0 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/keys/rotationHours',
+  },
+  {
+    name: 'a JWKS cache lifetime above an hour',
+    document: { ...VALID, keys: { jwksMaxAgeSeconds: 86400 } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/keys/jwksMaxAgeSeconds',
+  },
+  {
+    name: 'a body limit below 1 KiB',
+    document: { ...VALID, bodyLimitBytes: 100 },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/bodyLimitBytes',
+  },
+];
+
+function refusal(run: () => unknown): TesseraError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof TesseraError, `expected a TesseraError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('validateConfig', () => {
+  for (const row of ROWS) {
+    it(`${row.code === undefined ? 'accepts' : 'refuses'} ${row.name}`, () => {
+      if (row.code === undefined) {
+        const config = validateConfig(row.document, { dev: false });
+        assert.ok(Object.isFrozen(config));
+        assert.equal(config.dev, false);
+        return;
+      }
+      const error = refusal(() => validateConfig(row.document, { dev: false }));
+      assert.equal(error.code, row.code, error.message);
+      assert.ok(
+        error.detail?.startsWith(`${row.setting ?? '?'}: `),
+        `detail "${String(error.detail)}" names ${String(row.setting)}`,
+      );
+    });
+  }
+
+  it('never echoes a credential from the issuer in the error', () => {
+    const error = refusal(() =>
+      validateConfig(
+        { ...VALID, issuer: 'https://admin:hunter2@auth.example.com' },
+        { dev: false },
+      ),
+    );
+    assert.doesNotMatch(error.message, /hunter2/);
+  });
+
+  it('refuses insecure settings in dev mode as well', () => {
+    const error = refusal(() =>
+      validateConfig(defined({ ...PLAIN_LOOPBACK, listen: { host: '0.0.0.0', port: 7700 } }), {
+        dev: true,
+      }),
+    );
+    assert.equal(error.code, 'ERR_CONFIG_INSECURE');
+  });
+
+  it('applies the documented defaults and freezes nested values', () => {
+    const config = validateConfig(VALID, { dev: true });
+    assert.equal(config.dev, true);
+    assert.equal(config.tokenLifetimeSeconds, 300);
+    assert.equal(config.keyAlg, 'ES256');
+    assert.equal(config.rotationIntervalMs, 24 * 3600 * 1000);
+    assert.equal(config.jwksMaxAgeSeconds, 300);
+    assert.equal(config.bodyLimitBytes, 64 * 1024);
+    assert.ok(Object.isFrozen(config.listen));
+    assert.ok(Object.isFrozen(config.store));
+    assert.ok(config.tls !== undefined && Object.isFrozen(config.tls));
+  });
+
+  it('keeps explicit values', () => {
+    const config = validateConfig(
+      { ...VALID, tokens: { lifetimeSeconds: 60 }, keys: { alg: 'EdDSA', rotationHours: 1.5 } },
+      { dev: false },
+    );
+    assert.equal(config.tokenLifetimeSeconds, 60);
+    assert.equal(config.keyAlg, 'EdDSA');
+    assert.equal(config.rotationIntervalMs, 1.5 * 3600 * 1000);
+  });
+});
+
+describe('isLoopbackHost', () => {
+  const CASES: readonly [string, boolean][] = [
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.1', false],
+    ['127.0.0.1.nip.io', false],
+    ['localhost.example.com', false],
+    ['', false],
+  ];
+  for (const [host, loopback] of CASES) {
+    it(`${JSON.stringify(host)} is ${loopback ? '' : 'not '}loopback`, () => {
+      assert.equal(isLoopbackHost(host), loopback);
+    });
+  }
+});
+
+describe('secret files', () => {
+  let dir: string;
+  const secret = randomBytes(32).toString('base64url');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-secrets-'));
+    await writeFile(join(dir, 'ok'), `${secret}\n`, { mode: 0o600 });
+    await writeFile(join(dir, 'short'), 'sixteen-bytes!!!\n', { mode: 0o600 });
+    await writeFile(join(dir, 'spaces'), `${' '.repeat(40)}\n`, { mode: 0o600 });
+    for (const mode of [0o640, 0o604, 0o644, 0o660]) {
+      const path = join(dir, `mode-${mode.toString(8)}`);
+      await writeFile(path, secret, { mode: 0o600 });
+      await chmod(path, mode);
+    }
+    await symlink(join(dir, 'ok'), join(dir, 'link'));
+    await mkdir(join(dir, 'directory'));
+    await writeFile(join(dir, 'kek-48'), randomBytes(48).toString('base64url'), { mode: 0o600 });
+    await writeFile(join(dir, 'kek-padded'), randomBytes(32).toString('base64'), {
+      mode: 0o600,
+    });
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads an owner-only secret of 32 bytes or more, without the trailing newline', async () => {
+    assert.equal((await readSecretFile(join(dir, 'ok'), 'adminTokenFile')).toString(), secret);
+  });
+
+  it('reads a KEK of exactly 32 base64url bytes', async () => {
+    assert.equal((await readKekFile(join(dir, 'ok'))).length, 32);
+  });
+
+  const REFUSED: readonly [string, string, TesseraErrorCode, RegExp][] = [
+    ['a missing file', 'missing', 'ERR_CONFIG_INVALID', /cannot read/],
+    ['a symlink', 'link', 'ERR_CONFIG_INSECURE', /not a regular file/],
+    ['a directory', 'directory', 'ERR_CONFIG_INSECURE', /not a regular file/],
+    ['mode 0640', 'mode-640', 'ERR_CONFIG_INSECURE', /readable by other users/],
+    ['mode 0604', 'mode-604', 'ERR_CONFIG_INSECURE', /readable by other users/],
+    ['mode 0644', 'mode-644', 'ERR_CONFIG_INSECURE', /readable by other users/],
+    ['mode 0660', 'mode-660', 'ERR_CONFIG_INSECURE', /readable by other users/],
+    ['a 16-byte secret', 'short', 'ERR_CONFIG_INSECURE', /shorter than 32 bytes/],
+    ['a secret of whitespace only', 'spaces', 'ERR_CONFIG_INSECURE', /shorter than 32 bytes/],
+  ];
+  for (const [name, file, code, detail] of REFUSED) {
+    it(`refuses ${name}, naming the setting`, async () => {
+      await assert.rejects(readSecretFile(join(dir, file), 'adminTokenFile'), (error) => {
+        assert.ok(error instanceof TesseraError);
+        assert.equal(error.code, code);
+        assert.match(error.detail ?? '', /^adminTokenFile: /);
+        assert.match(error.detail ?? '', detail);
+        assert.ok(!error.message.includes(secret), 'the secret is not in the error');
+        return true;
+      });
+    });
+  }
+
+  for (const [name, file] of [
+    ['48 bytes', 'kek-48'],
+    ['padded base64', 'kek-padded'],
+  ] as const) {
+    it(`refuses a KEK of ${name}`, async () => {
+      await assert.rejects(readKekFile(join(dir, file)), (error) => {
+        assert.ok(error instanceof TesseraError);
+        assert.equal(error.code, 'ERR_CONFIG_INVALID');
+        assert.match(error.detail ?? '', /^kekFile: must hold exactly 32 bytes/);
+        return true;
+      });
+    });
+  }
+});
