@@ -83,11 +83,9 @@ export function newSpanId(): string {
  * `traceparent` is valid (a new span id for this hop), starts a new one otherwise; keeps a
  * well-formed `x-correlation-id` or mints one.
  */
-export function traceContextFromHeaders(headers: {
-  readonly traceparent?: string | string[] | undefined;
-  readonly tracestate?: string | string[] | undefined;
-  readonly 'x-correlation-id'?: string | string[] | undefined;
-}): TraceContext {
+export function traceContextFromHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): TraceContext {
   const single = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
   const parent = parseTraceparent(single(headers.traceparent));
   const tracestate = single(headers.tracestate);
