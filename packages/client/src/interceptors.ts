@@ -114,6 +114,8 @@ export function retry(
   const random = options.random ?? Math.random;
   return interceptors.retry({
     maxRetries,
+    // Once retries are spent (or not allowed, as for POST), hand back the real response.
+    throwOnError: false,
     methods: [...IDEMPOTENT_METHODS],
     statusCodes: [...RETRY_STATUSES],
     errorCodes: [...RETRY_ERROR_CODES],
@@ -123,7 +125,7 @@ export function retry(
         code?: string;
         headers?: Record<string, string | string[] | undefined>;
       };
-      const method = (opts.method ?? 'GET').toUpperCase();
+      const method = opts.method.toUpperCase();
       const retryable =
         (IDEMPOTENT_METHODS as readonly string[]).includes(method) &&
         state.counter <= maxRetries &&

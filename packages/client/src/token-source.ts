@@ -77,14 +77,14 @@ export class ClientCredentialsTokenSource implements TokenSource {
       this.#entries.set(key, entry);
     }
     const now = this.#clock.now();
-    const usable = entry.token !== undefined && now < entry.expiresAtMs;
-    if (usable && now < entry.refreshAtMs) return entry.token as string;
-    if (usable) {
+    const current = now < entry.expiresAtMs ? entry.token : undefined;
+    if (current !== undefined && now < entry.refreshAtMs) return current;
+    if (current !== undefined) {
       // Due for refresh: refresh in the background (once), keep serving the current token.
       if (entry.inflight === undefined && now >= entry.nextAttemptMs) {
         this.#refresh(entry, audience, scopes).catch(() => undefined);
       }
-      return entry.token as string;
+      return current;
     }
     if (entry.inflight !== undefined) return entry.inflight;
     if (now < entry.nextAttemptMs) {
