@@ -210,6 +210,22 @@ for (const variant of STORES) {
         assert.ok(!text.includes('at '), 'no stack trace');
       });
 
+      it('reads OAuth parameters only from a form body, not text/plain', async () => {
+        const body = new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: authority.assertion(events.key, events.clientId),
+          audience: 'billing',
+        }).toString();
+        const response = await fetch(`${authority.url}/oauth2/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body,
+        });
+        assert.equal(response.status, 400);
+        assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
+      });
+
       it('checks the admin credential before parsing the body', async () => {
         const response = await fetch(`${authority.url}/v1/admin/services`, {
           method: 'POST',

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
+  exportPublicJwk,
   isScopeToken,
   isTesseraError,
   MAX_TOKEN_LIFETIME_SECONDS,
@@ -7,6 +8,7 @@ import {
   parseWorkloadId,
   publicErrorBody,
   serviceSpiffeId,
+  type KeySet,
 } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthorityContext } from '../context.ts';
@@ -14,7 +16,11 @@ import type { ServiceRecord } from '../store/types.ts';
 
 /** Join tokens live at most an hour (issue: "expiring (≤ 1 h)"). */
 export const MAX_JOIN_TOKEN_TTL_SECONDS = 3600;
-const SERVICE_NAME = '^[A-Za-z0-9._-]{1,255}$';
+/**
+ * A service name is one SPIFFE ID path segment: `.` and `..` use only allowed characters but are
+ * relative segments, which no SPIFFE ID may contain (SPIFFE ID §2.2).
+ */
+const SERVICE_NAME = '^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,255}$';
 
 export function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -39,6 +45,20 @@ function resolveServiceRef(ref: string, trustDomain: string): string {
   return ref.startsWith('spiffe://')
     ? parseWorkloadId(ref, trustDomain).uri
     : serviceSpiffeId(trustDomain, ref);
+}
+
+/**
+ * The JWKS to store: the validated public keys rebuilt member by member under their registered
+ * kids. The document as sent is never stored, so nothing else in it (unknown members, arbitrarily
+ * deep nesting that overflows the stack when serialised) reaches the store.
+ */
+function storedJwks(keys: KeySet): ServiceRecord['jwks'] {
+  return {
+    keys: keys.kids().flatMap((kid) => {
+      const key = keys.get(kid);
+      return key === undefined ? [] : [{ ...exportPublicJwk(key.key, key.alg), kid }];
+    }),
+  };
 }
 
 function publicService(record: ServiceRecord) {
@@ -107,12 +127,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         async (request, reply) => {
           const body = request.body;
           let audiences: string[];
+          let jwks: ServiceRecord['jwks'] | undefined;
           try {
             audiences = [
               ...new Set((body.audiences ?? []).map((a) => resolveServiceRef(a, trustDomain))),
             ];
             // Validated for what it must not hold (private members, duplicate kids, other key types).
-            if (body.jwks !== undefined) parseJwks(body.jwks);
+            if (body.jwks !== undefined) jwks = storedJwks(parseJwks(body.jwks));
           } catch (error) {
             if (!isTesseraError(error)) throw error;
             return bad(reply, error.code, request);
@@ -128,10 +149,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             enabled: body.enabled ?? true,
             audiences,
             scopes,
-            jwks:
-              body.jwks === undefined
-                ? (existing?.jwks ?? { keys: [] })
-                : (body.jwks as ServiceRecord['jwks']),
+            jwks: jwks ?? existing?.jwks ?? { keys: [] },
             createdAtMs: existing?.createdAtMs ?? now,
             updatedAtMs: now,
           };
@@ -371,7 +389,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         enabled: existing?.enabled ?? true,
         audiences: existing?.audiences ?? [],
         scopes: existing?.scopes ?? [],
-        jwks: request.body.jwks as ServiceRecord['jwks'],
+        jwks: storedJwks(keys),
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now,
       };

@@ -29,7 +29,7 @@ function parseSince(value: unknown): number | undefined {
 /** RFC 7009 revocation, RFC 7662 introspection, and the revocation list and SSE feed. */
 export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityContext): void {
   app.post('/oauth2/revoke', async (request, reply) => {
-    const parameters = readForm(request.body, reply);
+    const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
     const client = await authenticateOrReply(ctx, parameters, reply, 'revoke');
     if (client === undefined) return reply;
@@ -65,7 +65,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
   });
 
   app.post('/oauth2/introspect', async (request, reply) => {
-    const parameters = readForm(request.body, reply);
+    const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
     const client = await authenticateOrReply(ctx, parameters, reply, 'introspect');
     if (client === undefined) return reply;
@@ -100,7 +100,9 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     });
   });
 
-  app.get('/v1/revocations/stream', async (request, reply) => {
+  // No automatic HEAD route: a HEAD response carries no events and Node never flushes its
+  // headers, so the request hung, holding a subscriber slot, until the client gave up.
+  app.get('/v1/revocations/stream', { exposeHeadRoute: false }, async (request, reply) => {
     const since = parseSince((request.query as Record<string, unknown>).since);
     if (since === undefined) return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
     if (ctx.revocations.subscribers >= MAX_STREAM_SUBSCRIBERS) {

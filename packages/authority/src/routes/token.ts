@@ -1,11 +1,16 @@
 import { mintAccessToken, parseWorkloadId, serviceSpiffeId, isScopeToken } from '@tessera/core';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ClientAuthenticationError,
   TOKEN_ENDPOINT_PATH,
   type AuthorityContext,
 } from '../context.ts';
-import { parseForm, RepeatedParameterError, type FormParameters } from '../http/form.ts';
+import {
+  FORM_CONTENT_TYPE,
+  parseForm,
+  RepeatedParameterError,
+  type FormParameters,
+} from '../http/form.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import type { ServiceRecord } from '../store/types.ts';
 
@@ -15,8 +20,12 @@ const CLIENT_CREDENTIALS = 'client_credentials';
  * Parses the form body of an OAuth endpoint, answering `invalid_request` itself for a missing,
  * non-form or repeated-parameter body. Returns undefined when it already replied.
  */
-export function readForm(body: unknown, reply: FastifyReply): FormParameters | undefined {
-  if (typeof body !== 'string') {
+export function readForm(request: FastifyRequest, reply: FastifyReply): FormParameters | undefined {
+  const body = request.body;
+  // RFC 6749 §3.2: the request body is application/x-www-form-urlencoded, and nothing else
+  // (a text/plain body must not be read as a form).
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (typeof body !== 'string' || type !== FORM_CONTENT_TYPE) {
     void sendOAuthError(
       reply,
       'invalid_request',
@@ -73,7 +82,7 @@ function resolveAudience(value: string, trustDomain: string): string | undefined
 /** RFC 6749 §4.4 client credentials with RFC 7523 client authentication. */
 export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext): void {
   app.post(TOKEN_ENDPOINT_PATH, async (request, reply) => {
-    const parameters = readForm(request.body, reply);
+    const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
     const grantType = parameters.get('grant_type');
     if (grantType === undefined)
