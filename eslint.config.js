@@ -3,7 +3,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/dist/', '.tessera/', '**/fixtures/', 'packages/cli/bin/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '**/dist/',
+      '.tessera/',
+      '.scratch/',
+      '**/fixtures/',
+      'packages/cli/bin/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

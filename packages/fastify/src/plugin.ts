@@ -93,6 +93,8 @@ interface RequestState {
   decision: 'allow' | 'deny';
   reason: TesseraErrorCode | 'public' | 'ok';
   context: RequestContext;
+  /** The verified caller, kept for the audit event even when policy refuses it (a 403). */
+  caller: Caller | null;
 }
 
 type StatefulRequest = FastifyRequest & { [STATE]?: RequestState };
@@ -252,6 +254,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     route: string | undefined,
     done: () => void,
   ): void {
+    state.caller = caller;
     // An unmatched route (404) needs a valid token like any other, but there is no rule to apply.
     if (route !== undefined) {
       const decision = evaluate(policy, caller, service, request.method, route);
@@ -312,6 +315,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       decision: 'deny',
       reason: 'ERR_CREDENTIALS_MISSING',
       context,
+      caller: null,
     };
     request[STATE] = state;
     reply.header('x-correlation-id', context.trace.correlationId);
@@ -361,7 +365,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   app.addHook('onResponse', (request: StatefulRequest, reply, done) => {
     const state = request[STATE];
     if (state !== undefined) {
-      const caller = request.caller;
+      const caller = state.caller;
       (auditLogger ?? request.log).info(
         {
           event: 'tessera.request',

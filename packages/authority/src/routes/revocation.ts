@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { publicErrorBody } from '@tessera/core';
 import type { FastifyInstance } from 'fastify';
 import type { AuthorityContext } from '../context.ts';
@@ -28,6 +29,14 @@ function parseSince(value: unknown): number | undefined {
 
 /** RFC 7009 revocation, RFC 7662 introspection, and the revocation list and SSE feed. */
 export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityContext): void {
+  // A stream never finishes by itself (the heartbeat keeps it busy), so close() would wait for
+  // every subscriber to hang up, which verifiers never do. Close them first; they reconnect.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', (done) => {
+    for (const stream of streams) stream.destroy();
+    done();
+  });
+
   app.post('/oauth2/revoke', async (request, reply) => {
     const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
@@ -110,6 +119,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     }
     reply.hijack();
     const raw = reply.raw;
+    streams.add(raw);
     raw.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
@@ -133,6 +143,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     request.raw.on('close', () => {
+      streams.delete(raw);
       clearInterval(heartbeat);
       unsubscribe();
     });

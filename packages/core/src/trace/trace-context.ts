@@ -49,14 +49,18 @@ export interface ParsedTraceparent {
 /** Parses a `traceparent` value, or returns undefined for anything invalid (which is then ignored). */
 export function parseTraceparent(value: string | undefined): ParsedTraceparent | undefined {
   if (value === undefined || value.length > 512) return undefined;
-  let match = TRACEPARENT_00.exec(value);
-  if (match === null) {
+  let fields: readonly (string | undefined)[];
+  const current = TRACEPARENT_00.exec(value);
+  if (current !== null) {
+    fields = current.slice(1, 4);
+  } else {
     const future = TRACEPARENT_FUTURE.exec(value);
     // Version ff is forbidden; an unknown version is read as 00 from its first four fields.
     if (future === null || future[1] === 'ff' || future[1] === '00') return undefined;
-    match = [value, future[2]!, future[3]!, future[4]!] as unknown as RegExpExecArray;
+    fields = future.slice(2, 5);
   }
-  const [, traceId, parentSpanId, flags] = match as unknown as [string, string, string, string];
+  const [traceId, parentSpanId, flags] = fields;
+  if (traceId === undefined || parentSpanId === undefined || flags === undefined) return undefined;
   if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined;
   return { traceId, parentSpanId, flags };
 }

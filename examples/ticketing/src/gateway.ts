@@ -1,0 +1,83 @@
+import type { SigningKey } from '@tessera/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BILLING } from './billing.ts';
+import { EVENT_SERVICE } from './event-service.ts';
+import { idParams, newEventBody, type NewEvent } from './schemas.ts';
+import {
+  hopOf,
+  relay,
+  startService,
+  unavailable,
+  type RunningService,
+  type ServiceOptions,
+} from './service.ts';
+import { createUpstreams, type UpstreamResponse } from './upstreams.ts';
+
+export const API_GATEWAY = 'api-gateway';
+
+/**
+ * api-gateway, the edge: its routes are public in the policy (end users reach them; end-user
+ * authentication is out of scope for this demo). Behind it, each call goes out with
+ * api-gateway's own token for that upstream — there is no `x-gateway-internal` marker for anyone
+ * to copy — and the trace context of the inbound request.
+ */
+export function startGateway(
+  options: ServiceOptions & {
+    readonly key: SigningKey;
+    readonly eventServiceUrl: string;
+    readonly billingUrl: string;
+  },
+): Promise<RunningService> {
+  const upstreams = createUpstreams({
+    self: API_GATEWAY,
+    key: options.key,
+    authorityUrl: options.authorityUrl,
+    policy: options.policy,
+    urls: { [EVENT_SERVICE]: options.eventServiceUrl, [BILLING]: options.billingUrl },
+  });
+  const forward = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    call: () => Promise<UpstreamResponse>,
+  ) => {
+    const hop = hopOf(API_GATEWAY, request);
+    let upstream: UpstreamResponse;
+    try {
+      upstream = await call();
+    } catch (error) {
+      return unavailable(request, reply, error);
+    }
+    return relay(request, reply, hop, upstream);
+  };
+  return startService(
+    API_GATEWAY,
+    options,
+    (app) => {
+      app.get<{ Params: { id: string } }>(
+        '/events/:id',
+        { schema: { params: idParams } },
+        (request, reply) =>
+          forward(request, reply, () =>
+            upstreams.call(EVENT_SERVICE, 'GET', `/events/${request.params.id}`),
+          ),
+      );
+      app.post<{ Body: NewEvent }>(
+        '/events',
+        { schema: { body: newEventBody } },
+        (request, reply) =>
+          forward(request, reply, () =>
+            upstreams.call(EVENT_SERVICE, 'POST', '/events', request.body),
+          ),
+      );
+      app.get<{ Params: { id: string } }>(
+        '/invoices/:id',
+        { schema: { params: idParams } },
+        (request, reply) =>
+          forward(request, reply, () =>
+            upstreams.call(BILLING, 'GET', `/invoices/${request.params.id}`),
+          ),
+      );
+    },
+    () => upstreams.close(),
+  );
+}

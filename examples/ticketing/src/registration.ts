@@ -1,0 +1,77 @@
+import type { Policy, SigningKey } from '@tessera/core';
+
+/** What the authority lets a service ask for: tokens to these audiences, with these scopes. */
+export interface ServiceGrant {
+  readonly name: string;
+  /** Services that name this one in an allow entry. */
+  readonly audiences: readonly string[];
+  /** Every scope those allow entries require of it. */
+  readonly scopes: readonly string[];
+}
+
+/**
+ * The scopes `caller` needs for the routes of `target` that allow it: what it asks for in a token
+ * to `target`. Empty when the policy gives it nothing there.
+ */
+export function scopesFor(policy: Policy, caller: string, target: string): string[] {
+  const scopes = new Set<string>();
+  for (const route of policy.services.find((s) => s.name === target)?.routes ?? []) {
+    if (route.access !== 'callers') continue;
+    for (const entry of route.allow) {
+      if (entry.service === caller) for (const scope of entry.scopes) scopes.add(scope);
+    }
+  }
+  return [...scopes].sort();
+}
+
+/**
+ * Each declared service's grant, derived from the policy's allow entries, so the registry never
+ * lets a service get a token the policy would not accept anyway (least privilege by
+ * construction). `any-authenticated` routes grant nothing: they accept whatever token a caller
+ * already holds for that audience.
+ */
+export function grantsFromPolicy(policy: Policy): ServiceGrant[] {
+  return policy.services.map(({ name }) => {
+    const audiences = policy.services
+      .filter((target) => target.name !== name && scopesFor(policy, name, target.name).length > 0)
+      .map((target) => target.name);
+    const scopes = new Set(audiences.flatMap((target) => scopesFor(policy, name, target)));
+    return { name, audiences, scopes: [...scopes].sort() };
+  });
+}
+
+/**
+ * Registers (or re-registers: the admin API upserts) every service with its public key and
+ * grant. Running it again with the same keys changes nothing, so the demo does it on every start.
+ */
+export async function registerServices(options: {
+  readonly authorityUrl: string;
+  readonly adminToken: string;
+  readonly grants: readonly ServiceGrant[];
+  readonly keys: ReadonlyMap<string, SigningKey>;
+}): Promise<void> {
+  for (const grant of options.grants) {
+    const key = options.keys.get(grant.name);
+    if (key === undefined) throw new Error(`no key for ${grant.name}`);
+    const response = await fetch(new URL('/v1/admin/services', options.authorityUrl), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${options.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        name: grant.name,
+        audiences: grant.audiences,
+        scopes: grant.scopes,
+        jwks: { keys: [key.publicJwk] },
+      }),
+      signal: AbortSignal.timeout(5000),
+    });
+    await response.body?.cancel();
+    if (response.status !== 200 && response.status !== 201) {
+      throw new Error(
+        `registering ${grant.name} failed: the authority answered ${response.status}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import {
+  ClientCredentialsTokenSource,
+  createServiceDispatcher,
+  createServiceMap,
+} from '@tessera/client';
+import { serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
+import { Agent, request } from 'undici';
+import { scopesFor } from './registration.ts';
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** The services one service calls, each call carrying its own token and the trace context. */
+export interface Upstreams {
+  call(
+    service: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/**
+ * An outbound client for `self`: tokens from the authority with `self`'s own key (never a
+ * forwarded user token, never a shared secret), one per upstream audience with the scopes the
+ * policy requires there; `traceparent` and `x-correlation-id` continue the inbound request's.
+ */
+export function createUpstreams(options: {
+  readonly self: string;
+  readonly key: SigningKey;
+  readonly authorityUrl: string;
+  readonly policy: Policy;
+  readonly urls: Readonly<Record<string, string>>;
+}): Upstreams {
+  const { policy, self, urls } = options;
+  const tokens = new ClientCredentialsTokenSource({
+    authorityUrl: options.authorityUrl,
+    clientId: serviceSpiffeId(policy.trustDomain, self),
+    key: options.key,
+  });
+  const services = createServiceMap(
+    Object.fromEntries(
+      Object.entries(urls).map(([name, url]) => [
+        name,
+        { url, scopes: scopesFor(policy, self, name) },
+      ]),
+    ),
+    { trustDomain: policy.trustDomain },
+  );
+  const agent = new Agent();
+  const dispatcher = createServiceDispatcher({ tokens, services, agent });
+  return {
+    async call(service, method, path, body) {
+      const base = urls[service];
+      if (base === undefined) throw new Error(`${self} has no upstream ${service}`);
+      const response = await request(new URL(path, base), {
+        dispatcher,
+        method,
+        ...(body !== undefined
+          ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+          : {}),
+      });
+      const text = await response.body.text();
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.statusCode, body: parsed };
+    },
+    close: () => agent.close(),
+  };
+}

@@ -1,0 +1,368 @@
+import assert from 'node:assert/strict';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ClientCredentialsTokenSource } from '@tessera/client';
+import { signingKeyFromPrivateKey } from '@tessera/core';
+import { startDemo, type RunningDemo } from '../src/main.ts';
+import type { Hop } from '../src/service.ts';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** Polls `check` every 20 ms for at most `ms`; resolves to how long it took. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+async function http(
+  method: string,
+  url: string,
+  options: { headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Reply> {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  };
+}
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const EDGE_TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
+
+describe('the ticketing demo over real HTTP', () => {
+  let dataDir: string;
+  let demo: RunningDemo;
+  let gateway: string;
+  let billing: string;
+  let events: string;
+  const seen: { service: string; headers: IncomingHttpHeaders }[] = [];
+
+  /**
+   * The Tessera audit events in a service's log that satisfy `where`, once there are `count` of
+   * them (each is written after its response is sent, so wait for it, at most 2 s).
+   */
+  async function auditEvents(
+    service: string,
+    where: (event: Record<string, unknown>) => boolean,
+    count = 1,
+  ): Promise<Record<string, unknown>[]> {
+    let found: Record<string, unknown>[] = [];
+    await within(2000, async () => {
+      found = (await readFile(demo.logFile(service), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((e) => e.event === 'tessera.request' && where(e));
+      return found.length >= count;
+    });
+    assert.equal(found.length, count, `${service}: audit events`);
+    return found;
+  }
+
+  const adminToken = async () => (await readFile(demo.adminTokenPath, 'utf8')).trim();
+
+  /** A billing token for event-service, from the authority, signed for with event-service's key. */
+  async function eventServiceBillingToken(): Promise<string> {
+    const pem = await readFile(demo.keyFile('event-service'), 'utf8');
+    const tokens = new ClientCredentialsTokenSource({
+      authorityUrl: demo.authorityUrl,
+      clientId: 'spiffe://tessera.local/event-service',
+      key: signingKeyFromPrivateKey(createPrivateKey(pem), 'ES256'),
+    });
+    return tokens.getToken('spiffe://tessera.local/billing', ['invoices:write']);
+  }
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-ticketing-'));
+    demo = await startDemo({
+      dataDir,
+      ports: { authority: await freePort(), gateway: 0, eventService: 0, billing: 0 },
+      quiet: true,
+      observe: (service, request) => {
+        seen.push({ service, headers: { ...request.headers } });
+      },
+    });
+    gateway = demo.urls['api-gateway'];
+    events = demo.urls['event-service'];
+    billing = demo.urls.billing;
+  });
+  after(async () => {
+    await demo.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs the chain gateway → event-service → billing, one trace id and correlation id at every hop', async () => {
+    const created = await http('POST', `${gateway}/events`, {
+      headers: { traceparent: EDGE_TRACEPARENT, 'x-correlation-id': 'order-42' },
+      body: { name: 'Tessera Live', priceCents: 4500 },
+    });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.headers.get('x-correlation-id'), 'order-42');
+    const { event, invoice } = created.json as {
+      event: { id: string; invoiceId: string; priceCents: number };
+      invoice: { id: string; eventId: string; amountCents: number; createdBy: string };
+    };
+    assert.equal(invoice.id, event.invoiceId);
+    assert.equal(invoice.eventId, event.id);
+    assert.equal(invoice.amountCents, 4500);
+    assert.equal(invoice.createdBy, 'spiffe://tessera.local/event-service');
+
+    const hops = created.json.hops as Hop[];
+    assert.deepEqual(
+      hops.map((h) => [h.service, h.caller]),
+      [
+        ['api-gateway', null],
+        ['event-service', 'spiffe://tessera.local/api-gateway'],
+        ['billing', 'spiffe://tessera.local/event-service'],
+      ],
+    );
+    for (const hop of hops) {
+      assert.equal(hop.traceId, TRACE_ID, hop.service);
+      assert.equal(hop.correlationId, 'order-42', hop.service);
+    }
+    // Each hop is a child span of the one that called it.
+    assert.equal(hops[0]!.parentSpanId, '00f067aa0ba902b7');
+    assert.equal(hops[1]!.parentSpanId, hops[0]!.spanId);
+    assert.equal(hops[2]!.parentSpanId, hops[1]!.spanId);
+    assert.equal(new Set(hops.map((h) => h.spanId)).size, 3);
+
+    const read = await http('GET', `${gateway}/events/${event.id}`);
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.json.event, event);
+    assert.deepEqual(
+      (read.json.hops as Hop[]).map((h) => h.service),
+      ['api-gateway', 'event-service'],
+    );
+
+    const billed = await http('GET', `${gateway}/invoices/${invoice.id}`);
+    assert.equal(billed.status, 200, billed.text);
+    assert.deepEqual(billed.json.invoice, invoice);
+    assert.deepEqual(
+      (billed.json.hops as Hop[]).map((h) => [h.service, h.caller]),
+      [
+        ['api-gateway', null],
+        ['billing', 'spiffe://tessera.local/api-gateway'],
+      ],
+    );
+  });
+
+  it('starts one trace at the edge when the request brings none', async () => {
+    const created = await http('POST', `${gateway}/events`, {
+      body: { name: 'No trace yet', priceCents: 100 },
+    });
+    assert.equal(created.status, 201, created.text);
+    const hops = created.json.hops as Hop[];
+    assert.equal(hops.length, 3);
+    assert.equal(new Set(hops.map((h) => h.traceId)).size, 1);
+    assert.equal(new Set(hops.map((h) => h.correlationId)).size, 1);
+    assert.equal(hops[0]!.parentSpanId, null);
+  });
+
+  it('relays a 404 from upstream as a 404, with only code and message', async () => {
+    const missing = await http('GET', `${gateway}/events/evt-999999`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.json, { code: 'ERR_NOT_FOUND', message: 'not found' });
+  });
+
+  it('refuses x-gateway-internal: true at billing and event-service with 401 and {code, message} only', async () => {
+    for (const [url, body] of [
+      [`${billing}/invoices`, { eventId: 'evt-1', amountCents: 1 }],
+      [`${events}/events`, { name: 'Free tickets', priceCents: 0 }],
+    ] as const) {
+      const response = await http('POST', url, {
+        headers: { 'x-gateway-internal': 'true', 'x-internal-token': 'shared-secret' },
+        body,
+      });
+      assert.equal(response.status, 401, url);
+      assert.deepEqual(response.json, { code: 'ERR_CREDENTIALS_MISSING', message: 'unauthorized' });
+      assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="tessera"');
+    }
+  });
+
+  it('refuses event-service on a billing route it is not allowed (403), though its token is valid', async () => {
+    const token = await eventServiceBillingToken();
+    const created = await http('POST', `${billing}/invoices`, {
+      headers: { authorization: `Bearer ${token}` },
+      body: { eventId: 'evt-1', amountCents: 1 },
+    });
+    assert.equal(created.status, 201, 'the same token is good where the policy allows it');
+    const read = await http('GET', `${billing}/invoices/inv-1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(read.status, 403);
+    assert.deepEqual(read.json, { code: 'ERR_POLICY_CALLER', message: 'forbidden' });
+  });
+
+  it('names the refused caller and its jti in the audit event of a 403', async () => {
+    const token = await eventServiceBillingToken();
+    const { jti } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+      jti: string;
+    };
+    const read = await http('GET', `${billing}/invoices/inv-1`, {
+      headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'audit-403' },
+    });
+    assert.equal(read.status, 403);
+    const [event] = await auditEvents('billing', (e) => e.correlationId === 'audit-403');
+    assert.ok(event !== undefined);
+    assert.equal(event.decision, 'deny');
+    assert.equal(event.reason, 'ERR_POLICY_CALLER');
+    assert.equal(event.caller, 'spiffe://tessera.local/event-service');
+    assert.equal(event.jti, jti);
+  });
+
+  it('refuses a revoked token within a second', async () => {
+    const token = await eventServiceBillingToken();
+    const whoami = () =>
+      http('GET', `${billing}/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await whoami()).status, 200);
+    const { jti, exp } = JSON.parse(
+      Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'),
+    ) as { jti: string; exp: number };
+    const revoked = await fetch(`${demo.authorityUrl}/v1/admin/revocations`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await adminToken()}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ jti, exp }),
+    });
+    assert.equal(revoked.status, 201);
+    const took = await within(1000, async () => {
+      const response = await whoami();
+      return response.status === 401 && response.json.code === 'ERR_TOKEN_REVOKED';
+    });
+    assert.ok(took < 1000);
+  });
+
+  it('answers /whoami with the verified caller, never with the request headers', async () => {
+    const token = await eventServiceBillingToken();
+    const canary = `canary-${randomBytes(8).toString('hex')}`;
+    const response = await http('GET', `${billing}/whoami`, {
+      headers: { authorization: `Bearer ${token}`, 'x-canary': canary, 'x-user-id': canary },
+    });
+    assert.equal(response.status, 200);
+    const { service, caller } = response.json as {
+      service: string;
+      caller: { kind: string; spiffeId: string; scopes: string[]; jti: string };
+    };
+    assert.equal(service, 'billing');
+    assert.equal(caller.kind, 'service');
+    assert.equal(caller.spiffeId, 'spiffe://tessera.local/event-service');
+    assert.deepEqual(caller.scopes, ['invoices:write']);
+    assert.ok(!response.text.includes(canary), 'no request header is echoed');
+    assert.ok(!response.text.includes(token.split('.')[2]!), 'the token is not echoed');
+
+    const anonymous = await http('GET', `${gateway}/whoami`);
+    assert.equal(anonymous.status, 401, 'whoami needs a caller, even at the edge');
+  });
+
+  it('drops spoofed identity headers before any handler of the chain sees them', async () => {
+    seen.length = 0;
+    const created = await http('POST', `${gateway}/events`, {
+      headers: {
+        'x-user-id': 'admin',
+        'x-tenant-id': 'tenant-of-someone-else',
+        'x-gateway-internal': 'true',
+        'x-correlation-id': 'spoof-check',
+      },
+      body: { name: 'Spoofed', priceCents: 1 },
+    });
+    assert.equal(created.status, 201, created.text);
+    const chain = seen.filter((s) => s.headers['x-correlation-id'] === 'spoof-check');
+    assert.deepEqual(
+      chain.map((s) => s.service),
+      ['api-gateway', 'event-service', 'billing'],
+    );
+    for (const { service, headers } of chain) {
+      for (const name of ['x-user-id', 'x-tenant-id', 'x-gateway-internal']) {
+        assert.equal(headers[name], undefined, `${service} saw ${name}`);
+      }
+    }
+    assert.ok(!created.text.includes('tenant-of-someone-else'));
+  });
+
+  it('writes one audit event per request to each service log, never a token', async () => {
+    const created = await http('POST', `${gateway}/events`, {
+      headers: { 'x-correlation-id': 'audit-check' },
+      body: { name: 'Audited', priceCents: 7 },
+    });
+    assert.equal(created.status, 201);
+    const traceId = (created.json.hops as Hop[])[0]!.traceId;
+    for (const service of ['api-gateway', 'event-service', 'billing']) {
+      const events = await auditEvents(service, (e) => e.traceId === traceId);
+      assert.equal(events[0]!.decision, 'allow', service);
+      const text = await readFile(demo.logFile(service), 'utf8');
+      assert.doesNotMatch(text, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, `${service} log holds no JWT`);
+    }
+  });
+
+  it('keeps each service key in <dataDir>/keys with mode 0600', async () => {
+    for (const service of ['api-gateway', 'event-service', 'billing']) {
+      const { mode } = await stat(demo.keyFile(service));
+      assert.equal(mode & 0o777, 0o600, service);
+    }
+  });
+});
+
+describe('restarting the demo', () => {
+  it('reuses the keys and registers again without a change, and the chain still works', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-ticketing-'));
+    const ports = { authority: await freePort(), gateway: 0, eventService: 0, billing: 0 };
+    try {
+      const first = await startDemo({ dataDir, ports, quiet: true });
+      const keyBefore = await readFile(first.keyFile('event-service'), 'utf8');
+      await first.close();
+      const second = await startDemo({ dataDir, ports, quiet: true });
+      try {
+        assert.equal(await readFile(second.keyFile('event-service'), 'utf8'), keyBefore);
+        const created = await http('POST', `${second.urls['api-gateway']}/events`, {
+          body: { name: 'After restart', priceCents: 1 },
+        });
+        assert.equal(created.status, 201, created.text);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

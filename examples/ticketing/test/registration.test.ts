@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parsePolicy } from '@tessera/core';
+import { DEFAULT_PORTS, demoSettingsFromEnv } from '../src/config.ts';
+import { POLICY_FILE } from '../src/main.ts';
+import { grantsFromPolicy, scopesFor } from '../src/registration.ts';
+
+const policy = parsePolicy(readFileSync(POLICY_FILE, 'utf8'));
+
+describe('registration from policy.yaml', () => {
+  it('grants each service exactly the audiences and scopes its allow entries need', () => {
+    assert.deepEqual(grantsFromPolicy(policy), [
+      {
+        name: 'api-gateway',
+        audiences: ['event-service', 'billing'],
+        scopes: ['events:read', 'events:write', 'invoices:read'],
+      },
+      { name: 'event-service', audiences: ['billing'], scopes: ['invoices:write'] },
+      { name: 'billing', audiences: [], scopes: [] },
+    ]);
+  });
+
+  it('asks, per upstream, only for the scopes the policy requires there', () => {
+    assert.deepEqual(scopesFor(policy, 'api-gateway', 'event-service'), [
+      'events:read',
+      'events:write',
+    ]);
+    assert.deepEqual(scopesFor(policy, 'api-gateway', 'billing'), ['invoices:read']);
+    assert.deepEqual(scopesFor(policy, 'event-service', 'billing'), ['invoices:write']);
+    assert.deepEqual(scopesFor(policy, 'billing', 'event-service'), []);
+  });
+});
+
+describe('demo settings from the environment', () => {
+  it('defaults to 7700–7703 and ./.tessera', () => {
+    assert.deepEqual(demoSettingsFromEnv({}), { dataDir: '.tessera', ports: DEFAULT_PORTS });
+    assert.deepEqual(DEFAULT_PORTS, {
+      authority: 7700,
+      gateway: 7701,
+      eventService: 7702,
+      billing: 7703,
+    });
+  });
+
+  it('takes each port and the data directory from its variable', () => {
+    assert.deepEqual(
+      demoSettingsFromEnv({
+        TESSERA_AUTHORITY_PORT: '8800',
+        GATEWAY_PORT: '8801',
+        EVENT_SERVICE_PORT: '8802',
+        BILLING_PORT: '8803',
+        TESSERA_DATA_DIR: '/tmp/demo',
+      }),
+      {
+        dataDir: '/tmp/demo',
+        ports: { authority: 8800, gateway: 8801, eventService: 8802, billing: 8803 },
+      },
+    );
+  });
+
+  for (const value of ['0', '65536', 'http', '77o1', '-1', '7701.5']) {
+    it(`refuses GATEWAY_PORT=${value}, naming the variable`, () => {
+      assert.throws(() => demoSettingsFromEnv({ GATEWAY_PORT: value }), /GATEWAY_PORT/);
+    });
+  }
+});
