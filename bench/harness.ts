@@ -5,6 +5,9 @@
  * baseline, baseline and candidate rounds alternate (B C B C …) so both see the same machine
  * conditions, and the reported figures are medians over rounds: a noisy neighbour that spoils one
  * round moves neither the medians nor their ratio much.
+ *
+ * A {@link LoadBenchmark} (an HTTP server loaded from another process) measures its own rounds;
+ * the harness reduces them to the published line the same way.
  */
 
 /** The code under test. A returned promise makes the function async; it is then awaited. */
@@ -291,7 +294,12 @@ export async function runBenchmark(bench: Benchmark, options: RunOptions): Promi
   const durationMs = clamp(options.durationMs, MIN_DURATION_MS, MAX_DURATION_MS);
   const rounds = Math.max(1, Math.floor(options.rounds ?? DEFAULT_ROUNDS));
   if ('measure' in bench) {
-    return summarise(bench.name, bench.baseline?.name, await bench.measure({ durationMs, rounds }), true);
+    return summarise(
+      bench.name,
+      bench.baseline?.name,
+      await bench.measure({ durationMs, rounds }),
+      true,
+    );
   }
   const roundMs = durationMs / rounds;
   const warmupMs = clamp(durationMs / 4, 5, 1000);

@@ -4,6 +4,7 @@
  */
 import type { Benchmark } from './harness.ts';
 
+import { benchmarks as authority } from './authority.bench.ts';
 import { benchmarks as core } from './core.bench.ts';
 
-export const benchmarks: readonly Benchmark[] = [...core];
+export const benchmarks: readonly Benchmark[] = [...core, ...authority];

@@ -1,0 +1,74 @@
+/**
+ * What the bench runner, the authority process (`server.ts`) and the load generator (`load.ts`)
+ * say to each other over IPC.
+ */
+
+/** The authority process's ready message. */
+export interface AuthorityReady {
+  readonly url: string;
+  /** The issuer identifier: the `aud` client assertions carry. */
+  readonly issuer: string;
+  readonly adminToken: string;
+}
+
+/**
+ * The least signature work the authority does per request, measured raw on its own CPU:
+ * `verify+sign` per token (the client assertion's ES256 verify, the token's ES256 sign),
+ * `verify+verify` per introspection (the client assertion's and the introspected token's).
+ */
+export type CryptoWork = 'verify+sign' | 'verify+verify';
+
+export type AuthorityRequest =
+  | { readonly type: 'ceiling'; readonly work: CryptoWork; readonly durationMs: number }
+  | { readonly type: 'close' };
+
+/** `ceiling`'s answer. */
+export interface Ceiling {
+  readonly opsPerSec: number;
+}
+
+/** `close`'s answer: what the authority logged at `error` or above while it ran. */
+export interface AuthorityClosed {
+  readonly errorLines: number;
+  readonly lastErrorLine: string | undefined;
+}
+
+/** One timed load round against one endpoint. */
+export interface LoadRound {
+  readonly type: 'load';
+  readonly url: string;
+  readonly connections: number;
+  readonly durationMs: number;
+  /** Form fields every request carries besides `client_assertion(_type)` and `token`. */
+  readonly fields: Readonly<Record<string, string>>;
+  /** Cycled through as the `token` field, one per request (introspection). */
+  readonly tokens?: readonly string[];
+  /** The client whose fresh assertions sign every request, one per request. */
+  readonly client: {
+    readonly id: string;
+    /** PKCS #8 PEM of the client's ES256 key. */
+    readonly privateKeyPem: string;
+    /** The authority's issuer, the assertions' `aud`. */
+    readonly audience: string;
+    readonly assertionLifetimeSeconds: number;
+  };
+  /** Assertions minted before the round starts; running out fails the round. */
+  readonly assertions: number;
+}
+
+export type LoadRequest = LoadRound | { readonly type: 'close' };
+
+/** A load round's outcome, counting only responses completed within `durationMs` of the start. */
+export interface LoadResult {
+  readonly completed2xx: number;
+  /** Latency of each 2xx response in the window, in ms (autocannon's per-response timing). */
+  readonly latencies: Float64Array;
+  /** Responses by status code over the whole round, 2xx included. */
+  readonly statuses: Readonly<Record<string, number>>;
+  /** Connection errors and timeouts, as autocannon reports them. */
+  readonly errors: number;
+  readonly timeouts: number;
+  /** More requests were sent than assertions minted. */
+  readonly exhausted: boolean;
+  readonly mintMs: number;
+}

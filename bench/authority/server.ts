@@ -1,0 +1,143 @@
+/**
+ * The authority under load, run as its own process (`spawnBenchChild`, pinned to one CPU): a
+ * dev-mode authority with SQLite in a temporary directory, logging at `warn` into a counting sink
+ * so no per-request line is written. Between load rounds it measures, on the same CPU, the raw
+ * signature work every request needs at least: the benchmark's baseline.
+ */
+import { sign, verify } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prepareDevMode } from '../../packages/authority/src/dev.ts';
+import { createAuthorityLogger } from '../../packages/authority/src/logger.ts';
+import { startAuthority } from '../../packages/authority/src/start.ts';
+import { systemClock } from '../../packages/core/src/clock.ts';
+import { generateSigningKey, type SigningKey } from '../../packages/core/src/keys/jwk.ts';
+import { mintClientAssertion } from '../../packages/core/src/token/client-assertion.ts';
+import { mintAccessToken } from '../../packages/core/src/token/mint.ts';
+import { runBenchmark } from '../harness.ts';
+import { serveParent } from './child-process.ts';
+import type {
+  AuthorityClosed,
+  AuthorityReady,
+  AuthorityRequest,
+  Ceiling,
+  CryptoWork,
+} from './messages.ts';
+
+/** A loopback port free right now (the issuer URL must name the port before the server listens). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** A compact JWS split the way a verifier sees it. */
+function signed(jws: string): { input: Buffer; signature: Buffer } {
+  const [header, payload, signature] = jws.split('.') as [string, string, string];
+  return {
+    input: Buffer.from(`${header}.${payload}`),
+    signature: Buffer.from(signature, 'base64url'),
+  };
+}
+
+const P1363 = 'ieee-p1363' as const;
+
+/** One unit of `work` on realistic inputs (an assertion and a token of the sizes the bench sends). */
+function cryptoWork(work: CryptoWork, issuer: string): () => unknown {
+  const client = generateSigningKey('ES256');
+  const authorityKey: SigningKey = generateSigningKey('ES256');
+  const clientId = 'spiffe://tessera.local/bench-client';
+  const assertion = signed(
+    mintClientAssertion({ clientId, audience: issuer }, { key: client, clock: systemClock }),
+  );
+  const token = signed(
+    mintAccessToken(
+      {
+        issuer,
+        subject: clientId,
+        audience: 'spiffe://tessera.local/bench-target',
+        scopes: ['reports:read'],
+      },
+      { key: authorityKey, clock: systemClock },
+    ).token,
+  );
+  const verifyOne = (key: SigningKey, jws: { input: Buffer; signature: Buffer }): void => {
+    if (!verify('sha256', jws.input, { key: key.key, dsaEncoding: P1363 }, jws.signature)) {
+      throw new Error('baseline signature did not verify');
+    }
+  };
+  return work === 'verify+sign'
+    ? () => {
+        verifyOne(client, assertion);
+        return sign('sha256', token.input, { key: authorityKey.privateKey, dsaEncoding: P1363 });
+      }
+    : () => {
+        verifyOne(client, assertion);
+        verifyOne(authorityKey, token);
+      };
+}
+
+// The same inputs in every round, so rounds differ only by what the machine is doing.
+const works = new Map<CryptoWork, () => unknown>();
+
+function workFor(work: CryptoWork): () => unknown {
+  let fn = works.get(work);
+  if (fn === undefined) {
+    fn = cryptoWork(work, config.issuer);
+    works.set(work, fn);
+  }
+  return fn;
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-authority-'));
+const { config, adminTokenPath } = await prepareDevMode({
+  dataDir,
+  listen: { host: '127.0.0.1', port: await freePort() },
+});
+let errorLines = 0;
+let lastErrorLine: string | undefined;
+const logger = createAuthorityLogger({
+  level: 'warn',
+  destination: {
+    write(line: string) {
+      // pino levels: 50 error, 60 fatal. Warnings (refused forged requests) are expected.
+      if (/"level":[56]0/.test(line)) {
+        errorLines++;
+        lastErrorLine = line;
+      }
+    },
+  },
+});
+const running = await startAuthority(config, { logger });
+const ready: AuthorityReady = {
+  url: running.url,
+  issuer: config.issuer,
+  adminToken: (await readFile(adminTokenPath, 'utf8')).trim(),
+};
+
+serveParent<AuthorityRequest>(
+  ready,
+  async (request): Promise<Ceiling | AuthorityClosed> => {
+    if (request.type === 'ceiling') {
+      const report = await runBenchmark(
+        { name: `crypto.${request.work}`, fn: workFor(request.work) },
+        { durationMs: request.durationMs, rounds: 1 },
+      );
+      return { opsPerSec: report.rounds[0]! };
+    }
+    await running.close();
+    await rm(dataDir, { recursive: true, force: true });
+    return { errorLines, lastErrorLine };
+  },
+  (request) => request.type === 'close',
+);
