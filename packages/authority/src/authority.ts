@@ -5,6 +5,7 @@ import type { AuthorityContext, AuthorityKeys, AuthoritySettings } from './conte
 import { createMetrics, type AuthorityMetrics } from './metrics.ts';
 import { sha256 } from './routes/admin.ts';
 import { RevocationFeed } from './revocation/feed.ts';
+import { ServiceCache } from './service-cache.ts';
 import type { ServiceRecord, Store } from './store/types.ts';
 
 export interface AuthorityContextDeps {
@@ -17,6 +18,7 @@ export interface AuthorityContextDeps {
   readonly authenticateClient: (parameters: ReadonlyMap<string, string>) => Promise<ServiceRecord>;
   readonly metrics?: AuthorityMetrics;
   readonly revocations?: RevocationFeed;
+  readonly services?: ServiceCache;
 }
 
 /** Wires the pieces every route uses. No globals: two authorities in one process stay apart. */
@@ -26,6 +28,7 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
   return {
     settings: deps.settings,
     store,
+    services: deps.services ?? new ServiceCache(store, clock),
     keys,
     clock,
     logger: deps.logger,

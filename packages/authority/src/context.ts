@@ -2,6 +2,7 @@ import type { Clock, Jwks, KeyResolver, SigningKey } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuthorityMetrics } from './metrics.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
+import type { ServiceCache } from './service-cache.ts';
 import type { AuditEntry, ServiceRecord, Store } from './store/types.ts';
 
 /** What the HTTP layer needs from key management (implemented by `KeyManager`). */
@@ -31,6 +32,8 @@ export interface AuthoritySettings {
 export interface AuthorityContext {
   readonly settings: AuthoritySettings;
   readonly store: Store;
+  /** Registry reads for the hot path (at most a second old; this instance's changes at once). */
+  readonly services: ServiceCache;
   readonly keys: AuthorityKeys;
   readonly clock: Clock;
   readonly revocations: RevocationFeed;

@@ -13,6 +13,7 @@ import { parseKek } from './keys/kek.ts';
 import { KeyManager, type KeyChanges } from './keys/manager.ts';
 import { readKekFile, readSecretFile } from './secret-files.ts';
 import { buildAuthorityServer } from './server.ts';
+import { ServiceCache } from './service-cache.ts';
 import { openPostgresStore } from './store/postgres.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
@@ -74,6 +75,7 @@ export async function startAuthority(
   );
   const initialChanges = await keys.init();
   const tokenEndpoint = `${config.issuer}${TOKEN_ENDPOINT_PATH}`;
+  const services = new ServiceCache(store, clock);
   const context = createAuthorityContext({
     settings: {
       issuer: config.issuer,
@@ -82,6 +84,7 @@ export async function startAuthority(
       bodyLimitBytes: config.bodyLimitBytes,
     },
     store,
+    services,
     keys,
     clock,
     logger: deps.logger,
@@ -97,7 +100,10 @@ export async function startAuthority(
         const { service } = await verifyClientAssertion(assertion, {
           issuer: config.issuer,
           tokenEndpoint,
-          store,
+          store: {
+            getService: (name) => services.get(name),
+            rememberAssertion: (key, exp) => store.rememberAssertion(key, exp),
+          },
           clock,
           ...(clientId !== undefined ? { clientIdFromRequest: clientId } : {}),
         });

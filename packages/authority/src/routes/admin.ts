@@ -12,6 +12,7 @@ import {
 } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthorityContext } from '../context.ts';
+import { SERVICE_CACHE_TTL_MS } from '../service-cache.ts';
 import type { ServiceRecord } from '../store/types.ts';
 
 /** Join tokens live at most an hour (issue: "expiring (≤ 1 h)"). */
@@ -154,6 +155,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             updatedAtMs: now,
           };
           await ctx.store.upsertService(record);
+          ctx.services.invalidate(record.name);
           await ctx.audit({
             type: existing === undefined ? 'service.registered' : 'service.updated',
             actor: 'admin',
@@ -185,12 +187,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         if (record === undefined) return reply.code(404).send(publicErrorBody('ERR_NOT_FOUND'));
         const now = ctx.clock.now();
         await ctx.store.setServiceEnabled(record.name, false, now);
+        ctx.services.invalidate(record.name);
         const nowSeconds = Math.floor(now / 1000);
-        // Every token issued to it up to now, for as long as any of them can live.
+        // Every token issued to it up to now, for as long as any of them can live; plus the
+        // window in which another instance may still hold the enabled record in its cache.
         await ctx.revocations.add({
           kind: 'subject',
           value: record.spiffeId,
-          issuedAtOrBefore: nowSeconds,
+          issuedAtOrBefore: nowSeconds + Math.ceil(SERVICE_CACHE_TTL_MS / 1000) + 1,
           expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
         });
         await ctx.audit({ type: 'service.disabled', actor: 'admin', data: { name: record.name } });
@@ -394,6 +398,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         updatedAtMs: now,
       };
       await ctx.store.upsertService(record);
+      ctx.services.invalidate(record.name);
       await ctx.audit({
         type: 'service.joined',
         actor: record.spiffeId,

@@ -105,7 +105,7 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
     const target =
       audience === undefined
         ? undefined
-        : await ctx.store.getService(audience.slice(audience.lastIndexOf('/') + 1));
+        : await ctx.services.get(audience.slice(audience.lastIndexOf('/') + 1));
     // RFC 8707 §2: a target the client may not have is invalid_target, never a different token.
     if (
       audience === undefined ||

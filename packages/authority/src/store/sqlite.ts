@@ -17,6 +17,13 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** Judges when a remembered client assertion has expired. Default: the system clock. */
   readonly clock?: Clock;
+  /**
+   * `normal` (default): in WAL mode SQLite syncs at checkpoints, not at every commit. A crashed
+   * process loses nothing; a power loss or kernel panic can lose the last commits (replay
+   * records and audit entries of the final moments), never the database's consistency.
+   * `full`: sync at every commit (measured here at about half the token throughput).
+   */
+  readonly durability?: 'normal' | 'full';
 }
 
 /**
@@ -32,18 +39,55 @@ function createPrivateFile(path: string): void {
   }
 }
 
-function openDatabase(path: string, busyTimeoutMs: number): BetterSqlite3.Database {
+function openDatabase(
+  path: string,
+  busyTimeoutMs: number,
+  durability: 'normal' | 'full',
+): BetterSqlite3.Database {
   if (path !== ':memory:') createPrivateFile(path);
   const sqlite = new BetterSqlite3(path, { timeout: busyTimeoutMs });
   try {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
     return sqlite;
   } catch (error) {
     sqlite.close();
     throw error;
   }
+}
+
+/** Distinct SQL texts kept prepared; the store issues a few dozen, so this is never reached. */
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * Kysely's SQLite driver prepares every statement again on every query; that was 12 % of the
+ * token endpoint's CPU profile. better-sqlite3 statements are reusable (and, being synchronous,
+ * never in use twice at once), so keep them by SQL text.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Database {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return new Proxy(sqlite, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') {
+        const value: unknown = Reflect.get(target, property, receiver);
+        // Native methods must run on the real database object, not the proxy.
+        return typeof value === 'function'
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      }
+      return (sql: string) => {
+        let statement = statements.get(sql);
+        if (statement === undefined) {
+          statement = target.prepare(sql);
+          if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+          statements.set(sql, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }
 
 /**
@@ -69,14 +113,16 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 
   let sqlite: BetterSqlite3.Database;
   try {
-    sqlite = openDatabase(path, busyTimeoutMs);
+    sqlite = openDatabase(path, busyTimeoutMs, options.durability ?? 'normal');
   } catch (error) {
     throw new TesseraError('ERR_CONFIG_INVALID', `cannot open SQLite store at ${path}`, {
       cause: error,
     });
   }
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
+  });
   try {
     await migrateStore(db, 'sqlite');
   } catch (error) {
