@@ -2,7 +2,8 @@ import { closeSync, openSync } from 'node:fs';
 import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { KyselyStore } from './kysely-store.ts';
+import { GENESIS_HASH } from '../audit/chain.ts';
+import { KyselyStore, type AuditRow } from './kysely-store.ts';
 import { migrateStore } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './types.ts';
@@ -90,6 +91,27 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
   });
 }
 
+/** Appends audit rows in one synchronous BEGIN IMMEDIATE transaction (see KyselyStoreDeps). */
+function sqliteAuditWriter(
+  sqlite: BetterSqlite3.Database,
+): (rows: (lastSeq: number, lastHash: string) => AuditRow[]) => void {
+  const last = sqlite.prepare<[], { seq: number | bigint; hash: string }>(
+    'select seq, hash from audit_log order by seq desc limit 1',
+  );
+  const insert = sqlite.prepare(
+    'insert into audit_log (seq, at_ms, type, actor, data, prev_hash, hash) values (@seq, @at_ms, @type, @actor, @data, @prev_hash, @hash)',
+  );
+  const append = sqlite.transaction((build: (lastSeq: number, lastHash: string) => AuditRow[]) => {
+    const row = last.get();
+    for (const audit of build(row === undefined ? 0 : Number(row.seq), row?.hash ?? GENESIS_HASH)) {
+      insert.run(audit);
+    }
+  });
+  return (build) => {
+    append.immediate(build);
+  };
+}
+
 /**
  * Opens (creating if needed) the embedded SQLite store, the default for a single authority
  * instance, and brings its schema up to date. WAL journal mode lets readers (`/readyz`, the
@@ -129,5 +151,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     await db.destroy();
     throw error;
   }
-  return new KyselyStore({ db, dialect: 'sqlite', clock: options.clock ?? systemClock });
+  return new KyselyStore({
+    db,
+    dialect: 'sqlite',
+    clock: options.clock ?? systemClock,
+    sqliteAuditBatch: sqliteAuditWriter(sqlite),
+  });
 }
