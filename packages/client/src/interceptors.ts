@@ -11,6 +11,7 @@ import {
   handleAll,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
+import type * as OpenTelemetry from '@opentelemetry/api';
 import { interceptors, type Dispatcher } from 'undici';
 import { headerRecord, originOf } from './headers.ts';
 import type { ServiceMap } from './service-map.ts';
@@ -51,14 +52,38 @@ export function auth(options: {
   };
 }
 
+type OpenTelemetryApi = typeof OpenTelemetry;
+
+/**
+ * `@opentelemetry/api` when the application has it installed (an optional peer dependency);
+ * loaded once. Without an SDK registered it has no active span and Tessera's own propagation
+ * is used.
+ */
+const openTelemetry: OpenTelemetryApi | undefined = await import('@opentelemetry/api').catch(
+  () => undefined,
+);
+
 /**
  * Propagates W3C `traceparent`/`tracestate` and `x-correlation-id` from the inbound request
  * (the context `@tessera/fastify` opens), as the parent of a new span for this call; starts a new
- * trace when there is no inbound request.
+ * trace when there is no inbound request. When an OpenTelemetry SDK is active (there is an active
+ * span), its configured propagator writes the trace headers instead, so Tessera's hops join the
+ * application's traces; `x-correlation-id` is still Tessera's.
  */
-export function trace(): Interceptor {
+export function trace(
+  options: { readonly openTelemetry?: OpenTelemetryApi | false } = {},
+): Interceptor {
+  const otel =
+    options.openTelemetry === false ? undefined : (options.openTelemetry ?? openTelemetry);
   return (dispatch) => (opts, handler) => {
     const headers = headerRecord(opts.headers);
+    if (otel?.trace.getActiveSpan() !== undefined) {
+      const inbound = requestContext.getStore()?.trace;
+      otel.propagation.inject(otel.context.active(), headers);
+      headers['x-correlation-id'] =
+        inbound?.correlationId ?? traceContextFromHeaders(headers).correlationId;
+      return dispatch({ ...opts, headers }, handler);
+    }
     const current = requestContext.getStore()?.trace ?? traceContextFromHeaders(headers);
     headers.traceparent = formatTraceparent({
       traceId: current.traceId,

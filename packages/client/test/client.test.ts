@@ -9,6 +9,8 @@ import {
   TesseraError,
   traceContextFromHeaders,
 } from '@tessera/core';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as otel from '@opentelemetry/api';
 import { Agent, request } from 'undici';
 import {
   auth,
@@ -263,6 +265,50 @@ describe('interceptors over real HTTP', () => {
     assert.match(String(seen[1]!.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     assert.notEqual(String(seen[1]!.traceparent).slice(3, 35), '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.match(String(seen[1]!['x-correlation-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  it('lets an active OpenTelemetry SDK write the trace headers through its propagator', async () => {
+    // A minimal SDK: a context manager on AsyncLocalStorage and the W3C propagator's output.
+    const storage = new AsyncLocalStorage<otel.Context>();
+    const manager: otel.ContextManager = {
+      active: () => storage.getStore() ?? otel.ROOT_CONTEXT,
+      with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),
+      bind: (_ctx, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        return this;
+      },
+    };
+    const propagator: otel.TextMapPropagator = {
+      inject(ctx, carrier, setter) {
+        const span = otel.trace.getSpanContext(ctx);
+        if (span !== undefined)
+          setter.set(carrier, 'traceparent', `00-${span.traceId}-${span.spanId}-01`);
+      },
+      extract: (ctx) => ctx,
+      fields: () => ['traceparent'],
+    };
+    otel.context.setGlobalContextManager(manager);
+    otel.propagation.setGlobalPropagator(propagator);
+    try {
+      seen.length = 0;
+      const span = otel.trace.wrapSpanContext({
+        traceId: 'aaaabbbbccccddddeeeeffff00001111',
+        spanId: '1234567890abcdef',
+        traceFlags: otel.TraceFlags.SAMPLED,
+      });
+      const dispatcher = new Agent().compose(trace({ openTelemetry: otel }));
+      await otel.context.with(otel.trace.setSpan(otel.context.active(), span), () =>
+        call(dispatcher),
+      );
+      assert.equal(seen[0]!.traceparent, '00-aaaabbbbccccddddeeeeffff00001111-1234567890abcdef-01');
+      assert.match(String(seen[0]!['x-correlation-id']), /^[0-9a-f-]{36}$/);
+    } finally {
+      otel.context.disable();
+      otel.propagation.disable();
+    }
   });
 
   it('retries idempotent requests with backoff, never POST, and stops after maxRetries', async () => {
