@@ -105,6 +105,11 @@ const ATTACKS: readonly { name: string; token: () => string; code: TesseraErrorC
     code: 'ERR_TOKEN_ALG',
   },
   {
+    name: 'Ed25519 (RFC 9864) header on an ES256 key',
+    token: () => forge(serviceClaims(), es256, { alg: 'Ed25519' }),
+    code: 'ERR_TOKEN_ALG',
+  },
+  {
     name: 'jku header',
     token: () => forge(serviceClaims(), es256, { jku: 'http://127.0.0.1:9/jwks' }),
     code: 'ERR_TOKEN_HEADER',
@@ -470,6 +475,13 @@ describe('access token verification: accepted tokens', () => {
     assert.equal(caller.tenant, 'acme');
     assert.equal(caller.certificateThumbprint, 'abc');
     assert.deepEqual(caller.scopes, []);
+  });
+
+  it('accepts the RFC 9864 Ed25519 algorithm name for an Ed25519 key', () => {
+    assert.equal(
+      verifier().verify(forge(serviceClaims(), ed25519, { alg: 'Ed25519' })).spiffeId,
+      EVENTS,
+    );
   });
 
   it('accepts a one-element audience array and application/at+jwt', () => {

@@ -1,6 +1,6 @@
 import {
   DEFAULT_MAX_TOKEN_BYTES,
-  isSigningAlgorithm,
+  signingAlgorithmOf,
   isTesseraError,
   parseJwks,
   parseWorkloadId,
@@ -187,7 +187,7 @@ function checkHeader(header: Record<string, unknown>): void {
       );
     }
   }
-  if (!isSigningAlgorithm(header.alg)) {
+  if (signingAlgorithmOf(header.alg) === undefined) {
     throw fail('alg_not_allowed', 'only ES256 and EdDSA are allowed');
   }
   const { kid, typ } = header;

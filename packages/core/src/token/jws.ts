@@ -1,7 +1,7 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { decodeBase64UrlStrict, encodeBase64Url } from '../encoding/base64url.ts';
 import { TesseraError } from '../errors.ts';
-import { isSigningAlgorithm, type SigningAlgorithm } from '../keys/algorithms.ts';
+import { signingAlgorithmOf, type SigningAlgorithm } from '../keys/algorithms.ts';
 import type { KeyResolver } from '../keys/jwks.ts';
 import type { VerificationKey } from '../keys/jwk.ts';
 
@@ -88,9 +88,11 @@ export function checkHeader(
     if (!ALLOWED_HEADER.has(name))
       throw new TesseraError('ERR_TOKEN_HEADER', 'unknown header parameter');
   }
-  const { alg, kid, typ } = raw;
-  if (!isSigningAlgorithm(alg))
-    throw new TesseraError('ERR_TOKEN_ALG', 'only ES256 and EdDSA are allowed');
+  const { kid, typ } = raw;
+  const alg = signingAlgorithmOf(raw.alg);
+  if (alg === undefined) {
+    throw new TesseraError('ERR_TOKEN_ALG', 'only ES256 and EdDSA (or Ed25519) are allowed');
+  }
   if (expectedTyp !== undefined) {
     // RFC 7515 §4.1.9: media type names are case-insensitive and "application/" may be omitted.
     const normalised =
