@@ -164,9 +164,16 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     verifier = givenVerifier;
   } else if (authority !== undefined) {
     const issuer = authority.issuer ?? authority.url.replace(/\/$/, '');
+    const tokenCache = new VerifiedTokenCache(options.cache ?? {});
     const remoteKeys = new RemoteJwks({
       url: new URL('/.well-known/jwks.json', authority.url).toString(),
       clock,
+      // A key that left the JWKS (an emergency `keys rotate --revoke-previous`) must take the
+      // tokens it signed with it, including those already verified and cached.
+      onKeysRemoved: (kids) => {
+        tokenCache.clear();
+        app.log.warn({ kids }, 'tessera: signing keys withdrawn; verified-token cache cleared');
+      },
       onError: (err) => {
         app.log.warn({ err: String(err) }, 'tessera: JWKS fetch failed; using cached keys');
       },
@@ -188,13 +195,21 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       clock,
       revocations: sync.revocations,
       trustDomain: policy.trustDomain,
-      cache: new VerifiedTokenCache(options.cache ?? {}),
+      cache: tokenCache,
     });
+    // The JWKS is refetched when its max-age (at most 5 min) has passed, so withdrawn keys stop
+    // verifying within one cache lifetime; the timer only checks, fetching is rare.
+    let refresher: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {
       await remoteKeys.refresh();
       await sync.start();
+      refresher = setInterval(() => {
+        if (remoteKeys.isDue()) void remoteKeys.refresh();
+      }, 1000);
+      refresher.unref();
     });
     app.addHook('onClose', (_instance, closed) => {
+      clearInterval(refresher);
       sync.stop();
       closed();
     });

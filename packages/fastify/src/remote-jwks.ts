@@ -21,6 +21,8 @@ export interface RemoteJwksOptions {
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
   readonly onError?: (error: unknown) => void;
+  /** Called when a fetch drops keys that were published before (rotation or emergency revocation). */
+  readonly onKeysRemoved?: (kids: readonly string[]) => void;
 }
 
 /**
@@ -29,10 +31,11 @@ export interface RemoteJwksOptions {
  * is unreachable the cached keys keep working until `maxStaleMs`, then none are served.
  */
 export class RemoteJwks implements KeyResolver {
-  readonly #options: Required<Omit<RemoteJwksOptions, 'onError' | 'fetch'>> & {
+  readonly #options: Required<Omit<RemoteJwksOptions, 'onError' | 'fetch' | 'onKeysRemoved'>> & {
     readonly onError: ((error: unknown) => void) | undefined;
   };
   readonly #fetch: typeof fetch;
+  readonly #onKeysRemoved: ((kids: readonly string[]) => void) | undefined;
   #keys: KeySet = new KeySet([]);
   #lastSuccessMs = Number.NEGATIVE_INFINITY;
   #lastAttemptMs = Number.NEGATIVE_INFINITY;
@@ -50,6 +53,7 @@ export class RemoteJwks implements KeyResolver {
       onError: options.onError,
     };
     this.#fetch = options.fetch ?? fetch;
+    this.#onKeysRemoved = options.onKeysRemoved;
   }
 
   get(kid: string): VerificationKey | undefined {
@@ -101,7 +105,10 @@ export class RemoteJwks implements KeyResolver {
       const text = await response.text();
       if (text.length > 256 * 1024)
         throw new TesseraError('ERR_JWKS_INVALID', 'JWKS larger than 256 KiB');
+      const previous = this.#keys;
       this.#keys = parseJwks(text);
+      const removed = previous.kids().filter((kid) => this.#keys.get(kid) === undefined);
+      if (removed.length > 0) this.#onKeysRemoved?.(removed);
       this.#lastSuccessMs = this.#options.clock.now();
       const maxAge = /max-age=(\d+)/.exec(response.headers.get('cache-control') ?? '')?.[1];
       const interval = Math.min(

@@ -95,6 +95,19 @@ describe('@tessera/fastify against a real authority', () => {
     assert.equal((await call(await token())).statusCode, 200);
   });
 
+  it('drops tokens of a withdrawn key at the next JWKS fetch, cached ones included', async () => {
+    const t = await token();
+    assert.equal((await call(t)).statusCode, 200, 'verified and cached');
+    assert.equal(
+      (await authority.admin('POST', '/v1/admin/keys/rotate', { revokePrevious: true })).status,
+      200,
+    );
+    assert.equal(await billing.tessera.jwks!.refresh(), true);
+    const response = await call(t);
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.json<{ code: string }>().code, 'ERR_TOKEN_KID_UNKNOWN');
+  });
+
   it('fails closed when the revocation feed goes stale, and says so', async () => {
     const t = await token();
     clock.advance(5 * 60_000); // no news for five minutes (on this service's clock)
@@ -107,5 +120,12 @@ describe('@tessera/fastify against a real authority', () => {
       200,
       'public routes stay up',
     );
+  });
+
+  it('refetches the JWKS on its own once the cached copy is past its max-age', async () => {
+    clock.advance(10 * 60_000);
+    const before = billing.tessera.jwks!.ageMs();
+    assert.ok(before >= 10 * 60_000);
+    await eventually(() => Promise.resolve(billing.tessera.jwks!.ageMs() < before), 3000);
   });
 });
