@@ -153,6 +153,15 @@ export interface KyselyStoreDeps {
    * holds it for microseconds.
    */
   readonly sqliteAuditBatch?: (rows: (lastSeq: number, lastHash: string) => AuditRow[]) => void;
+  /**
+   * SQLite only: `rememberAssertion` as one prepared statement (the token endpoint runs it for
+   * every request; building it through Kysely each time showed in the profile).
+   */
+  readonly sqliteRememberAssertion?: (
+    key: string,
+    expiresAt: number,
+    nowSeconds: number,
+  ) => boolean;
 }
 
 /** One audit row as stored. */
@@ -220,9 +229,11 @@ export class KyselyStore implements Store {
   #closing: Promise<void> | undefined;
 
   readonly #sqliteAuditBatch: KyselyStoreDeps['sqliteAuditBatch'];
+  readonly #sqliteRememberAssertion: KyselyStoreDeps['sqliteRememberAssertion'];
 
   constructor(deps: KyselyStoreDeps) {
     this.#sqliteAuditBatch = deps.sqliteAuditBatch;
+    this.#sqliteRememberAssertion = deps.sqliteRememberAssertion;
     this.dialect = deps.dialect;
     this.#db = deps.db;
     this.#clock = deps.clock;
@@ -327,6 +338,13 @@ export class KyselyStore implements Store {
     // One statement, decided by the primary key: a concurrent duplicate either conflicts and
     // finds a live row (no row returned: a replay) or takes over an expired one. Reading first
     // and inserting after would let two concurrent first uses both pass.
+    const remember = this.#sqliteRememberAssertion;
+    if (remember !== undefined) {
+      // Holding Kysely's connection keeps the statement out of any open Kysely transaction.
+      return this.#db
+        .connection()
+        .execute(() => Promise.resolve(remember(key, expiresAt, nowSeconds)));
+    }
     const row = await this.#db
       .insertInto('used_assertions')
       .values({ key, expires_at: expiresAt })

@@ -91,6 +91,16 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
   });
 }
 
+/** `rememberAssertion` as one prepared upsert (see KyselyStoreDeps); same SQL as the Kysely path. */
+function sqliteAssertionRecorder(
+  sqlite: BetterSqlite3.Database,
+): (key: string, expiresAt: number, nowSeconds: number) => boolean {
+  const upsert = sqlite.prepare<[string, number, number], { key: string }>(
+    'insert into used_assertions (key, expires_at) values (?, ?) on conflict (key) do update set expires_at = excluded.expires_at where used_assertions.expires_at <= ? returning key',
+  );
+  return (key, expiresAt, nowSeconds) => upsert.get(key, expiresAt, nowSeconds) !== undefined;
+}
+
 /** Appends audit rows in one synchronous BEGIN IMMEDIATE transaction (see KyselyStoreDeps). */
 function sqliteAuditWriter(
   sqlite: BetterSqlite3.Database,
@@ -156,5 +166,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     dialect: 'sqlite',
     clock: options.clock ?? systemClock,
     sqliteAuditBatch: sqliteAuditWriter(sqlite),
+    sqliteRememberAssertion: sqliteAssertionRecorder(sqlite),
   });
 }
