@@ -6,5 +6,6 @@ import type { Benchmark } from './harness.ts';
 
 import { benchmarks as authority } from './authority.bench.ts';
 import { benchmarks as core } from './core.bench.ts';
+import { benchmarks as fastify } from './fastify.bench.ts';
 
-export const benchmarks: readonly Benchmark[] = [...core, ...authority];
+export const benchmarks: readonly Benchmark[] = [...core, ...authority, ...fastify];
