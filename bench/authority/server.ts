@@ -6,7 +6,6 @@
  */
 import { sign, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDevMode } from '../../packages/authority/src/dev.ts';
@@ -25,21 +24,7 @@ import type {
   Ceiling,
   CryptoWork,
 } from './messages.ts';
-
-/** A loopback port free right now (the issuer URL must name the port before the server listens). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
+import { freePort } from '../../packages/authority/test/support/free-port.ts';
 
 /** A compact JWS split the way a verifier sees it. */
 function signed(jws: string): { input: Buffer; signature: Buffer } {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,20 +9,7 @@ import { ClientCredentialsTokenSource } from '@tessera/client';
 import { signingKeyFromPrivateKey } from '@tessera/core';
 import { startDemo, type RunningDemo } from '../src/main.ts';
 import type { Hop } from '../src/service.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
+import { freePort } from '../../../packages/authority/test/support/free-port.ts';
 
 /** Polls `check` every 20 ms for at most `ms`; resolves to how long it took. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
