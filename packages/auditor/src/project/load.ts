@@ -1,0 +1,264 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import ts from 'typescript';
+
+/** A parsed JavaScript or TypeScript file. */
+export interface SourceUnit {
+  /** Relative to the project root, `/`-separated. */
+  readonly path: string;
+  readonly absPath: string;
+  readonly text: string;
+  readonly sourceFile: ts.SourceFile;
+}
+
+/** A non-code file kept for infrastructure and secrets checks (manifests, compose, env, config). */
+export interface TextFile {
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface Project {
+  readonly root: string;
+  /** `name` from the root package.json, else the directory name. */
+  readonly name: string;
+  readonly units: readonly SourceUnit[];
+  readonly textFiles: readonly TextFile[];
+  /** Every dependency name from every package.json found (dependencies, dev, optional, peer). */
+  readonly dependencies: ReadonlySet<string>;
+  /** Human-readable notes about input that was skipped or only partly understood. */
+  readonly notes: readonly string[];
+  readonly lines: number;
+  /** The unit a relative import resolves to, if it is in the project. */
+  resolveImport(from: SourceUnit, specifier: string): SourceUnit | undefined;
+  unit(relPath: string): SourceUnit | undefined;
+}
+
+export interface LoadOptions {
+  /** Files larger than this are skipped with a note. Default 2 MiB. */
+  readonly maxFileBytes?: number;
+  /** Stop after this many files (a note says so). Default 20,000. */
+  readonly maxFiles?: number;
+}
+
+const SOURCE_EXTENSIONS = new Map<string, ts.ScriptKind>([
+  ['.ts', ts.ScriptKind.TS],
+  ['.mts', ts.ScriptKind.TS],
+  ['.cts', ts.ScriptKind.TS],
+  ['.tsx', ts.ScriptKind.TSX],
+  ['.js', ts.ScriptKind.JS],
+  ['.mjs', ts.ScriptKind.JS],
+  ['.cjs', ts.ScriptKind.JS],
+  ['.jsx', ts.ScriptKind.JSX],
+]);
+
+/** Directories that hold generated or third-party code, never the service's own. */
+const SKIPPED_DIRECTORIES = new Set([
+  'node_modules',
+  '.git',
+  'dist',
+  'build',
+  'coverage',
+  '.next',
+  '.turbo',
+  '.cache',
+  '.tessera',
+]);
+
+const TEXT_FILE =
+  /(\.(ya?ml|json|conf|config|properties|toml|ini|env|tf|hcl)$)|(^\.env(\..+)?$)|(^Dockerfile)|(^\.npmrc$)|(^Jenkinsfile$)|(^\.gitlab-ci\.yml$)/i;
+
+const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.cts', '.js', '.mjs', '.cjs', '.jsx'];
+const INDEX_FILES = ['index.ts', 'index.tsx', 'index.js', 'index.mjs', 'index.cjs'];
+
+interface ParseDiagnosticsCarrier {
+  readonly parseDiagnostics?: readonly ts.Diagnostic[];
+}
+
+/**
+ * Reads every source and configuration file under `root`. Never throws for bad input: binary,
+ * oversized, unreadable and looping entries become notes, and files with syntax errors are
+ * analysed as far as they parse (with a note naming the first error).
+ */
+export async function loadProject(root: string, options: LoadOptions = {}): Promise<Project> {
+  const maxFileBytes = options.maxFileBytes ?? 2 * 1024 * 1024;
+  const maxFiles = options.maxFiles ?? 20_000;
+  const absRoot = path.resolve(root);
+  const notes: string[] = [];
+  const units: SourceUnit[] = [];
+  const textFiles: TextFile[] = [];
+  const dependencies = new Set<string>();
+  let lines = 0;
+  let name = path.basename(absRoot);
+  let fileCount = 0;
+  const limit = { reached: false };
+
+  const rootStat = await stat(absRoot).catch(() => undefined);
+  if (rootStat === undefined) {
+    notes.push(`${root} does not exist or cannot be read; nothing was analysed.`);
+  } else if (!rootStat.isDirectory()) {
+    notes.push(`${root} is not a directory; nothing was analysed.`);
+  }
+
+  const visited = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    const real = await realpath(dir).catch(() => undefined);
+    if (real === undefined) return;
+    if (visited.has(real)) {
+      notes.push(`${rel(dir)}: symbolic link loop or repeated directory; skipped.`);
+      return;
+    }
+    visited.add(real);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+    if (entries === undefined) {
+      notes.push(`${rel(dir)}: directory cannot be read; skipped.`);
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (fileCount >= maxFiles) {
+        limit.reached = true;
+        return;
+      }
+      const abs = path.join(dir, entry.name);
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await stat(abs).catch(() => undefined);
+        if (target === undefined) {
+          notes.push(`${rel(abs)}: broken symbolic link; skipped.`);
+          continue;
+        }
+        isDir = target.isDirectory();
+        isFile = target.isFile();
+      }
+      if (isDir) {
+        if (!SKIPPED_DIRECTORIES.has(entry.name)) await walk(abs);
+        continue;
+      }
+      if (!isFile) continue;
+      const kind = scriptKindOf(entry.name);
+      const isText = kind === undefined && TEXT_FILE.test(entry.name);
+      if (kind === undefined && !isText) continue;
+      fileCount++;
+      await readOne(abs, kind);
+    }
+  };
+
+  const rel = (abs: string) => path.relative(absRoot, abs).split(path.sep).join('/') || '.';
+
+  const readOne = async (abs: string, kind: ts.ScriptKind | undefined): Promise<void> => {
+    const relPath = rel(abs);
+    const size = (await stat(abs).catch(() => undefined))?.size ?? 0;
+    if (size > maxFileBytes) {
+      notes.push(
+        `${relPath}: ${String(size)} bytes, over the ${String(maxFileBytes)}-byte limit; skipped.`,
+      );
+      return;
+    }
+    const buffer = await readFile(abs).catch(() => undefined);
+    if (buffer === undefined) {
+      notes.push(`${relPath}: cannot be read; skipped.`);
+      return;
+    }
+    if (looksBinary(buffer)) {
+      notes.push(`${relPath}: binary content; skipped.`);
+      return;
+    }
+    const text = buffer.toString('utf8');
+    lines += countLines(text);
+    if (kind === undefined) {
+      textFiles.push({ path: relPath, text });
+      if (path.basename(abs) === 'package.json') readPackageJson(relPath, text);
+      return;
+    }
+    const sourceFile = ts.createSourceFile(relPath, text, ts.ScriptTarget.Latest, true, kind);
+    const firstError = (sourceFile as unknown as ParseDiagnosticsCarrier).parseDiagnostics?.[0];
+    if (firstError !== undefined) {
+      const { line } = sourceFile.getLineAndCharacterOfPosition(firstError.start ?? 0);
+      const message = ts.flattenDiagnosticMessageText(firstError.messageText, ' ');
+      notes.push(
+        `${relPath}:${String(line + 1)}: syntax error (${message}); analysed as far as it parses.`,
+      );
+    }
+    units.push({ path: relPath, absPath: abs, text, sourceFile });
+  };
+
+  const readPackageJson = (relPath: string, text: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      notes.push(`${relPath}: not valid JSON; its dependencies were not read.`);
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return;
+    const pkg = parsed as Record<string, unknown>;
+    if (relPath === 'package.json' && typeof pkg.name === 'string') name = pkg.name;
+    for (const field of [
+      'dependencies',
+      'devDependencies',
+      'optionalDependencies',
+      'peerDependencies',
+    ]) {
+      const deps = pkg[field];
+      if (typeof deps === 'object' && deps !== null) {
+        for (const dep of Object.keys(deps)) dependencies.add(dep);
+      }
+    }
+  };
+
+  if (rootStat?.isDirectory() === true) await walk(absRoot);
+  if (limit.reached)
+    notes.push(`Stopped after ${String(maxFiles)} files; the rest was not analysed.`);
+  if (rootStat?.isDirectory() === true && units.length === 0) {
+    notes.push('No JavaScript or TypeScript source files were found.');
+  }
+
+  const byAbsPath = new Map(units.map((u) => [u.absPath, u]));
+  const byRelPath = new Map(units.map((u) => [u.path, u]));
+  return {
+    root: absRoot,
+    name,
+    units,
+    textFiles,
+    dependencies,
+    notes,
+    lines,
+    unit: (relPath) => byRelPath.get(relPath),
+    resolveImport(from, specifier) {
+      if (!specifier.startsWith('.')) return undefined;
+      const base = path.resolve(path.dirname(from.absPath), specifier);
+      // `./x.js` in TypeScript sources names `./x.ts`.
+      const stripped = base.replace(/\.(m|c)?js$/, '');
+      for (const candidate of [base, stripped]) {
+        for (const suffix of RESOLVE_SUFFIXES) {
+          const hit = byAbsPath.get(candidate + suffix);
+          if (hit !== undefined) return hit;
+        }
+      }
+      for (const index of INDEX_FILES) {
+        const hit = byAbsPath.get(path.join(base, index));
+        if (hit !== undefined) return hit;
+      }
+      return undefined;
+    },
+  };
+}
+
+function scriptKindOf(fileName: string): ts.ScriptKind | undefined {
+  if (fileName.endsWith('.d.ts') || fileName.endsWith('.d.mts') || fileName.endsWith('.d.cts')) {
+    return undefined;
+  }
+  return SOURCE_EXTENSIONS.get(path.extname(fileName));
+}
+
+function looksBinary(buffer: Buffer): boolean {
+  const sample = buffer.subarray(0, 8192);
+  return sample.includes(0);
+}
+
+function countLines(text: string): number {
+  let count = text.length > 0 ? 1 : 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
+  return count;
+}

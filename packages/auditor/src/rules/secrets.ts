@@ -1,0 +1,3 @@
+import type { RuleSet } from './rule.ts';
+
+export const secretsRules: RuleSet = {};
