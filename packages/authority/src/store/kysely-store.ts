@@ -147,22 +147,31 @@ export interface KyselyStoreDeps {
   /** Decides when a remembered assertion has expired (`rememberAssertion` takes no time). */
   readonly clock: Clock;
   /**
-   * SQLite only: writes one audit batch synchronously in its own BEGIN IMMEDIATE transaction.
-   * Kysely keeps its single SQLite connection for a whole transaction across awaits, so every
-   * other query (the token endpoint's) queued behind each audit append; a synchronous batch
-   * holds it for microseconds.
+   * SQLite only: writes a batch of replay records and audit rows synchronously in one
+   * BEGIN IMMEDIATE transaction. The token endpoint writes twice per request (its assertion's
+   * `jti`, then the issuance record); a commit each cost more CPU than the ES256 verification.
+   * Writes queue up during one event-loop turn and commit together at the end of it, and each
+   * caller still resolves only once its own write is committed.
    */
-  readonly sqliteAuditBatch?: (rows: (lastSeq: number, lastHash: string) => AuditRow[]) => void;
-  /**
-   * SQLite only: `rememberAssertion` as one prepared statement (the token endpoint runs it for
-   * every request; building it through Kysely each time showed in the profile).
-   */
-  readonly sqliteRememberAssertion?: (
-    key: string,
-    expiresAt: number,
-    nowSeconds: number,
-  ) => boolean;
+  readonly sqliteWriteBatch?: SqliteWriteBatch;
 }
+
+/** One `rememberAssertion` call waiting for its batch. */
+export interface AssertionWrite {
+  readonly key: string;
+  readonly expiresAt: number;
+  readonly nowSeconds: number;
+}
+
+/**
+ * Writes `assertions` (returning, for each, whether it was new or an expired record taken over)
+ * and, when `audit` is given, the audit rows it builds from the last stored record, all in one
+ * transaction.
+ */
+export type SqliteWriteBatch = (
+  assertions: readonly AssertionWrite[],
+  audit: ((lastSeq: number, lastHash: string) => AuditRow[]) | undefined,
+) => boolean[];
 
 /** One audit row as stored. */
 export interface AuditRow {
@@ -212,6 +221,14 @@ function chainRows(
 /** Rows per audit insert: SQLite allows 32,766 bound parameters, 7 per row. */
 const MAX_AUDIT_BATCH = 500;
 
+interface PendingAssertion extends AssertionWrite {
+  readonly resolve: (fresh: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Replay records per SQLite batch: bounds how long one batch holds the write lock. */
+const MAX_ASSERTION_BATCH = 2000;
+
 interface PendingAudit {
   readonly entry: AuditEntry;
   readonly dataJson: string;
@@ -224,16 +241,17 @@ export class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly #auditQueue: PendingAudit[] = [];
   #auditFlushing = false;
+  readonly #assertionQueue: PendingAssertion[] = [];
+  /** The SQLite batch being written or scheduled, if any. */
+  #sqliteFlush: Promise<void> | undefined;
   readonly #db: Kysely<Database>;
   readonly #clock: Clock;
   #closing: Promise<void> | undefined;
 
-  readonly #sqliteAuditBatch: KyselyStoreDeps['sqliteAuditBatch'];
-  readonly #sqliteRememberAssertion: KyselyStoreDeps['sqliteRememberAssertion'];
+  readonly #sqliteWriteBatch: SqliteWriteBatch | undefined;
 
   constructor(deps: KyselyStoreDeps) {
-    this.#sqliteAuditBatch = deps.sqliteAuditBatch;
-    this.#sqliteRememberAssertion = deps.sqliteRememberAssertion;
+    this.#sqliteWriteBatch = deps.sqliteWriteBatch;
     this.dialect = deps.dialect;
     this.#db = deps.db;
     this.#clock = deps.clock;
@@ -338,12 +356,11 @@ export class KyselyStore implements Store {
     // One statement, decided by the primary key: a concurrent duplicate either conflicts and
     // finds a live row (no row returned: a replay) or takes over an expired one. Reading first
     // and inserting after would let two concurrent first uses both pass.
-    const remember = this.#sqliteRememberAssertion;
-    if (remember !== undefined) {
-      // Holding Kysely's connection keeps the statement out of any open Kysely transaction.
-      return this.#db
-        .connection()
-        .execute(() => Promise.resolve(remember(key, expiresAt, nowSeconds)));
+    if (this.#sqliteWriteBatch !== undefined) {
+      return await new Promise<boolean>((resolve, reject) => {
+        this.#assertionQueue.push({ key, expiresAt, nowSeconds, resolve, reject });
+        this.#scheduleSqliteFlush();
+      });
     }
     const row = await this.#db
       .insertInto('used_assertions')
@@ -432,8 +449,64 @@ export class KyselyStore implements Store {
     const data = parsed as Record<string, unknown>;
     return await new Promise<AuditRecord>((resolve, reject) => {
       this.#auditQueue.push({ entry, dataJson, data, resolve, reject });
-      if (!this.#auditFlushing) void this.#flushAudit();
+      if (this.#sqliteWriteBatch !== undefined) this.#scheduleSqliteFlush();
+      else if (!this.#auditFlushing) void this.#flushAudit();
     });
+  }
+
+  /** Writes everything queued so far at the end of this event-loop turn (SQLite only). */
+  #scheduleSqliteFlush(): void {
+    this.#sqliteFlush ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        void this.#flushSqlite().finally(() => {
+          this.#sqliteFlush = undefined;
+          resolve();
+          // Writes queued while this batch was committing go in the next one.
+          if (this.#assertionQueue.length > 0 || this.#auditQueue.length > 0) {
+            this.#scheduleSqliteFlush();
+          }
+        });
+      });
+    });
+  }
+
+  async #flushSqlite(): Promise<void> {
+    const write = this.#sqliteWriteBatch;
+    if (write === undefined) return;
+    const assertions = this.#assertionQueue.splice(0, MAX_ASSERTION_BATCH);
+    const audits = this.#auditQueue.splice(0, MAX_AUDIT_BATCH);
+    const fail = (error: unknown) => {
+      for (const pending of assertions) pending.reject(error);
+      for (const pending of audits) pending.reject(error);
+    };
+    try {
+      const records: AuditRecord[] = [];
+      // Holding Kysely's connection guarantees no Kysely transaction is open meanwhile.
+      const fresh = await this.#db.connection().execute(() =>
+        Promise.resolve(
+          write(
+            assertions,
+            audits.length === 0
+              ? undefined
+              : (lastSeq, lastHash) => {
+                  const built = chainRows(audits, lastSeq, lastHash);
+                  records.push(...built.records);
+                  return built.rows;
+                },
+          ),
+        ),
+      );
+      assertions.forEach((pending, i) => {
+        pending.resolve(fresh[i] === true);
+      });
+      audits.forEach((pending, i) => {
+        const record = records[i];
+        if (record !== undefined) pending.resolve(record);
+        else pending.reject(new TesseraError('ERR_INTERNAL', 'audit batch lost a record'));
+      });
+    } catch (error) {
+      fail(error);
+    }
   }
 
   /**
@@ -485,19 +558,6 @@ export class KyselyStore implements Store {
       return this.#db.transaction().execute(async (trx) => {
         await advisoryTransactionLock(trx, LOCK_AUDIT_LOG);
         return append(trx);
-      });
-    }
-    const syncBatch = this.#sqliteAuditBatch;
-    if (syncBatch !== undefined) {
-      // Holding Kysely's connection guarantees no Kysely transaction is open meanwhile.
-      return this.#db.connection().execute(() => {
-        const records: AuditRecord[] = [];
-        syncBatch((lastSeq, lastHash) => {
-          const built = chainRows(batch, lastSeq, lastHash);
-          records.push(...built.records);
-          return built.rows;
-        });
-        return Promise.resolve(records);
       });
     }
     // BEGIN IMMEDIATE takes the write lock before the read, so another process writing the same
@@ -561,7 +621,13 @@ export class KyselyStore implements Store {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#db.destroy();
+    // Queued writes are committed (or fail) before the database goes away.
+    this.#closing ??= (async () => {
+      for (let flush = this.#sqliteFlush; flush !== undefined; flush = this.#sqliteFlush) {
+        await flush;
+      }
+      await this.#db.destroy();
+    })();
     return this.#closing;
   }
 }

@@ -3,7 +3,12 @@ import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { GENESIS_HASH } from '../audit/chain.ts';
-import { KyselyStore, type AuditRow } from './kysely-store.ts';
+import {
+  KyselyStore,
+  type AssertionWrite,
+  type AuditRow,
+  type SqliteWriteBatch,
+} from './kysely-store.ts';
 import { migrateStore } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './types.ts';
@@ -91,35 +96,39 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
   });
 }
 
-/** `rememberAssertion` as one prepared upsert (see KyselyStoreDeps); same SQL as the Kysely path. */
-function sqliteAssertionRecorder(
-  sqlite: BetterSqlite3.Database,
-): (key: string, expiresAt: number, nowSeconds: number) => boolean {
+/**
+ * Runs one batch of the token endpoint's writes (see `KyselyStoreDeps.sqliteWriteBatch`) in a
+ * single synchronous BEGIN IMMEDIATE transaction: the replay records first, each decided by the
+ * same conditional upsert as the Kysely path, then the audit rows chained onto the last record.
+ */
+function sqliteWriteBatcher(sqlite: BetterSqlite3.Database): SqliteWriteBatch {
   const upsert = sqlite.prepare<[string, number, number], { key: string }>(
     'insert into used_assertions (key, expires_at) values (?, ?) on conflict (key) do update set expires_at = excluded.expires_at where used_assertions.expires_at <= ? returning key',
   );
-  return (key, expiresAt, nowSeconds) => upsert.get(key, expiresAt, nowSeconds) !== undefined;
-}
-
-/** Appends audit rows in one synchronous BEGIN IMMEDIATE transaction (see KyselyStoreDeps). */
-function sqliteAuditWriter(
-  sqlite: BetterSqlite3.Database,
-): (rows: (lastSeq: number, lastHash: string) => AuditRow[]) => void {
   const last = sqlite.prepare<[], { seq: number | bigint; hash: string }>(
     'select seq, hash from audit_log order by seq desc limit 1',
   );
   const insert = sqlite.prepare(
     'insert into audit_log (seq, at_ms, type, actor, data, prev_hash, hash) values (@seq, @at_ms, @type, @actor, @data, @prev_hash, @hash)',
   );
-  const append = sqlite.transaction((build: (lastSeq: number, lastHash: string) => AuditRow[]) => {
-    const row = last.get();
-    for (const audit of build(row === undefined ? 0 : Number(row.seq), row?.hash ?? GENESIS_HASH)) {
-      insert.run(audit);
-    }
-  });
-  return (build) => {
-    append.immediate(build);
-  };
+  const write = sqlite.transaction(
+    (
+      assertions: readonly AssertionWrite[],
+      audit: ((lastSeq: number, lastHash: string) => AuditRow[]) | undefined,
+    ): boolean[] => {
+      const fresh = assertions.map(
+        (a) => upsert.get(a.key, a.expiresAt, a.nowSeconds) !== undefined,
+      );
+      if (audit !== undefined) {
+        const row = last.get();
+        for (const r of audit(row === undefined ? 0 : Number(row.seq), row?.hash ?? GENESIS_HASH)) {
+          insert.run(r);
+        }
+      }
+      return fresh;
+    },
+  );
+  return (assertions, audit) => write.immediate(assertions, audit);
 }
 
 /**
@@ -165,7 +174,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db,
     dialect: 'sqlite',
     clock: options.clock ?? systemClock,
-    sqliteAuditBatch: sqliteAuditWriter(sqlite),
-    sqliteRememberAssertion: sqliteAssertionRecorder(sqlite),
+    sqliteWriteBatch: sqliteWriteBatcher(sqlite),
   });
 }
