@@ -6,6 +6,7 @@ import { createMetrics, type AuthorityMetrics } from './metrics.ts';
 import { sha256 } from './routes/admin.ts';
 import { RevocationFeed } from './revocation/feed.ts';
 import { ServiceCache } from './service-cache.ts';
+import { createIssuedTokenReader } from './tokens/inspect.ts';
 import type { ServiceRecord, Store } from './store/types.ts';
 
 export interface AuthorityContextDeps {
@@ -25,6 +26,15 @@ export interface AuthorityContextDeps {
 export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityContext {
   const { store, clock, keys } = deps;
   let published: { kids: string; resolver: KeyResolver } | undefined;
+  const readToken = createIssuedTokenReader(deps.settings.issuer);
+  const publishedKeys = async () => {
+    const { document } = await keys.jwks();
+    // kids are RFC 7638 thumbprints, so the list of kids identifies the key set: parse the
+    // JWKS once per change of the set, not once per request.
+    const kids = document.keys.map((key) => key.kid).join(' ');
+    if (published?.kids !== kids) published = { kids, resolver: parseJwks(document) };
+    return published.resolver;
+  };
   return {
     settings: deps.settings,
     store,
@@ -36,13 +46,9 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     revocations: deps.revocations ?? new RevocationFeed({ store, clock }),
     adminTokenHash: sha256(deps.adminToken.toString('utf8')),
     authenticateClient: deps.authenticateClient,
-    async publishedKeys() {
-      const { document } = await keys.jwks();
-      // kids are RFC 7638 thumbprints, so the list of kids identifies the key set: parse the
-      // JWKS once per change of the set, not once per request.
-      const kids = document.keys.map((key) => key.kid).join(' ');
-      if (published?.kids !== kids) published = { kids, resolver: parseJwks(document) };
-      return published.resolver;
+    publishedKeys,
+    async readIssuedToken(token) {
+      return readToken(token, await publishedKeys());
     },
     async audit(entry) {
       await store.appendAudit({ ...entry, atMs: clock.now() });

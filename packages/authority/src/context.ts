@@ -4,6 +4,7 @@ import type { AuthorityMetrics } from './metrics.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
 import type { ServiceCache } from './service-cache.ts';
 import type { AuditEntry, ServiceRecord, Store } from './store/types.ts';
+import type { IssuedTokenClaims } from './tokens/inspect.ts';
 
 /** What the HTTP layer needs from key management (implemented by `KeyManager`). */
 export interface AuthorityKeys {
@@ -43,6 +44,11 @@ export interface AuthorityContext {
   readonly adminTokenHash: Buffer;
   /** Key resolver over the currently published JWKS, for reading back our own tokens. */
   publishedKeys(): Promise<KeyResolver>;
+  /**
+   * Reads back one of this authority's tokens against the published keys (signature, `typ`,
+   * `iss`; not expiry or revocation), remembering tokens already read.
+   */
+  readIssuedToken(token: string): Promise<IssuedTokenClaims | undefined>;
   /**
    * Authenticates the client of a token, revocation or introspection request (RFC 7523
    * `private_key_jwt`). Resolves to the registered, enabled service or rejects with a

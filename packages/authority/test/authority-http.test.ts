@@ -241,17 +241,19 @@ for (const variant of STORES) {
         assert.equal(missing.status, 401);
       });
 
+      async function introspectToken(token: string): Promise<{ active: boolean; sub?: string }> {
+        const response = await authority.form('/oauth2/introspect', {
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: authority.assertion(events.key, events.clientId),
+          token,
+        });
+        assert.equal(response.status, 200);
+        return (await response.json()) as { active: boolean; sub?: string };
+      }
+
       it('revokes a token (RFC 7009) so introspection (RFC 7662) reports it inactive', async () => {
         const token = await getToken();
-        const introspect = async () => {
-          const response = await authority.form('/oauth2/introspect', {
-            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-            client_assertion: authority.assertion(events.key, events.clientId),
-            token,
-          });
-          assert.equal(response.status, 200);
-          return (await response.json()) as { active: boolean; sub?: string };
-        };
+        const introspect = () => introspectToken(token);
         assert.deepEqual(
           { active: (await introspect()).active, sub: (await introspect()).sub },
           { active: true, sub: EVENTS },
@@ -352,10 +354,13 @@ for (const variant of STORES) {
           'retired key still published',
         );
         const fresh = await getToken();
+        // Introspected once, so the authority remembers having read it.
+        assert.equal((await introspectToken(fresh)).active, true);
         const emergency = await authority.admin('POST', '/v1/admin/keys/rotate', {
           revokePrevious: true,
         });
         assert.equal(emergency.status, 200);
+        assert.deepEqual(await introspectToken(fresh), { active: false }, 'withdrawn key');
         const verifier = await verifierForBilling();
         assert.throws(
           () => verifier.verify(fresh),

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthorityContext } from '../context.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import type { RevocationRecord } from '../store/types.ts';
-import { isTokenActive, readIssuedToken } from '../tokens/inspect.ts';
+import { isTokenActive } from '../tokens/inspect.ts';
 import { authenticateOrReply, readForm } from './token.ts';
 
 /** Most SSE subscribers one instance serves; more get 503 rather than exhausting sockets. */
@@ -48,7 +48,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     if (hint !== undefined && hint !== 'access_token') {
       return sendOAuthError(reply, 'unsupported_token_type', 'only access tokens can be revoked');
     }
-    const claims = readIssuedToken(token, await ctx.publishedKeys(), ctx.settings.issuer);
+    const claims = await ctx.readIssuedToken(token);
     // RFC 7009 §2.2: an invalid or unknown token is answered 200 all the same.
     if (claims === undefined || ctx.clock.now() / 1000 >= claims.exp) return reply.code(200).send();
     if (claims.client_id !== client.spiffeId) {
@@ -81,7 +81,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     const token = parameters.get('token');
     if (token === undefined) return sendOAuthError(reply, 'invalid_request', 'token is required');
     reply.header('cache-control', 'no-store');
-    const claims = readIssuedToken(token, await ctx.publishedKeys(), ctx.settings.issuer);
+    const claims = await ctx.readIssuedToken(token);
     // RFC 7662 §2.2: anything not currently valid is just inactive, with no further detail.
     if (claims === undefined || !isTokenActive(claims, ctx)) return reply.send({ active: false });
     return reply.send({

@@ -68,3 +68,39 @@ export function isTokenActive(
     revocations.isRevoked(claims.jti, claims.client_id, claims.iat)
   );
 }
+
+/** Tokens a reader remembers; at about 1 KB each (token and claims), a few MB at most. */
+const DEFAULT_READER_ENTRIES = 4096;
+
+/**
+ * {@link readIssuedToken} with memory: a token's signature, `typ` and `iss` never change, so
+ * a resource server introspecting the same token again (the usual pattern) costs a map lookup,
+ * not an ES256 verification. Only tokens that read successfully are kept (garbage cannot evict
+ * them for free), oldest first out; the memory is dropped whenever the published key set
+ * changes, so a withdrawn key (`keys rotate --revoke-previous`) takes its tokens with it.
+ * Expiry and revocation are still decided on every call by {@link isTokenActive}.
+ */
+export function createIssuedTokenReader(
+  issuer: string,
+  maxEntries = DEFAULT_READER_ENTRIES,
+): (token: string, keys: KeyResolver) => IssuedTokenClaims | undefined {
+  let keysOfCache: KeyResolver | undefined;
+  const read = new Map<string, IssuedTokenClaims>();
+  return (token, keys) => {
+    if (keys !== keysOfCache) {
+      read.clear();
+      keysOfCache = keys;
+    }
+    const known = read.get(token);
+    if (known !== undefined) return known;
+    const claims = readIssuedToken(token, keys, issuer);
+    if (claims !== undefined) {
+      if (read.size >= maxEntries) {
+        const oldest = read.keys().next();
+        if (oldest.done !== true) read.delete(oldest.value);
+      }
+      read.set(token, claims);
+    }
+    return claims;
+  };
+}
