@@ -1,3 +1,20 @@
 export { auditDirectory, passRateOf, type AuditOptions } from './audit.ts';
 export { CATALOG } from './catalog/checks.ts';
+export {
+  AUDIT_CONFIG_FILE_NAMES,
+  auditConfigSchema,
+  FAIL_ON_LEVELS,
+  findAuditConfig,
+  loadAuditConfig,
+  MIN_JUSTIFICATION_CHARACTERS,
+  parseAuditConfig,
+  type AuditConfig,
+  type FailOn,
+} from './config.ts';
+export { failingChecks } from './gate.ts';
 export * from './model.ts';
+export { toJsonReport, renderJson } from './report/json.ts';
+export { CATEGORY_NAMES, renderMarkdown } from './report/markdown.ts';
+export { renderSarif, SARIF_SCHEMA_URI, type SarifOptions } from './report/sarif.ts';
+export { REPORT_SCHEMA_ID, reportSchema, type JsonReport } from './report/schema.ts';
+export { AUDITOR_VERSION } from './report/version.ts';

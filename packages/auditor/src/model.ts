@@ -28,7 +28,7 @@ export interface CheckDefinition {
   readonly title: string;
   readonly severity: Severity;
   readonly decidedBy: DecidedBy;
-  /** What evidence decides it (shown in `--explain` and the JSON report). */
+  /** What evidence decides it (in the catalog, SARIF rule help and remediation text). */
   readonly evidence: string;
   /** What to do when it fails. */
   readonly remediation: string;

@@ -1,6 +1,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { FailOn } from '@tessera/auditor';
 import { DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_AUTHORITY_URL } from './authority-client.ts';
 import type { AdminOptions } from './commands/admin.ts';
+import type { AuditCommandOptions, AuditFormat } from './commands/audit.ts';
 import type { ServiceAddOptions } from './commands/service.ts';
 import type { TokenGetOptions } from './commands/token.ts';
 import { CliError, processIo, type CliIo } from './io.ts';
@@ -11,6 +13,15 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+const AUDIT_FORMATS = ['md', 'json', 'sarif'] as const satisfies readonly AuditFormat[];
+const FAIL_ON_LEVELS = [
+  'critical',
+  'high',
+  'medium',
+  'low',
+  'none',
+] as const satisfies readonly FailOn[];
 
 /** Commander argument parser: a whole number of seconds since the epoch (a JWT `exp`). */
 function parseEpochSeconds(value: string): number {
@@ -163,6 +174,32 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       run(async () => {
         const { auditLogVerify } = await import('./commands/authority.ts');
         await auditLogVerify(options, io);
+      }),
+    );
+
+  program
+    .command('audit <path>')
+    .description(
+      "score a service's code against the service-to-service security checklist (Markdown, JSON or SARIF report)",
+    )
+    .addOption(
+      new Option('--format <format>', 'report format').choices(AUDIT_FORMATS).default('md'),
+    )
+    .option('--out <file>', 'write the report to this file (atomically) instead of stdout')
+    .addOption(
+      new Option(
+        '--fail-on <severity>',
+        "exit 1 when a check of this severity or above FAILs; PARTIAL and waived checks never do (default: the config's failOn, else none)",
+      ).choices(FAIL_ON_LEVELS),
+    )
+    .option(
+      '--config <file>',
+      'audit config (YAML or JSON: service, failOn, waivers); default: tessera-audit.yaml, .yml or .json in <path>',
+    )
+    .action((target: string, options: AuditCommandOptions) =>
+      run(async () => {
+        const { audit } = await import('./commands/audit.ts');
+        await audit(target, options, io);
       }),
     );
 
