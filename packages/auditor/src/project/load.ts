@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
@@ -67,6 +68,8 @@ const SKIPPED_DIRECTORIES = new Set([
 const TEXT_FILE =
   /(\.(ya?ml|json|conf|config|properties|toml|ini|env|tf|hcl)$)|(^\.env(\..+)?$)|(^Dockerfile)|(^\.npmrc$)|(^Jenkinsfile$)|(^\.gitlab-ci\.yml$)/i;
 
+const AUDIT_CONFIG_FILE = /^tessera-audit\.(ya?ml|json)$/;
+
 const RESOLVE_SUFFIXES = ['', '.ts', '.tsx', '.mts', '.cts', '.js', '.mjs', '.cjs', '.jsx'];
 const INDEX_FILES = ['index.ts', 'index.tsx', 'index.js', 'index.mjs', 'index.cjs'];
 
@@ -135,7 +138,8 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
         if (!SKIPPED_DIRECTORIES.has(entry.name)) await walk(abs);
         continue;
       }
-      if (!isFile) continue;
+      // The audit's own config (waivers and their justifications) is not the service's code.
+      if (!isFile || AUDIT_CONFIG_FILE.test(entry.name)) continue;
       const kind = scriptKindOf(entry.name);
       const isText = kind === undefined && TEXT_FILE.test(entry.name);
       if (kind === undefined && !isText) continue;
@@ -163,6 +167,9 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     if (looksBinary(buffer)) {
       notes.push(`${relPath}: binary content; skipped.`);
       return;
+    }
+    if (!isUtf8(buffer)) {
+      notes.push(`${relPath}: not valid UTF-8; invalid bytes were read as U+FFFD.`);
     }
     const text = buffer.toString('utf8');
     lines += countLines(text);
