@@ -4,8 +4,18 @@
  */
 import type { Benchmark } from './harness.ts';
 
+import { benchmarks as auditor } from './auditor.bench.ts';
 import { benchmarks as authority } from './authority.bench.ts';
 import { benchmarks as core } from './core.bench.ts';
+import { benchmarks as demo } from './demo.bench.ts';
 import { benchmarks as fastify } from './fastify.bench.ts';
+import { benchmarks as fastifyMemory } from './fastify-memory.bench.ts';
 
-export const benchmarks: readonly Benchmark[] = [...core, ...authority, ...fastify];
+export const benchmarks: readonly Benchmark[] = [
+  ...core,
+  ...authority,
+  ...fastify,
+  ...fastifyMemory,
+  ...demo,
+  ...auditor,
+];
