@@ -1,3 +1,763 @@
-import type { RuleSet } from './rule.ts';
+/**
+ * Service Identity Verification Checklist, rows 1–19: mTLS (SV1–SV6), JWT service tokens
+ * (SV7–SV13), HMAC signatures (SV14–SV19).
+ *
+ * The checklist offers three ways to prove a caller's identity, so each family is judged only
+ * where its mechanism exists, and is otherwise N/A with the reason (one missing mechanism is not
+ * counted six times):
+ * - SV1 (mutual TLS enabled) is the row that reports "no cryptographic caller identity at all":
+ *   FAIL for an inbound server with no client certificates (in code, or a STRICT mesh policy in
+ *   the manifests) and no signed service tokens; N/A when signed service tokens (Tessera, or
+ *   verified JWTs whose subject is used as the calling service) identify callers instead. A
+ *   service whose JWTs only carry end users gets FAIL, as seed audit 000 reports "No mTLS" for
+ *   a service with user tokens only. SV2–SV6 are N/A without mTLS in code.
+ * - SV7–SV13 are N/A when no JWT is verified or decoded.
+ * - SV14–SV17 are N/A without HMAC request signing; SV18 (constant-time comparison) and SV19
+ *   (per-service secrets) are also judged wherever a static shared secret authenticates callers,
+ *   since that is the same comparison with the same secret-sharing problem.
+ */
+import ts from 'typescript';
+import type { SymbolTable } from '../ast/symbols.ts';
+import type { Site } from '../analysis/inbound/facts.ts';
+import type { Summary } from '../analysis/inbound/functions.ts';
+import { summaryVerdict } from '../analysis/inbound/coverage.ts';
+import {
+  evidenceOf,
+  handlesJwt,
+  identityReads,
+  listed,
+  sitesOf,
+  unverifiedDecodes,
+  usesTessera,
+  withServer,
+} from '../analysis/inbound/judge.ts';
+import { isAsymmetric, isSymmetricOrNone, type JwtVerifier } from '../analysis/inbound/jwt.ts';
+import { inbound, type InboundModel } from '../analysis/inbound/model.ts';
+import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';
+import type { Outcome } from '../model.ts';
+import { claimOutcome } from './service-endpoint.ts';
+import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
-export const identityVerificationRules: RuleSet = {};
+// ---- mTLS (SV1–SV6) ---------------------------------------------------------------------
+
+/** mTLS configured in code: `requestCert` on a TLS server. */
+function mtlsInCode(model: InboundModel) {
+  return model.mutualTls.filter((m) => m.requestCert);
+}
+
+function sv1(ctx: AuditContext): Outcome {
+  const { model, na } = withServer(ctx);
+  if (na !== undefined) return na;
+  const configs = mtlsInCode(model);
+  const required = configs.filter((m) => m.optional === undefined);
+  if (required.length > 0) {
+    return outcome(
+      'PASS',
+      'The TLS server requires a client certificate (`requestCert` with `rejectUnauthorized` left on).',
+      evidenceOf(required.map((m) => m.site)),
+    );
+  }
+  if (configs.length > 0) {
+    const checked = model.files.flatMap((f) => f.certFields).filter((c) => c.name === 'authorized');
+    return checked.length > 0
+      ? outcome(
+          'PASS',
+          'Client certificates are requested and the code refuses connections that are not `authorized`.',
+          evidenceOf([...configs.map((m) => m.site), ...checked.map((c) => c.site)]),
+        )
+      : outcome(
+          'PARTIAL',
+          'Client certificates are requested but `rejectUnauthorized: false` makes them optional, and nothing checks `socket.authorized`.',
+          evidenceOf(configs.flatMap((m) => (m.optional === undefined ? [m.site] : [m.optional]))),
+        );
+  }
+  if (model.mesh !== undefined) {
+    return outcome(
+      'PASS',
+      'Mutual TLS is enforced by the service mesh (Istio PeerAuthentication in STRICT mode).',
+      [model.mesh],
+    );
+  }
+  const tokens = serviceTokenEvidence(model);
+  if (tokens.length > 0) {
+    return outcome(
+      'N/A',
+      "Callers prove their identity with signed service tokens (judged by SV7–SV13), the checklist's alternative to mutual TLS; no mTLS is configured.",
+      evidenceOf(tokens, 3),
+    );
+  }
+  return outcome(
+    'FAIL',
+    'No server requires client certificates (no `requestCert` in TLS options, no STRICT mesh policy) and no signed service token proves who is calling.',
+    evidenceOf(model.tlsServers.length > 0 ? model.tlsServers : model.serverSites, 3),
+  );
+}
+
+/**
+ * Where signed service tokens identify the calling service: Tessera, or verified JWTs whose
+ * subject is used as a service (not an end user's) identity, or HMAC keys chosen per caller.
+ */
+function serviceTokenEvidence(model: InboundModel): Site[] {
+  if (usesTessera(model)) return model.tessera.map((t) => t.site);
+  const identity = identityReads(model);
+  if (model.verifiers.length > 0 && identity.service.length > 0) {
+    return [...model.verifiers.map((v) => v.site), ...identity.service];
+  }
+  const perCaller = hmacVerifiers(model)
+    .flatMap((s) => s.hmacs)
+    .filter((h) => h.key !== undefined && perCallerKey(h.key));
+  return perCaller;
+}
+
+/** SV2–SV6 are judged only where mTLS is configured in code. */
+function mtlsFamily(
+  ctx: AuditContext,
+  judge: (model: InboundModel, sites: readonly Site[]) => Outcome,
+): Outcome {
+  const { model, na } = withServer(ctx);
+  if (na !== undefined) return na;
+  const configs = mtlsInCode(model);
+  if (configs.length === 0) {
+    return outcome(
+      'N/A',
+      model.mesh !== undefined
+        ? 'Mutual TLS is terminated by the service mesh; its CA, revocation and rotation are mesh configuration, not this code.'
+        : 'No mutual TLS is configured in this code (SV1 reports its absence), so there is nothing to judge here.',
+      model.mesh === undefined ? [] : [model.mesh],
+    );
+  }
+  return judge(
+    model,
+    configs.map((m) => m.site),
+  );
+}
+
+function sv2(ctx: AuditContext): Outcome {
+  return mtlsFamily(ctx, (model) => {
+    const configs = mtlsInCode(model);
+    const missing = configs.filter((m) => m.ca === undefined);
+    const publicStore = configs.filter(
+      (m) => m.ca?.node.getText(m.ca.unit.sourceFile).includes('rootCertificates') === true,
+    );
+    if (missing.length > 0 || publicStore.length > 0) {
+      return outcome(
+        'FAIL',
+        missing.length > 0
+          ? "Client certificates are checked against Node's default CA store (no `ca` option), so a certificate from any public CA is accepted."
+          : 'The client CA bundle is the public root store (`tls.rootCertificates`).',
+        evidenceOf([...missing, ...publicStore].map((m) => m.ca ?? m.site)),
+      );
+    }
+    return outcome(
+      'PASS',
+      'Client certificates must chain to the CA bundle given in `ca`.',
+      evidenceOf(configs.flatMap((m) => (m.ca === undefined ? [] : [m.ca]))),
+    );
+  });
+}
+
+function sv3(ctx: AuditContext): Outcome {
+  return mtlsFamily(ctx, (model, sites) => {
+    const fields = model.files
+      .flatMap((f) => f.certFields)
+      .filter(
+        (c) => c.name === 'subject' || c.name === 'subjectaltname' || c.name === 'fingerprint256',
+      );
+    if (fields.length > 0) {
+      return outcome(
+        'PASS',
+        "The client certificate's subject (CN/SAN) is read and checked.",
+        evidenceOf(fields.map((f) => f.site)),
+      );
+    }
+    return outcome(
+      'FAIL',
+      'Any certificate issued by the CA is accepted: the subject (CN) or SAN of the client certificate is never checked.',
+      evidenceOf(sites),
+    );
+  });
+}
+
+function sv4(ctx: AuditContext): Outcome {
+  return mtlsFamily(ctx, (model, sites) => {
+    const checks = model.files.flatMap((f) => f.revocationChecks);
+    return checks.length > 0
+      ? outcome(
+          'PASS',
+          'Revoked client certificates are refused (CRL or OCSP).',
+          evidenceOf(checks),
+        )
+      : outcome(
+          'FAIL',
+          'No CRL (`crl` option) or OCSP check: a revoked client certificate keeps working until it expires.',
+          evidenceOf(sites),
+        );
+  });
+}
+
+function sv5(ctx: AuditContext): Outcome {
+  return mtlsFamily(ctx, (model, sites) => {
+    const expiry = model.files
+      .flatMap((f) => f.certFields)
+      .filter((c) => c.name === 'valid_to' || c.name === 'validTo');
+    const reloads = model.files.flatMap((f) => f.secureContextReloads);
+    if (expiry.length > 0 || reloads.length > 0) {
+      return outcome(
+        'PASS',
+        'Certificate expiry is handled: validity dates are checked or certificates are reloaded without a restart.',
+        evidenceOf([...expiry.map((e) => e.site), ...reloads]),
+      );
+    }
+    return outcome(
+      'PARTIAL',
+      "TLS refuses expired client certificates, but nothing watches this server's own certificate: it is loaded once and fails when it expires.",
+      evidenceOf(sites),
+    );
+  });
+}
+
+function sv6(ctx: AuditContext): Outcome {
+  return mtlsFamily(ctx, (model, sites) => {
+    const reloads = model.files.flatMap((f) => f.secureContextReloads);
+    return reloads.length > 0
+      ? outcome(
+          'PASS',
+          'Certificates are reloaded at run time (`setSecureContext` or a file watch), so rotation needs no restart.',
+          evidenceOf(reloads),
+        )
+      : outcome(
+          'FAIL',
+          'Certificates are read once at start-up; rotating them needs a redeploy or restart.',
+          evidenceOf(sites),
+        );
+  });
+}
+
+// ---- JWT service tokens (SV7–SV13) ------------------------------------------------------------
+
+/** SV7–SV13 are judged only where the service accepts JWTs. */
+function jwtFamily(ctx: AuditContext, judge: (model: InboundModel) => Outcome): Outcome {
+  const { model, na } = withServer(ctx);
+  if (na !== undefined) return na;
+  if (!handlesJwt(model)) {
+    return outcome(
+      'N/A',
+      'No JWT service tokens are accepted by this code (no JWT is verified or decoded), so the JWT rows do not apply.',
+    );
+  }
+  return judge(model);
+}
+
+const decodeOnly = (model: InboundModel, why: string): Outcome | undefined => {
+  const decodes = unverifiedDecodes(model);
+  if (model.verifiers.length > 0 || usesTessera(model) || decodes.length === 0) return undefined;
+  return outcome('FAIL', why, evidenceOf(decodes));
+};
+
+function sv7(ctx: AuditContext): Outcome {
+  return jwtFamily(ctx, (model) => {
+    const early = decodeOnly(
+      model,
+      'Tokens are decoded without verification, so any algorithm (including `none`) is accepted.',
+    );
+    if (early !== undefined) return early;
+    const symmetric: { verifier: JwtVerifier; site: Site }[] = [];
+    const unknown: JwtVerifier[] = [];
+    const good: JwtVerifier[] = [];
+    for (const verifier of model.verifiers) {
+      const pinned = verifier.algorithms;
+      if (pinned?.some(isSymmetricOrNone) === true) {
+        symmetric.push({ verifier, site: verifier.algorithmsSite ?? verifier.site });
+      } else if (pinned !== undefined && pinned.length > 0 && pinned.every(isAsymmetric)) {
+        good.push(verifier);
+      } else if (verifier.key.kind === 'inherited') {
+        continue;
+      } else if (verifier.key.symmetric === true) {
+        symmetric.push({ verifier, site: verifier.key.site });
+      } else if (verifier.key.symmetric === false) {
+        good.push(verifier);
+      } else {
+        unknown.push(verifier);
+      }
+    }
+    if (symmetric.length > 0) {
+      return outcome(
+        'FAIL',
+        'Tokens are verified with a shared HMAC secret (HS256 family): every service that can verify a token can also mint one.',
+        evidenceOf(symmetric.map((s) => s.site)),
+      );
+    }
+    if (unknown.length > 0) {
+      return outcome(
+        'PARTIAL',
+        'The accepted algorithms are not pinned and the key type could not be traced, so HS256 may be accepted.',
+        evidenceOf(unknown.map((v) => v.site)),
+      );
+    }
+    return outcome(
+      'PASS',
+      `Tokens are verified with asymmetric algorithms (${listed([...new Set(good.flatMap((v) => v.algorithms ?? ['public key']))])}).`,
+      evidenceOf(good.map((v) => v.algorithmsSite ?? v.key.site)),
+    );
+  });
+}
+
+function sv8(ctx: AuditContext): Outcome {
+  return jwtFamily(ctx, (model) => {
+    const early = decodeOnly(
+      model,
+      'Tokens are never verified, so no verification key is retrieved at all.',
+    );
+    if (early !== undefined) return early;
+    const verifiers = model.verifiers.filter((v) => v.key.kind !== 'inherited');
+    const secret = verifiers.filter(
+      (v) =>
+        v.key.symmetric === true &&
+        !(
+          v.algorithms !== undefined &&
+          v.algorithms.length > 0 &&
+          v.algorithms.every(isAsymmetric)
+        ),
+    );
+    if (secret.length > 0) {
+      return outcome(
+        'FAIL',
+        'Verification uses a shared secret, not a public key: the verifying service holds signing power.',
+        evidenceOf(secret.map((v) => v.key.site)),
+      );
+    }
+    const plainHttp = verifiers.filter(
+      (v) =>
+        v.key.url !== undefined &&
+        /^http:\/\/(?!(localhost|127\.0\.0\.1|\[::1\])[:/])/.test(v.key.url),
+    );
+    if (plainHttp.length > 0) {
+      return outcome(
+        'PARTIAL',
+        'The JWKS is fetched over plain HTTP, so a network attacker can substitute keys.',
+        evidenceOf(plainHttp.map((v) => v.key.site)),
+      );
+    }
+    const unknown = verifiers.filter((v) => v.key.kind === 'unknown');
+    if (unknown.length > 0) {
+      return outcome(
+        'PARTIAL',
+        'Where the verification key comes from could not be traced in the code.',
+        evidenceOf(unknown.map((v) => v.key.site)),
+      );
+    }
+    return outcome(
+      'PASS',
+      usesTessera(model)
+        ? "Public keys come from the authority's JWKS, cached and refreshed by Tessera."
+        : 'Public keys come from a JWKS endpoint, a key provider or a public key file.',
+      evidenceOf(verifiers.map((v) => v.key.site)),
+    );
+  });
+}
+
+function sv9(ctx: AuditContext): Outcome {
+  return jwtFamily(ctx, (model) => {
+    if (usesTessera(model)) {
+      return outcome(
+        'PASS',
+        "Tessera requires `sub` to be the calling service's SPIFFE ID and exposes it as `request.caller`.",
+        evidenceOf(model.tessera.map((t) => t.site)),
+      );
+    }
+    const pinned = model.verifiers.filter((v) => v.subject !== undefined);
+    const identity = identityReads(model);
+    const reads = identity.service.filter((c) => /^(sub|azp|client_id|clientId)$/.test(c.name));
+    if (pinned.length > 0 || reads.length > 0) {
+      return outcome(
+        'PASS',
+        "The token subject (`sub`) is used as the caller's identity.",
+        evidenceOf(
+          [...pinned.flatMap((v) => (v.subject === undefined ? [] : [v.subject])), ...reads],
+          5,
+        ),
+      );
+    }
+    if (identity.user.length > 0) {
+      return outcome(
+        'FAIL',
+        'The token subject is used as an end-user id; no token names the calling service.',
+        evidenceOf(identity.user),
+      );
+    }
+    return outcome(
+      'FAIL',
+      "The token's `sub` claim is never read or checked, so the caller's service identity is not taken from it.",
+      evidenceOf([...model.verifiers.map((v) => v.site), ...unverifiedDecodes(model)]),
+    );
+  });
+}
+
+function sv12(ctx: AuditContext): Outcome {
+  return jwtFamily(ctx, (model) => {
+    const failing = expiryFailures(model);
+    if (failing !== undefined) return failing;
+    const bounded = model.verifiers.filter((v) => v.maxAge !== undefined);
+    return outcome(
+      'PASS',
+      bounded.length > 0
+        ? '`exp` is checked and token age is bounded (`maxAge` or short-lived tokens from the authority).'
+        : '`exp` is checked by the verifier (its default).',
+      evidenceOf(model.verifiers.map((v) => v.maxAge ?? v.site)),
+    );
+  });
+}
+
+/** Expired tokens accepted: `ignoreExpiration`, unverified claims, or a callback that ignores errors. */
+function expiryFailures(model: InboundModel): Outcome | undefined {
+  const decodes = unverifiedDecodes(model);
+  const ignoring = model.verifiers.flatMap((v) =>
+    v.ignoreExpiration === undefined ? [] : [v.ignoreExpiration],
+  );
+  const bare = model.verifiers.filter((v) => !v.claimsChecked).map((v) => v.site);
+  if (ignoring.length > 0) {
+    return outcome(
+      'FAIL',
+      '`ignoreExpiration: true` accepts expired tokens.',
+      evidenceOf(ignoring),
+    );
+  }
+  if (
+    bare.length > 0 ||
+    (decodes.length > 0 && model.verifiers.length === 0 && !usesTessera(model))
+  ) {
+    return outcome(
+      'FAIL',
+      'Token claims are never validated (decoded, or verified as a bare JWS), so `exp` is not checked.',
+      evidenceOf([...bare, ...decodes]),
+    );
+  }
+  const unknown = model.verifiers.filter((v) => !v.configKnown);
+  if (unknown.length > 0 && unknown.length === model.verifiers.length) {
+    return outcome(
+      'PARTIAL',
+      'Tokens are verified with @fastify/jwt, but its registration options are not in this code.',
+      evidenceOf(unknown.map((v) => v.site)),
+    );
+  }
+  return undefined;
+}
+
+function sv13(ctx: AuditContext): Outcome {
+  return jwtFamily(ctx, (model) => {
+    const failing = expiryFailures(model);
+    if (failing !== undefined) return failing;
+    const ignoredErrors = model.verifiers
+      .filter((v) => v.library === 'jsonwebtoken' && v.owner !== undefined)
+      .flatMap((v) => v.owner?.failOpen ?? []);
+    if (ignoredErrors.length > 0) {
+      return outcome(
+        'FAIL',
+        'The verification error (expired included) is ignored, so an expired token still passes.',
+        evidenceOf(ignoredErrors),
+      );
+    }
+    const tolerant = model.verifiers.filter((v) => (v.clockToleranceSeconds ?? 0) > 300);
+    if (tolerant.length > 0) {
+      return outcome(
+        'PARTIAL',
+        `A clock tolerance of ${String(tolerant[0]?.clockToleranceSeconds ?? 0)} s keeps expired tokens valid for minutes.`,
+        evidenceOf(tolerant.map((v) => v.site)),
+      );
+    }
+    return outcome(
+      'PASS',
+      'Expired tokens are refused by the verifier.',
+      evidenceOf(model.verifiers.map((v) => v.site)),
+    );
+  });
+}
+
+// ---- HMAC signatures (SV14–SV19) --------------------------------------------------------
+
+/** Functions that verify an HMAC request signature: compute an HMAC and compare it with one sent. */
+function hmacVerifiers(model: InboundModel): Summary[] {
+  const summaries: Summary[] = [];
+  const seen = new Set<Summary>();
+  for (const fn of model.functions) {
+    if (fn.hmacs.length === 0) continue;
+    const summary = model.index.summary(fn);
+    if (seen.has(summary)) continue;
+    const compares = summary.constantTime.length > 0 || summary.secretComparisons.length > 0;
+    const readsSignature = summary.headerReads.some((h) => SIGNATURE_HEADER.test(h.header));
+    if (compares || readsSignature) {
+      seen.add(summary);
+      summaries.push(summary);
+    }
+  }
+  return summaries;
+}
+
+function hmacFamily(
+  ctx: AuditContext,
+  judge: (model: InboundModel, verifiers: Summary[]) => Outcome,
+): Outcome {
+  const model = inbound(ctx);
+  const verifiers = hmacVerifiers(model);
+  if (verifiers.length === 0) {
+    return outcome(
+      'N/A',
+      'No HMAC request signing is verified in this code, so the HMAC rows do not apply.',
+    );
+  }
+  return judge(model, verifiers);
+}
+
+function sv14(ctx: AuditContext): Outcome {
+  return hmacFamily(ctx, (_model, verifiers) => {
+    const uses = verifiers.flatMap((s) => s.hmacs);
+    const weak = uses.filter((h) => h.algorithm !== undefined && !STRONG_HMAC.test(h.algorithm));
+    if (weak.length > 0) {
+      return outcome(
+        'FAIL',
+        `Signatures use ${weak[0]?.algorithm ?? 'a weak digest'}, weaker than SHA-256.`,
+        evidenceOf(weak),
+      );
+    }
+    const unknown = uses.filter((h) => h.algorithm === undefined);
+    if (unknown.length > 0) {
+      return outcome(
+        'PARTIAL',
+        'The HMAC digest algorithm is not a literal the code shows.',
+        evidenceOf(unknown),
+      );
+    }
+    return outcome('PASS', 'Signatures use HMAC with SHA-256 or stronger.', evidenceOf(uses));
+  });
+}
+
+function sv15(ctx: AuditContext): Outcome {
+  return hmacFamily(ctx, (_model, verifiers) => {
+    const windows = verifiers.flatMap((s) => s.timeWindows);
+    const timestamps = verifiers.flatMap((s) =>
+      s.headerReads.filter((h) => TIMESTAMP_NAME.test(h.header)),
+    );
+    if (windows.length > 0) {
+      return outcome(
+        'PASS',
+        'A request timestamp is checked against the current time, limiting replay.',
+        evidenceOf(windows),
+      );
+    }
+    if (timestamps.length > 0) {
+      return outcome(
+        'PARTIAL',
+        'A timestamp is read, but never compared with the current time, so old signed requests can be replayed.',
+        evidenceOf(timestamps),
+      );
+    }
+    return outcome(
+      'FAIL',
+      'No timestamp is part of the signature check: a captured request can be replayed forever.',
+      evidenceOf(verifiers.flatMap((s) => s.hmacs)),
+    );
+  });
+}
+
+function sv16(ctx: AuditContext): Outcome {
+  return hmacFamily(ctx, (_model, verifiers) => {
+    const windows = verifiers.flatMap((s) => s.timeWindows);
+    if (windows.length === 0) {
+      return outcome(
+        'FAIL',
+        'No clock-skew window is enforced on signed requests.',
+        evidenceOf(verifiers.flatMap((s) => s.hmacs)),
+      );
+    }
+    const wide = windows.filter((w) => w.seconds !== undefined && w.seconds > 30);
+    if (wide.length > 0) {
+      return outcome(
+        'FAIL',
+        `The accepted clock skew is ${String(wide[0]?.seconds ?? 0)} s, more than 30 s.`,
+        evidenceOf(wide),
+      );
+    }
+    const unknown = windows.filter((w) => w.seconds === undefined);
+    if (unknown.length === windows.length) {
+      return outcome(
+        'PARTIAL',
+        'The skew window is not a constant the code shows.',
+        evidenceOf(unknown),
+      );
+    }
+    return outcome('PASS', 'The clock-skew window is 30 seconds or less.', evidenceOf(windows));
+  });
+}
+
+function sv17(ctx: AuditContext): Outcome {
+  return hmacFamily(ctx, (_model, verifiers) => {
+    const inputs = verifiers.flatMap((s) => s.digestInputs);
+    const body = inputs.filter((i) =>
+      /\b(body|rawBody|raw_body|payload|bodyHash|contentHash|digest)\b/i.test(
+        i.node.getText(i.unit.sourceFile),
+      ),
+    );
+    if (body.length > 0) {
+      return outcome('PASS', 'The request body is part of the signed data.', evidenceOf(body, 5));
+    }
+    return outcome(
+      'FAIL',
+      'The signature does not cover the request body, so the body can be changed without breaking it.',
+      evidenceOf(verifiers.flatMap((s) => s.hmacs)),
+    );
+  });
+}
+
+function sv18(ctx: AuditContext): Outcome {
+  const model = inbound(ctx);
+  const hmac = hmacVerifiers(model);
+  const compared = sitesOf(model, (f) => f.secretComparisons);
+  const constant = sitesOf(model, (f) => f.constantTime);
+  if (compared.length > 0) {
+    return outcome(
+      'FAIL',
+      'A secret or signature is compared with `==`/`!=`, which leaks through timing how much of it matched; use `crypto.timingSafeEqual`.',
+      evidenceOf(compared),
+    );
+  }
+  if (constant.length > 0) {
+    return outcome(
+      'PASS',
+      'Secrets and signatures are compared with a constant-time function.',
+      evidenceOf(constant),
+    );
+  }
+  if (hmac.length > 0) {
+    return outcome(
+      'FAIL',
+      'The computed signature is not compared with a constant-time function.',
+      evidenceOf(hmac.flatMap((s) => s.hmacs)),
+    );
+  }
+  return outcome('N/A', 'No HMAC signature or shared secret is compared in this code.');
+}
+
+function sv19(ctx: AuditContext): Outcome {
+  const model = inbound(ctx);
+  if (hmacVerifiers(model).length === 0) {
+    // No HMAC signing, but a shared secret may still authenticate callers: is it one for all?
+    const shared = model.authSummaries.filter(
+      (a) => summaryVerdict(a.summary).level === 'shared-secret',
+    );
+    if (shared.length === 0) {
+      return outcome(
+        'N/A',
+        'No HMAC request signing or shared-secret authentication in this code, so there are no per-service secrets to judge.',
+      );
+    }
+    const comparisons = shared.flatMap((a) => [
+      ...a.summary.secretComparisons,
+      ...a.summary.constantTime,
+    ]);
+    const perCaller = comparisons.filter((c) => perCallerKey(c.node));
+    if (perCaller.length > 0) {
+      return outcome(
+        'PASS',
+        'The expected secret is looked up per calling service.',
+        evidenceOf(perCaller),
+      );
+    }
+    return outcome(
+      'FAIL',
+      'One static secret is shared by every calling service, so any of them can pass for the others.',
+      evidenceOf([...secretSources(ctx.symbols, comparisons), ...comparisons]),
+    );
+  }
+  return hmacFamily(ctx, (_model, verifiers) => {
+    const uses = verifiers.flatMap((s) => s.hmacs);
+    const perCaller = uses.filter((h) => h.key !== undefined && perCallerKey(h.key));
+    if (perCaller.length > 0) {
+      return outcome(
+        'PASS',
+        'The HMAC key is looked up per calling service.',
+        evidenceOf(perCaller),
+      );
+    }
+    return outcome(
+      'FAIL',
+      'One HMAC secret is shared by every caller, so any of them can impersonate the others.',
+      evidenceOf(uses.map((h) => ({ unit: h.unit, node: h.key ?? h.node }))),
+    );
+  });
+}
+
+/**
+ * Where the secrets compared at these sites come from: the expression that reads them
+ * (`process.env.X`), following local values and a small getter function (`internalToken()`).
+ */
+function secretSources(symbols: SymbolTable, sites: readonly Site[]): Site[] {
+  const sources: Site[] = [];
+  const follow = (site: Site, depth: number): void => {
+    if (depth > 3) return;
+    const visit = (node: ts.Node): void => {
+      if (
+        ts.isPropertyAccessExpression(node) &&
+        node.getText(site.unit.sourceFile).startsWith('process.env.')
+      ) {
+        sources.push({ unit: site.unit, node });
+        return;
+      }
+      if (
+        ts.isIdentifier(node) &&
+        !(ts.isPropertyAccessExpression(node.parent) && node.parent.name === node)
+      ) {
+        const value = symbols.valueOf(site.unit, node);
+        if (value !== undefined && value.expression !== node) {
+          follow({ unit: value.unit, node: value.expression }, depth + 1);
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(site.node);
+  };
+  for (const site of sites) follow(site, 0);
+  return sources;
+}
+
+/** `secrets[keyId]`, `keys.get(serviceId)`, `getSecretFor(caller)`: a key chosen by the caller's id. */
+function perCallerKey(key: ts.Node): boolean {
+  let found = false;
+  const visit = (node: ts.Node): void => {
+    if (found) return;
+    if (ts.isElementAccessExpression(node) && !ts.isStringLiteralLike(node.argumentExpression)) {
+      found = true;
+    } else if (ts.isCallExpression(node) && node.arguments.length > 0) {
+      const text = node.arguments.map((a) => a.getText()).join(' ');
+      if (/(service|caller|client|key_?id|keyId|kid|sender|source|app)/i.test(text)) found = true;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(key);
+  return found;
+}
+
+export const identityVerificationRules: RuleSet = {
+  SV1: sv1,
+  SV2: sv2,
+  SV3: sv3,
+  SV4: sv4,
+  SV5: sv5,
+  SV6: sv6,
+  SV7: sv7,
+  SV8: sv8,
+  SV9: sv9,
+  SV10: (ctx) => jwtFamily(ctx, (model) => claimOutcome(model, 'issuer', () => noJwt())),
+  SV11: (ctx) => jwtFamily(ctx, (model) => claimOutcome(model, 'audience', () => noJwt())),
+  SV12: sv12,
+  SV13: sv13,
+  SV14: sv14,
+  SV15: sv15,
+  SV16: sv16,
+  SV17: sv17,
+  SV18: sv18,
+  SV19: sv19,
+};
+
+function noJwt(): Outcome {
+  return outcome('N/A', 'No JWT is verified in this code.');
+}

@@ -1,3 +1,322 @@
-import type { RuleSet } from './rule.ts';
+import { evidenceAt } from '../ast/syntax.ts';
+import type { Evidence, Outcome } from '../model.ts';
+import { infraModel } from '../analysis/infra/index.ts';
+import { optionOf, resolveObject } from '../analysis/outbound/expressions.ts';
+import { httpModel } from '../analysis/outbound/index.ts';
+import { productionFacts } from '../analysis/outbound/scan.ts';
+import { credentialSummary, top, transportSummary, where } from '../analysis/outbound/summary.ts';
+import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
-export const networkRules: RuleSet = {};
+const NO_MANIFESTS = 'No Kubernetes or compose manifests are in the repository.';
+const NO_KUBERNETES =
+  'No Kubernetes manifests are in the repository (compose networks have no policies).';
+
+/** Servers that terminate TLS themselves (`https.createServer`, `fastify({ https })`). */
+function inboundTls(ctx: AuditContext): Evidence[] {
+  const out: Evidence[] = [];
+  for (const file of productionFacts(ctx)) {
+    for (const call of file.calls) {
+      const reference = ctx.symbols.moduleReference(file.unit, call.expression);
+      const name = reference?.path.at(-1);
+      if (
+        (reference?.module === 'https' ||
+          reference?.module === 'node:https' ||
+          reference?.module === 'http2' ||
+          reference?.module === 'node:http2' ||
+          reference?.module === 'tls' ||
+          reference?.module === 'node:tls') &&
+        (name === 'createServer' || name === 'createSecureServer')
+      ) {
+        out.push(evidenceAt(file.unit, call));
+      }
+      if (reference?.module === 'fastify' && reference.path.length === 0) {
+        const options =
+          call.arguments[0] === undefined
+            ? undefined
+            : resolveObject(ctx.symbols, file.unit, call.arguments[0]);
+        if (options !== undefined && optionOf(ctx.symbols, options, 'https') !== undefined) {
+          out.push(evidenceAt(file.unit, call));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** NW1: all internal traffic encrypted. */
+function nw1(ctx: AuditContext): Outcome {
+  const mesh = infraModel(ctx).platform.mesh;
+  const disabled = mesh.filter((m) => m.mode === 'disabled');
+  const strict = mesh.filter((m) => m.mode === 'strict');
+  const permissive = mesh.filter((m) => m.mode === 'permissive');
+  if (disabled[0] !== undefined)
+    return outcome(
+      'FAIL',
+      `Mesh mTLS is switched off (${where(disabled[0].evidence)}).`,
+      top(disabled.map((m) => m.evidence)),
+    );
+  if (strict.length > 0)
+    return outcome(
+      'PASS',
+      'The service mesh enforces mutual TLS between workloads.',
+      top(strict.map((m) => m.evidence)),
+    );
+  if (permissive.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'The mesh runs in permissive mode: plain-text traffic is still accepted.',
+      top(permissive.map((m) => m.evidence)),
+    );
+  }
+  const s = credentialSummary(ctx);
+  const t = transportSummary(ctx);
+  const guards = httpModel(ctx).httpsGuards.map((g) => evidenceAt(g.unit, g.node));
+  if (guards.length === 0 && t.plain[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `Service traffic uses plain http:// (${where(t.plain[0])}) and no mesh encrypts it.`,
+      top(t.plain),
+    );
+  }
+  if (guards.length === 0 && t.plainDefaults[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Service URLs default to plain http:// (${where(t.plainDefaults[0])}); encryption depends on configuration.`,
+      top(t.plainDefaults),
+    );
+  }
+  const server = inboundTls(ctx);
+  const outboundTls =
+    s.channels.length > 0 && (guards.length > 0 || (t.unknown.length === 0 && t.https.length > 0));
+  if (outboundTls && server.length > 0) {
+    return outcome(
+      'PASS',
+      'The service serves TLS and its outbound calls require https.',
+      top([...server, ...guards]),
+    );
+  }
+  if (outboundTls || server.length > 0) {
+    const which = outboundTls
+      ? 'Outbound calls require https, but the service itself serves plain HTTP without a mesh.'
+      : 'The service serves TLS, but its outbound calls do not require https.';
+    return outcome('PARTIAL', which, top([...server, ...guards]));
+  }
+  if (t.unknown.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'HTTPS between services is not enforced: URLs take their scheme from configuration.',
+      top(t.unknown),
+    );
+  }
+  return outcome(
+    'N/A',
+    'Neither a service mesh nor TLS settings for service traffic are visible in the repository.',
+  );
+}
+
+/** NW2: network policies restrict service-to-service traffic. */
+function nw2(ctx: AuditContext): Outcome {
+  const platform = infraModel(ctx).platform;
+  const ingress = platform.networkPolicies.filter((p) => p.ingress);
+  const restricting = ingress.filter((p) => !p.allowsAllIngress);
+  if (restricting.length > 0)
+    return outcome(
+      'PASS',
+      'NetworkPolicies restrict which workloads may reach each other.',
+      top(restricting.map((p) => p.evidence)),
+    );
+  if (ingress[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `The network policy allows ingress from everyone (${where(ingress[0].evidence)}).`,
+      top(ingress.map((p) => p.evidence)),
+    );
+  }
+  if (platform.helmNetworkPolicies.length > 0) {
+    return outcome(
+      'PASS',
+      "The Helm chart's NetworkPolicy is enabled.",
+      top(platform.helmNetworkPolicies),
+    );
+  }
+  if (platform.meshAuthorization.length > 0) {
+    return outcome(
+      'PASS',
+      'Mesh authorization policies restrict service-to-service traffic.',
+      top(platform.meshAuthorization),
+    );
+  }
+  if (platform.kubernetes.length > 0) {
+    return outcome(
+      'FAIL',
+      'Kubernetes workloads are deployed without any NetworkPolicy: every pod can reach every other.',
+      top(platform.kubernetes),
+    );
+  }
+  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
+  return outcome('N/A', NO_MANIFESTS);
+}
+
+/** NW3: services cannot reach arbitrary external endpoints. */
+function nw3(ctx: AuditContext): Outcome {
+  const platform = infraModel(ctx).platform;
+  const egress = platform.networkPolicies.filter((p) => p.egress);
+  const open = egress.filter((p) => p.egressOpen);
+  const allowlist = egress.filter((p) => p.egressAllowlist);
+  if (allowlist.length > 0 && open.length === 0) {
+    return outcome(
+      'PASS',
+      'Egress is limited to an allowlist of destinations.',
+      top(allowlist.map((p) => p.evidence)),
+    );
+  }
+  if (platform.meshEgress.length > 0 && open.length === 0) {
+    return outcome(
+      'PASS',
+      'The mesh only lets workloads reach registered destinations (REGISTRY_ONLY / Sidecar egress).',
+      top(platform.meshEgress),
+    );
+  }
+  if (open[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `An egress rule allows any destination (${where(open[0].evidence)}).`,
+      top(open.map((p) => p.evidence)),
+    );
+  }
+  if (platform.kubernetes.length > 0) {
+    return outcome(
+      'FAIL',
+      'No egress policy: workloads can reach any external endpoint.',
+      top(platform.kubernetes),
+    );
+  }
+  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
+  return outcome('N/A', NO_MANIFESTS);
+}
+
+/** NW4: egress filtering configured. */
+function nw4(ctx: AuditContext): Outcome {
+  const platform = infraModel(ctx).platform;
+  const egress = platform.networkPolicies.filter((p) => p.egress);
+  if (egress.length > 0 || platform.meshEgress.length > 0) {
+    return outcome(
+      'PASS',
+      'Egress filtering is configured.',
+      top([...egress.map((p) => p.evidence), ...platform.meshEgress]),
+    );
+  }
+  if (platform.kubernetes.length > 0)
+    return outcome(
+      'FAIL',
+      'No egress filtering is configured for the Kubernetes workloads.',
+      top(platform.kubernetes),
+    );
+  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
+  return outcome('N/A', NO_MANIFESTS);
+}
+
+/** NW5: internal DNS for internal services. */
+function nw5(ctx: AuditContext): Outcome {
+  const s = credentialSummary(ctx);
+  const urls = s.channels.flatMap((c) => c.urls);
+  const publicIp = urls.filter(
+    (u) =>
+      u.url.host !== undefined &&
+      /^\d+(\.\d+){3}$/.test(u.url.host) &&
+      !u.url.internalName &&
+      !u.url.loopback,
+  );
+  if (publicIp[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `A service is addressed by a public IP address (${publicIp[0].url.text} at ${where(publicIp[0].evidence)}).`,
+      top(publicIp.map((u) => u.evidence)),
+    );
+  }
+  const internal = [
+    ...urls.filter((u) => u.url.internalName).map((u) => u.evidence),
+    ...infraModel(ctx).platform.internalUrls,
+  ];
+  if (internal.length > 0)
+    return outcome(
+      'PASS',
+      'Services are addressed by internal names (cluster DNS, compose service names).',
+      top(internal),
+    );
+  return outcome('N/A', 'Service addresses come from configuration that is not in the repository.');
+}
+
+/** NW6: no service exposed directly to the internet without a gateway. */
+function nw6(ctx: AuditContext): Outcome {
+  const platform = infraModel(ctx).platform;
+  const direct = platform.exposures.filter((e) => !e.gateway);
+  const production = direct.filter((e) => !e.development);
+  if (production[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `\`${production[0].service}\` is exposed directly (${production[0].how}, ${where(production[0].evidence)}), not through a gateway.`,
+      top(production.map((e) => e.evidence)),
+    );
+  }
+  if (direct[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Development configuration exposes \`${direct[0].service}\` directly (${direct[0].how}).`,
+      top(direct.map((e) => e.evidence)),
+    );
+  }
+  if (platform.kubernetes.length > 0 || platform.compose.length > 0) {
+    const gateways = platform.exposures.filter((e) => e.gateway);
+    return outcome(
+      'PASS',
+      gateways.length > 0
+        ? 'Only the gateway is exposed; other services stay internal.'
+        : 'No service is exposed outside the cluster/host network.',
+      top(gateways.map((e) => e.evidence)),
+    );
+  }
+  return outcome('N/A', NO_MANIFESTS);
+}
+
+/** NW7: mesh or network policies enforce allowlists. */
+function nw7(ctx: AuditContext): Outcome {
+  const platform = infraModel(ctx).platform;
+  const allowlists = [
+    ...platform.meshAuthorization,
+    ...platform.networkPolicies
+      .filter((p) => p.ingress && p.fromSelectors && !p.allowsAllIngress)
+      .map((p) => p.evidence),
+  ];
+  if (allowlists.length > 0)
+    return outcome(
+      'PASS',
+      'Allowed callers are listed per workload (mesh authorization or policy peer selectors).',
+      top(allowlists),
+    );
+  if (platform.networkPolicies.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'Network policies exist but do not name which workloads may call each service.',
+      top(platform.networkPolicies.map((p) => p.evidence)),
+    );
+  }
+  if (platform.kubernetes.length > 0)
+    return outcome(
+      'FAIL',
+      'Neither a mesh authorization policy nor a network policy enforces an allowlist of callers.',
+      top(platform.kubernetes),
+    );
+  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
+  return outcome('N/A', NO_MANIFESTS);
+}
+
+export const networkRules: RuleSet = {
+  NW1: nw1,
+  NW2: nw2,
+  NW3: nw3,
+  NW4: nw4,
+  NW5: nw5,
+  NW6: nw6,
+  NW7: nw7,
+};

@@ -1,3 +1,353 @@
-import type { RuleSet } from './rule.ts';
+import type { Evidence, Outcome } from '../model.ts';
+import { rotationDocs } from '../analysis/infra/docs.ts';
+import { infraFiles, isDeploymentKind } from '../analysis/infra/files.ts';
+import { infraModel } from '../analysis/infra/index.ts';
+import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
+import { hardcodedSecrets, loggedSecrets, secretSources } from '../analysis/secrets/index.ts';
+import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
-export const secretsRules: RuleSet = {};
+const NO_SECRETS =
+  'The code uses no secrets: no secrets manager, no secret-named environment variables, no hard-coded secrets.';
+/** Environment variable names that say the value is one secret for every service. */
+const SHARED_NAME =
+  /(^|_)(INTERNAL|SHARED|COMMON|GLOBAL|MASTER)_?(SERVICE_)?(TOKEN|SECRET|KEY|API_KEY|PASSWORD)($|_)/i;
+
+/** Secrets-manager evidence: client imports, fetches, and operator-injected secrets. */
+function managerEvidence(ctx: AuditContext): Evidence[] {
+  const sources = secretSources(ctx);
+  return [
+    ...sources.fetches.map((f) => f.evidence),
+    ...sources.managers.map((m) => m.evidence),
+    ...infraModel(ctx).platform.externalSecrets,
+  ];
+}
+
+/** Evidence that the service handles secrets at all. */
+function secretsInUse(ctx: AuditContext): Evidence[] {
+  const sources = secretSources(ctx);
+  const hardcoded = hardcodedSecrets(ctx);
+  return [
+    ...managerEvidence(ctx),
+    ...sources.envSecrets.map((e) => e.evidence),
+    ...sources.secretFiles,
+    ...hardcoded.source.map((f) => f.evidence),
+    ...hardcoded.text.map((f) => f.evidence),
+  ];
+}
+
+/** SM1: a secrets manager is used. */
+function sm1(ctx: AuditContext): Outcome {
+  const managers = managerEvidence(ctx);
+  if (managers.length > 0) {
+    return outcome(
+      'PASS',
+      'Secrets are fetched from a secrets manager (or injected by one).',
+      top(managers),
+    );
+  }
+  const sources = secretSources(ctx);
+  if (sources.secretFiles.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'Secrets are read from mounted files (Docker/Kubernetes secrets), not from a secrets manager with audit and rotation.',
+      top(sources.secretFiles),
+    );
+  }
+  const used = secretsInUse(ctx);
+  if (used.length === 0) return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'FAIL',
+    `No secrets manager is used; secrets come from environment variables or the code (first at ${where(used[0])}).`,
+    top(used),
+  );
+}
+
+/** SM2: no secrets in source code (and committed application configuration). */
+function sm2(ctx: AuditContext): Outcome {
+  const { source, text } = hardcodedSecrets(ctx);
+  const config = text.filter((f) => f.location === 'config');
+  const real = [...source, ...config.filter((f) => !f.development)];
+  if (real[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `The repository contains ${real[0].what} (${where(real[0].evidence)}).`,
+      top(real.map((f) => f.evidence)),
+    );
+  }
+  const development = config.filter((f) => f.development);
+  if (development[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Only development configuration contains ${development[0].what} (${where(development[0].evidence)}).`,
+      top(development.map((f) => f.evidence)),
+    );
+  }
+  return outcome(
+    'PASS',
+    'No secrets were found in source code or committed configuration (placeholders, env lookups and tests excluded).',
+  );
+}
+
+/** SM3: no secrets in environment variables in production (a judgement call; see why). */
+function sm3(ctx: AuditContext): Outcome {
+  const sources = secretSources(ctx);
+  const production = sources.envSecrets.filter((e) => !e.developmentOnly);
+  const managers = managerEvidence(ctx);
+  if (production.length === 0) {
+    const development = sources.envSecrets.filter((e) => e.developmentOnly);
+    if (development.length > 0) {
+      return outcome(
+        'PASS',
+        'Secret-named environment variables are read only in development branches.',
+        top(development.map((e) => e.evidence)),
+      );
+    }
+    if (
+      managers.length === 0 &&
+      sources.secretFiles.length === 0 &&
+      hardcodedSecrets(ctx).source.length === 0
+    ) {
+      return outcome('N/A', NO_SECRETS);
+    }
+    return outcome('PASS', 'No secret is read from an environment variable.', top(managers));
+  }
+  const names = [...new Set(production.map((e) => e.name))].slice(0, 4).join(', ');
+  const evidence = top(production.map((e) => e.evidence));
+  if (managers.length > 0) {
+    return outcome(
+      'PARTIAL',
+      `A secrets manager is used, but ${names} still come from environment variables in production.`,
+      top([...evidence, ...managers]),
+    );
+  }
+  const refs = infraModel(ctx).platform.secretRefs;
+  if (refs.length > 0) {
+    return outcome(
+      'PARTIAL',
+      `${names} are environment variables filled from Kubernetes Secrets: visible to the whole process and its children, with no rotation.`,
+      top([...evidence, ...refs.map((r) => r.evidence)]),
+    );
+  }
+  return outcome(
+    'FAIL',
+    `${names} are read from environment variables in production, with no secrets manager.`,
+    evidence,
+  );
+}
+
+/** SM4: no secrets in CI/CD and deployment configuration. */
+function sm4(ctx: AuditContext): Outcome {
+  const found = hardcodedSecrets(ctx).text.filter((f) => f.location === 'deployment');
+  const real = found.filter((f) => !f.development);
+  if (real[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `A deployment or CI file contains ${real[0].what} (${where(real[0].evidence)}).`,
+      top(real.map((f) => f.evidence)),
+    );
+  }
+  if (found[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Only development deployment files contain ${found[0].what} (${where(found[0].evidence)}).`,
+      top(found.map((f) => f.evidence)),
+    );
+  }
+  const files = infraFiles(ctx).filter((f) => isDeploymentKind(f.kind) && !f.isTest);
+  if (files.length === 0)
+    return outcome('N/A', 'No CI/CD or deployment configuration files are in the repository.');
+  return outcome(
+    'PASS',
+    `No secrets were found in the ${String(files.length)} CI/CD and deployment files (secret references like \${{ secrets.X }} are fine).`,
+  );
+}
+
+/** SM5: secrets not logged. */
+function sm5(ctx: AuditContext): Outcome {
+  const logged = loggedSecrets(ctx);
+  if (logged[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `A log call writes ${logged[0].what} (${where(logged[0].evidence)}).`,
+      top(logged.map((l) => l.evidence)),
+    );
+  }
+  return outcome('PASS', 'No log call writes a secret, password, key or token.');
+}
+
+/** SM6: unique secrets per service. */
+function sm6(ctx: AuditContext): Outcome {
+  const infra = infraModel(ctx);
+  const s = credentialSummary(ctx);
+  const sources = secretSources(ctx);
+  const sharedHeaders = s.byKind.get('shared-static') ?? [];
+  const sharedEnv = sources.envSecrets.filter((e) => SHARED_NAME.test(e.name));
+  const shared = [
+    ...infra.sharedSecrets.flatMap((x) => x.evidence),
+    ...sharedHeaders.map((c) => c.evidence),
+    ...sharedEnv.map((e) => e.evidence),
+  ];
+  if (shared[0] !== undefined) {
+    const name =
+      infra.sharedSecrets[0]?.name ?? sharedEnv[0]?.name ?? sharedHeaders[0]?.header ?? 'a secret';
+    return outcome(
+      'FAIL',
+      `\`${name}\` is one secret shared by several services (${where(shared[0])}).`,
+      top(shared),
+    );
+  }
+  const service = ctx.project.name.replace(/^@[^/]+\//, '').toLowerCase();
+  const perService = sources.fetches.filter(
+    (f) =>
+      f.path !== undefined &&
+      (f.path.includes('${') ||
+        f.path.toLowerCase().includes(service) ||
+        /(^|\/)[a-z0-9]+-(service|svc|api|worker|gateway)(\/|$)/.test(f.path)),
+  );
+  if (s.tessera.length > 0 || perService.length > 0) {
+    return outcome(
+      'PASS',
+      'Each service has its own secrets (per-service key or per-service secret paths).',
+      top([...s.tessera, ...perService.map((f) => f.evidence)]),
+    );
+  }
+  if (secretsInUse(ctx).length === 0) return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'N/A',
+    "Whether this service's secrets are shared with other services cannot be told from its code; no per-service secret paths or shared values were found.",
+  );
+}
+
+/** SM7: automatic secret rotation. */
+function sm7(ctx: AuditContext): Outcome {
+  const sources = secretSources(ctx);
+  const infra = infraModel(ctx).platform;
+  const rotation = [...infra.secretRotation, ...sources.rotation, ...sources.leases];
+  if (rotation.length > 0) {
+    return outcome(
+      'PASS',
+      'Secret rotation is automated (rotation schedule, rotation handler or dynamic secrets with leases).',
+      top(rotation),
+    );
+  }
+  const managers = managerEvidence(ctx);
+  if (managers.length > 0) {
+    const cache =
+      sources.cacheTtl.length > 0 ? ' Cached values expire, so rotated secrets are picked up.' : '';
+    return outcome(
+      'PARTIAL',
+      `The secrets manager can rotate secrets, but no rotation is configured in the repository.${cache}`,
+      top([...managers, ...sources.cacheTtl]),
+    );
+  }
+  if (credentialSummary(ctx).tessera.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'Service tokens rotate automatically (Tessera), but the secrets themselves have no rotation configured.',
+      top(credentialSummary(ctx).tessera),
+    );
+  }
+  const used = secretsInUse(ctx);
+  if (used.length === 0) return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'FAIL',
+    'Secrets are static values from environment variables or the code, with no automated rotation.',
+    top(used),
+  );
+}
+
+/** SM8: secret access is audited. */
+function sm8(ctx: AuditContext): Outcome {
+  const audit = infraModel(ctx).platform.secretAudit;
+  if (audit.length > 0)
+    return outcome(
+      'PASS',
+      'Access to secrets is audited (audit trail configured in the repository).',
+      top(audit),
+    );
+  const managers = managerEvidence(ctx);
+  const sources = secretSources(ctx);
+  if (managers.length > 0 && sources.accessLogs.length > 0) {
+    return outcome(
+      'PARTIAL',
+      "The application logs which secrets it fetches; the secrets manager's own audit trail is not configured in this repository.",
+      top([...sources.accessLogs, ...managers]),
+    );
+  }
+  if (managers.length > 0) {
+    return outcome(
+      'N/A',
+      "Auditing of secret access is configured in the secrets manager's account (e.g. CloudTrail, Vault audit devices), which is not in this repository.",
+    );
+  }
+  const used = secretsInUse(ctx);
+  if (used.length === 0) return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'FAIL',
+    'Secrets come from environment variables or the code, which leave no record of who read them.',
+    top(used),
+  );
+}
+
+/** SM9: least-privilege access to secrets. */
+function sm9(ctx: AuditContext): Outcome {
+  const policies = infraModel(ctx).platform.secretPolicies;
+  const wide = policies.filter((p) => !p.scoped);
+  if (wide[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `A policy grants access to every secret (${wide[0].evidence.snippet} at ${where(wide[0].evidence)}).`,
+      top(wide.map((p) => p.evidence)),
+    );
+  }
+  if (policies.length > 0) {
+    return outcome(
+      'PASS',
+      'Policies grant access only to named secrets or per-service paths.',
+      top(policies.map((p) => p.evidence)),
+    );
+  }
+  if (secretsInUse(ctx).length === 0) return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'N/A',
+    'No IAM, Vault or RBAC policy over secrets is in the repository, so least privilege cannot be checked here.',
+  );
+}
+
+/** SM10: emergency rotation documented. */
+function sm10(ctx: AuditContext): Outcome {
+  const docs = rotationDocs(ctx);
+  if (docs.emergency.length > 0) {
+    return outcome(
+      'PASS',
+      'The documentation describes how to rotate secrets after a compromise.',
+      top(docs.emergency),
+    );
+  }
+  if (docs.rotation.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'Secret rotation is documented, but not as an emergency procedure for a compromised secret.',
+      top(docs.rotation),
+    );
+  }
+  if (secretsInUse(ctx).length === 0 && credentialSummary(ctx).tessera.length === 0)
+    return outcome('N/A', NO_SECRETS);
+  return outcome(
+    'N/A',
+    `No emergency rotation procedure was found in the repository's ${String(docs.files)} Markdown files; it may be documented elsewhere.`,
+  );
+}
+
+export const secretsRules: RuleSet = {
+  SM1: sm1,
+  SM2: sm2,
+  SM3: sm3,
+  SM4: sm4,
+  SM5: sm5,
+  SM6: sm6,
+  SM7: sm7,
+  SM8: sm8,
+  SM9: sm9,
+  SM10: sm10,
+};

@@ -1,0 +1,302 @@
+/**
+ * Questions several inbound rules ask of the model: is there a server at all, which routes are
+ * open, which decodes are unverified, what the logs carry. Kept here so the SE, SV, PH and FS
+ * rules answer them the same way.
+ */
+import ts from 'typescript';
+import type { Evidence, Outcome } from '../../model.ts';
+import type { AuditContext } from '../../rules/rule.ts';
+import { outcome } from '../../rules/rule.ts';
+import { calleeName, contains, isFunctionNode, looseChain } from './ast.ts';
+import { authenticates } from './coverage.ts';
+import type { ClaimRead, Decode, FunctionFacts, LogCall, Site } from './facts.ts';
+import type { Summary } from './functions.ts';
+import { ev, inbound, type InboundModel, type RouteView } from './model.ts';
+import { TESSERA_STRIPPED_HEADERS } from './tessera.ts';
+import { CORRELATION_LOG_FIELD, IDENTITY_LOG_FIELD } from './vocabulary.ts';
+import {
+  IDENTITY_HEADERS,
+  INTERNAL_MARKER_HEADERS,
+  STATIC_SECRET_HEADERS,
+  isHeader,
+} from '../names.ts';
+
+const MAX_EVIDENCE = 10;
+
+/** Evidence for sites, one per line, at most ten. */
+export function evidenceOf(sites: readonly Site[], max = MAX_EVIDENCE): Evidence[] {
+  const seen = new Set<string>();
+  const out: Evidence[] = [];
+  for (const site of sites) {
+    const evidence = ev(site);
+    const key = `${evidence.file}:${String(evidence.line)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(evidence);
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** `file:line` of a site, for sentences. */
+export function where(site: Site): string {
+  const evidence = ev(site);
+  return `${evidence.file}:${String(evidence.line)}`;
+}
+
+/** How a route is named in a sentence: `GET /events/:id (src/routes.ts:12)`. */
+export function routeName(view: RouteView): string {
+  return `${view.route.method} ${view.path ?? '(dynamic path)'} (${where(view.route.site)})`;
+}
+
+/** A list of names for a sentence, cut after `max`. */
+export function listed(items: readonly string[], max = 3): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown} and ${String(items.length - max)} more` : shown;
+}
+
+/** The model plus an N/A outcome when the service receives no HTTP requests. */
+export function withServer(ctx: AuditContext): { model: InboundModel; na: Outcome | undefined } {
+  const model = inbound(ctx);
+  if (model.serverSites.length > 0 || model.routes.length > 0) return { model, na: undefined };
+  if (model.unmodelled !== undefined) {
+    return {
+      model,
+      na: outcome(
+        'N/A',
+        `The service is built on ${model.unmodelled.framework}, which this auditor does not model, so its inbound side cannot be judged from the code.`,
+        [ev(model.unmodelled.site)],
+      ),
+    };
+  }
+  return {
+    model,
+    na: outcome(
+      'N/A',
+      'No inbound HTTP server (Fastify, Express or node:http/https) was found in this code.',
+    ),
+  };
+}
+
+/** Routes that need authentication: everything but probes. */
+export function guardedRoutes(model: InboundModel): RouteView[] {
+  return model.routes.filter((r) => !r.health);
+}
+
+/** Routes reachable without authentication (probes excepted). */
+export function openRoutes(model: InboundModel): RouteView[] {
+  return guardedRoutes(model).filter((r) => r.markedPublic || !authenticates(r.protection.level));
+}
+
+/** Does the service register Tessera's Fastify plugin? */
+export function usesTessera(model: InboundModel): boolean {
+  return model.tessera.length > 0;
+}
+
+/** JWT decodes whose function (with its callees) never verifies a signature. */
+export function unverifiedDecodes(model: InboundModel): Decode[] {
+  const bad: Decode[] = [];
+  for (const fn of model.functions) {
+    if (fn.decodes.length === 0) continue;
+    const summary = model.index.summary(fn);
+    const verifies = summary.verifications.some((v) => v.kind !== 'timing-safe');
+    if (!verifies) bad.push(...fn.decodes);
+  }
+  return bad;
+}
+
+/** Does the service accept JWTs at all (verifying or only decoding them)? */
+export function handlesJwt(model: InboundModel): boolean {
+  return model.verifiers.length > 0 || unverifiedDecodes(model).length > 0 || usesTessera(model);
+}
+
+/** Every function of the service (tests excluded) with a given fact. */
+export function sitesOf<T>(model: InboundModel, pick: (fn: FunctionFacts) => readonly T[]): T[] {
+  return model.functions.flatMap(pick);
+}
+
+/** Does a log call name the caller? */
+export function logsIdentity(log: LogCall): boolean {
+  return [...log.fields].some((f) => IDENTITY_LOG_FIELD.test(f));
+}
+
+/** Does a log call carry a correlation or trace id? */
+export function logsCorrelation(log: LogCall): boolean {
+  return [...log.fields].some((f) => CORRELATION_LOG_FIELD.test(f));
+}
+
+/** Summaries of the scope-wide hooks and middleware (run for every request), and response hooks. */
+export function requestHookSummaries(model: InboundModel): Summary[] {
+  const summaries: Summary[] = [];
+  for (const hook of [...model.graph.hooks, ...model.graph.responseHooks]) {
+    for (const target of hook.targets) {
+      if (target.kind === 'function') summaries.push(model.index.summary(target.facts));
+    }
+  }
+  return summaries;
+}
+
+/** Summaries of route handlers and route-level hooks. */
+export function handlerSummaries(view: RouteView, model: InboundModel): Summary[] {
+  const summaries: Summary[] = [];
+  for (const target of [
+    ...view.route.handler,
+    ...view.route.routeHooks.flatMap((h) => h.targets),
+  ]) {
+    if (target.kind === 'function') summaries.push(model.index.summary(target.facts));
+  }
+  return summaries;
+}
+
+/** Modules the service's own files import (ESM or CommonJS). */
+export function importedModules(ctx: AuditContext): ReadonlySet<string> {
+  return ctx.memo('inbound:imports', () => {
+    const model = inbound(ctx);
+    const modules = new Set<string>();
+    for (const file of model.files) {
+      for (const binding of ctx.symbols.importsOf(file.unit).values()) modules.add(binding.module);
+    }
+    return modules;
+  });
+}
+
+/** Fastify options that turn the per-request log lines off. */
+export function requestLoggingDisabled(model: InboundModel): Site | undefined {
+  for (const logger of model.fastifyLoggers) {
+    let found: Site | undefined;
+    const visit = (node: ts.Node): void => {
+      if (found !== undefined) return;
+      if (
+        ts.isPropertyAssignment(node) &&
+        node.name.getText(logger.site.unit.sourceFile) === 'disableRequestLogging' &&
+        node.initializer.kind === ts.SyntaxKind.TrueKeyword
+      ) {
+        found = { unit: logger.site.unit, node };
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(logger.options);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Calls in a summary that do work (not just answering through `reply`/`res`). */
+export function workCalls(summary: Summary): ts.CallExpression[] {
+  return summary.functions
+    .flatMap((f) => f.calls)
+    .filter((call) => {
+      const root = looseChain(call.expression)[0] ?? '';
+      const name = calleeName(call) ?? '';
+      return (
+        !/^(reply|res|response|request|req|JSON|Object|Math|String|Number|Date|console)$/.test(
+          root,
+        ) && !/^(send|code|status|json|header|type|log|info|debug)$/.test(name)
+      );
+    });
+}
+
+/** Headers that carry identity, "internal" markers or shared secrets: never to be trusted inbound. */
+export function isInternalHeader(header: string): boolean {
+  return (
+    isHeader(INTERNAL_MARKER_HEADERS, header) ||
+    isHeader(IDENTITY_HEADERS, header) ||
+    isHeader(STATIC_SECRET_HEADERS, header)
+  );
+}
+
+/** Headers the service removes from incoming requests (explicitly, or Tessera's list). */
+export function strippedHeaders(model: InboundModel): { headers: Set<string>; sites: Site[] } {
+  const headers = new Set<string>();
+  const sites: Site[] = [];
+  for (const file of model.files) {
+    const dynamic = file.headerStrips.some((s) => s.header === undefined);
+    for (const strip of file.headerStrips) {
+      if (strip.header !== undefined && isInternalHeader(strip.header)) {
+        headers.add(strip.header);
+        sites.push(strip);
+      }
+    }
+    if (dynamic) {
+      for (const listed of file.listedHeaders) {
+        headers.add(listed.header);
+        sites.push(listed.site);
+      }
+      if (file.listedHeaders.length > 0) {
+        sites.push(...file.headerStrips.filter((s) => s.header === undefined));
+      }
+    }
+  }
+  for (const use of model.tessera) {
+    for (const header of use.spoofableHeaders ?? TESSERA_STRIPPED_HEADERS) headers.add(header);
+    sites.push(use.site);
+  }
+  return { headers, sites };
+}
+
+const USER_CONTEXT = /user|account|customer|member|person|player|owner/i;
+const SERVICE_CONTEXT = /service|caller|client|spiffe|actor|workload|app/i;
+
+/**
+ * Reads of verified identity claims, split by whose identity they are: `sub` stored as a user id
+ * (`request.user = { id: claims.sub }`) names an end user, `azp`/`client_id`/`caller` or `sub`
+ * stored as a caller names the calling service. A `sub` with no telling context counts as the
+ * caller's.
+ */
+export function identityReads(model: InboundModel): { service: ClaimRead[]; user: ClaimRead[] } {
+  const service: ClaimRead[] = [];
+  const user: ClaimRead[] = [];
+  for (const read of sitesOf(model, (f) => f.claimReads)) {
+    // `typeof claims.sub !== 'string'` checks a shape, it does not use the identity.
+    if (ts.isTypeOfExpression(read.node.parent)) continue;
+    if (read.name === 'user') {
+      user.push(read);
+    } else if (/^(azp|client_id|clientId|spiffeId|caller|act)$/.test(read.name)) {
+      service.push(read);
+    } else if (read.name === 'sub') {
+      const context = contextNames(read.node);
+      if (USER_CONTEXT.test(context) && !SERVICE_CONTEXT.test(context)) user.push(read);
+      else service.push(read);
+    }
+  }
+  return { service, user };
+}
+
+/** Names around an expression: the property, variable or assignment target it ends up in. */
+function contextNames(node: ts.Node): string {
+  const names: string[] = [];
+  let current = node;
+  for (let i = 0; i < 5 && !ts.isSourceFile(current); i++) {
+    const parent = current.parent;
+    if (ts.isPropertyAssignment(parent) || ts.isVariableDeclaration(parent)) {
+      names.push(parent.name.getText());
+    } else if (
+      ts.isBinaryExpression(parent) &&
+      parent.operatorToken.kind === ts.SyntaxKind.EqualsToken
+    ) {
+      names.push(parent.left.getText());
+    } else if (ts.isCallExpression(parent) || ts.isBlock(parent)) {
+      break;
+    }
+    current = parent;
+  }
+  return names.join(' ');
+}
+
+/**
+ * A log call that only runs when the request is refused (it shares its block with a 401/403 or
+ * a throw): it records failures, not every request.
+ */
+export function onRefusalOnly(log: LogCall, summary: Summary): boolean {
+  let block: ts.Node | undefined;
+  for (let current = log.node.parent; !ts.isSourceFile(current); current = current.parent) {
+    if (ts.isBlock(current) || ts.isCatchClause(current)) {
+      block = current;
+      break;
+    }
+    if (isFunctionNode(current)) break;
+  }
+  if (block === undefined || isFunctionNode(block.parent)) return false;
+  const scope = block;
+  return summary.rejections.some((r) => r.unit === log.unit && contains(scope, r.node));
+}
