@@ -193,6 +193,32 @@ app.post('/deduct', async () => ({ ok: true }));
     expect: { SV18: 'PASS', SE1: 'PASS', SE11: 'PASS', FS1: 'PASS' },
     at: { SV18: { file: 'src/auth.ts', line: 'timingSafeEqual(given, expected)' } },
   },
+  {
+    // Found auditing this repository's authority: `grantType !== CLIENT_CREDENTIALS` compares a
+    // parameter with a protocol constant, not a secret.
+    name: 'a protocol constant with a secret-sounding name compared with !==',
+    files: {
+      'src/token.ts': `import { timingSafeEqual } from 'node:crypto';
+import Fastify from 'fastify';
+const CLIENT_CREDENTIALS = 'client_credentials';
+const expected = Buffer.from(process.env.INTERNAL_TOKEN ?? '');
+const app = Fastify();
+app.addHook('onRequest', async (request, reply) => {
+  const given = Buffer.from(String(request.headers['x-internal-token'] ?? ''));
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return reply.code(403).send();
+  }
+});
+app.post('/token', async (request) => {
+  const { grant_type: grantType } = request.body as { grant_type: string };
+  if (grantType !== CLIENT_CREDENTIALS) return { error: 'unsupported_grant_type' };
+  return { ok: true };
+});
+`,
+    },
+    expect: { SV18: 'PASS' },
+    at: {},
+  },
 ];
 
 const HMAC_GOOD = `import { createHmac, timingSafeEqual } from 'node:crypto';

@@ -182,6 +182,14 @@ describe('SM2/SC2: hard-coded secrets — false positives that must not fire', (
       },
     },
     {
+      // Found auditing this repository's authority: OAuth protocol constants with "credential"
+      // and "bearer" in their names.
+      name: 'protocol constants with secret-sounding names',
+      files: {
+        'src/a.ts': `export const CLIENT_CREDENTIALS = 'client_credentials';\nexport const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';\n`,
+      },
+    },
+    {
       name: 'a placeholder value (review 004)',
       files: {
         'src/a.ts': `export const INTERNAL_SERVICE_TOKEN = 'your-generated-secret-here';\n`,

@@ -7,6 +7,7 @@ import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { SourceUnit } from '../../project/load.ts';
+import { looksLikeSecret } from '../secrets/literals.ts';
 import {
   IDENTITY_HEADERS,
   INTERNAL_MARKER_HEADERS,
@@ -357,6 +358,21 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     return undefined;
   };
 
+  /**
+   * `const CLIENT_CREDENTIALS = 'client_credentials'` or `const JWT_BEARER = 'urn:…'`: a name
+   * that sounds secret bound to a literal that does not look like one is a protocol constant.
+   */
+  const protocolConstant = (identifier: ts.Identifier): boolean => {
+    const value = symbols.valueOf(unit, identifier);
+    const initial = value === undefined ? undefined : unwrap(value.expression);
+    return (
+      initial !== undefined &&
+      ts.isStringLiteralLike(initial) &&
+      initial.text !== '' &&
+      !looksLikeSecret(initial.text, 'named')
+    );
+  };
+
   /** Does an expression hold a secret or a credential (by name, header or one step of data flow)? */
   const secretish = (expression: ts.Expression, depth = 0): boolean => {
     const node = unwrap(expression);
@@ -384,6 +400,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     const name = lastName(node);
     if (name === undefined) return false;
     if (isSecretName(name) || isTokenName(name) || /signature|digest|hmac/i.test(name)) {
+      if (ts.isIdentifier(node) && protocolConstant(node)) return false;
       return !/(type|kind|header|name|length|format|prefix|scheme|claims?)$/i.test(name);
     }
     if (ts.isIdentifier(node)) {
@@ -455,6 +472,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
           const valueText = value.expression.getText(unit.sourceFile);
           if (/\b(req|request|headers|body|query|params|cookies)\b/.test(valueText)) return false;
         }
+        if (protocolConstant(node)) return false;
       }
       return true;
     }

@@ -92,7 +92,13 @@ export function looksLikeSecret(value: string, context: SecretContext): boolean 
       !WORDS_ONLY.test(trimmed)
     );
   }
-  return trimmed.length >= 8 && bits >= 3.0 && characterClasses(trimmed) >= 2;
+  // Identifier-like words (`client_credentials`, `jwt-bearer`) are protocol constants, not keys.
+  return (
+    trimmed.length >= 8 &&
+    bits >= 3.0 &&
+    characterClasses(trimmed) >= 2 &&
+    !WORDS_ONLY.test(trimmed)
+  );
 }
 
 const JWT_FORMAT = /^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$/;
