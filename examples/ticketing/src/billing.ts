@@ -34,6 +34,16 @@ export function startBilling(options: ServiceOptions): Promise<RunningService> {
           createdBy: request.caller!.spiffeId,
         };
         invoices.set(invoice.id, invoice);
+        // Money changes hands: record what was created and by whom, beside the plugin's event.
+        request.log.info(
+          {
+            invoice: invoice.id,
+            eventId: invoice.eventId,
+            amountCents: invoice.amountCents,
+            createdBy: invoice.createdBy,
+          },
+          'invoice created',
+        );
         return reply.code(201).send({ invoice, hops: [hopOf(BILLING, request)] });
       },
     );

@@ -79,6 +79,12 @@ export function relay(
   if (upstream.status === 400 || upstream.status === 404) {
     return reply.code(upstream.status).send(upstream.body);
   }
+  if (upstream.status === 401 || upstream.status === 403) {
+    // The upstream refused this service's own credentials: the registry and the policy disagree,
+    // or the token was revoked. An operator must look, so it is an error, not a warning.
+    request.log.error({ upstreamStatus: upstream.status }, 'upstream refused our credentials');
+    return reply.code(503).send(publicErrorBody('ERR_UNAVAILABLE'));
+  }
   request.log.warn({ upstreamStatus: upstream.status }, 'upstream call failed');
   return reply.code(503).send(publicErrorBody('ERR_UNAVAILABLE'));
 }

@@ -654,6 +654,60 @@ export async function a() {
       },
       expect: { SC7: 'PASS' },
     },
+    {
+      // The ticketing demo's shape: the handler calls a wrapper, then a helper judges the answer.
+      name: 'fetch/undici 401/403 logged in a helper that receives the answer passes',
+      files: {
+        'src/upstream.ts': `import { request } from 'undici';
+export async function callBilling(body: string) {
+  const res = await request('https://billing.internal/invoices', { method: 'POST', body, headersTimeout: 1000 });
+  return { status: res.statusCode, body: await res.body.json() };
+}
+`,
+        'src/relay.ts': `import { logger } from './logger.ts';
+export function relay(answer: { status: number }) {
+  if (answer.status === 401 || answer.status === 403) logger.error('upstream refused us');
+  if (answer.status >= 500) logger.warn({ status: answer.status }, 'upstream failed');
+  return answer;
+}
+`,
+        'src/route.ts': `import { callBilling } from './upstream.ts';
+import { relay } from './relay.ts';
+export async function createInvoice(body: string) {
+  const answer = await callBilling(body);
+  return relay(answer);
+}
+`,
+        'src/logger.ts': `export const logger = console;\n`,
+      },
+      expect: { SC7: 'PASS' },
+    },
+    {
+      name: 'the same helper without a 401/403 branch fails (undici does not throw on them)',
+      files: {
+        'src/upstream.ts': `import { request } from 'undici';
+export async function callBilling(body: string) {
+  const res = await request('https://billing.internal/invoices', { method: 'POST', body, headersTimeout: 1000 });
+  return { status: res.statusCode, body: await res.body.json() };
+}
+`,
+        'src/relay.ts': `import { logger } from './logger.ts';
+export function relay(answer: { status: number }) {
+  if (answer.status >= 500) logger.warn({ status: answer.status }, 'upstream failed');
+  return answer;
+}
+`,
+        'src/route.ts': `import { callBilling } from './upstream.ts';
+import { relay } from './relay.ts';
+export async function createInvoice(body: string) {
+  const answer = await callBilling(body);
+  return relay(answer);
+}
+`,
+        'src/logger.ts': `export const logger = console;\n`,
+      },
+      expect: { SC7: 'FAIL' },
+    },
   ];
   for (const c of cases) it(c.name, () => check(c));
 });

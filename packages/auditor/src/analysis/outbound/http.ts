@@ -1482,6 +1482,18 @@ class HttpModelBuilder {
       this.failureLogging.push({ at: first, auth });
     };
     const calls = this.sites.filter((site) => site.kind === 'call');
+    const visitAuthChecks = (unit: SourceUnit, scope: ts.Node): void => {
+      const visit = (node: ts.Node): void => {
+        if (
+          ts.isIfStatement(node) &&
+          /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(node.expression.getText(unit.sourceFile))
+        ) {
+          record(this.logsIn(unit, node.thenStatement), true);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(scope);
+    };
     // Functions that make outbound calls: a failure of `upstreams.call()` is a failed call too.
     const wrappers = new Set<string>();
     for (const site of calls) {
@@ -1519,20 +1531,7 @@ class HttpModelBuilder {
       }
       // if (response.status === 401) log(...) in the function making the call.
       const scope = enclosingFunction(site.node);
-      if (scope !== undefined) {
-        const visit = (node: ts.Node): void => {
-          if (
-            ts.isIfStatement(node) &&
-            /\b(401|403)\b|unauthori[sz]ed|forbidden/i.test(
-              node.expression.getText(site.unit.sourceFile),
-            )
-          ) {
-            record(this.logsIn(site.unit, node.thenStatement), true);
-          }
-          ts.forEachChild(node, visit);
-        };
-        visit(scope);
-      }
+      if (scope !== undefined) visitAuthChecks(site.unit, scope);
     }
     for (const file of this.facts) {
       // try { await upstreams.call(…) } catch (error) { return unavailable(request, reply, error) }
@@ -1544,6 +1543,19 @@ class HttpModelBuilder {
             (wrappers.has(calleeName(call) ?? '') || this.firesBreaker(file.unit, call)),
         );
         if (callsWrapper) record(this.logsIn(file.unit, statement.catchClause.block), false);
+      }
+      // `const answer = await upstreams.call(…); return relay(request, reply, answer)`: the
+      // function that receives the upstream's answer, one helper deep, may log its 401/403.
+      for (const call of file.calls) {
+        if (!wrappers.has(calleeName(call) ?? '')) continue;
+        const scope = enclosingFunction(call);
+        if (scope === undefined) continue;
+        visitAuthChecks(file.unit, scope);
+        for (const inner of file.calls) {
+          if (!containsNode(scope, inner)) continue;
+          const helper = functionDeclarationFor(this.symbols, file.unit, inner.expression);
+          if (helper?.node.body !== undefined) visitAuthChecks(helper.unit, helper.node.body);
+        }
       }
       for (const call of file.calls) {
         const chain = accessChain(call.expression);
