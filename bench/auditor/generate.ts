@@ -10,6 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { mulberry32 } from '../../packages/core/test/support/prng.ts';
 
 export interface GeneratedCodebase {
   readonly root: string;
@@ -26,18 +27,6 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Services are added until the TypeScript alone has at least this many lines. */
   readonly minTypescriptLines?: number;
-}
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Rng {
@@ -661,7 +650,7 @@ export async function generateCodebase(
   root: string,
   options: GenerateOptions = {},
 ): Promise<GeneratedCodebase> {
-  const rng = rngFrom(prng(options.seed ?? 0x5eed));
+  const rng = rngFrom(mulberry32(options.seed ?? 0x5eed));
   const minLines = options.minTypescriptLines ?? 50_000;
   const files: string[] = [];
   let lines = 0;

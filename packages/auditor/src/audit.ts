@@ -1,9 +1,8 @@
-import { SymbolTable } from './ast/symbols.ts';
 import { CATALOG } from './catalog/checks.ts';
 import type { AuditReport, CheckResult, PassRate, Waiver } from './model.ts';
 import { loadProject, type LoadOptions } from './project/load.ts';
 import { RULES } from './rules/index.ts';
-import type { AuditContext } from './rules/rule.ts';
+import { createAuditContext } from './rules/rule.ts';
 
 export interface AuditOptions {
   /** The audit date (reports show it); defaults to now. */
@@ -23,15 +22,7 @@ export async function auditDirectory(
   const started = performance.now();
   const project = await loadProject(root, options.load);
   const notes = [...project.notes];
-  const memo = new Map<string, unknown>();
-  const ctx: AuditContext = {
-    project,
-    symbols: new SymbolTable(project),
-    memo<T>(key: string, compute: () => T): T {
-      if (!memo.has(key)) memo.set(key, compute());
-      return memo.get(key) as T;
-    },
-  };
+  const ctx = createAuditContext(project);
   const waivers = new Map((options.waivers ?? []).map((w) => [w.id, w]));
   const checks: CheckResult[] = CATALOG.map((check) => {
     const rule = RULES.get(check.id);

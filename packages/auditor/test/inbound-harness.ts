@@ -1,11 +1,6 @@
 /** Builds small projects on disk and runs the inbound rules on them, without the catalog. */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { SymbolTable } from '../src/ast/symbols.ts';
 import type { CheckId, Outcome, Status } from '../src/model.ts';
-import { loadProject } from '../src/project/load.ts';
 import { failSecureRules } from '../src/rules/fail-secure.ts';
 import { identityVerificationRules } from '../src/rules/identity-verification.ts';
 import { proxyHeadersRules } from '../src/rules/proxy-headers.ts';
@@ -19,35 +14,9 @@ export const INBOUND_RULES: ReadonlyMap<CheckId, Rule> = new Map(
   ),
 );
 
-export type Files = Readonly<Record<string, string>>;
+import { contextFor, type Files } from './support/project.ts';
 
-const roots: string[] = [];
-
-/** Writes the files into a fresh temporary directory and returns an audit context over it. */
-export async function contextFor(files: Files): Promise<AuditContext> {
-  const root = await mkdtemp(path.join(tmpdir(), 'tessera-inbound-'));
-  roots.push(root);
-  for (const [name, text] of Object.entries(files)) {
-    const file = path.join(root, name);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
-  }
-  const project = await loadProject(root);
-  const memo = new Map<string, unknown>();
-  return {
-    project,
-    symbols: new SymbolTable(project),
-    memo<T>(key: string, compute: () => T): T {
-      if (!memo.has(key)) memo.set(key, compute());
-      return memo.get(key) as T;
-    },
-  };
-}
-
-/** Removes every directory `contextFor` created. */
-export async function cleanUp(): Promise<void> {
-  await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
-}
+export { contextFor, removeTempProjects as cleanUp, type Files } from './support/project.ts';
 
 /** Runs one rule. */
 export function decide(ctx: AuditContext, id: CheckId): Outcome {

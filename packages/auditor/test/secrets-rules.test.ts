@@ -1,11 +1,7 @@
+import { contextFor, removeTempProjects } from './support/project.ts';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SymbolTable } from '../src/ast/symbols.ts';
 import type { CheckId, Outcome, Status } from '../src/model.ts';
-import { loadProject } from '../src/project/load.ts';
 import type { AuditContext, RuleSet } from '../src/rules/rule.ts';
 import { secretsRules } from '../src/rules/secrets.ts';
 import { serviceClientRules } from '../src/rules/service-client.ts';
@@ -13,29 +9,7 @@ import { tokenManagementRules } from '../src/rules/token-management.ts';
 import { entropy, looksLikeSecret } from '../src/analysis/secrets/literals.ts';
 import { durationSeconds } from '../src/analysis/secrets/sources.ts';
 
-const dirs: string[] = [];
-after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function contextFor(files: Readonly<Record<string, string>>): Promise<AuditContext> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-secrets-'));
-  dirs.push(dir);
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
-  const project = await loadProject(dir);
-  const memo = new Map<string, unknown>();
-  return {
-    project,
-    symbols: new SymbolTable(project),
-    memo<T>(key: string, compute: () => T): T {
-      if (!memo.has(key)) memo.set(key, compute());
-      return memo.get(key) as T;
-    },
-  };
-}
+after(removeTempProjects);
 
 const RULES: RuleSet = { ...secretsRules, ...serviceClientRules, ...tokenManagementRules };
 

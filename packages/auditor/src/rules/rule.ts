@@ -1,6 +1,6 @@
 import type { CheckId, Evidence, Outcome, Status } from '../model.ts';
 import type { Project } from '../project/load.ts';
-import type { SymbolTable } from '../ast/symbols.ts';
+import { SymbolTable } from '../ast/symbols.ts';
 
 /** What every rule gets: the loaded project, its symbol table and a shared memo for analyses. */
 export interface AuditContext {
@@ -28,3 +28,16 @@ export const outcome = (
   why,
   evidence,
 });
+
+/** The context the engine gives every rule: one symbol table and one memo per audit. */
+export function createAuditContext(project: Project): AuditContext {
+  const memo = new Map<string, unknown>();
+  return {
+    project,
+    symbols: new SymbolTable(project),
+    memo<T>(key: string, compute: () => T): T {
+      if (!memo.has(key)) memo.set(key, compute());
+      return memo.get(key) as T;
+    },
+  };
+}
