@@ -499,6 +499,14 @@ describe('SC8: HTTPS for internal calls', () => {
       expect: { SC8: { status: 'FAIL', file: 'src/a.ts', line: 2 } },
     },
     {
+      // Found by a hold-out service: the env value only fills the query, not scheme and host.
+      name: 'a fixed http:// origin in a template with configured query parts fails',
+      files: {
+        'src/a.ts': `import got from 'got';\nexport const get = (id: string) => got(\`http://templates.internal/t/\${id}?v=\${process.env.TEMPLATE_VERSION}\`, { timeout: { request: 1000 } });\n`,
+      },
+      expect: { SC8: { status: 'FAIL', file: 'src/a.ts', line: 2 } },
+    },
+    {
       name: 'a URL only from configuration relies on its protocol (PARTIAL)',
       files: {
         'src/a.ts': `import axios from 'axios';\nexport const http = axios.create({ baseURL: process.env.AUTH_URL, timeout: 1000 });\n`,

@@ -813,12 +813,30 @@ class HttpModelBuilder {
     const origins = this.origins.of(unit, base);
     site.url = {
       ...this.urlOf(unit, expression),
-      configurable: origins.has('env') || origins.has('param'),
+      // `\`http://templates.internal/t/${id}?v=${process.env.V}\``: configuration fills in the
+      // path or query, but the scheme and host are fixed in the code.
+      configurable: (origins.has('env') || origins.has('param')) && !this.fixedOrigin(unit, base),
     };
     const node = unwrap(expression);
     const target =
       ts.isNewExpression(node) && node.arguments?.[1] !== undefined ? node.arguments[1] : node;
     site.urlAt = definitionOf(this.symbols, unit, target);
+  }
+
+  /** Is the URL a template or concatenation whose literal start already names scheme and host? */
+  private fixedOrigin(unit: SourceUnit, expression: ts.Expression): boolean {
+    let node = unwrap(this.symbols.finalValue(unit, expression).expression);
+    let concatenated = false;
+    while (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken) {
+      node = unwrap(node.left);
+      concatenated = true;
+    }
+    const head = ts.isTemplateExpression(node)
+      ? node.head.text
+      : concatenated && ts.isStringLiteralLike(node)
+        ? node.text
+        : undefined;
+    return head !== undefined && /^(https?|wss?):\/\/[^/?#]+[/?#]/i.test(head);
   }
 
   private urlOf(unit: SourceUnit, expression: ts.Expression): UrlFact {
