@@ -31,6 +31,9 @@ const FIXTURES = [
   'internal-token',
   'fastapi-style',
   'well-built',
+  // Written after the rules, and audited for the first time only once its expected results
+  // were fixed: a check on rules that were tuned against the five above.
+  'holdout-notification-service',
 ] as const;
 type FixtureName = (typeof FIXTURES)[number];
 
@@ -148,7 +151,12 @@ describe('fixture services: expected.json is well-formed', () => {
   for (const name of FIXTURES) {
     it(`${name}: ids are checklist rows, lines point into the fixture, and it parses cleanly`, async () => {
       const expected = loadExpected(name);
-      assert.ok(expected.checks.size >= 30, `${name}: only ${String(expected.checks.size)} checks`);
+      // The hold-out states only what its author predicted before its first audit.
+      const minimum = name.startsWith('holdout-') ? 10 : 30;
+      assert.ok(
+        expected.checks.size >= minimum,
+        `${name}: only ${String(expected.checks.size)} checks`,
+      );
       const problems: string[] = [];
       for (const [id, check] of expected.checks) {
         const match = /^([A-Z]{2})([1-9]\d*)$/.exec(id);
@@ -178,7 +186,11 @@ describe('fixture services: expected.json is well-formed', () => {
       const report = await reportOf(name);
       assert.deepEqual(report.notes, []);
       assert.equal(report.date, '2026-01-01');
-      assert.ok(report.stats.files >= 5, `${name}: ${String(report.stats.files)} files read`);
+      const minimumFiles = name.startsWith('holdout-') ? 2 : 5;
+      assert.ok(
+        report.stats.files >= minimumFiles,
+        `${name}: ${String(report.stats.files)} files read`,
+      );
     });
   }
 
