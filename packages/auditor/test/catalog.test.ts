@@ -51,6 +51,8 @@ const CHECKLIST: readonly (readonly [string, string])[] = [
   ['SE20', 'preHandler hook used for consistent authentication'],
   ['SE21', 'Request logging includes caller identification'],
   ['SE22', 'Fastify onError hook logs authentication failures'],
+  // Appended: seed 000's IA7, not a row of the research checklist.
+  ['SE23', 'Rate limiting per calling service'],
   ['SV1', 'Mutual TLS enabled (client cert required)'],
   ['SV2', 'CA bundle limited to internal CA only'],
   ['SV3', 'Client certificate CN or SAN validated'],
@@ -141,12 +143,12 @@ describe('check catalog', () => {
     );
   });
 
-  it('has 16, 22, 19, 12, 10, 7, 8, 5 and 3 checks in the nine categories, 102 in all', () => {
+  it('has 16, 23, 19, 12, 10, 7, 8, 5 and 3 checks in the nine categories, 103 in all', () => {
     const counts = CATEGORIES.map(
       (category) => CATALOG.filter((check) => check.category === category).length,
     );
-    assert.deepEqual(counts, [16, 22, 19, 12, 10, 7, 8, 5, 3]);
-    assert.equal(CATALOG.length, 102);
+    assert.deepEqual(counts, [16, 23, 19, 12, 10, 7, 8, 5, 3]);
+    assert.equal(CATALOG.length, 103);
   });
 
   it('numbers each category from 1 without gaps, and files each check under its prefix', () => {

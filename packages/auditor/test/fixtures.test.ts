@@ -37,10 +37,13 @@ const FIXTURES = [
 ] as const;
 type FixtureName = (typeof FIXTURES)[number];
 
-/** Rows per checklist: SC1–16, SE1–22, SV1–19, MQ1–12, SM1–10, NW1–7, TM1–8, PH1–5, FS1–3. */
+/**
+ * Rows per checklist: SC1–16, SE1–22 (+ SE23, seed 000's per-service rate limiting), SV1–19,
+ * MQ1–12, SM1–10, NW1–7, TM1–8, PH1–5, FS1–3.
+ */
 const ROWS: Readonly<Record<Category, number>> = {
   SC: 16,
-  SE: 22,
+  SE: 23,
   SV: 19,
   MQ: 12,
   SM: 10,

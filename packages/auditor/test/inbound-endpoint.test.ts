@@ -786,3 +786,70 @@ describe('SE13–SE22: logging', () => {
 describe('SE9–SE10: authorisation per endpoint', () => {
   for (const c of authorization) test(c.name, () => check(c));
 });
+
+const FASTIFY_APP = (limiter: string) => `import Fastify from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import jwt from 'jsonwebtoken';
+const publicKey = process.env.JWT_PUBLIC_KEY ?? '';
+const instance = Fastify();
+${limiter}${VERIFY_HOOK}
+instance.get('/invoices', async () => []);
+`;
+
+const rateLimiting: Case[] = [
+  {
+    name: 'no rate limiter at all fails',
+    files: { 'src/app.ts': FASTIFY_APP('') },
+    expect: { SE23: 'FAIL' },
+  },
+  {
+    name: 'a global (per-address) @fastify/rate-limit fails (seed 000: "Global only")',
+    files: {
+      'src/app.ts': FASTIFY_APP(
+        "await instance.register(rateLimit, { global: true, max: 100, timeWindow: '1 minute' });",
+      ),
+    },
+    expect: { SE23: 'FAIL' },
+    at: { SE23: { file: 'src/app.ts', line: 'await instance.register(rateLimit' } },
+  },
+  {
+    name: 'a limiter keyed on the verified caller passes',
+    files: {
+      'src/app.ts': FASTIFY_APP(
+        "await instance.register(rateLimit, { max: 100, timeWindow: '1 minute', keyGenerator: (request) => request.user.sub });",
+      ),
+    },
+    expect: { SE23: 'PASS' },
+    at: { SE23: { file: 'src/app.ts', line: 'await instance.register(rateLimit' } },
+  },
+  {
+    name: 'express-rate-limit with its default (address) key fails',
+    files: {
+      'src/app.js': `const express = require('express');
+const rateLimit = require('express-rate-limit');
+const app = express();
+app.use(rateLimit({ windowMs: 60000, max: 100 }));
+app.get('/invoices', (req, res) => res.json([]));
+`,
+    },
+    expect: { SE23: 'FAIL' },
+    at: { SE23: { file: 'src/app.js', line: 'app.use(rateLimit(' } },
+  },
+  {
+    name: "Tessera's plugin limits per caller unless rateLimit is false",
+    files: {
+      'src/app.ts': `import Fastify from 'fastify';
+import { tessera } from '@tessera/fastify';
+const app = Fastify();
+await app.register(tessera, { service: 'billing', authority: { url: 'https://authority.internal' }, rateLimit: false });
+app.get('/invoices', async () => []);
+`,
+    },
+    expect: { SE23: 'FAIL' },
+    at: { SE23: { file: 'src/app.ts', line: 'rateLimit: false' } },
+  },
+];
+
+describe('SE23: rate limiting per calling service (seed 000, IA7)', () => {
+  for (const c of rateLimiting) test(c.name, () => check(c));
+});

@@ -500,6 +500,20 @@ const SERVICE_ENDPOINT = inCategory('SE', [
       'Log authentication failures from one error hook, with the error code and route, so none go unrecorded.',
     snippet: PLUGIN,
   },
+  {
+    // Not a row of the research checklist: seed audit 000's IA7, which the issue's list of
+    // detections asks for ("missing per-caller rate limiting"). Appended so SE1–SE22 keep the
+    // checklist's numbering.
+    id: 'SE23',
+    title: 'Rate limiting per calling service',
+    severity: 'LOW',
+    decidedBy: 'source',
+    evidence:
+      "A rate limiter in front of the routes whose key is the verified caller (Tessera's plugin, or a keyGenerator that reads the caller), not the network address.",
+    remediation:
+      'Limit requests per verified caller, so one runaway or compromised service cannot starve the others; a per-address limit lumps every caller behind a gateway together.',
+    snippet: PLUGIN,
+  },
 ]);
 
 const SERVICE_IDENTITY_VERIFICATION = inCategory('SV', [

@@ -1,5 +1,6 @@
 /**
- * Service Endpoint Checklist (receiving requests), rows 1–22: SE1–SE22. Decided from the inbound
+ * Service Endpoint Checklist (receiving requests), rows 1–22: SE1–SE22, plus SE23 (seed 000's
+ * per-service rate limiting). Decided from the inbound
  * model (`analysis/inbound`): routes and what runs before them, JWT verifiers, logs.
  */
 import { authenticates, summaryVerdict, type AuthLevel } from '../analysis/inbound/coverage.ts';
@@ -27,6 +28,7 @@ import {
 } from '../analysis/inbound/judge.ts';
 import type { JwtVerifier } from '../analysis/inbound/jwt.ts';
 import type { InboundModel, RouteView } from '../analysis/inbound/model.ts';
+import { rateLimiters } from '../analysis/inbound/rate-limit.ts';
 import {
   HEALTH_PATH,
   MUTATING_METHODS,
@@ -1174,6 +1176,47 @@ function se22(ctx: AuditContext): Outcome {
   );
 }
 
+/**
+ * SE23 (seed 000, IA7): requests are rate-limited per calling service, so one compromised or
+ * runaway caller cannot exhaust the service for every other.
+ */
+function se23(ctx: AuditContext): Outcome {
+  const { model, na } = withServer(ctx);
+  if (na !== undefined) return na;
+  const tesseraOn = model.tessera.filter((t) => t.rateLimitOff === undefined);
+  if (tesseraOn.length > 0) {
+    return outcome(
+      'PASS',
+      'Tessera rate-limits each verified caller (its `rateLimit` option; 1,000 requests/s by default).',
+      evidenceOf(tesseraOn.map((t) => t.site)),
+    );
+  }
+  const limiters = rateLimiters(ctx, model);
+  const perCaller = limiters.filter((l) => l.perCaller);
+  if (perCaller.length > 0) {
+    return outcome(
+      'PASS',
+      'Requests are rate-limited with a key built from the verified caller.',
+      evidenceOf(perCaller.map((l) => l.site)),
+    );
+  }
+  const off = model.tessera.flatMap((t) => (t.rateLimitOff === undefined ? [] : [t.rateLimitOff]));
+  if (limiters.length > 0) {
+    return outcome(
+      'FAIL',
+      'Rate limiting is global or per network address, not per calling service: behind a gateway or NAT every caller shares one budget.',
+      evidenceOf([...limiters.map((l) => l.site), ...off]),
+    );
+  }
+  return outcome(
+    'FAIL',
+    off.length > 0
+      ? "Tessera's per-caller rate limit is switched off (`rateLimit: false`) and nothing else limits requests."
+      : 'No rate limiting: any caller can send as many requests as it likes.',
+    evidenceOf(off.length > 0 ? off : model.serverSites),
+  );
+}
+
 export const serviceEndpointRules: RuleSet = {
   SE1: se1,
   SE2: se2,
@@ -1203,4 +1246,5 @@ export const serviceEndpointRules: RuleSet = {
   SE20: se20,
   SE21: se21,
   SE22: se22,
+  SE23: se23,
 };

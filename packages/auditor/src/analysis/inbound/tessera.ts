@@ -35,6 +35,8 @@ export interface TesseraUse {
   /** A `spoofableHeaders` override (lower-cased), when the option is a literal list. */
   readonly spoofableHeaders: readonly string[] | undefined;
   readonly serveStale: Site | undefined;
+  /** `rateLimit: false`: the plugin's per-caller limiter switched off. */
+  readonly rateLimitOff: Site | undefined;
 }
 
 /** The headers `@tessera/fastify` removes by default (its `DEFAULT_SPOOFABLE_HEADERS`). */
@@ -86,6 +88,7 @@ export function readTesseraUses(
           .map((e) => e.text.toLowerCase());
       }
     }
+    const limit = option('rateLimit');
     const stale = option('staleRevocations');
     const staleText = stale === undefined ? undefined : symbols.staticString(unit, stale);
     uses.push({
@@ -96,6 +99,10 @@ export function readTesseraUses(
       serveStale:
         staleText?.text === 'serve-stale' && stale !== undefined
           ? { unit, node: stale }
+          : undefined,
+      rateLimitOff:
+        limit !== undefined && unwrap(limit).kind === ts.SyntaxKind.FalseKeyword
+          ? { unit, node: limit }
           : undefined,
     });
   }
