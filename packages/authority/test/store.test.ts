@@ -11,6 +11,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import {
   auditHash,
+  auditHashOfCanonicalData,
   canonicalJson,
   GENESIS_HASH,
   verifyAuditChain,
@@ -48,6 +49,29 @@ const isConfigError = (error: unknown): boolean =>
   isTesseraError(error) && error.code === 'ERR_CONFIG_INVALID';
 
 void describe('audit chain', () => {
+  void it('hashes the append path (canonical data text) exactly as the whole-record canonical JSON', () => {
+    const rows = [
+      { seq: 1, atMs: START_MS, type: 'token.issued', actor: 'spiffe://tessera.local/a', data: {} },
+      {
+        seq: 42,
+        atMs: START_MS + 0.5,
+        type: 'weird "type"\n',
+        actor: 'é\u2028',
+        data: { z: [1, { b: null, a: 'x' }], a: -0, '': true },
+      },
+    ];
+    for (const record of rows) {
+      const whole = createHash('sha256')
+        .update(`${GENESIS_HASH}\n${canonicalJson(record)}`, 'utf8')
+        .digest('hex');
+      assert.equal(
+        auditHashOfCanonicalData(GENESIS_HASH, record, canonicalJson(record.data)),
+        whole,
+      );
+      assert.equal(auditHash(GENESIS_HASH, record), whole);
+    }
+  });
+
   void it('serialises JSON canonically: keys sorted at every depth, no whitespace', () => {
     assert.equal(
       canonicalJson({ b: [3, { z: 1, a: null }], a: 'é', c: undefined, '': true }),

@@ -46,10 +46,23 @@ export function canonicalJson(value: unknown): string {
  * place in the log without its hash changing.
  */
 export function auditHash(prevHash: string, record: AuditHashInput): string {
-  const { seq, atMs, type, actor, data } = record;
-  return createHash('sha256')
-    .update(`${prevHash}\n${canonicalJson({ seq, atMs, type, actor, data })}`, 'utf8')
-    .digest('hex');
+  return auditHashOfCanonicalData(prevHash, record, canonicalJson(record.data));
+}
+
+/**
+ * {@link auditHash} for a record whose `data` is already in canonical JSON (the append path
+ * has it: it is the stored text), without canonicalising the data a second time. The members
+ * are written in RFC 8785 order (actor, atMs, data, seq, type), so the text is byte for byte
+ * what `canonicalJson` makes of the whole record.
+ */
+export function auditHashOfCanonicalData(
+  prevHash: string,
+  record: Omit<AuditHashInput, 'data'>,
+  dataJson: string,
+): string {
+  const { seq, atMs, type, actor } = record;
+  const text = `{"actor":${JSON.stringify(actor)},"atMs":${JSON.stringify(atMs)},"data":${dataJson},"seq":${JSON.stringify(seq)},"type":${JSON.stringify(type)}}`;
+  return createHash('sha256').update(`${prevHash}\n${text}`, 'utf8').digest('hex');
 }
 
 /**

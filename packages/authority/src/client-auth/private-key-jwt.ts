@@ -258,7 +258,18 @@ async function lookUpClient(
 const parsedClientKeys = new Map<string, KeySet>();
 const MAX_PARSED_CLIENT_KEY_SETS = 1024;
 
+/** The same record object (the registry cache hands one out for a second) skips even the key. */
+const keysOfRecord = new WeakMap<ServiceRecord, KeySet>();
+
 function clientKeys(service: ServiceRecord): KeySet {
+  const known = keysOfRecord.get(service);
+  if (known !== undefined) return known;
+  const keys = clientKeysByContent(service);
+  keysOfRecord.set(service, keys);
+  return keys;
+}
+
+function clientKeysByContent(service: ServiceRecord): KeySet {
   const text = JSON.stringify(service.jwks);
   const cached = parsedClientKeys.get(text);
   if (cached !== undefined) return cached;

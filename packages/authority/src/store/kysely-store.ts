@@ -1,7 +1,7 @@
 import type { Clock, Jwks, PublicJwk, SigningAlgorithm } from '@tessera/core';
 import { TesseraError } from '@tessera/core';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { auditHash, canonicalJson, GENESIS_HASH } from '../audit/chain.ts';
+import { auditHashOfCanonicalData, canonicalJson, GENESIS_HASH } from '../audit/chain.ts';
 import type { StoreDialect } from './migrations.ts';
 import type {
   AuditLogTable,
@@ -202,7 +202,12 @@ function chainRows(
   for (const { entry, data, dataJson } of batch) {
     seq += 1;
     const hashed = { seq, atMs: entry.atMs, type: entry.type, actor: entry.actor, data };
-    const record: AuditRecord = { ...hashed, prevHash, hash: auditHash(prevHash, hashed) };
+    // dataJson is canonical already (appendAudit made it): hash without re-canonicalising.
+    const record: AuditRecord = {
+      ...hashed,
+      prevHash,
+      hash: auditHashOfCanonicalData(prevHash, hashed, dataJson),
+    };
     records.push(record);
     rows.push({
       seq,
