@@ -3,7 +3,7 @@
  * (seed audit 000, IA7: "Rate limiting per service — Global only" was a finding).
  */
 import ts from 'typescript';
-import { forEachNode, objectProperty, unwrap } from '../../ast/syntax.ts';
+import { objectProperty, unwrap } from '../../ast/syntax.ts';
 import type { AuditContext } from '../../rules/rule.ts';
 import type { Site } from './facts.ts';
 import type { InboundModel } from './model.ts';
@@ -37,12 +37,12 @@ export function rateLimiters(ctx: AuditContext, model: InboundModel): RateLimite
   const found: RateLimiter[] = model.graph.registrations
     .filter((r) => FASTIFY_LIMITERS.has(r.module))
     .map((r) => ({ site: r.site, perCaller: keyedByCaller(r.optionsUnit, r.options) }));
-  for (const file of model.files) {
-    const unit = file.unit;
-    forEachNode(unit.sourceFile, (node) => {
-      if (!ts.isCallExpression(node)) return;
+  // The calls the inbound scan already collected, per function: no second walk of every file.
+  for (const fn of model.functions) {
+    const unit = fn.unit;
+    for (const node of fn.calls) {
       const reference = symbols.moduleReference(unit, node.expression);
-      if (reference === undefined || !MIDDLEWARE_LIMITERS.has(reference.module)) return;
+      if (reference === undefined || !MIDDLEWARE_LIMITERS.has(reference.module)) continue;
       const first = node.arguments[0];
       const options =
         first === undefined ? undefined : unwrap(symbols.finalValue(unit, first).expression);
@@ -53,7 +53,7 @@ export function rateLimiters(ctx: AuditContext, model: InboundModel): RateLimite
           options !== undefined && ts.isObjectLiteralExpression(options) ? options : undefined,
         ),
       });
-    });
+    }
   }
   return found;
 }

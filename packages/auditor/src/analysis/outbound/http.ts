@@ -1564,10 +1564,13 @@ class HttpModelBuilder {
       }
       // `const answer = await upstreams.call(…); return relay(request, reply, answer)`: the
       // function that receives the upstream's answer, one helper deep, may log its 401/403.
+      const scopesSeen = new Set<ts.Node>();
       for (const call of file.calls) {
         if (!wrappers.has(calleeName(call) ?? '')) continue;
         const scope = enclosingFunction(call);
-        if (scope === undefined) continue;
+        // A function calling several wrappers is searched once.
+        if (scope === undefined || scopesSeen.has(scope)) continue;
+        scopesSeen.add(scope);
         visitAuthChecks(file.unit, scope);
         for (const inner of file.calls) {
           if (!containsNode(scope, inner)) continue;
