@@ -1,7 +1,14 @@
-import { contextFor, removeTempProjects } from './support/project.ts';
+import {
+  contextFor,
+  expectOutcomes,
+  removeTempProjects,
+  runRule,
+  type Expectation,
+  type Files,
+} from './support/project.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { CheckId, Outcome, Status } from '../src/model.ts';
+import type { CheckId, Outcome } from '../src/model.ts';
 import { messageQueueRules } from '../src/rules/message-queue.ts';
 import { networkRules } from '../src/rules/network.ts';
 import type { AuditContext, RuleSet } from '../src/rules/rule.ts';
@@ -11,32 +18,10 @@ after(removeTempProjects);
 
 const RULES: RuleSet = { ...messageQueueRules, ...networkRules };
 
-function run(ctx: AuditContext, id: CheckId): Outcome {
-  const rule = RULES[id];
-  assert.ok(rule, `no rule for ${id}`);
-  return rule(ctx);
-}
+const run = (ctx: AuditContext, id: CheckId): Outcome => runRule(RULES, ctx, id);
 
-type Expectation = Status | { status: Status; file: string; line: number };
-
-async function check(
-  files: Readonly<Record<string, string>>,
-  expect: Readonly<Partial<Record<CheckId, Expectation>>>,
-): Promise<void> {
-  const ctx = await contextFor(files);
-  for (const [id, expected] of Object.entries(expect)) {
-    if (expected === undefined) continue;
-    const result = run(ctx, id as CheckId);
-    const status = typeof expected === 'string' ? expected : expected.status;
-    assert.equal(result.status, status, `${id}: ${JSON.stringify(result)}`);
-    if (typeof expected === 'object') {
-      assert.ok(
-        result.evidence.some((e) => e.file === expected.file && e.line === expected.line),
-        `${id}: expected evidence at ${expected.file}:${String(expected.line)}, got ${JSON.stringify(result.evidence)}`,
-      );
-    }
-  }
-}
+const check = (files: Files, expect: Readonly<Partial<Record<CheckId, Expectation>>>) =>
+  expectOutcomes(RULES, files, expect);
 
 const DEPLOYMENT = `apiVersion: apps/v1
 kind: Deployment

@@ -1,7 +1,14 @@
-import { contextFor, removeTempProjects } from './support/project.ts';
+import {
+  contextFor,
+  expectOutcomes,
+  removeTempProjects,
+  runRule,
+  type Expectation,
+  type Files,
+} from './support/project.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { CheckId, Outcome, Status } from '../src/model.ts';
+import type { CheckId, Outcome } from '../src/model.ts';
 import type { AuditContext, RuleSet } from '../src/rules/rule.ts';
 import { serviceClientRules } from '../src/rules/service-client.ts';
 import { tokenManagementRules } from '../src/rules/token-management.ts';
@@ -10,37 +17,16 @@ after(removeTempProjects);
 
 const RULES: RuleSet = { ...serviceClientRules, ...tokenManagementRules };
 
-function run(ctx: AuditContext, id: CheckId): Outcome {
-  const rule = RULES[id];
-  assert.ok(rule, `no rule for ${id}`);
-  return rule(ctx);
-}
+const run = (ctx: AuditContext, id: CheckId): Outcome => runRule(RULES, ctx, id);
 
 interface Case {
   readonly name: string;
-  readonly files: Readonly<Record<string, string>>;
-  readonly expect: Readonly<
-    Partial<Record<CheckId, Status | { status: Status; file: string; line: number }>>
-  >;
+  readonly files: Files;
+  readonly expect: Readonly<Partial<Record<CheckId, Expectation>>>;
 }
 
 /** Asserts every expectation of a case, with the outcome in the message when it fails. */
-async function check(c: Case): Promise<void> {
-  const ctx = await contextFor(c.files);
-  for (const [id, expected] of Object.entries(c.expect)) {
-    if (expected === undefined) continue;
-    const result = run(ctx, id as CheckId);
-    const status = typeof expected === 'string' ? expected : expected.status;
-    assert.equal(result.status, status, `${id}: ${JSON.stringify(result)}`);
-    assert.ok(result.why.length > 0 && !result.why.includes('\n'), `${id}: one-sentence why`);
-    if (typeof expected === 'object') {
-      assert.ok(
-        result.evidence.some((e) => e.file === expected.file && e.line === expected.line),
-        `${id}: evidence should point at ${expected.file}:${String(expected.line)}, got ${JSON.stringify(result.evidence)}`,
-      );
-    }
-  }
-}
+const check = (c: Case) => expectOutcomes(RULES, c.files, c.expect);
 
 const AUTH_CLIENT_VULNERABLE = `import axios from 'axios';
 import CircuitBreaker from 'opossum';
