@@ -226,6 +226,15 @@ function chainRows(
 /** Rows per audit insert: SQLite allows 32,766 bound parameters, 7 per row. */
 const MAX_AUDIT_BATCH = 500;
 
+/** Resolves each waiting append with its committed record, in order. */
+function settleAudits(batch: readonly PendingAudit[], records: readonly AuditRecord[]): void {
+  batch.forEach((pending, i) => {
+    const record = records[i];
+    if (record !== undefined) pending.resolve(record);
+    else pending.reject(new TesseraError('ERR_INTERNAL', 'audit batch lost a record'));
+  });
+}
+
 interface PendingAssertion extends AssertionWrite {
   readonly resolve: (fresh: boolean) => void;
   readonly reject: (error: unknown) => void;
@@ -480,10 +489,6 @@ export class KyselyStore implements Store {
     if (write === undefined) return;
     const assertions = this.#assertionQueue.splice(0, MAX_ASSERTION_BATCH);
     const audits = this.#auditQueue.splice(0, MAX_AUDIT_BATCH);
-    const fail = (error: unknown) => {
-      for (const pending of assertions) pending.reject(error);
-      for (const pending of audits) pending.reject(error);
-    };
     try {
       const records: AuditRecord[] = [];
       // Holding Kysely's connection guarantees no Kysely transaction is open meanwhile.
@@ -504,13 +509,9 @@ export class KyselyStore implements Store {
       assertions.forEach((pending, i) => {
         pending.resolve(fresh[i] === true);
       });
-      audits.forEach((pending, i) => {
-        const record = records[i];
-        if (record !== undefined) pending.resolve(record);
-        else pending.reject(new TesseraError('ERR_INTERNAL', 'audit batch lost a record'));
-      });
+      settleAudits(audits, records);
     } catch (error) {
-      fail(error);
+      for (const pending of [...assertions, ...audits]) pending.reject(error);
     }
   }
 
@@ -526,12 +527,7 @@ export class KyselyStore implements Store {
       while (this.#auditQueue.length > 0) {
         const batch = this.#auditQueue.splice(0, MAX_AUDIT_BATCH);
         try {
-          const records = await this.#appendAuditBatch(batch);
-          batch.forEach((pending, i) => {
-            const record = records[i];
-            if (record !== undefined) pending.resolve(record);
-            else pending.reject(new TesseraError('ERR_INTERNAL', 'audit batch lost a record'));
-          });
+          settleAudits(batch, await this.#appendAuditBatch(batch));
         } catch (error) {
           for (const pending of batch) pending.reject(error);
         }
