@@ -34,9 +34,12 @@ const CONNECTIONS = 64;
 const REQUESTS = 100_000;
 const CALLERS = 1000;
 /**
- * The warm-up, from one caller (not one of the 1,000): enough requests for the JIT to compile
- * the request path and for every connection to be open, at a rate under the plugin's default
- * rate limit (1,000 requests per second per caller) so none is refused.
+ * The warm-up, from four callers (not among the 1,000): enough requests for the JIT to compile
+ * the request path and for every connection to be open, each caller far under the plugin's
+ * default rate limit (1,000 requests per second per caller) so none is refused. autocannon
+ * meters `overallRate` per one-second tick, so a tick's requests can leave in a burst and two
+ * bursts can fall into one fixed rate-limit window: with a single caller that window saw more
+ * than 1,000 and answered 429.
  */
 const WARMUP_REQUESTS = 2000;
 const WARMUP_RATE = 800;
@@ -66,7 +69,7 @@ const CPU_PROFILE_DIR = process.env.TESSERA_BENCH_CPU_PROF;
 
 /** The route's answer, as the server builds it for `/invoices/42`. */
 const EXPECTED_BODY = JSON.stringify({ id: '42', amount: 4200, currency: 'EUR' });
-const WARMUP_CALLER = 'warmup-caller';
+const WARMUP_CALLERS = ['warmup-0', 'warmup-1', 'warmup-2', 'warmup-3'] as const;
 const callerName = (i: number): string => `caller-${String(i).padStart(4, '0')}`;
 
 const MiB = 1024 * 1024;
@@ -112,10 +115,10 @@ async function checkRefusals(
   const stranger = generateSigningKey('ES256');
   const forgeries = [
     { forgery: 'no token', token: undefined },
-    { forgery: 'signed by another key', token: mint(app, WARMUP_CALLER, stranger) },
+    { forgery: 'signed by another key', token: mint(app, WARMUP_CALLERS[0], stranger) },
     {
       forgery: "signed by another key under the trusted key's kid",
-      token: mint(app, WARMUP_CALLER, { ...stranger, kid: key.kid }),
+      token: mint(app, WARMUP_CALLERS[0], { ...stranger, kid: key.kid }),
     },
   ];
   for (const { forgery, token: forged } of forgeries) {
@@ -159,7 +162,7 @@ async function loadAndSample(
   load: BenchChild<HttpLoadRequest>,
   idle: MemorySample,
 ): Promise<Run> {
-  const warmupToken = mint(app, WARMUP_CALLER, key);
+  const warmupTokens = WARMUP_CALLERS.map((caller) => mint(app, caller, key));
   const tokens = Array.from({ length: CALLERS }, (_, i) => mint(app, callerName(i), key));
   const url = `${app.url}/invoices/42`;
   const warmup = await load.request<HttpLoadResult>(
@@ -167,7 +170,7 @@ async function loadAndSample(
       type: 'load',
       url,
       method: 'GET',
-      authorizations: [`Bearer ${warmupToken}`],
+      authorizations: warmupTokens.map((token) => `Bearer ${token}`),
       connections: CONNECTIONS,
       amount: WARMUP_REQUESTS,
       overallRate: WARMUP_RATE,
@@ -234,12 +237,15 @@ async function measureWith(
   const { pinned, key, privateKeyPem } = fixture;
   let run: Run;
   try {
-    const callers = [WARMUP_CALLER, ...Array.from({ length: CALLERS }, (_, i) => callerName(i))];
+    const callers = [
+      ...WARMUP_CALLERS,
+      ...Array.from({ length: CALLERS }, (_, i) => callerName(i)),
+    ];
     const app = await server.request<MemoryServerStarted>(
       { type: 'start', privateKeyPem, callers },
       STARTUP_TIMEOUT_MS,
     );
-    await checkRefusals(app, key, mint(app, WARMUP_CALLER, key));
+    await checkRefusals(app, key, mint(app, WARMUP_CALLERS[0], key));
     const idle = await server.request<MemorySample>({ type: 'memory' }, SLACK_MS);
     const { child: load } = await spawnBenchChild<HttpLoadRequest>(
       new URL('./demo/load.ts', import.meta.url),
@@ -281,8 +287,8 @@ async function measureWith(
     (after.collected ? '; read after global.gc()' : '; gc not exposed: read without a collection');
   const note =
     `${where}; ${CONNECTIONS} connections, GET /invoices/:id, ${REQUESTS} requests from ` +
-    `${CALLERS} callers (a distinct token each, in turn) after ${WARMUP_REQUESTS} from one ` +
-    `caller at ${WARMUP_RATE}/s; one pass, --duration does not apply; ${memory}`;
+    `${CALLERS} callers (a distinct token each, in turn) after ${WARMUP_REQUESTS} from ` +
+    `${WARMUP_CALLERS.length} callers at ${WARMUP_RATE}/s in all; one pass, --duration does not apply; ${memory}`;
   if (after.cacheEntries !== baseline.cacheEntries + CALLERS) {
     throw new Error(
       `fastify.memory: the cache holds ${after.cacheEntries} entries, expected ${baseline.cacheEntries + CALLERS}; ${note}`,
