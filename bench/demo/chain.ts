@@ -17,7 +17,7 @@
  * log file; so the apps are built here with the demo's route logic, schemas and helpers, and
  * the logger settings every bench app has (see bench/README.md): Fastify's per-request logging
  * off, `warn` and above counted, the plugin's audit events to a real file per service through
- * `pino.destination({ sync: false })`.
+ * `auditDestination` (asynchronous, 4 KiB writes).
  */
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -64,6 +64,7 @@ import type {
   ChainStarted,
   ChildReady,
 } from './messages.ts';
+import { auditDestination } from '../fastify/audit-destination.ts';
 
 const HOST = '127.0.0.1';
 /** The demo's policy file (read directly: `main.ts` would load the authority package too). */
@@ -87,7 +88,7 @@ const auditFiles = [API_GATEWAY, EVENT_SERVICE, BILLING].map((name) => join(dir,
 const audit = new Map(
   [API_GATEWAY, EVENT_SERVICE, BILLING].map((name, i) => [
     name,
-    pino({ name, level: 'info' }, pino.destination({ dest: auditFiles[i]!, sync: false })),
+    pino({ name, level: 'info' }, auditDestination(auditFiles[i]!)),
   ]),
 );
 

@@ -7,7 +7,7 @@
  * one, created here only so its size can be read.
  *
  * Logger settings as for every bench app: Fastify's per-request logging off, `warn` and above
- * counted, the plugin's audit events to a real file through `pino.destination({ sync: false })`.
+ * counted, the plugin's audit events to a real file through `auditDestination` (asynchronous, 4 KiB writes).
  */
 import { createPrivateKey } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -35,6 +35,7 @@ import type {
   MemoryServerStart,
   MemoryServerStarted,
 } from './memory-messages.ts';
+import { auditDestination } from './audit-destination.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const TRUST_DOMAIN = 'tessera.local';
@@ -48,7 +49,7 @@ process.once('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 const auditFile = join(dir, 'audit.log');
-const audit = pino({ level: 'info' }, pino.destination({ dest: auditFile, sync: false }));
+const audit = pino({ level: 'info' }, auditDestination(auditFile));
 
 let warnLines = 0;
 let lastWarnLine: string | undefined;

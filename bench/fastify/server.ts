@@ -34,6 +34,7 @@ import { tessera } from '../../packages/fastify/src/index.ts';
 import { runBenchmark } from '../harness.ts';
 import { serveParent } from '../authority/child-process.ts';
 import type { Ceiling, ServerClosed, ServerRequest, ServerStarted, Variant } from './messages.ts';
+import { auditDestination } from './audit-destination.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const SERVICE = 'billing';
@@ -58,7 +59,7 @@ services:
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-fastify-'));
 const auditFile = join(dir, 'audit.log');
-const audit = pino({ level: 'info' }, pino.destination({ dest: auditFile, sync: false }));
+const audit = pino({ level: 'info' }, auditDestination(auditFile));
 
 let warnLines = 0;
 let lastWarnLine: string | undefined;

@@ -1,4 +1,4 @@
-import { isTesseraError, publicErrorBody, requestContext, type Policy } from '@tessera/core';
+import { isTesseraError, publicErrorBody, type Policy } from '@tessera/core';
 import { tessera } from '@tessera/fastify';
 import Fastify, {
   LogController,
@@ -43,8 +43,8 @@ export interface RunningService {
 
 /** This hop, from the verified caller and the trace context `@tessera/fastify` opened. */
 export function hopOf(service: string, request: FastifyRequest): Hop {
-  const trace = requestContext.getStore()?.trace;
-  if (trace === undefined) throw new Error('no Tessera request context: is the plugin registered?');
+  const trace = request.traceContext;
+  if (trace === null) throw new Error('no Tessera trace context: is the plugin registered?');
   return {
     service,
     caller: request.caller?.spiffeId ?? null,

@@ -1,6 +1,7 @@
 import {
   formatTraceparent,
   requestContext,
+  useRequestContext,
   traceContextFromHeaders,
   TesseraError,
 } from '@tessera/core';
@@ -75,6 +76,7 @@ export function trace(
 ): Interceptor {
   const otel =
     options.openTelemetry === false ? undefined : (options.openTelemetry ?? openTelemetry);
+  useRequestContext();
   return (dispatch) => (opts, handler) => {
     const headers = headerRecord(opts.headers);
     if (otel?.trace.getActiveSpan() !== undefined) {

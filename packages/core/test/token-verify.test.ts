@@ -562,6 +562,20 @@ describe('access token verification: cache', () => {
     assertRefused(() => otherIssuer.verify(token), 'ERR_TOKEN_ISSUER');
   });
 
+  it('never serves a cached entry to a token that only shares its signature', () => {
+    const cache = new VerifiedTokenCache();
+    const v = verifier({ cache });
+    const token = forge(serviceClaims({ scope: 'invoices:read' }));
+    const [header, , signature] = token.split('.') as [string, string, string];
+    v.verify(token);
+    const widened = Buffer.from(
+      JSON.stringify(serviceClaims({ scope: 'invoices:read invoices:write' })),
+    ).toString('base64url');
+    assertRefused(() => v.verify(`${header}.${widened}.${signature}`), 'ERR_TOKEN_SIGNATURE');
+    assert.deepEqual(v.verify(token).scopes, ['invoices:read'], 'the genuine entry is still there');
+    assert.equal(cache.size, 1);
+  });
+
   it('does not cache refusals', () => {
     const cache = new VerifiedTokenCache();
     const v = verifier({ cache });

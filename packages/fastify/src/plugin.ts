@@ -5,6 +5,7 @@ import {
   isTesseraError,
   publicErrorBody,
   requestContext,
+  requestContextWanted,
   systemClock,
   TesseraError,
   traceContextFromHeaders,
@@ -15,6 +16,7 @@ import {
   type Policy,
   type RequestContext,
   type TesseraErrorCode,
+  type TraceContext,
 } from '@tessera/core';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -65,12 +67,20 @@ export interface TesseraPluginOptions {
   readonly auditLogger?: FastifyBaseLogger;
   /** Verified-token cache bounds. */
   readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number };
+  /**
+   * When to open `requestContext` (the AsyncLocalStorage the client's `trace` interceptor reads):
+   * `auto` (default) once anything in the process has asked for it with `useRequestContext()`,
+   * which `trace()` does; `always` on every request. `request.traceContext` is set either way.
+   */
+  readonly requestContext?: 'auto' | 'always';
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified caller; null on public routes and refused requests. Set only by Tessera. */
     caller: Caller | null;
+    /** This request's W3C trace context and correlation id (continued or started by Tessera). */
+    traceContext: TraceContext | null;
   }
   interface FastifyInstance {
     /** Tessera's runtime state, for health checks and metrics. */
@@ -88,13 +98,18 @@ export interface TesseraRuntime {
 
 const STATE = Symbol('tessera.state');
 
-interface RequestState {
-  startedAt: number;
-  decision: 'allow' | 'deny';
-  reason: TesseraErrorCode | 'public' | 'ok';
-  context: RequestContext;
+/** Per-request bookkeeping for the audit event; a class so every request has one shape. */
+class RequestState {
+  decision: 'allow' | 'deny' = 'deny';
+  reason: TesseraErrorCode | 'public' | 'ok' = 'ERR_CREDENTIALS_MISSING';
   /** The verified caller, kept for the audit event even when policy refuses it (a 403). */
-  caller: Caller | null;
+  caller: Caller | null = null;
+  constructor(
+    readonly startedAt: number,
+    readonly trace: TraceContext,
+    /** The matched route pattern, read once (Fastify builds `routeOptions` on every access). */
+    readonly route: string | undefined,
+  ) {}
 }
 
 type StatefulRequest = FastifyRequest & { [STATE]?: RequestState };
@@ -155,6 +170,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   const allowlist: ParsedAllowlist | undefined =
     options.ipAllowlist === undefined ? undefined : parseAllowlist(options.ipAllowlist);
   const auditLogger = options.auditLogger;
+  const contextMode = raw.requestContext ?? 'auto';
+  if (contextMode !== 'auto' && contextMode !== 'always') {
+    throw optionsError('requestContext is auto or always');
+  }
+  const contextAlways = contextMode === 'always';
 
   let verifier: AccessTokenVerifier;
   let jwks: RemoteJwks | undefined;
@@ -226,6 +246,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   };
   app.decorate('tessera', runtime);
   app.decorateRequest('caller', null);
+  app.decorateRequest('traceContext', null);
 
   function refuse(state: RequestState, reply: FastifyReply, code: TesseraErrorCode): void {
     state.decision = 'deny';
@@ -245,19 +266,26 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     void reply.code(error.status).send(publicErrorBody(code));
   }
 
-  /** Continues into the handler inside the request context. */
+  /**
+   * Continues into the handler, inside a `requestContext` when anything reads one (the client's
+   * `trace` interceptor, or `useRequestContext()`): on Node 20 an AsyncLocalStorage in use puts
+   * an async hook on every promise, which a service that makes no outbound calls need not pay.
+   */
   function proceed(
     request: FastifyRequest,
     state: RequestState,
     caller: Caller | null,
     done: () => void,
   ): void {
-    if (caller !== null) {
-      request.caller = caller;
-      state.context.caller = caller;
-    }
+    request.caller = caller;
     state.decision = 'allow';
-    requestContext.run(state.context, done);
+    if (contextAlways || requestContextWanted()) {
+      const context: RequestContext =
+        caller === null ? { trace: state.trace } : { trace: state.trace, caller };
+      requestContext.run(context, done);
+    } else {
+      done();
+    }
   }
 
   /** Policy, then the optional address check, for a verified caller. */
@@ -266,11 +294,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     reply: FastifyReply,
     state: RequestState,
     caller: Caller,
-    route: string | undefined,
     done: () => void,
   ): void {
     state.caller = caller;
     // An unmatched route (404) needs a valid token like any other, but there is no rule to apply.
+    const route = state.route;
     if (route !== undefined) {
       const decision = evaluate(policy, caller, service, request.method, route);
       if (!decision.allow) {
@@ -286,58 +314,61 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     proceed(request, state, caller, done);
   }
 
-  function verifyThen(
+  /** A `kid` we have not seen: the authority may have rotated. Refetch (rate-limited), retry once. */
+  function verifyAfterKeyRefresh(
+    keys: RemoteJwks,
     token: string,
-    onCaller: (caller: Caller) => void,
-    onRefused: (code: TesseraErrorCode) => void,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    done: () => void,
   ): void {
-    let caller: Caller;
-    try {
-      caller = verifier.verify(token);
-    } catch (error) {
-      if (!isTesseraError(error)) throw error;
-      if (error.code !== 'ERR_TOKEN_KID_UNKNOWN' || jwks === undefined) {
-        onRefused(error.code);
-        return;
-      }
-      // A key we have not seen: the authority may have rotated. Refetch (rate-limited), retry once.
-      jwks.refreshForUnknownKid().then(
-        () => {
-          let retried: Caller;
-          try {
-            retried = verifier.verify(token);
-          } catch (retryError) {
-            onRefused(isTesseraError(retryError) ? retryError.code : 'ERR_INTERNAL');
-            return;
-          }
-          onCaller(retried);
-        },
-        () => {
-          onRefused('ERR_TOKEN_KID_UNKNOWN');
-        },
-      );
-      return;
-    }
-    onCaller(caller);
+    keys.refreshForUnknownKid().then(
+      () => {
+        let caller: Caller;
+        try {
+          caller = verifier.verify(token);
+        } catch (error) {
+          refuse(state, reply, isTesseraError(error) ? error.code : 'ERR_INTERNAL');
+          return;
+        }
+        authorize(request, reply, state, caller, done);
+      },
+      () => {
+        refuse(state, reply, 'ERR_TOKEN_KID_UNKNOWN');
+      },
+    );
   }
 
+  /** Whether a route pattern and method are public, remembered: patterns are a fixed set. */
+  const publicRoutes = new Map<string, Map<string, boolean>>();
+  function isPublic(method: string, route: string): boolean {
+    let byMethod = publicRoutes.get(route);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      publicRoutes.set(route, byMethod);
+    }
+    let known = byMethod.get(method);
+    if (known === undefined) {
+      known = isPublicRoute(policy, service, method, route);
+      byMethod.set(method, known);
+    }
+    return known;
+  }
+
+  // The hot path: every request of the app passes here, so no closures or throwaway objects.
   app.addHook('onRequest', (request: StatefulRequest, reply, done) => {
     const headers = request.headers;
     for (const name of spoofable) if (name in headers) Reflect.deleteProperty(headers, name);
-    const context: RequestContext = { trace: traceContextFromHeaders(headers) };
-    const state: RequestState = {
-      startedAt: clock.now(),
-      decision: 'deny',
-      reason: 'ERR_CREDENTIALS_MISSING',
-      context,
-      caller: null,
-    };
-    request[STATE] = state;
-    reply.header('x-correlation-id', context.trace.correlationId);
-
+    const trace = traceContextFromHeaders(headers);
     // Authorization is decided on the route pattern Fastify matched, never the raw URL.
     const route = request.routeOptions.url;
-    if (route !== undefined && isPublicRoute(policy, service, request.method, route)) {
+    const state = new RequestState(clock.now(), trace, route);
+    request[STATE] = state;
+    request.traceContext = trace;
+    reply.header('x-correlation-id', trace.correlationId);
+
+    if (route !== undefined && isPublic(request.method, route)) {
       state.reason = 'public';
       proceed(request, state, null, done);
       return;
@@ -365,15 +396,20 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         'tessera: revocation state is stale; serving (staleRevocations: serve-stale)',
       );
     }
-    verifyThen(
-      match[1] ?? '',
-      (caller) => {
-        authorize(request, reply, state, caller, route, done);
-      },
-      (code) => {
-        refuse(state, reply, code);
-      },
-    );
+    const token = match[1] ?? '';
+    let caller: Caller;
+    try {
+      caller = verifier.verify(token);
+    } catch (error) {
+      if (!isTesseraError(error)) throw error;
+      if (error.code === 'ERR_TOKEN_KID_UNKNOWN' && jwks !== undefined) {
+        verifyAfterKeyRefresh(jwks, token, request, reply, state, done);
+      } else {
+        refuse(state, reply, error.code);
+      }
+      return;
+    }
+    authorize(request, reply, state, caller, done);
   });
 
   // Exactly one audit event per request, allowed or denied, after the response is sent.
@@ -381,6 +417,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     const state = request[STATE];
     if (state !== undefined) {
       const caller = state.caller;
+      const status = reply.statusCode;
       (auditLogger ?? request.log).info(
         {
           event: 'tessera.request',
@@ -388,14 +425,14 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
             caller === null ? null : caller.kind === 'delegated' ? caller.user : caller.spiffeId,
           actor: caller?.kind === 'delegated' ? caller.spiffeId : null,
           jti: caller?.jti ?? null,
-          route: request.routeOptions.url ?? null,
+          route: state.route ?? null,
           method: request.method,
-          decision: state.decision === 'allow' && reply.statusCode < 400 ? 'allow' : 'deny',
+          decision: state.decision === 'allow' && status < 400 ? 'allow' : 'deny',
           reason: state.reason,
-          status: reply.statusCode,
+          status,
           durationMs: clock.now() - state.startedAt,
-          correlationId: state.context.trace.correlationId,
-          traceId: state.context.trace.traceId,
+          correlationId: state.trace.correlationId,
+          traceId: state.trace.traceId,
         },
         'tessera request',
       );

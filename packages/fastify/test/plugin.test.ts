@@ -8,6 +8,8 @@ import {
   mintAccessToken,
   parsePolicy,
   requestContext,
+  requestContextWanted,
+  useRequestContext,
   systemClock,
   type TesseraErrorCode,
 } from '@tessera/core';
@@ -100,7 +102,8 @@ async function build(overrides: Partial<TesseraPluginOptions> = {}): Promise<Har
   app.get('/whoami', (request) => ({
     handler: 'whoami',
     caller: request.caller,
-    trace: requestContext.getStore()?.trace,
+    trace: request.traceContext,
+    context: requestContext.getStore() ?? null,
   }));
   app.get('/unlisted', () => ({ handler: 'unlisted' }));
   await app.ready();
@@ -446,9 +449,8 @@ describe('@tessera/fastify: behaviour', () => {
     await app.close();
   });
 
-  it('opens the request context: correlation id and trace continue into the handler', async () => {
-    const { app } = await build();
-    const response = await app.inject({
+  const traced = (app: Harness['app']) =>
+    app.inject({
       method: 'GET',
       url: '/whoami',
       headers: {
@@ -457,14 +459,47 @@ describe('@tessera/fastify: behaviour', () => {
         'x-correlation-id': 'corr-9',
       },
     });
-    const body = response.json<{
-      trace: { traceId: string; parentSpanId: string; correlationId: string };
-    }>();
+  interface TracedBody {
+    trace: { traceId: string; parentSpanId: string; correlationId: string };
+    context: { trace: { traceId: string }; caller: { spiffeId: string } } | null;
+  }
+
+  // These three run in this order: useRequestContext() cannot be undone in a process.
+  it('continues the trace into request.traceContext; no AsyncLocalStorage until asked', async () => {
+    assert.equal(requestContextWanted(), false, 'nothing in this test file asked before');
+    const { app } = await build();
+    const response = await traced(app);
+    const body = response.json<TracedBody>();
     assert.equal(body.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(body.trace.parentSpanId, '00f067aa0ba902b7');
     assert.equal(body.trace.correlationId, 'corr-9');
     assert.equal(response.headers['x-correlation-id'], 'corr-9');
+    assert.equal(body.context, null);
     await app.close();
+  });
+
+  it("opens requestContext on every request with requestContext: 'always'", async () => {
+    const { app } = await build({ requestContext: 'always' });
+    const body = (await traced(app)).json<TracedBody>();
+    assert.equal(body.context?.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(body.context.caller.spiffeId, EVENTS);
+    await app.close();
+  });
+
+  it('opens requestContext once useRequestContext() was called (the client does)', async () => {
+    const { app } = await build();
+    useRequestContext();
+    const body = (await traced(app)).json<TracedBody>();
+    assert.equal(body.context?.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(body.context.caller.spiffeId, EVENTS);
+    await app.close();
+  });
+
+  it('refuses an unknown requestContext mode at registration', async () => {
+    await assert.rejects(
+      build({ requestContext: 'sometimes' as unknown as 'auto' }),
+      /requestContext is auto or always/,
+    );
   });
 
   it('rate-limits per verified caller, not per address', async () => {

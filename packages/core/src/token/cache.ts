@@ -28,11 +28,25 @@ export interface CachedVerification {
 }
 
 interface Slot extends CachedVerification {
+  /** The whole token: a hit needs it to be equal, not only its signature. */
+  readonly token: string;
   readonly bytes: number;
 }
 
 /**
- * A bounded cache of verified access tokens, keyed on the whole token string.
+ * The Map key for a token: its last segment (the JWS signature, 86 characters for ES256).
+ * Hashing a fresh 700-character string on every lookup cost about 1 µs a request; the signature
+ * alone is a tenth of that. It only picks the slot: a hit also needs the whole stored token to be
+ * equal, so a token that merely shares a signature (a forged payload) is a miss and goes through
+ * full verification. A string without a dot is keyed whole.
+ */
+function slotKey(token: string): string {
+  return token.slice(token.lastIndexOf('.') + 1);
+}
+
+/**
+ * A bounded cache of verified access tokens. A hit needs the whole token string to be equal;
+ * slots are found by its signature segment ({@link slotKey}).
  *
  * Memory bound: at most `maxEntries` entries and at most `maxBytes` estimated bytes, whichever
  * is reached first; the defaults (10,000 entries, 16 MiB) hold about 10,000 typical 700-byte
@@ -61,19 +75,22 @@ export class VerifiedTokenCache {
   }
 
   get(token: string): CachedVerification | undefined {
-    return this.#slots.get(token);
+    const slot = this.#slots.get(slotKey(token));
+    return slot?.token === token ? slot : undefined;
   }
 
   set(token: string, entry: CachedVerification): void {
     const bytes = token.length + CACHE_ENTRY_OVERHEAD_BYTES;
     if (bytes > this.maxBytes) return;
-    this.delete(token);
+    const key = slotKey(token);
+    this.#remove(key);
     while (this.#slots.size >= this.maxEntries || this.#bytes + bytes > this.maxBytes) {
       const oldest = this.#slots.keys().next();
       if (oldest.done === true) break;
-      this.delete(oldest.value);
+      this.#remove(oldest.value);
     }
-    this.#slots.set(token, {
+    this.#slots.set(key, {
+      token,
       owner: entry.owner,
       caller: entry.caller,
       expiresAt: entry.expiresAt,
@@ -82,10 +99,16 @@ export class VerifiedTokenCache {
     this.#bytes += bytes;
   }
 
+  /** Forgets `token`; a different token that shares its slot stays. */
   delete(token: string): void {
-    const slot = this.#slots.get(token);
+    const key = slotKey(token);
+    if (this.#slots.get(key)?.token === token) this.#remove(key);
+  }
+
+  #remove(key: string): void {
+    const slot = this.#slots.get(key);
     if (slot === undefined) return;
-    this.#slots.delete(token);
+    this.#slots.delete(key);
     this.#bytes -= slot.bytes;
   }
 
