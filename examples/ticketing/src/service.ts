@@ -1,4 +1,4 @@
-import { isTesseraError, publicErrorBody, type Policy } from '@tessera/core';
+import { isTesseraError, publicErrorBody, type Policy, type TraceContext } from '@tessera/core';
 import { tessera } from '@tessera/fastify';
 import Fastify, {
   LogController,
@@ -43,8 +43,11 @@ export interface RunningService {
 
 /** This hop, from the verified caller and the trace context `@tessera/fastify` opened. */
 export function hopOf(service: string, request: FastifyRequest): Hop {
-  const trace = request.traceContext;
-  if (trace === null) throw new Error('no Tessera trace context: is the plugin registered?');
+  // Undefined, not null, when the plugin was never registered on this app.
+  const trace = request.traceContext as TraceContext | null | undefined;
+  if (trace === null || trace === undefined) {
+    throw new Error('no Tessera trace context: is the plugin registered?');
+  }
   return {
     service,
     caller: request.caller?.spiffeId ?? null,
