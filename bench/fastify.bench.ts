@@ -23,7 +23,13 @@ import type {
   Variant,
 } from './fastify/messages.ts';
 import { VARIANTS } from './fastify/messages.ts';
-import { median, type LoadBenchmark, type Measurement, type RunOptions } from './harness.ts';
+import {
+  median,
+  percentile,
+  type LoadBenchmark,
+  type Measurement,
+  type RunOptions,
+} from './harness.ts';
 
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
@@ -55,9 +61,18 @@ interface Fixture {
   readonly token: string;
 }
 
+/**
+ * The variants whose latency is also measured unloaded: one connection, one request at a time,
+ * so no request waits behind another and the difference is the work added per request. Under
+ * the 64-connection load, p99 is mostly queueing and moves with throughput.
+ */
+const UNLOADED: readonly Variant[] = ['noauth', 'protected', 'fastify_jwt'];
+
 interface Session {
   readonly rounds: Readonly<Record<Variant, number[]>>;
   readonly latencies: Readonly<Record<Variant, number[]>>;
+  /** Latencies (ms) with one connection, for the {@link UNLOADED} variants. */
+  readonly unloaded: Readonly<Partial<Record<Variant, number[]>>>;
   /** Raw ES256 verifies per second before each `uncached` round. */
   readonly ceilings: number[];
   readonly note: string;
@@ -170,13 +185,17 @@ async function runRounds(
       count: Math.ceil(((ceiling * durationMs) / 1000) * TOKEN_HEADROOM) + 2 * CONNECTIONS,
     };
   };
-  const loadRound = async (variant: Variant, durationMs: number): Promise<LoadResult> => {
+  const loadRound = async (
+    variant: Variant,
+    durationMs: number,
+    connections = CONNECTIONS,
+  ): Promise<LoadResult> => {
     const creds = credentials(variant, durationMs);
     const result = await load.request<LoadResult>(
       {
         type: 'load',
         url: fixture.apps[variant].url,
-        connections: CONNECTIONS,
+        connections,
         durationMs,
         credentials: creds,
       },
@@ -213,7 +232,15 @@ async function runRounds(
       for (const latency of result.latencies) latencies[variant].push(latency);
     }
   }
-  return { rounds, latencies, ceilings, roundMs, warmupMs };
+  const unloaded: Partial<Record<Variant, number[]>> = {};
+  for (let r = 0; r < options.rounds; r++) {
+    for (const variant of UNLOADED) {
+      const result = await loadRound(variant, warmupMs, 1);
+      const into = (unloaded[variant] ??= []);
+      for (const latency of result.latencies) into.push(latency);
+    }
+  }
+  return { rounds, latencies, unloaded, ceilings, roundMs, warmupMs };
 }
 
 async function stopAll(
@@ -311,6 +338,17 @@ function ratio(a: readonly number[], b: readonly number[]): string {
   return (median(a) / median(b)).toFixed(2);
 }
 
+/** The unloaded figures of `variant` against `noauth`'s: p50 and p99, and what was added. */
+function unloadedNote(s: Session, variant: Variant): string {
+  const mine = s.unloaded[variant] ?? [];
+  const base = s.unloaded.noauth ?? [];
+  const ms = (value: number): string => `${value.toFixed(3)} ms`;
+  const at = (p: number): string =>
+    `p${p} ${ms(percentile(mine, p))} (noauth ${ms(percentile(base, p))}, added ` +
+    `${ms(percentile(mine, p) - percentile(base, p))})`;
+  return `unloaded, one connection (${mine.length} requests): ${at(50)}, ${at(99)}`;
+}
+
 export const benchmarks: readonly LoadBenchmark[] = [
   {
     name: 'fastify.noauth',
@@ -330,7 +368,8 @@ export const benchmarks: readonly LoadBenchmark[] = [
         latencies: s.latencies.protected,
         note:
           `${s.note}; the same token on every request; ` +
-          `${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x fastify.fastify_jwt`,
+          `${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x fastify.fastify_jwt; ` +
+          unloadedNote(s, 'protected'),
       };
     },
   },
@@ -343,7 +382,8 @@ export const benchmarks: readonly LoadBenchmark[] = [
         latencies: s.latencies.fastify_jwt,
         note:
           `${s.note}; @fastify/jwt ES256, verify.cache: true, the same token on every request; ` +
-          `fastify.protected is ${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x this`,
+          `fastify.protected is ${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x this; ` +
+          unloadedNote(s, 'fastify_jwt'),
       };
     },
   },
