@@ -17,7 +17,7 @@
  * log file; so the apps are built here with the demo's route logic, schemas and helpers, and
  * the logger settings every bench app has (see bench/README.md): Fastify's per-request logging
  * off, `warn` and above counted, the plugin's audit events to a real file per service through
- * `auditDestination` (asynchronous, 4 KiB writes).
+ * `auditFileDestination` (one write per event-loop turn).
  */
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -38,7 +38,7 @@ import {
   type Policy,
   type SigningKey,
 } from '../../packages/core/src/index.ts';
-import { tessera } from '../../packages/fastify/src/index.ts';
+import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
 import { BILLING } from '../../examples/ticketing/src/billing.ts';
 import { EVENT_SERVICE } from '../../examples/ticketing/src/event-service.ts';
 import { API_GATEWAY } from '../../examples/ticketing/src/gateway.ts';
@@ -64,7 +64,6 @@ import type {
   ChainStarted,
   ChildReady,
 } from './messages.ts';
-import { auditDestination } from '../fastify/audit-destination.ts';
 
 const HOST = '127.0.0.1';
 /** The demo's policy file (read directly: `main.ts` would load the authority package too). */
@@ -88,7 +87,7 @@ const auditFiles = [API_GATEWAY, EVENT_SERVICE, BILLING].map((name) => join(dir,
 const audit = new Map(
   [API_GATEWAY, EVENT_SERVICE, BILLING].map((name, i) => [
     name,
-    pino({ name, level: 'info' }, auditDestination(auditFiles[i]!)),
+    pino({ name, level: 'info' }, auditFileDestination(auditFiles[i]!)),
   ]),
 );
 

@@ -7,7 +7,7 @@
  * one, created here only so its size can be read.
  *
  * Logger settings as for every bench app: Fastify's per-request logging off, `warn` and above
- * counted, the plugin's audit events to a real file through `auditDestination` (asynchronous, 4 KiB writes).
+ * counted, the plugin's audit events to a real file through `auditFileDestination` (one write per event-loop turn).
  */
 import { createPrivateKey } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -25,7 +25,7 @@ import {
   systemClock,
   VerifiedTokenCache,
 } from '../../packages/core/src/index.ts';
-import { tessera } from '../../packages/fastify/src/index.ts';
+import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
 import { serveParent } from '../authority/child-process.ts';
 import type { ChildReady } from '../demo/messages.ts';
 import type {
@@ -35,7 +35,6 @@ import type {
   MemoryServerStart,
   MemoryServerStarted,
 } from './memory-messages.ts';
-import { auditDestination } from './audit-destination.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const TRUST_DOMAIN = 'tessera.local';
@@ -49,7 +48,7 @@ process.once('exit', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 const auditFile = join(dir, 'audit.log');
-const audit = pino({ level: 'info' }, auditDestination(auditFile));
+const audit = pino({ level: 'info' }, auditFileDestination(auditFile));
 
 let warnLines = 0;
 let lastWarnLine: string | undefined;

@@ -6,7 +6,7 @@
  *
  * - `noauth`: no authentication at all;
  * - `protected`: the Tessera plugin with a local verifier (verified-token cache on), the audit
- *   events going to a real file through an asynchronous pino destination;
+ *   events going to a real file through `auditFileDestination` (asynchronous, one write per turn);
  * - `fastify_jwt`: `@fastify/jwt`, ES256, `verify: { cache: true }`, `request.jwtVerify()` on
  *   every request;
  * - `uncached`: the Tessera plugin with the verifier's cache off (every request a fresh token).
@@ -30,11 +30,10 @@ import {
   systemClock,
   type SigningKey,
 } from '../../packages/core/src/index.ts';
-import { tessera } from '../../packages/fastify/src/index.ts';
+import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
 import { runBenchmark } from '../harness.ts';
 import { serveParent } from '../authority/child-process.ts';
 import type { Ceiling, ServerClosed, ServerRequest, ServerStarted, Variant } from './messages.ts';
-import { auditDestination } from './audit-destination.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const SERVICE = 'billing';
@@ -59,7 +58,7 @@ services:
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-fastify-'));
 const auditFile = join(dir, 'audit.log');
-const audit = pino({ level: 'info' }, auditDestination(auditFile));
+const audit = pino({ level: 'info' }, auditFileDestination(auditFile));
 
 let warnLines = 0;
 let lastWarnLine: string | undefined;

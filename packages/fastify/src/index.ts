@@ -11,3 +11,8 @@ export {
 export { RemoteJwks, type RemoteJwksOptions } from './remote-jwks.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
 export { parseAllowlist, isAllowedAddress } from './ip-allowlist.ts';
+export {
+  auditFileDestination,
+  type AuditFileDestination,
+  type AuditFileDestinationOptions,
+} from './audit-destination.ts';
