@@ -33,6 +33,12 @@ export interface MemorySample {
   readonly rss: number;
   readonly heapUsed: number;
   readonly external: number;
+  /**
+   * Bytes V8 has committed to its young generation (`new_space`, `new_large_object_space`):
+   * sized by the collector's own heuristics (it doubles a semi-space when survival is high),
+   * part of RSS, and not memory any request holds.
+   */
+  readonly youngGeneration: number;
   /** What the verified-token cache holds, by its own accounting (bytes: token + 768 each). */
   readonly cacheEntries: number;
   readonly cacheBytes: number;

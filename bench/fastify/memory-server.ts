@@ -35,6 +35,7 @@ import type {
   MemoryServerStart,
   MemoryServerStarted,
 } from './memory-messages.ts';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const TRUST_DOMAIN = 'tessera.local';
@@ -136,11 +137,15 @@ function sample(): MemorySample {
     gc();
   }
   const usage = process.memoryUsage();
+  const youngGeneration = getHeapSpaceStatistics()
+    .filter((space) => space.space_name.startsWith('new_'))
+    .reduce((sum, space) => sum + space.physical_space_size, 0);
   return {
     collected: typeof gc === 'function',
     rss: usage.rss,
     heapUsed: usage.heapUsed,
     external: usage.external,
+    youngGeneration,
     cacheEntries: running.cache.size,
     cacheBytes: running.cache.bytes,
   };
