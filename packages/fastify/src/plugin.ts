@@ -21,6 +21,8 @@ import {
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { Registry } from 'prom-client';
+import { registerPluginMetrics } from './metrics.ts';
 import { RemoteJwks } from './remote-jwks.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { isAllowedAddress, parseAllowlist, type ParsedAllowlist } from './ip-allowlist.ts';
@@ -73,6 +75,13 @@ export interface TesseraPluginOptions {
    * which `trace()` does; `always` on every request. `request.traceContext` is set either way.
    */
   readonly requestContext?: 'auto' | 'always';
+  /**
+   * Where the plugin's gauges go (`tessera_degraded`, `tessera_jwks_stale`,
+   * `tessera_revocations_stale`, their ages, `tessera_revocations_streaming`), or `false`.
+   * Default: a registry of its own, `app.tessera.metrics`, to merge into the one `/metrics`
+   * serves (`Registry.merge`) or to serve beside it.
+   */
+  readonly metrics?: Registry | false;
 }
 
 declare module 'fastify' {
@@ -94,6 +103,8 @@ export interface TesseraRuntime {
   degraded(): boolean;
   readonly jwks?: RemoteJwks;
   readonly revocations?: RevocationSync;
+  /** The registry holding the plugin's gauges, unless `metrics: false`. */
+  readonly metrics?: Registry;
 }
 
 const STATE = Symbol('tessera.state');
@@ -239,11 +250,17 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     throw optionsError('give exactly one of authority and verifier');
   }
 
+  if (raw.metrics !== undefined && raw.metrics !== false && !(raw.metrics instanceof Registry)) {
+    throw optionsError('metrics is a prom-client Registry or false');
+  }
+  const metrics = options.metrics === false ? undefined : (options.metrics ?? new Registry());
   const runtime: TesseraRuntime = {
     degraded: () => (jwks?.isStale() ?? false) || (revocations?.isStale() ?? false),
     ...(jwks !== undefined ? { jwks } : {}),
     ...(revocations !== undefined ? { revocations } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
   };
+  if (metrics !== undefined) registerPluginMetrics(metrics, runtime);
   app.decorate('tessera', runtime);
   app.decorateRequest('caller', null);
   app.decorateRequest('traceContext', null);

@@ -50,6 +50,11 @@ export class RevocationSync {
     return this.#state;
   }
 
+  /** Milliseconds since the last news (an event, a heartbeat or a poll); Infinity before any. */
+  ageMs(): number {
+    return this.#options.clock.now() - this.#lastNewsMs;
+  }
+
   isStale(): boolean {
     return this.#options.clock.now() - this.#lastNewsMs > (this.#options.staleAfterMs ?? 60_000);
   }

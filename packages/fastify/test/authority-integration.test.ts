@@ -67,9 +67,18 @@ describe('@tessera/fastify against a real authority', () => {
     await authority.close();
   });
 
+  /** One gauge's value from the plugin's registry, as Prometheus would scrape it. */
+  async function gauge(name: string): Promise<number | undefined> {
+    const metric = billing.tessera.metrics?.getSingleMetric(name);
+    return (await metric?.get())?.values[0]?.value;
+  }
+
   it('verifies tokens with the JWKS it fetched', async () => {
     assert.equal((await call(await token())).statusCode, 200);
     assert.equal(billing.tessera.degraded(), false);
+    assert.equal(await gauge('tessera_degraded'), 0);
+    assert.equal(await gauge('tessera_jwks_stale'), 0);
+    assert.ok(((await gauge('tessera_jwks_age_seconds')) ?? Infinity) < 60);
   });
 
   it('learns of a revocation over SSE within a second', async () => {
@@ -82,6 +91,7 @@ describe('@tessera/fastify against a real authority', () => {
     const took = await eventually(async () => (await call(t)).statusCode === 401, 1000);
     assert.ok(took < 1000);
     assert.equal(billing.tessera.revocations?.state, 'streaming');
+    assert.equal(await gauge('tessera_revocations_streaming'), 1);
   });
 
   it('picks up a rotated signing key by refetching on an unknown kid', async () => {
@@ -112,6 +122,14 @@ describe('@tessera/fastify against a real authority', () => {
     const t = await token();
     clock.advance(5 * 60_000); // no news for five minutes (on this service's clock)
     assert.equal(billing.tessera.degraded(), true);
+    assert.equal(await gauge('tessera_degraded'), 1, 'and says so in its metrics');
+    assert.equal(await gauge('tessera_revocations_stale'), 1);
+    assert.ok(((await gauge('tessera_revocations_age_seconds')) ?? 0) >= 300);
+    assert.match(
+      (await billing.tessera.metrics?.metrics()) ?? '',
+      /^tessera_degraded 1$/m,
+      'in the Prometheus text format',
+    );
     const response = await call(t);
     assert.equal(response.statusCode, 401);
     assert.equal(response.json<{ code: string }>().code, 'ERR_REVOCATIONS_STALE');

@@ -15,6 +15,7 @@ import {
 } from '@tessera/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { tessera, type TesseraPluginOptions } from '../src/index.ts';
+import { Registry } from 'prom-client';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const BILLING = 'spiffe://tessera.local/billing';
@@ -493,6 +494,22 @@ describe('@tessera/fastify: behaviour', () => {
     assert.equal(body.context?.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(body.context.caller.spiffeId, EVENTS);
     await app.close();
+  });
+
+  it('puts its gauges on the registry it is given, or none with metrics: false', async () => {
+    const registry = new Registry();
+    const { app } = await build({ metrics: registry });
+    assert.equal(app.tessera.metrics, registry);
+    // A ready verifier: no JWKS or feed of the plugin's own, so only the overall gauge.
+    assert.match(await registry.metrics(), /^tessera_degraded 0$/m);
+    await app.close();
+    const off = await build({ metrics: false });
+    assert.equal(off.app.tessera.metrics, undefined);
+    await off.app.close();
+    await assert.rejects(
+      build({ metrics: {} as unknown as false }),
+      /metrics is a prom-client Registry/,
+    );
   });
 
   it('refuses an unknown requestContext mode at registration', async () => {
