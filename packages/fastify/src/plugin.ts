@@ -18,7 +18,7 @@ import {
   type TesseraErrorCode,
   type TraceContext,
 } from '@tessera/core';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry } from 'prom-client';
@@ -61,8 +61,21 @@ export interface TesseraPluginOptions {
    * `serve-stale` keeps verifying against the last known revocations and logs a warning.
    */
   readonly staleRevocations?: 'fail-closed' | 'serve-stale';
-  /** Per-caller rate limit (keyed on the verified SPIFFE ID), or `false`. Default 1000 requests per second. */
-  readonly rateLimit?: false | { readonly max: number; readonly timeWindowMs: number };
+  /**
+   * Per-caller rate limit (keyed on the verified SPIFFE ID), or `false`. Default 1000 requests per
+   * second per caller, counted in memory (`@fastify/rate-limit`'s LRU of 5,000 keys). Counters
+   * can live elsewhere, shared by every replica: `redis` takes an ioredis client, `store` any
+   * `@fastify/rate-limit` store class.
+   */
+  readonly rateLimit?:
+    | false
+    | {
+        readonly max: number;
+        readonly timeWindowMs: number;
+        readonly store?: FastifyRateLimitStoreCtor;
+        /** An ioredis client (`@fastify/rate-limit`'s Redis store). */
+        readonly redis?: unknown;
+      };
   /** Optional extra check: callers listed here may only come from these addresses/CIDRs. */
   readonly ipAllowlist?: Readonly<Record<string, readonly string[]>>;
   /** Where audit events go. Default: the request logger. */
@@ -467,8 +480,16 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     ) {
       throw optionsError('rateLimit needs positive integers max and timeWindowMs');
     }
+    if (limit.store !== undefined && typeof limit.store !== 'function') {
+      throw optionsError('rateLimit.store is a @fastify/rate-limit store class');
+    }
+    if (limit.redis !== undefined && (typeof limit.redis !== 'object' || limit.redis === null)) {
+      throw optionsError('rateLimit.redis is an ioredis client');
+    }
     void app.register(rateLimit, {
       global: true,
+      ...(limit.store !== undefined ? { store: limit.store } : {}),
+      ...(limit.redis !== undefined ? { redis: limit.redis } : {}),
       // After authentication: the key is the verified caller, never a header it could vary.
       hook: 'preHandler',
       max: limit.max,
