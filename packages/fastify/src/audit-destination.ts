@@ -67,8 +67,8 @@ class AuditFile implements AuditFileDestination {
   /** Bytes of a failed write, written first next time (bytes: a write can end mid-character). */
   #carry: Buffer | undefined;
   #dropReported = false;
-  /** Bytes handed to `fs.write` and not yet confirmed written. */
-  #inFlight: Buffer | undefined;
+  /** An `fs.write` is out and not yet confirmed. */
+  #writing = false;
   #scheduled = false;
   #retry: NodeJS.Timeout | undefined;
   #ended = false;
@@ -106,7 +106,7 @@ class AuditFile implements AuditFileDestination {
     }
     this.#queue.push(line);
     this.#queuedChars += line.length;
-    if (!this.#scheduled && this.#inFlight === undefined && this.#retry === undefined) {
+    if (!this.#scheduled && !this.#writing && this.#retry === undefined) {
       // Every line of this event-loop turn goes in one write, at its end.
       this.#scheduled = true;
       setImmediate(this.#writeTurn);
@@ -128,7 +128,7 @@ class AuditFile implements AuditFileDestination {
   }
 
   #startWrite(): void {
-    if (this.#inFlight !== undefined || this.#retry !== undefined) return;
+    if (this.#writing || this.#retry !== undefined) return;
     const data = this.#take();
     if (data === undefined) {
       this.#settle(undefined);
@@ -138,7 +138,7 @@ class AuditFile implements AuditFileDestination {
   }
 
   #writeFrom(data: Buffer, offset: number): void {
-    this.#inFlight = data.subarray(offset);
+    this.#writing = true;
     write(this.#fd, data, offset, data.length - offset, null, (error, written) => {
       if (error !== null) {
         this.#failed(error, data.subarray(offset));
@@ -148,7 +148,7 @@ class AuditFile implements AuditFileDestination {
         this.#writeFrom(data, offset + written);
         return;
       }
-      this.#inFlight = undefined;
+      this.#writing = false;
       this.#dropReported = false;
       this.#startWrite();
     });
@@ -156,7 +156,7 @@ class AuditFile implements AuditFileDestination {
 
   /** Keeps the unwritten bytes first in line and tries again later. */
   #failed(error: Error, unwritten: Buffer): void {
-    this.#inFlight = undefined;
+    this.#writing = false;
     this.#carry = unwritten;
     this.#onError(error);
     this.#settle(error);
