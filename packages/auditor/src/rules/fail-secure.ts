@@ -44,81 +44,85 @@ function hasAccessCheck(model: InboundModel): boolean {
   return usesTessera(model) || model.routes.some((r) => authenticates(r.protection.level));
 }
 
-function fs1(ctx: AuditContext): Outcome {
+/** What FS1 and FS2 say at each step; they walk the same steps over different checks. */
+interface FailSecureWording {
+  readonly unset: string;
+  readonly failOpen: string;
+  readonly noCheck: string;
+  readonly passTessera: string;
+  readonly passOther: string;
+}
+
+/**
+ * The steps FS1 and FS2 share, in order: a check that allows everything when its secret is
+ * unset, an error path that lets the request through (of token verification only, for FS2),
+ * `extra` (FS2's serve-stale), no check at all, else PASS.
+ */
+function failSecure(
+  ctx: AuditContext,
+  tokenOnly: boolean,
+  wording: FailSecureWording,
+  extra?: (model: InboundModel) => Outcome | undefined,
+): Outcome {
   const { model, na } = withServer(ctx);
   if (na !== undefined) return na;
   const unset = sitesOf(model, (f) => f.allowWhenUnset);
-  if (unset.length > 0) {
-    return outcome(
-      'FAIL',
-      'The access check lets every request through when its secret is not configured, instead of refusing.',
-      evidenceOf(unset),
-    );
-  }
-  const open = failOpenSites(model, false);
-  if (open.length > 0) {
-    return outcome(
-      'FAIL',
-      'When the access check throws, its error handler lets the request through instead of refusing it.',
-      evidenceOf(open),
-    );
-  }
+  if (unset.length > 0) return outcome('FAIL', wording.unset, evidenceOf(unset));
+  const open = failOpenSites(model, tokenOnly);
+  if (open.length > 0) return outcome('FAIL', wording.failOpen, evidenceOf(open));
+  const found = extra?.(model);
+  if (found !== undefined) return found;
   if (!hasAccessCheck(model)) {
-    return outcome(
-      'FAIL',
-      'There is no access check at all, so nothing can fail secure.',
-      evidenceOf(model.serverSites),
-    );
+    return outcome('FAIL', wording.noCheck, evidenceOf(model.serverSites));
   }
   return outcome(
     'PASS',
-    usesTessera(model)
-      ? 'Tessera refuses on any verification or policy error (deny by default, fail-closed on stale revocations).'
-      : 'Access checks refuse the request when they fail or throw; no error path lets it through.',
+    usesTessera(model) ? wording.passTessera : wording.passOther,
     evidenceOf(checkSites(model), 5),
   );
 }
 
+function fs1(ctx: AuditContext): Outcome {
+  return failSecure(ctx, false, {
+    unset:
+      'The access check lets every request through when its secret is not configured, instead of refusing.',
+    failOpen:
+      'When the access check throws, its error handler lets the request through instead of refusing it.',
+    noCheck: 'There is no access check at all, so nothing can fail secure.',
+    passTessera:
+      'Tessera refuses on any verification or policy error (deny by default, fail-closed on stale revocations).',
+    passOther:
+      'Access checks refuse the request when they fail or throw; no error path lets it through.',
+  });
+}
+
 function fs2(ctx: AuditContext): Outcome {
-  const { model, na } = withServer(ctx);
-  if (na !== undefined) return na;
-  const unset = sitesOf(model, (f) => f.allowWhenUnset);
-  if (unset.length > 0) {
-    return outcome(
-      'FAIL',
-      'Token validation is skipped entirely when the secret is unset, so a missing variable disables it.',
-      evidenceOf(unset),
-    );
-  }
-  const open = failOpenSites(model, true);
-  if (open.length > 0) {
-    return outcome(
-      'FAIL',
-      'A token that fails verification is let through: the error is caught (or ignored) and the request continues.',
-      evidenceOf(open),
-    );
-  }
-  const stale = model.tessera.flatMap((t) => (t.serveStale === undefined ? [] : [t.serveStale]));
-  if (stale.length > 0) {
-    return outcome(
-      'PARTIAL',
-      'Tessera is set to `staleRevocations: serve-stale`: when the revocation feed is down, revoked tokens keep verifying.',
-      evidenceOf(stale),
-    );
-  }
-  if (!hasAccessCheck(model)) {
-    return outcome(
-      'FAIL',
-      'No token is validated, so there is nothing that could fail secure.',
-      evidenceOf(model.serverSites),
-    );
-  }
-  return outcome(
-    'PASS',
-    usesTessera(model)
-      ? 'Tessera refuses every token it cannot verify, and refuses all tokens while revocations are stale (fail-closed).'
-      : 'A token that fails validation ends the request with an error; no error path lets it through.',
-    evidenceOf(checkSites(model), 5),
+  return failSecure(
+    ctx,
+    true,
+    {
+      unset:
+        'Token validation is skipped entirely when the secret is unset, so a missing variable disables it.',
+      failOpen:
+        'A token that fails verification is let through: the error is caught (or ignored) and the request continues.',
+      noCheck: 'No token is validated, so there is nothing that could fail secure.',
+      passTessera:
+        'Tessera refuses every token it cannot verify, and refuses all tokens while revocations are stale (fail-closed).',
+      passOther:
+        'A token that fails validation ends the request with an error; no error path lets it through.',
+    },
+    (model) => {
+      const stale = model.tessera.flatMap((t) =>
+        t.serveStale === undefined ? [] : [t.serveStale],
+      );
+      return stale.length === 0
+        ? undefined
+        : outcome(
+            'PARTIAL',
+            'Tessera is set to `staleRevocations: serve-stale`: when the revocation feed is down, revoked tokens keep verifying.',
+            evidenceOf(stale),
+          );
+    },
   );
 }
 
