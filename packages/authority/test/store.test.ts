@@ -329,6 +329,76 @@ void describe('SQLite store in a file', () => {
     }
   });
 
+  void describe('while another connection holds the write lock', () => {
+    /** A store and a second connection to its file that can take the write lock. */
+    async function lockedPair(name: string, busyTimeoutMs?: number) {
+      const path = join(dir, name);
+      const store = await openSqliteStore({
+        path,
+        ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+      });
+      const other = new BetterSqlite3(path);
+      other.exec('begin immediate');
+      return {
+        store,
+        other,
+        close: async () => {
+          if (other.inTransaction) other.exec('rollback');
+          other.close();
+          await store.close();
+        },
+      };
+    }
+    const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    void it('keeps the event loop running, and writes once the lock is released', async () => {
+      const { store, other, close } = await lockedPair('locked.db');
+      try {
+        const started = performance.now();
+        let settled = false;
+        const remembered = store.rememberAssertion('client\njti-1', 2_000_000_000).finally(() => {
+          settled = true;
+        });
+        const audited = store.appendAudit({
+          atMs: START_MS,
+          type: 'token.issued',
+          actor: 'client',
+          data: { jti: 'a' },
+        });
+        // SQLite's busy handler would hold the thread here until the timeout (5 s) and fail.
+        await tick(50);
+        assert.ok(performance.now() - started < 1000, 'the event loop was blocked');
+        assert.equal(settled, false, 'written while another connection held the lock');
+        other.exec('commit');
+        assert.equal(await remembered, true);
+        assert.equal((await audited).seq, 1);
+        assert.equal(await store.rememberAssertion('client\njti-1', 2_000_000_000), false);
+      } finally {
+        await close();
+      }
+    });
+
+    void it('fails the writes with ERR_UNAVAILABLE once the lock stays taken past the timeout', async () => {
+      const { store, close } = await lockedPair('stuck.db', 100);
+      try {
+        await assert.rejects(store.rememberAssertion('client\njti-2', 2_000_000_000), (error) => {
+          assert.ok(isTesseraError(error));
+          assert.equal(error.code, 'ERR_UNAVAILABLE');
+          return true;
+        });
+      } finally {
+        await close();
+      }
+      const reopened = await openSqliteStore({ path: join(dir, 'stuck.db') });
+      try {
+        // Nothing was half-written: the refused assertion is still new.
+        assert.equal(await reopened.rememberAssertion('client\njti-2', 2_000_000_000), true);
+      } finally {
+        await reopened.close();
+      }
+    });
+  });
+
   auditTamperSuite('SQLite', async () => {
     opened += 1;
     const path = join(dir, `tamper-${opened}.db`);

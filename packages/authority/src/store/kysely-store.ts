@@ -154,6 +154,11 @@ export interface KyselyStoreDeps {
    * caller still resolves only once its own write is committed.
    */
   readonly sqliteWriteBatch?: SqliteWriteBatch;
+  /**
+   * SQLite only: how long a batch keeps retrying for the write lock (held by another process
+   * sharing the file) before its writes fail. Default 5000 ms.
+   */
+  readonly writeLockTimeoutMs?: number;
 }
 
 /** One `rememberAssertion` call waiting for its batch. */
@@ -166,12 +171,17 @@ export interface AssertionWrite {
 /**
  * Writes `assertions` (returning, for each, whether it was new or an expired record taken over)
  * and, when `audit` is given, the audit rows it builds from the last stored record, all in one
- * transaction.
+ * transaction. Returns `undefined`, having written nothing, when another process holds the
+ * database's write lock: the caller retries later instead of the event loop sleeping in SQLite's
+ * busy handler.
  */
 export type SqliteWriteBatch = (
   assertions: readonly AssertionWrite[],
   audit: ((lastSeq: number, lastHash: string) => AuditRow[]) | undefined,
-) => boolean[];
+) => boolean[] | undefined;
+
+/** How long a batch waits before trying again for a write lock another process holds. */
+const WRITE_LOCK_RETRY_MS = 1;
 
 /** One audit row as stored. */
 export interface AuditRow {
@@ -263,9 +273,13 @@ export class KyselyStore implements Store {
   #closing: Promise<void> | undefined;
 
   readonly #sqliteWriteBatch: SqliteWriteBatch | undefined;
+  readonly #writeLockTimeoutMs: number;
+  /** When the queued batch first found the write lock taken (`performance.now()`), if it did. */
+  #lockedOutSince: number | undefined;
 
   constructor(deps: KyselyStoreDeps) {
     this.#sqliteWriteBatch = deps.sqliteWriteBatch;
+    this.#writeLockTimeoutMs = deps.writeLockTimeoutMs ?? 5000;
     this.dialect = deps.dialect;
     this.#db = deps.db;
     this.#clock = deps.clock;
@@ -468,25 +482,32 @@ export class KyselyStore implements Store {
     });
   }
 
-  /** Writes everything queued so far at the end of this event-loop turn (SQLite only). */
-  #scheduleSqliteFlush(): void {
+  /**
+   * Writes everything queued so far at the end of this event-loop turn (SQLite only), or after
+   * `delayMs` when the last attempt found the write lock taken.
+   */
+  #scheduleSqliteFlush(delayMs = 0): void {
     this.#sqliteFlush ??= new Promise<void>((resolve) => {
-      setImmediate(() => {
-        void this.#flushSqlite().finally(() => {
+      const flush = () => {
+        void this.#flushSqlite().then((lockedOut) => {
           this.#sqliteFlush = undefined;
           resolve();
           // Writes queued while this batch was committing go in the next one.
-          if (this.#assertionQueue.length > 0 || this.#auditQueue.length > 0) {
+          if (lockedOut) this.#scheduleSqliteFlush(WRITE_LOCK_RETRY_MS);
+          else if (this.#assertionQueue.length > 0 || this.#auditQueue.length > 0) {
             this.#scheduleSqliteFlush();
           }
         });
-      });
+      };
+      if (delayMs === 0) setImmediate(flush);
+      else setTimeout(flush, delayMs);
     });
   }
 
-  async #flushSqlite(): Promise<void> {
+  /** Writes one batch; true when another process held the write lock and nothing was written. */
+  async #flushSqlite(): Promise<boolean> {
     const write = this.#sqliteWriteBatch;
-    if (write === undefined) return;
+    if (write === undefined) return false;
     const assertions = this.#assertionQueue.splice(0, MAX_ASSERTION_BATCH);
     const audits = this.#auditQueue.splice(0, MAX_AUDIT_BATCH);
     try {
@@ -506,13 +527,38 @@ export class KyselyStore implements Store {
           ),
         ),
       );
+      if (fresh === undefined) return this.#lockedOut(assertions, audits);
+      this.#lockedOutSince = undefined;
       assertions.forEach((pending, i) => {
         pending.resolve(fresh[i] === true);
       });
       settleAudits(audits, records);
     } catch (error) {
+      this.#lockedOutSince = undefined;
       for (const pending of [...assertions, ...audits]) pending.reject(error);
     }
+    return false;
+  }
+
+  /**
+   * Puts a batch that found the write lock taken back at the head of the queues, in order, to be
+   * retried; fails it once the lock has been out of reach for `writeLockTimeoutMs`.
+   */
+  #lockedOut(assertions: PendingAssertion[], audits: PendingAudit[]): boolean {
+    const now = performance.now();
+    this.#lockedOutSince ??= now;
+    if (now - this.#lockedOutSince >= this.#writeLockTimeoutMs) {
+      this.#lockedOutSince = undefined;
+      const error = new TesseraError(
+        'ERR_UNAVAILABLE',
+        `the SQLite write lock stayed taken for ${this.#writeLockTimeoutMs} ms`,
+      );
+      for (const pending of [...assertions, ...audits]) pending.reject(error);
+      return false;
+    }
+    this.#assertionQueue.unshift(...assertions);
+    this.#auditQueue.unshift(...audits);
+    return true;
   }
 
   /**

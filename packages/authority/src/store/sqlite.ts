@@ -101,7 +101,10 @@ function withStatementCache(sqlite: BetterSqlite3.Database): BetterSqlite3.Datab
  * single synchronous BEGIN IMMEDIATE transaction: the replay records first, each decided by the
  * same conditional upsert as the Kysely path, then the audit rows chained onto the last record.
  */
-function sqliteWriteBatcher(sqlite: BetterSqlite3.Database): SqliteWriteBatch {
+function sqliteWriteBatcher(
+  sqlite: BetterSqlite3.Database,
+  busyTimeoutMs: number,
+): SqliteWriteBatch {
   const upsert = sqlite.prepare<[string, number, number], { key: string }>(
     'insert into used_assertions (key, expires_at) values (?, ?) on conflict (key) do update set expires_at = excluded.expires_at where used_assertions.expires_at <= ? returning key',
   );
@@ -128,7 +131,21 @@ function sqliteWriteBatcher(sqlite: BetterSqlite3.Database): SqliteWriteBatch {
       return fresh;
     },
   );
-  return (assertions, audit) => write.immediate(assertions, audit);
+  // While another process (a cluster worker) commits, BEGIN IMMEDIATE would wait in SQLite's busy
+  // handler, which sleeps 1, 2, 5, 10... ms with the event loop stopped. The batch asks once, and
+  // the store retries it later while this process goes on serving requests. (This pragma acts
+  // when it is prepared, so it cannot be kept as a prepared statement.)
+  return (assertions, audit) => {
+    sqlite.pragma('busy_timeout = 0');
+    try {
+      return write.immediate(assertions, audit);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return undefined;
+      throw error;
+    } finally {
+      sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+  };
 }
 
 /**
@@ -174,6 +191,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db,
     dialect: 'sqlite',
     clock: options.clock ?? systemClock,
-    sqliteWriteBatch: sqliteWriteBatcher(sqlite),
+    sqliteWriteBatch: sqliteWriteBatcher(sqlite, busyTimeoutMs),
+    writeLockTimeoutMs: busyTimeoutMs,
   });
 }
