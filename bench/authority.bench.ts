@@ -14,14 +14,15 @@ import {
   mintClientAssertion,
 } from '../packages/core/src/token/client-assertion.ts';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
-import type {
-  AuthorityClosed,
-  AuthorityReady,
-  AuthorityRequest,
-  Ceiling,
-  CryptoWork,
-  LoadRequest,
-  LoadResult,
+import {
+  authorityWorkers,
+  type AuthorityClosed,
+  type AuthorityReady,
+  type AuthorityRequest,
+  type Ceiling,
+  type CryptoWork,
+  type LoadRequest,
+  type LoadResult,
 } from './authority/messages.ts';
 import type { LoadBenchmark, Measurement, RunOptions } from './harness.ts';
 
@@ -341,18 +342,23 @@ async function runRounds(
 }
 
 function describeMethod(
+  workers: number,
   pinned: boolean,
   roundMs: number,
   warmupMs: number,
   rounds: number,
 ): string {
-  const where = pinned
-    ? `authority pinned to CPU ${SERVER_CPU}, autocannon to CPU ${LOAD_CPU} (taskset)`
-    : 'not pinned (no taskset or fewer than 2 CPUs): authority and autocannon share the CPUs';
+  const where =
+    workers > 1
+      ? `authority as ${workers} worker processes (--workers ${workers}), not pinned: they and ` +
+        `autocannon share the machine's CPUs`
+      : pinned
+        ? `one authority process pinned to CPU ${SERVER_CPU}, autocannon to CPU ${LOAD_CPU} (taskset)`
+        : 'one authority process, not pinned (no taskset or fewer than 2 CPUs)';
   return (
     `${where}; ${CONNECTIONS} connections, ${rounds} rounds of ${roundMs / 1000} s after a ` +
-    `${warmupMs / 1000} s warm-up, a fresh client assertion per request; baseline measured in ` +
-    `the authority's process between rounds; p50/p99 over every response`
+    `${warmupMs / 1000} s warm-up, a fresh client assertion per request; baseline: one core's ` +
+    `raw ES256 work, measured between rounds; p50/p99 over every response`
   );
 }
 
@@ -360,7 +366,9 @@ async function measureEndpoint(
   endpoint: Endpoint,
   options: Required<RunOptions>,
 ): Promise<Measurement> {
-  const pinned = canPin([SERVER_CPU, LOAD_CPU]);
+  const workers = authorityWorkers();
+  // Two workers use both cores: then nothing is pinned and autocannon shares the machine.
+  const pinned = workers === 1 && canPin([SERVER_CPU, LOAD_CPU]);
   const { child: server, ready } = await spawnBenchChild<AuthorityRequest>(
     new URL('./authority/server.ts', import.meta.url),
     {
@@ -399,7 +407,10 @@ async function measureEndpoint(
     );
   }
   const { roundMs, warmupMs, ...measurement } = measured;
-  return { ...measurement, note: describeMethod(pinned, roundMs, warmupMs, options.rounds) };
+  return {
+    ...measurement,
+    note: describeMethod(workers, pinned, roundMs, warmupMs, options.rounds),
+  };
 }
 
 export const benchmarks: readonly LoadBenchmark[] = ENDPOINTS.map((endpoint) => ({

@@ -72,3 +72,16 @@ export interface LoadResult {
   readonly exhausted: boolean;
   readonly mintMs: number;
 }
+
+/**
+ * Authority processes under load (`TESSERA_BENCH_AUTHORITY_WORKERS`): 2 by default, one per core
+ * of the 2-core machine the targets are set for; 1 for the single-process figure (then pinned).
+ */
+export function authorityWorkers(): number {
+  const value = process.env.TESSERA_BENCH_AUTHORITY_WORKERS ?? '2';
+  const workers = Number(value);
+  if (!/^\d+$/.test(value) || workers < 1 || workers > 64) {
+    throw new Error(`TESSERA_BENCH_AUTHORITY_WORKERS must be 1..64, got "${value}"`);
+  }
+  return workers;
+}

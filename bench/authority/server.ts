@@ -1,15 +1,22 @@
 /**
- * The authority under load, run as its own process (`spawnBenchChild`, pinned to one CPU): a
- * dev-mode authority with SQLite in a temporary directory, logging at `warn` into a counting sink
- * so no per-request line is written. Between load rounds it measures, on the same CPU, the raw
- * signature work every request needs at least: the benchmark's baseline.
+ * The authority under load, run as its own process (`spawnBenchChild`): a dev-mode authority with
+ * SQLite in a temporary directory, as a cluster of `authorityWorkers()` processes (or, with one,
+ * in this process, pinned to one CPU), logging at `warn` into a counting sink so no per-request
+ * line is written. Between load rounds this process measures the raw signature work every
+ * request needs at least, on one core: the benchmark's baseline.
  */
+import cluster from 'node:cluster';
 import { sign, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDevMode } from '../../packages/authority/src/dev.ts';
 import { createAuthorityLogger } from '../../packages/authority/src/logger.ts';
+import {
+  isAuthorityWorker,
+  runAuthorityWorker,
+  startAuthorityCluster,
+} from '../../packages/authority/src/cluster.ts';
 import { startAuthority } from '../../packages/authority/src/start.ts';
 import { systemClock } from '../../packages/core/src/clock.ts';
 import { generateSigningKey, type SigningKey } from '../../packages/core/src/keys/jwk.ts';
@@ -17,12 +24,13 @@ import { mintClientAssertion } from '../../packages/core/src/token/client-assert
 import { mintAccessToken } from '../../packages/core/src/token/mint.ts';
 import { runBenchmark } from '../harness.ts';
 import { serveParent } from './child-process.ts';
-import type {
-  AuthorityClosed,
-  AuthorityReady,
-  AuthorityRequest,
-  Ceiling,
-  CryptoWork,
+import {
+  authorityWorkers,
+  type AuthorityClosed,
+  type AuthorityReady,
+  type AuthorityRequest,
+  type Ceiling,
+  type CryptoWork,
 } from './messages.ts';
 import { freePort } from '../../packages/authority/test/support/free-port.ts';
 
@@ -75,54 +83,85 @@ function cryptoWork(work: CryptoWork, issuer: string): () => unknown {
 // The same inputs in every round, so rounds differ only by what the machine is doing.
 const works = new Map<CryptoWork, () => unknown>();
 
-function workFor(work: CryptoWork): () => unknown {
+function workFor(work: CryptoWork, issuer: string): () => unknown {
   let fn = works.get(work);
   if (fn === undefined) {
-    fn = cryptoWork(work, config.issuer);
+    fn = cryptoWork(work, issuer);
     works.set(work, fn);
   }
   return fn;
 }
 
-const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-authority-'));
-const { config, adminTokenPath } = await prepareDevMode({
-  dataDir,
-  listen: { host: '127.0.0.1', port: await freePort() },
-});
-let errorLines = 0;
-let lastErrorLine: string | undefined;
-const logger = createAuthorityLogger({
-  level: 'warn',
-  destination: {
-    write(line: string) {
-      // pino levels: 50 error, 60 fatal. Warnings (refused forged requests) are expected.
-      if (/"level":[56]0/.test(line)) {
-        errorLines++;
-        lastErrorLine = line;
-      }
-    },
-  },
-});
-const running = await startAuthority(config, { logger });
-const ready: AuthorityReady = {
-  url: running.url,
-  issuer: config.issuer,
-  adminToken: (await readFile(adminTokenPath, 'utf8')).trim(),
-};
+const AUTHORITY_WORKERS = authorityWorkers();
 
-serveParent<AuthorityRequest>(
-  ready,
-  async (request): Promise<Ceiling | AuthorityClosed> => {
-    if (request.type === 'ceiling') {
-      const report = await runBenchmark(
-        { name: `crypto.${request.work}`, fn: workFor(request.work) },
-        { durationMs: request.durationMs, rounds: 1 },
-      );
-      return { opsPerSec: report.rounds[0]! };
+/** pino levels: 50 error, 60 fatal. Warnings (refused forged requests) are expected. */
+const isErrorLine = (line: string) => /"level":[56]0/.test(line);
+
+if (isAuthorityWorker()) {
+  // A cluster worker: its error lines go to the primary, which reports them at close.
+  await runAuthorityWorker({
+    logger: createAuthorityLogger({
+      level: 'warn',
+      destination: {
+        write(line: string) {
+          if (isErrorLine(line)) process.send?.({ type: 'bench:error-line', line });
+        },
+      },
+    }),
+  });
+} else {
+  await servePrimary();
+}
+
+async function servePrimary(): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-authority-'));
+  const { config, adminTokenPath } = await prepareDevMode({
+    dataDir,
+    listen: { host: '127.0.0.1', port: await freePort() },
+  });
+  let errorLines = 0;
+  let lastErrorLine: string | undefined;
+  const countError = (line: string) => {
+    errorLines++;
+    lastErrorLine = line;
+  };
+  cluster.on('message', (_worker, message: { type?: unknown; line?: unknown }) => {
+    if (message.type === 'bench:error-line' && typeof message.line === 'string') {
+      countError(message.line);
     }
-    await running.close();
-    await rm(dataDir, { recursive: true, force: true });
-    return { errorLines, lastErrorLine };
-  },
-  (request) => request.type === 'close',
-);
+  });
+  const logger = createAuthorityLogger({
+    level: 'warn',
+    destination: {
+      write(line: string) {
+        if (isErrorLine(line)) countError(line);
+      },
+    },
+  });
+  const running =
+    AUTHORITY_WORKERS > 1
+      ? await startAuthorityCluster(config, { workers: AUTHORITY_WORKERS, logger })
+      : await startAuthority(config, { logger });
+  const ready: AuthorityReady = {
+    url: running.url,
+    issuer: config.issuer,
+    adminToken: (await readFile(adminTokenPath, 'utf8')).trim(),
+  };
+
+  serveParent<AuthorityRequest>(
+    ready,
+    async (request): Promise<Ceiling | AuthorityClosed> => {
+      if (request.type === 'ceiling') {
+        const report = await runBenchmark(
+          { name: `crypto.${request.work}`, fn: workFor(request.work, config.issuer) },
+          { durationMs: request.durationMs, rounds: 1 },
+        );
+        return { opsPerSec: report.rounds[0]! };
+      }
+      await running.close();
+      await rm(dataDir, { recursive: true, force: true });
+      return { errorLines, lastErrorLine };
+    },
+    (request) => request.type === 'close',
+  );
+}

@@ -1,7 +1,12 @@
 import type { KeyResolver } from '@tessera/core';
 import { parseJwks, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuthorityContext, AuthorityKeys, AuthoritySettings } from './context.ts';
+import type {
+  AuthorityContext,
+  AuthorityKeys,
+  AuthorityPeers,
+  AuthoritySettings,
+} from './context.ts';
 import { createMetrics, type AuthorityMetrics } from './metrics.ts';
 import { sha256 } from './routes/admin.ts';
 import { RevocationFeed } from './revocation/feed.ts';
@@ -20,7 +25,10 @@ export interface AuthorityContextDeps {
   readonly metrics?: AuthorityMetrics;
   readonly revocations?: RevocationFeed;
   readonly services?: ServiceCache;
+  readonly peers?: AuthorityPeers;
 }
+
+const ALONE: AuthorityPeers = Object.freeze({ changed: () => Promise.resolve() });
 
 /** Wires the pieces every route uses. No globals: two authorities in one process stay apart. */
 export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityContext {
@@ -42,6 +50,7 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     keys,
     clock,
     logger: deps.logger,
+    peers: deps.peers ?? ALONE,
     metrics: deps.metrics ?? createMetrics(),
     revocations: deps.revocations ?? new RevocationFeed({ store, clock }),
     adminTokenHash: sha256(deps.adminToken.toString('utf8')),

@@ -60,6 +60,13 @@ export const authorityConfigSchema = Type.Object(
       ),
     ),
     bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1024 * 1024 })),
+    workers: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        description: 'Authority processes on this machine, sharing the port and the store',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -79,6 +86,8 @@ export interface AuthorityConfig {
   readonly rotationIntervalMs: number;
   readonly jwksMaxAgeSeconds: number;
   readonly bodyLimitBytes: number;
+  /** Processes serving (1: this one; more: a cluster, see `startAuthorityCluster`). */
+  readonly workers: number;
   /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
   readonly dev: boolean;
 }
@@ -162,8 +171,30 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     rotationIntervalMs: (file.keys?.rotationHours ?? 24) * 3600 * 1000,
     jwksMaxAgeSeconds: file.keys?.jwksMaxAgeSeconds ?? 300,
     bodyLimitBytes: file.bodyLimitBytes ?? 64 * 1024,
+    workers: file.workers ?? 1,
     dev: options.dev,
   });
+}
+
+/** The file form of a validated config, to validate it again with a change or elsewhere. */
+export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
+  return {
+    issuer: config.issuer,
+    trustDomain: config.trustDomain,
+    listen: { ...config.listen },
+    ...(config.tls ? { tls: { ...config.tls } } : {}),
+    store: { ...config.store },
+    kekFile: config.kekFile,
+    adminTokenFile: config.adminTokenFile,
+    tokens: { lifetimeSeconds: config.tokenLifetimeSeconds },
+    keys: {
+      alg: config.keyAlg,
+      rotationHours: config.rotationIntervalMs / 3_600_000,
+      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    },
+    bodyLimitBytes: config.bodyLimitBytes,
+    workers: config.workers,
+  };
 }
 
 /** Secrets shorter than this are refused (issue: "secrets shorter than 32 bytes"). */

@@ -29,6 +29,20 @@ export interface AuthoritySettings {
   readonly bodyLimitBytes: number;
 }
 
+/**
+ * The other instances of a cluster of authority processes on one machine. A lone instance has
+ * none, and its `changed()` resolves at once.
+ */
+export interface AuthorityPeers {
+  /**
+   * Tells the other instances that shared state (registry, revocations, signing keys) changed,
+   * and resolves once each has re-read it, or has had 5 s to.
+   */
+  changed(): Promise<void>;
+  /** Prometheus text summed over every instance; absent when this instance is alone. */
+  metrics?(): Promise<string>;
+}
+
 /** Everything a route may use. Built once at start-up; nothing global. */
 export interface AuthorityContext {
   readonly settings: AuthoritySettings;
@@ -40,6 +54,7 @@ export interface AuthorityContext {
   readonly revocations: RevocationFeed;
   readonly metrics: AuthorityMetrics;
   readonly logger: FastifyBaseLogger;
+  readonly peers: AuthorityPeers;
   /** SHA-256 of the admin bearer token; compared in constant time. */
   readonly adminTokenHash: Buffer;
   /** Key resolver over the currently published JWKS, for reading back our own tokens. */

@@ -5,13 +5,26 @@
  */
 export {
   authorityConfigSchema,
+  configDocument,
   isLoopbackHost,
   validateConfig,
   type AuthorityConfig,
 } from './config.ts';
 export { prepareDevMode, DEFAULT_DATA_DIR, DEV_TRUST_DOMAIN, type DevSetup } from './dev.ts';
 export { createAuthorityLogger, REDACTED_PATHS } from './logger.ts';
-export { startAuthority, openConfiguredStore, type RunningAuthority } from './start.ts';
+export {
+  startAuthority,
+  initialiseAuthorityStore,
+  openConfiguredStore,
+  type RunningAuthority,
+} from './start.ts';
+export {
+  isAuthorityWorker,
+  runAuthorityWorker,
+  startAuthorityCluster,
+  MAX_WORKERS,
+  type RunningCluster,
+} from './cluster.ts';
 export { createAuthorityContext, type AuthorityContextDeps } from './authority.ts';
 export { buildAuthorityServer } from './server.ts';
 export {
@@ -19,6 +32,7 @@ export {
   TOKEN_ENDPOINT_PATH,
   type AuthorityContext,
   type AuthorityKeys,
+  type AuthorityPeers,
   type AuthoritySettings,
 } from './context.ts';
 export { KeyManager } from './keys/manager.ts';

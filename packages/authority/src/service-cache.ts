@@ -35,4 +35,9 @@ export class ServiceCache {
   invalidate(name: string): void {
     this.#entries.delete(name);
   }
+
+  /** Forgets every record (another instance changed the registry). */
+  clear(): void {
+    this.#entries.clear();
+  }
 }

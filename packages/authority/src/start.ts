@@ -6,10 +6,11 @@ import {
   ClientAuthenticationError,
   TOKEN_ENDPOINT_PATH,
   type AuthorityContext,
+  type AuthorityPeers,
 } from './context.ts';
 import type { AuthorityConfig } from './config.ts';
 import { isClientAuthError, verifyClientAssertion } from './client-auth/private-key-jwt.ts';
-import { parseKek } from './keys/kek.ts';
+import { parseKek, type KeyEncryptionKey } from './keys/kek.ts';
 import { KeyManager, type KeyChanges } from './keys/manager.ts';
 import { readKekFile, readSecretFile } from './secret-files.ts';
 import { buildAuthorityServer } from './server.ts';
@@ -36,11 +37,54 @@ export async function openConfiguredStore(
 }
 
 /** Scheduled key changes (creation, activation, retirement) go to the audit log like manual ones. */
-async function auditKeyChanges(context: AuthorityContext, changes: KeyChanges): Promise<void> {
+async function auditKeyChanges(
+  context: Pick<AuthorityContext, 'logger' | 'audit'>,
+  changes: KeyChanges,
+): Promise<void> {
   const changed = Object.values(changes).some((kids: readonly string[]) => kids.length > 0);
   if (!changed) return;
   context.logger.info({ changes }, 'signing keys changed');
   await context.audit({ type: 'key.scheduled_change', actor: 'system', data: { ...changes } });
+}
+
+function keyManager(config: AuthorityConfig, store: Store, kek: KeyEncryptionKey, clock: Clock) {
+  return new KeyManager(
+    { store, kek, clock },
+    {
+      alg: config.keyAlg,
+      rotationIntervalMs: config.rotationIntervalMs,
+      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    },
+  );
+}
+
+/**
+ * Everything about the store an authority needs before it serves, done once: secrets checked,
+ * schema migrated, signing keys created or brought up to date (and audited). `startAuthority`
+ * does this itself; a cluster primary does it before starting workers, so they never race.
+ */
+export async function initialiseAuthorityStore(
+  config: AuthorityConfig,
+  deps: { readonly logger: FastifyBaseLogger; readonly clock?: Clock },
+): Promise<void> {
+  const clock = deps.clock ?? systemClock;
+  const kek = parseKek(await readKekFile(config.kekFile), 'kekFile');
+  await readSecretFile(config.adminTokenFile, 'adminTokenFile');
+  const store = await openConfiguredStore(config, clock);
+  try {
+    const changes = await keyManager(config, store, kek, clock).init();
+    await auditKeyChanges(
+      {
+        logger: deps.logger,
+        audit: async (entry) => {
+          await store.appendAudit({ ...entry, atMs: clock.now() });
+        },
+      },
+      changes,
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 export interface RunningAuthority {
@@ -48,6 +92,12 @@ export interface RunningAuthority {
   readonly app: FastifyInstance;
   readonly context: AuthorityContext;
   readonly keys: KeyManager;
+  /**
+   * Re-reads what other instances may have changed in the store (registry, revocations, signing
+   * keys) now, instead of at the next poll. A cluster worker runs it when another one changed
+   * something.
+   */
+  refresh(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,20 +109,18 @@ export interface RunningAuthority {
  */
 export async function startAuthority(
   config: AuthorityConfig,
-  deps: { readonly logger: FastifyBaseLogger; readonly clock?: Clock },
+  deps: {
+    readonly logger: FastifyBaseLogger;
+    readonly clock?: Clock;
+    /** The other instances of a cluster (see `startAuthorityCluster`). */
+    readonly peers?: AuthorityPeers;
+  },
 ): Promise<RunningAuthority> {
   const clock = deps.clock ?? systemClock;
   const kek = parseKek(await readKekFile(config.kekFile), 'kekFile');
   const adminToken = await readSecretFile(config.adminTokenFile, 'adminTokenFile');
   const store = await openConfiguredStore(config, clock);
-  const keys = new KeyManager(
-    { store, kek, clock },
-    {
-      alg: config.keyAlg,
-      rotationIntervalMs: config.rotationIntervalMs,
-      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
-    },
-  );
+  const keys = keyManager(config, store, kek, clock);
   const initialChanges = await keys.init();
   const tokenEndpoint = `${config.issuer}${TOKEN_ENDPOINT_PATH}`;
   const services = new ServiceCache(store, clock);
@@ -89,6 +137,7 @@ export async function startAuthority(
     clock,
     logger: deps.logger,
     adminToken,
+    ...(deps.peers !== undefined ? { peers: deps.peers } : {}),
     authenticateClient: async (parameters) => {
       if (parameters.get('client_assertion_type') !== JWT_BEARER) {
         throw new ClientAuthenticationError('unsupported_client_auth');
@@ -159,6 +208,11 @@ export async function startAuthority(
     app,
     context,
     keys,
+    async refresh() {
+      services.clear();
+      await context.revocations.poll();
+      await auditKeyChanges(context, await keys.tick());
+    },
     async close() {
       for (const timer of timers) clearInterval(timer);
       await app.close();

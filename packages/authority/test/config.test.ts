@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TesseraError, type TesseraErrorCode } from '@tessera/core';
-import { isLoopbackHost, validateConfig } from '../src/config.ts';
+import { configDocument, isLoopbackHost, validateConfig } from '../src/config.ts';
 import { readKekFile, readSecretFile } from '../src/secret-files.ts';
 
 type Document = Record<string, unknown>;
@@ -275,6 +275,18 @@ const ROWS: readonly Row[] = [
     code: 'ERR_CONFIG_INVALID',
     setting: '/bodyLimitBytes',
   },
+  {
+    name: 'zero workers',
+    document: { ...VALID, workers: 0 },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/workers',
+  },
+  {
+    name: 'a fractional number of workers',
+    document: { ...VALID, workers: 1.5 },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/workers',
+  },
 ];
 
 function refusal(run: () => unknown): TesseraError {
@@ -332,6 +344,7 @@ describe('validateConfig', () => {
     assert.equal(config.rotationIntervalMs, 24 * 3600 * 1000);
     assert.equal(config.jwksMaxAgeSeconds, 300);
     assert.equal(config.bodyLimitBytes, 64 * 1024);
+    assert.equal(config.workers, 1);
     assert.ok(Object.isFrozen(config.listen));
     assert.ok(Object.isFrozen(config.store));
     assert.ok(config.tls !== undefined && Object.isFrozen(config.tls));
@@ -345,6 +358,14 @@ describe('validateConfig', () => {
     assert.equal(config.tokenLifetimeSeconds, 60);
     assert.equal(config.keyAlg, 'EdDSA');
     assert.equal(config.rotationIntervalMs, 1.5 * 3600 * 1000);
+  });
+
+  it('survives a round trip through configDocument (how a cluster worker gets its config)', () => {
+    const config = validateConfig(
+      { ...VALID, tokens: { lifetimeSeconds: 60 }, keys: { alg: 'EdDSA' }, workers: 4 },
+      { dev: false },
+    );
+    assert.deepEqual(validateConfig(configDocument(config), { dev: false }), config);
   });
 });
 

@@ -72,11 +72,22 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     )
     .option('--data-dir <dir>', 'data directory for --dev (default: .tessera)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7700)')
-    .action((options: { dev: boolean; config?: string; dataDir?: string; listen?: string }) =>
-      run(async () => {
-        const { authorityStart } = await import('./commands/authority.ts');
-        await authorityStart(options, io);
-      }),
+    .option(
+      '--workers <n>',
+      'authority processes sharing the port and the store (default 1, or the config file)',
+    )
+    .action(
+      (options: {
+        dev: boolean;
+        config?: string;
+        dataDir?: string;
+        listen?: string;
+        workers?: string;
+      }) =>
+        run(async () => {
+          const { authorityStart } = await import('./commands/authority.ts');
+          await authorityStart(options, io);
+        }),
     );
 
   const service = program.command('service').description('manage registered services');

@@ -262,6 +262,20 @@ describe('tessera CLI: the whole story against a dev authority', { timeout: 90_0
     assert.match(ephemeral.stderr, /--listen needs a fixed port with --dev/);
   });
 
+  it('refuses a --workers count that is not 1 to 64', async () => {
+    const runs = await Promise.all(
+      ['0', '65', '2.5', 'two'].map((workers) =>
+        tessera(['authority', 'start', '--dev', '--data-dir', dataDir, '--workers', workers], {
+          cwd,
+        }),
+      ),
+    );
+    for (const run of runs) {
+      assertExit(run, 1);
+      assert.match(run.stderr, /--workers must be an integer from 1 to 64/);
+    }
+  });
+
   it('refuses to start without --dev or --config', async () => {
     const run = await tessera(['authority', 'start'], { cwd });
     assertExit(run, 1);

@@ -11,6 +11,7 @@ import {
   type KeySet,
 } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import { SERVICE_CACHE_TTL_MS } from '../service-cache.ts';
 import type { ServiceRecord } from '../store/types.ts';
@@ -112,6 +113,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
 
   void app.register(
     (admin, _options, done) => {
+      admin.addHook('onSend', shareChanges(ctx));
       admin.addHook('onRequest', async (request, reply) => {
         if (!isAdmin(request, ctx.adminTokenHash)) {
           ctx.metrics.failures.inc({ endpoint: 'admin', reason: 'unauthenticated' });
@@ -355,6 +357,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
   app.post<{ Body: { token: string; jwks: unknown } }>(
     '/v1/attest/join',
     {
+      onSend: shareChanges(ctx),
       schema: {
         body: {
           type: 'object',

@@ -17,9 +17,10 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AuthorityContext
     }
   });
 
+  // In a cluster, any worker may get the scrape: it answers for all of them.
   app.get('/metrics', async (_request, reply) =>
     reply
       .header('content-type', ctx.metrics.registry.contentType)
-      .send(await ctx.metrics.registry.metrics()),
+      .send(await (ctx.peers.metrics?.() ?? ctx.metrics.registry.metrics())),
   );
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { publicErrorBody } from '@tessera/core';
 import type { FastifyInstance } from 'fastify';
+import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import type { RevocationRecord } from '../store/types.ts';
@@ -37,7 +38,7 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     done();
   });
 
-  app.post('/oauth2/revoke', async (request, reply) => {
+  app.post('/oauth2/revoke', { onSend: shareChanges(ctx) }, async (request, reply) => {
     const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
     const client = await authenticateOrReply(ctx, parameters, reply, 'revoke');

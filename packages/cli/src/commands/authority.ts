@@ -1,8 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
+  configDocument,
   createAuthorityLogger,
   DEFAULT_DATA_DIR,
+  isAuthorityWorker,
+  MAX_WORKERS,
+  runAuthorityWorker,
+  startAuthorityCluster,
   openConfiguredStore,
   openSqliteStore,
   prepareDevMode,
@@ -63,12 +68,30 @@ async function loadConfigFile(path: string): Promise<AuthorityConfig> {
   return validateConfig(resolveConfigPaths(document, dirname(path)), { dev: false });
 }
 
-/** `tessera authority start`: runs until SIGINT/SIGTERM, then shuts down cleanly. */
+function parseWorkers(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const workers = Number(value);
+  if (!/^\d+$/.test(value) || workers < 1 || workers > MAX_WORKERS) {
+    throw new CliError(`--workers must be an integer from 1 to ${MAX_WORKERS}, got "${value}"`);
+  }
+  return workers;
+}
+
+/**
+ * `tessera authority start`: runs until SIGINT/SIGTERM, then shuts down cleanly. With more than
+ * one worker this process is the cluster primary, and each worker runs this same command.
+ */
 export async function authorityStart(
-  options: { dev: boolean; config?: string; dataDir?: string; listen?: string },
+  options: { dev: boolean; config?: string; dataDir?: string; listen?: string; workers?: string },
   io: CliIo,
 ): Promise<void> {
+  if (isAuthorityWorker()) {
+    // The primary validated everything and passed the config; this process only serves.
+    await runAuthorityWorker({ logger: createAuthorityLogger() });
+    return;
+  }
   const listen = options.listen === undefined ? undefined : parseListen(options.listen);
+  const workers = parseWorkers(options.workers);
   let config: AuthorityConfig;
   if (options.dev) {
     if (options.config !== undefined) throw new CliError('--dev and --config are exclusive');
@@ -90,43 +113,44 @@ export async function authorityStart(
         '--data-dir applies to --dev only; with --config the file names the store',
       );
     }
-    const loaded = await loadConfigFile(resolve(options.config));
-    config =
-      listen === undefined
-        ? loaded
-        : validateConfig({ ...loadedDocument(loaded), listen }, { dev: false });
+    config = await loadConfigFile(resolve(options.config));
   }
-  const authority = await startAuthority(config, { logger: createAuthorityLogger() });
-  io.err(`authority listening on ${authority.url} (issuer ${config.issuer})`);
+  if (listen !== undefined || workers !== undefined) {
+    config = validateConfig(
+      {
+        ...configDocument(config),
+        ...(listen !== undefined ? { listen } : {}),
+        ...(workers !== undefined ? { workers } : {}),
+      },
+      { dev: config.dev },
+    );
+  }
+  const logger = createAuthorityLogger();
+  const running =
+    config.workers > 1
+      ? await startAuthorityCluster(config, { workers: config.workers, logger })
+      : await startAuthority(config, { logger });
+  io.err(
+    `authority listening on ${running.url} (issuer ${config.issuer}` +
+      (config.workers > 1 ? `, ${config.workers} workers)` : ')'),
+  );
   await new Promise<void>((done, fail) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      authority.close().then(done, fail);
+      running.close().then(done, fail);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // A cluster also stops by itself when a worker dies: exit 1, for the supervisor to restart.
+    if ('stopped' in running) {
+      running.stopped.then(undefined, (error: unknown) => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        fail(error instanceof Error ? error : new Error(String(error)));
+      });
+    }
   });
-}
-
-/** Rebuilds the file form of a validated config, to re-validate it with an override. */
-function loadedDocument(config: AuthorityConfig): Record<string, unknown> {
-  return {
-    issuer: config.issuer,
-    trustDomain: config.trustDomain,
-    listen: config.listen,
-    ...(config.tls ? { tls: config.tls } : {}),
-    store: config.store,
-    kekFile: config.kekFile,
-    adminTokenFile: config.adminTokenFile,
-    tokens: { lifetimeSeconds: config.tokenLifetimeSeconds },
-    keys: {
-      alg: config.keyAlg,
-      rotationHours: config.rotationIntervalMs / 3_600_000,
-      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
-    },
-    bodyLimitBytes: config.bodyLimitBytes,
-  };
 }
 
 async function assertDatabaseExists(path: string): Promise<void> {
