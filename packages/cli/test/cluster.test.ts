@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,6 @@ import {
   mintClientAssertion,
   systemClock,
 } from '@tessera/core';
-import { Client } from 'undici';
 import { freePort } from '../../authority/test/support/free-port.ts';
 
 /**
@@ -80,7 +80,7 @@ async function workerPids(primary: ChildProcess): Promise<number[]> {
   return children.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-/** One request on a connection of its own (so requests spread over the workers). */
+/** One request on a connection of its own (`agent: false`), so requests spread over the workers. */
 async function onFreshConnection(
   url: string,
   request: {
@@ -90,13 +90,22 @@ async function onFreshConnection(
     body?: string;
   },
 ): Promise<{ status: number; body: string }> {
-  const client = new Client(url);
-  try {
-    const response = await client.request(request);
-    return { status: response.statusCode, body: await response.body.text() };
-  } finally {
-    await client.close();
-  }
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      new URL(request.path, url),
+      { method: request.method, headers: request.headers ?? {}, agent: false, timeout: 10_000 },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => {
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`${request.path}: no answer in 10 s`)));
+    outgoing.on('error', reject);
+    outgoing.end(request.body);
+  });
 }
 
 function form(fields: Record<string, string>) {
