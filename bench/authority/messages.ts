@@ -2,6 +2,7 @@
  * What the bench runner, the authority process (`server.ts`) and the load generator (`load.ts`)
  * say to each other over IPC.
  */
+import { MAX_WORKERS } from '../../packages/authority/src/config.ts';
 
 /** The authority process's ready message. */
 export interface AuthorityReady {
@@ -80,8 +81,8 @@ export interface LoadResult {
 export function authorityWorkers(): number {
   const value = process.env.TESSERA_BENCH_AUTHORITY_WORKERS ?? '2';
   const workers = Number(value);
-  if (!/^\d+$/.test(value) || workers < 1 || workers > 64) {
-    throw new Error(`TESSERA_BENCH_AUTHORITY_WORKERS must be 1..64, got "${value}"`);
+  if (!/^\d+$/.test(value) || workers < 1 || workers > MAX_WORKERS) {
+    throw new Error(`TESSERA_BENCH_AUTHORITY_WORKERS must be 1..${MAX_WORKERS}, got "${value}"`);
   }
   return workers;
 }

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { TesseraError } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
-import { configDocument, validateConfig, type AuthorityConfig } from './config.ts';
+import { configDocument, MAX_WORKERS, validateConfig, type AuthorityConfig } from './config.ts';
 import type { AuthorityPeers } from './context.ts';
 import { initialiseAuthorityStore, startAuthority } from './start.ts';
 
@@ -15,7 +15,6 @@ import { initialiseAuthorityStore, startAuthority } from './start.ts';
 
 /** The config for a worker travels in its environment: paths and settings, never a secret. */
 const CONFIG_ENV = 'TESSERA_AUTHORITY_WORKER_CONFIG';
-export const MAX_WORKERS = 64;
 const READY_TIMEOUT_MS = 30_000;
 /** How long a change waits for the other workers to re-read shared state. */
 const REFRESH_TIMEOUT_MS = 5000;
@@ -104,7 +103,6 @@ export async function startAuthorityCluster(
 
   const aggregator = new AggregatorRegistry();
   const live = new Set<Worker>();
-  let stopping = false;
   let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
   const stopped = new Promise<void>((resolve, reject) => {
     settle = { resolve, reject };
@@ -169,7 +167,6 @@ export async function startAuthorityCluster(
   /** Stops every worker (once, however often it is called). */
   const stopAll = (): Promise<void> => (stoppingAll ??= stopWorkers());
   const stopWorkers = async (): Promise<void> => {
-    stopping = true;
     const exits = [...live].map(
       (worker) =>
         new Promise<void>((resolve) => {
@@ -216,7 +213,8 @@ export async function startAuthorityCluster(
             `an authority worker stopped while starting (${reason})`,
           ),
         );
-        if (stopping) return;
+        // Stopping on purpose: close(), a failed start, or another worker's death.
+        if (stoppingAll !== undefined) return;
         logger.error(
           { worker: worker.id, code, signal },
           'authority worker died; stopping the cluster',

@@ -2,6 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { assertTrustDomain, MAX_TOKEN_LIFETIME_SECONDS, TesseraError } from '@tessera/core';
 
+/** Most authority processes one cluster runs (`workers`). */
+export const MAX_WORKERS = 64;
+
 /**
  * The authority's configuration file (JSON). Parsed and validated once at start; the rest of the
  * code receives frozen, typed values. Secrets are never inline and never from the environment:
@@ -63,7 +66,7 @@ export const authorityConfigSchema = Type.Object(
     workers: Type.Optional(
       Type.Integer({
         minimum: 1,
-        maximum: 64,
+        maximum: MAX_WORKERS,
         description: 'Authority processes on this machine, sharing the port and the store',
       }),
     ),

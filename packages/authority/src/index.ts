@@ -7,6 +7,7 @@ export {
   authorityConfigSchema,
   configDocument,
   isLoopbackHost,
+  MAX_WORKERS,
   validateConfig,
   type AuthorityConfig,
 } from './config.ts';
@@ -22,7 +23,6 @@ export {
   isAuthorityWorker,
   runAuthorityWorker,
   startAuthorityCluster,
-  MAX_WORKERS,
   type RunningCluster,
 } from './cluster.ts';
 export { createAuthorityContext, type AuthorityContextDeps } from './authority.ts';
