@@ -1,29 +1,53 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { TesseraError } from '@tessera/core';
 import { MIN_SECRET_BYTES } from './config.ts';
 
 /**
- * Reads a secret from a file, refusing (with the setting named) a missing file, a symlink, a
- * file other users can read, or a secret shorter than 32 bytes. Trailing whitespace is ignored.
+ * Reads a file only its owner may read: refuses (with the setting named) a missing file, a
+ * symlink, anything but a regular file, or a file group or other users can read or write.
+ *
+ * The file is opened with `O_NOFOLLOW` and checked through its descriptor, so the checks and the
+ * read are about the same file: checking the path with `lstat` and reading it after would let a
+ * symlink swapped in between be followed.
  */
-export async function readSecretFile(path: string, setting: string): Promise<Buffer> {
-  let info;
+export async function readOwnerOnlyFile(path: string, setting: string): Promise<string> {
+  let handle;
   try {
-    info = await lstat(path);
-  } catch {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new TesseraError(
+        'ERR_CONFIG_INSECURE',
+        `${setting}: ${path} is a symbolic link (name the file itself)`,
+      );
+    }
     throw new TesseraError('ERR_CONFIG_INVALID', `${setting}: cannot read ${path}`);
   }
-  if (!info.isFile())
-    throw new TesseraError('ERR_CONFIG_INSECURE', `${setting}: ${path} is not a regular file`);
-  if ((info.mode & 0o077) !== 0) {
-    throw new TesseraError(
-      'ERR_CONFIG_INSECURE',
-      `${setting}: ${path} is readable by other users (chmod 600)`,
-    );
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      throw new TesseraError('ERR_CONFIG_INSECURE', `${setting}: ${path} is not a regular file`);
+    }
+    if ((info.mode & 0o077) !== 0) {
+      throw new TesseraError(
+        'ERR_CONFIG_INSECURE',
+        `${setting}: ${path} is readable by other users (chmod 600)`,
+      );
+    }
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
-  const bytes = Buffer.from((await readFile(path, 'utf8')).trim(), 'utf8');
+}
+
+/**
+ * Reads a secret from an owner-only file ({@link readOwnerOnlyFile}), refusing a secret shorter
+ * than 32 bytes. Trailing whitespace is ignored.
+ */
+export async function readSecretFile(path: string, setting: string): Promise<Buffer> {
+  const bytes = Buffer.from((await readOwnerOnlyFile(path, setting)).trim(), 'utf8');
   if (bytes.length < MIN_SECRET_BYTES) {
     throw new TesseraError(
       'ERR_CONFIG_INSECURE',

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { createAuthorityContext } from './authority.ts';
@@ -12,7 +11,7 @@ import type { AuthorityConfig } from './config.ts';
 import { isClientAuthError, verifyClientAssertion } from './client-auth/private-key-jwt.ts';
 import { parseKek, type KeyEncryptionKey } from './keys/kek.ts';
 import { KeyManager, type KeyChanges } from './keys/manager.ts';
-import { readKekFile, readSecretFile } from './secret-files.ts';
+import { readKekFile, readOwnerOnlyFile, readSecretFile } from './secret-files.ts';
 import { buildAuthorityServer } from './server.ts';
 import { ServiceCache } from './service-cache.ts';
 import { openPostgresStore } from './store/postgres.ts';
@@ -27,11 +26,12 @@ export async function openConfiguredStore(
   clock: Clock = systemClock,
 ): Promise<Store> {
   if (config.store.kind === 'sqlite') return openSqliteStore({ path: config.store.path, clock });
-  let connectionString: string;
-  try {
-    connectionString = (await readFile(config.store.connectionStringFile, 'utf8')).trim();
-  } catch {
-    throw new TesseraError('ERR_CONFIG_INVALID', 'store.connectionStringFile: cannot read it');
+  // It holds the database password: the same owner-only, no-symlink rule as the other secrets.
+  const connectionString = (
+    await readOwnerOnlyFile(config.store.connectionStringFile, 'store.connectionStringFile')
+  ).trim();
+  if (connectionString === '') {
+    throw new TesseraError('ERR_CONFIG_INVALID', 'store.connectionStringFile: the file is empty');
   }
   return openPostgresStore({ connectionString, clock });
 }

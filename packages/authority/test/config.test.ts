@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { TesseraError, type TesseraErrorCode } from '@tessera/core';
 import { configDocument, isLoopbackHost, validateConfig } from '../src/config.ts';
 import { readKekFile, readSecretFile } from '../src/secret-files.ts';
+import { openConfiguredStore } from '../src/start.ts';
 
 type Document = Record<string, unknown>;
 
@@ -426,7 +427,7 @@ describe('secret files', () => {
 
   const REFUSED: readonly [string, string, TesseraErrorCode, RegExp][] = [
     ['a missing file', 'missing', 'ERR_CONFIG_INVALID', /cannot read/],
-    ['a symlink', 'link', 'ERR_CONFIG_INSECURE', /not a regular file/],
+    ['a symlink', 'link', 'ERR_CONFIG_INSECURE', /is a symbolic link/],
     ['a directory', 'directory', 'ERR_CONFIG_INSECURE', /not a regular file/],
     ['mode 0640', 'mode-640', 'ERR_CONFIG_INSECURE', /readable by other users/],
     ['mode 0604', 'mode-604', 'ERR_CONFIG_INSECURE', /readable by other users/],
@@ -461,4 +462,68 @@ describe('secret files', () => {
       });
     });
   }
+});
+
+describe('store.connectionStringFile (it holds the database password)', () => {
+  let dir: string;
+  // Shorter than the 32 bytes other secrets need: a connection string has no minimum length.
+  const url = 'postgres://tessera:canary-pw-7d2e@127.0.0.1:1/x';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-pgurl-'));
+    await writeFile(join(dir, 'ok'), `${url}\n`, { mode: 0o600 });
+    await writeFile(join(dir, 'empty'), '\n', { mode: 0o600 });
+    for (const mode of [0o640, 0o604, 0o644, 0o660, 0o606]) {
+      const path = join(dir, `mode-${mode.toString(8)}`);
+      await writeFile(path, url, { mode: 0o600 });
+      await chmod(path, mode);
+    }
+    await symlink(join(dir, 'ok'), join(dir, 'link'));
+    await mkdir(join(dir, 'directory'));
+  });
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const configWith = (file: string) =>
+    validateConfig(
+      { ...PLAIN_LOOPBACK, store: { kind: 'postgres', connectionStringFile: join(dir, file) } },
+      { dev: false },
+    );
+
+  const REFUSED: readonly [string, string, TesseraErrorCode, RegExp][] = [
+    ['a symlink to an owner-only file', 'link', 'ERR_CONFIG_INSECURE', /is a symbolic link/],
+    ['a directory', 'directory', 'ERR_CONFIG_INSECURE', /not a regular file/],
+    ['a group-readable file (0640)', 'mode-640', 'ERR_CONFIG_INSECURE', /readable by other/],
+    ['a group-writable file (0660)', 'mode-660', 'ERR_CONFIG_INSECURE', /readable by other/],
+    ['a world-readable file (0604)', 'mode-604', 'ERR_CONFIG_INSECURE', /readable by other/],
+    ['a world-readable file (0644)', 'mode-644', 'ERR_CONFIG_INSECURE', /readable by other/],
+    ['a world-writable file (0606)', 'mode-606', 'ERR_CONFIG_INSECURE', /readable by other/],
+    ['a missing file', 'missing', 'ERR_CONFIG_INVALID', /cannot read/],
+    ['an empty file', 'empty', 'ERR_CONFIG_INVALID', /is empty/],
+  ];
+  for (const [name, file, code, detail] of REFUSED) {
+    it(`refuses ${name} before connecting, naming the setting`, async () => {
+      await assert.rejects(openConfiguredStore(configWith(file)), (error) => {
+        assert.ok(error instanceof TesseraError);
+        assert.equal(error.code, code);
+        assert.match(error.detail ?? '', /^store\.connectionStringFile: /);
+        assert.match(error.detail ?? '', detail);
+        assert.ok(!JSON.stringify(error).includes('canary-pw'), 'the password is not in the error');
+        return true;
+      });
+    });
+  }
+
+  it('reads an owner-only file and goes on to connect (and fails only on the closed port)', async () => {
+    await assert.rejects(openConfiguredStore(configWith('ok')), (error) => {
+      assert.ok(error instanceof TesseraError);
+      assert.equal(error.code, 'ERR_CONFIG_INVALID');
+      // Past the file checks: the refusal is the connection's, not the file's.
+      assert.doesNotMatch(error.detail ?? '', /connectionStringFile/);
+      assert.ok(!JSON.stringify(error).includes('canary-pw'), 'the password is not in the error');
+      return true;
+    });
+  });
 });
