@@ -28,11 +28,15 @@ const AUTHORITY = 'http://127.0.0.1:7700';
 const CLIENT = 'spiffe://tessera.local/event-service';
 const key = generateSigningKey();
 
-/** A fake authority behind an injected fetch: counts token requests, can be made to fail. */
+/**
+ * A fake authority behind an injected fetch: counts token requests, can be made to fail. Every
+ * call reaching it, failed or not, is recorded in `attempts` with the clock's time.
+ */
 function fakeAuthority(clock: ManualClock, lifetime = 300) {
-  const state = { tokenRequests: 0, down: false, issued: 0 };
+  const state = { tokenRequests: 0, down: false, issued: 0, attempts: [] as number[] };
   const fetchFake = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : input.toString();
+    state.attempts.push(clock.now());
     if (state.down) throw new TypeError('fetch failed');
     if (url.endsWith('/.well-known/oauth-authorization-server')) {
       return Response.json({ issuer: AUTHORITY, token_endpoint: `${AUTHORITY}/oauth2/token` });
@@ -126,11 +130,25 @@ describe('ClientCredentialsTokenSource', () => {
     const clock = new ManualClock(1_795_435_200_000);
     const { state, source } = fakeAuthority(clock);
     state.down = true;
-    await assert.rejects(source.getToken('spiffe://tessera.local/billing', []));
-    await assert.rejects(source.getToken('spiffe://tessera.local/billing', []), {
-      code: 'ERR_UNAVAILABLE',
-    });
+    const started = clock.now();
+    // A caller asking every 10 ms for a minute, all refused: without backoff, 6,000 attempts.
+    for (let elapsed = 0; elapsed < 60_000; elapsed += 10) {
+      await assert.rejects(source.getToken('spiffe://tessera.local/billing', []), {
+        code: 'ERR_UNAVAILABLE',
+      });
+      clock.advance(10);
+    }
+    // random() = 0.5: half of 200 ms doubled per failure, capped at half of 10 s.
+    const gaps = state.attempts.slice(1).map((at, i) => at - state.attempts[i]!);
+    assert.equal(state.attempts[0], started);
+    assert.deepEqual(gaps, [100, 200, 400, 800, 1600, 3200, ...Array<number>(10).fill(5000)]);
     assert.equal(state.tokenRequests, 0);
+
+    // The authority is back: the next attempt the schedule allows succeeds and resets it.
+    state.down = false;
+    clock.advance(5000);
+    await source.getToken('spiffe://tessera.local/billing', []);
+    assert.equal(state.tokenRequests, 1);
   });
 });
 
