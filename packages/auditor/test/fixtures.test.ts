@@ -197,11 +197,9 @@ describe('fixture services: expected.json is well-formed', () => {
     });
   }
 
-  it('every id in every expected.json is a catalog id', (t) => {
-    if (CATALOG.length === 0) {
-      t.skip('the catalog is still empty (src/catalog/checks.ts is being written)');
-      return;
-    }
+  it('every id in every expected.json is a catalog id', () => {
+    // An empty catalog would make every id unknown; say so rather than list them all.
+    assert.ok(CATALOG.length > 0, 'the catalog is empty');
     const known = new Set<string>(CATALOG.map((c) => c.id));
     const unknown = FIXTURES.flatMap((name) =>
       [...loadExpected(name).checks.keys()]
