@@ -7,19 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClientCredentialsTokenSource } from '@tessera/client';
 import { signingKeyFromPrivateKey } from '@tessera/core';
+import { eventually } from '@tessera/core/testing';
 import { startDemo, type RunningDemo } from '../src/main.ts';
 import type { Hop } from '../src/service.ts';
 import { freePort } from '../../../packages/authority/test/support/free-port.ts';
-
-/** Polls `check` every 20 ms for at most `ms`; resolves to how long it took. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 interface Reply {
   status: number;
@@ -72,14 +63,14 @@ describe('the ticketing demo over real HTTP', () => {
     count = 1,
   ): Promise<Record<string, unknown>[]> {
     let found: Record<string, unknown>[] = [];
-    await within(2000, async () => {
+    await eventually(async () => {
       found = (await readFile(demo.logFile(service), 'utf8'))
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .filter((e) => e.event === 'tessera.request' && where(e));
       return found.length >= count;
-    });
+    }, 2000);
     assert.equal(found.length, count, `${service}: audit events`);
     return found;
   }
@@ -252,10 +243,10 @@ describe('the ticketing demo over real HTTP', () => {
       body: JSON.stringify({ jti, exp }),
     });
     assert.equal(revoked.status, 201);
-    const took = await within(1000, async () => {
+    const took = await eventually(async () => {
       const response = await whoami();
       return response.status === 401 && response.json.code === 'ERR_TOKEN_REVOKED';
-    });
+    }, 1000);
     assert.ok(took < 1000);
   });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, parsePolicy, systemClock } from '@tessera/core';
+import { eventually } from '@tessera/core/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
 import { tessera } from '../src/index.ts';
@@ -15,16 +16,6 @@ services:
       - { method: POST, path: /invoices, allow: [{ service: event-service, scopes: [invoices:write] }] }
       - { method: GET, path: /healthz, public: true }
 `);
-
-/** Polls `fn` until it returns true, at most `ms` milliseconds, 20 ms apart. */
-async function eventually(fn: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await fn()) return Date.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 describe('@tessera/fastify against a real authority', () => {
   let authority: TestAuthority;

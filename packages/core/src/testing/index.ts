@@ -4,3 +4,4 @@
  */
 export { revocationSetContract } from './revocation-set-contract.ts';
 export { replayCacheContract } from './replay-cache-contract.ts';
+export { eventually, type EventuallyOptions } from './eventually.ts';
