@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,21 +13,25 @@ import {
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
   systemClock,
+  type SigningKey,
 } from '@tessera/core';
+import { eventually } from '@tessera/core/testing';
 import { freePort } from '../../authority/test/support/free-port.ts';
 
 /**
  * `tessera authority start --workers 2`: two worker processes behind one port and one SQLite
- * store. Node's cluster hands new connections to the workers in turn, so a handful of fresh
- * connections reaches both; each check below would pass with one worker and fails when a
- * worker keeps acting on state another worker changed.
+ * store. Node's cluster gives each new connection to one worker, and `/healthz` names it
+ * (`x-tessera-worker`), so the tests keep one connection open to each worker and choose which
+ * worker gets each request. Each check below makes a change through one worker and looks at the
+ * other: it fails when a worker keeps acting on state another worker changed.
  */
 
 const BIN = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 const TRUST_DOMAIN = 'tessera.local';
+const WORKERS = 2;
 const START_TIMEOUT_MS = 30_000;
-/** Fresh connections per check: with two workers taking them in turn, each gets several. */
-const CONNECTIONS = 4;
+/** Connections opened to find every worker: Node's scheduler hands them out in turn. */
+const MAX_CONNECTIONS = 20;
 const noLinux = existsSync('/proc/self/task') ? false : 'needs Linux /proc to list the workers';
 
 interface Authority {
@@ -54,20 +57,25 @@ async function startCluster(dir: string): Promise<Authority> {
       '--listen',
       `127.0.0.1:${port}`,
       '--workers',
-      '2',
+      String(WORKERS),
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!output.includes('authority listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      assert.fail(`the cluster did not start:\n${output}`);
-    }
-    await delay(100);
+  try {
+    await eventually(
+      () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${String(child.exitCode)}`);
+        return output.includes('authority listening on');
+      },
+      START_TIMEOUT_MS,
+      { intervalMs: 100 },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    assert.fail(`the cluster did not start (${(error as Error).message}):\n${output}`);
   }
   const adminToken = (await readFile(join(dir, 'admin.token'), 'utf8')).trim();
   return { child, url: `http://127.0.0.1:${port}`, adminToken, output: () => output };
@@ -80,25 +88,36 @@ async function workerPids(primary: ChildProcess): Promise<number[]> {
   return children.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
-/** One request on a connection of its own (`agent: false`), so requests spread over the workers. */
-async function onFreshConnection(
-  url: string,
-  request: {
-    path: string;
-    method: 'GET' | 'POST' | 'DELETE';
-    headers?: Record<string, string>;
-    body?: string;
-  },
-): Promise<{ status: number; body: string }> {
+interface Request {
+  readonly path: string;
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** Whether the request went on a connection that had carried one before. */
+  readonly reusedSocket: boolean;
+}
+
+function send(url: string, agent: Agent, request: Request): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
       new URL(request.path, url),
-      { method: request.method, headers: request.headers ?? {}, agent: false, timeout: 10_000 },
+      { method: request.method, headers: request.headers ?? {}, agent, timeout: 10_000 },
       (response) => {
         let body = '';
         response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
         response.on('end', () => {
-          resolve({ status: response.statusCode ?? 0, body });
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body,
+            reusedSocket: outgoing.reusedSocket,
+          });
         });
       },
     );
@@ -106,6 +125,47 @@ async function onFreshConnection(
     outgoing.on('error', reject);
     outgoing.end(request.body);
   });
+}
+
+/** One kept-alive connection, and the worker at its other end. */
+interface Worker {
+  readonly pid: number;
+  /** Sends on this worker's connection; fails if the request would have gone on another. */
+  send(request: Request): Promise<Answer>;
+  close(): void;
+}
+
+/** Opens connections until one reaches each worker; each is named by its `/healthz` answer. */
+async function connectToEachWorker(url: string, pids: readonly number[]): Promise<Worker[]> {
+  const workers = new Map<number, Worker>();
+  for (let opened = 0; opened < MAX_CONNECTIONS && workers.size < pids.length; opened++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const health = await send(url, agent, { path: '/healthz', method: 'GET' });
+    assert.equal(health.status, 200, health.body);
+    const pid = Number(health.headers['x-tessera-worker']);
+    assert.ok(pids.includes(pid), `/healthz named ${String(pid)}, not one of ${pids.join(', ')}`);
+    if (workers.has(pid)) {
+      agent.destroy();
+      continue;
+    }
+    workers.set(pid, {
+      pid,
+      async send(request) {
+        const answer = await send(url, agent, request);
+        assert.ok(answer.reusedSocket, `worker ${String(pid)}'s connection was closed`);
+        return answer;
+      },
+      close() {
+        agent.destroy();
+      },
+    });
+  }
+  assert.deepEqual(
+    [...workers.keys()].sort(),
+    [...pids].sort(),
+    `${String(MAX_CONNECTIONS)} connections did not reach every worker`,
+  );
+  return [...workers.values()];
 }
 
 function form(fields: Record<string, string>) {
@@ -120,16 +180,19 @@ describe('authority cluster (--workers 2)', { skip: noLinux }, () => {
   let dir = '';
   let authority: Authority;
   let issuer = '';
+  let workers: Worker[] = [];
   const client = { name: 'cluster-client', key: generateSigningKey() };
+  // Introspection is asked by the token's audience: the one party always entitled to the answer.
+  const target = { name: 'cluster-target', key: generateSigningKey() };
 
   const spiffe = (name: string) => `spiffe://${TRUST_DOMAIN}/${name}`;
-  const assertion = () =>
+  const assertion = (party: { name: string; key: SigningKey } = client) =>
     mintClientAssertion(
-      { clientId: spiffe(client.name), audience: issuer },
-      { key: client.key, clock: systemClock },
+      { clientId: spiffe(party.name), audience: issuer },
+      { key: party.key, clock: systemClock },
     );
-  const admin = (method: 'POST' | 'DELETE', path: string, body?: unknown) =>
-    onFreshConnection(authority.url, {
+  const admin = (worker: Worker, method: 'POST' | 'DELETE', path: string, body?: unknown) =>
+    worker.send({
       path,
       method,
       headers: {
@@ -138,134 +201,135 @@ describe('authority cluster (--workers 2)', { skip: noLinux }, () => {
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-  const tokenRequest = (clientAssertion = assertion()) =>
-    onFreshConnection(authority.url, {
+  const tokenRequest = (worker: Worker, clientAssertion = assertion()) =>
+    worker.send({
       path: '/oauth2/token',
       ...form({
         grant_type: 'client_credentials',
-        audience: 'cluster-target',
+        audience: target.name,
         client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
         client_assertion: clientAssertion,
       }),
     });
-  const issueToken = async () => {
-    const { status, body } = await tokenRequest();
+  const issueToken = async (worker: Worker) => {
+    const { status, body } = await tokenRequest(worker);
     assert.equal(status, 200, body);
     return (JSON.parse(body) as { access_token: string }).access_token;
   };
-  /** Introspects `token` over fresh connections: one answer per connection. */
-  const introspectEverywhere = (token: string) =>
-    Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => {
-        const { status, body } = await onFreshConnection(authority.url, {
-          path: '/oauth2/introspect',
-          ...form({
-            token,
-            client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
-            client_assertion: assertion(),
-          }),
-        });
-        assert.equal(status, 200, body);
-        return (JSON.parse(body) as { active: boolean }).active;
+  const active = async (worker: Worker, token: string) => {
+    const { status, body } = await worker.send({
+      path: '/oauth2/introspect',
+      ...form({
+        token,
+        client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+        client_assertion: assertion(target),
       }),
-    );
+    });
+    assert.equal(status, 200, body);
+    return (JSON.parse(body) as { active: boolean }).active;
+  };
+  /** `token`'s introspection by each worker, in `workers` order. */
+  const activeAt = (token: string) => Promise.all(workers.map((w) => active(w, token)));
+  const everywhere = <T>(value: T): T[] => Array<T>(WORKERS).fill(value);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-cluster-'));
     authority = await startCluster(dir);
     issuer = authority.url;
-    for (const [name, audiences, key] of [
-      ['cluster-target', [], generateSigningKey()],
-      [client.name, ['cluster-target'], client.key],
+    workers = await connectToEachWorker(authority.url, await workerPids(authority.child));
+    for (const [party, audiences] of [
+      [target, []],
+      [client, [target.name]],
     ] as const) {
-      const { status, body } = await admin('POST', '/v1/admin/services', {
-        name,
+      const { status, body } = await admin(workers[0]!, 'POST', '/v1/admin/services', {
+        name: party.name,
         audiences,
         scopes: [],
-        jwks: { keys: [key.publicJwk] },
+        jwks: { keys: [party.key.publicJwk] },
       });
       assert.equal(status, 201, body);
     }
   });
 
   after(async () => {
+    for (const worker of workers) worker.close();
     if (authority.child.exitCode === null) authority.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('serves from two worker processes behind one port', async () => {
-    assert.equal((await workerPids(authority.child)).length, 2);
-    const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => issueToken()));
-    assert.equal(new Set(answers).size, CONNECTIONS);
+  it('serves from two worker processes behind one port, each issuing tokens', async () => {
+    assert.equal(workers.length, WORKERS);
+    const tokens = await Promise.all(workers.map((w) => issueToken(w)));
+    assert.equal(new Set(tokens).size, WORKERS);
   });
 
-  it('refuses a replayed assertion whichever worker gets it', async () => {
-    for (let i = 0; i < 4; i += 1) {
-      const once = assertion();
-      const statuses = (await Promise.all([tokenRequest(once), tokenRequest(once)])).map(
-        (r) => r.status,
-      );
-      assert.deepEqual(statuses.sort(), [200, 401], `assertion ${i}`);
+  it('refuses at one worker an assertion the other has accepted', async () => {
+    for (const [first, second] of [workers, [...workers].reverse()]) {
+      const used = assertion();
+      assert.equal((await tokenRequest(first!, used)).status, 200, `worker ${first!.pid}`);
+      assert.equal((await tokenRequest(second!, used)).status, 401, `worker ${second!.pid}`);
     }
   });
 
-  it('answers /metrics for every worker, summed', async () => {
-    const issued = async () => {
-      const { body } = await onFreshConnection(authority.url, { path: '/metrics', method: 'GET' });
+  it('answers /metrics at each worker for all of them, summed', async () => {
+    const issued = async (worker: Worker) => {
+      const { body } = await worker.send({ path: '/metrics', method: 'GET' });
       const line = /^tessera_authority_tokens_issued_total\{[^}]*\} (\d+)$/m.exec(body);
       return Number(line?.[1]);
     };
-    const before = await issued();
-    await Promise.all(Array.from({ length: CONNECTIONS }, () => issueToken()));
-    // Asked twice, on two connections: each worker answers for both.
+    const before = await issued(workers[0]!);
+    for (const worker of workers) await issueToken(worker);
     assert.deepEqual(
-      [await issued(), await issued()],
-      [before + CONNECTIONS, before + CONNECTIONS],
+      await Promise.all(workers.map((w) => issued(w))),
+      everywhere(before + WORKERS),
     );
   });
 
   it('makes a token revoked at one worker inactive at every worker before answering', async () => {
-    const token = await issueToken();
-    assert.deepEqual(await introspectEverywhere(token), Array(CONNECTIONS).fill(true));
-    const revoked = await onFreshConnection(authority.url, {
-      path: '/oauth2/revoke',
-      ...form({
-        token,
-        client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
-        client_assertion: assertion(),
-      }),
-    });
-    assert.equal(revoked.status, 200, revoked.body);
-    assert.deepEqual(await introspectEverywhere(token), Array(CONNECTIONS).fill(false));
+    for (const revoker of workers) {
+      const token = await issueToken(revoker);
+      assert.deepEqual(await activeAt(token), everywhere(true));
+      const revoked = await revoker.send({
+        path: '/oauth2/revoke',
+        ...form({
+          token,
+          client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
+          client_assertion: assertion(),
+        }),
+      });
+      assert.equal(revoked.status, 200, revoked.body);
+      assert.deepEqual(await activeAt(token), everywhere(false), `revoked at ${revoker.pid}`);
+    }
   });
 
   it('stops trusting a key revoked with keys/rotate --revoke-previous on every worker at once', async () => {
-    const token = await issueToken();
-    const rotated = await admin('POST', '/v1/admin/keys/rotate', { revokePrevious: true });
+    const [rotator, other] = workers as [Worker, Worker];
+    const token = await issueToken(other);
+    const rotated = await admin(rotator, 'POST', '/v1/admin/keys/rotate', { revokePrevious: true });
     assert.equal(rotated.status, 200, rotated.body);
-    assert.deepEqual(await introspectEverywhere(token), Array(CONNECTIONS).fill(false));
-    // And the new key signs on every worker.
-    const fresh = await Promise.all(Array.from({ length: CONNECTIONS }, () => issueToken()));
-    assert.deepEqual(await introspectEverywhere(fresh[0] ?? ''), Array(CONNECTIONS).fill(true));
+    assert.deepEqual(await activeAt(token), everywhere(false));
+    // And the new key signs at every worker, and every worker trusts it.
+    for (const worker of workers) {
+      assert.deepEqual(await activeAt(await issueToken(worker)), everywhere(true));
+    }
   });
 
-  it('issues no token from any worker once the client is disabled', async () => {
-    await Promise.all(Array.from({ length: CONNECTIONS }, () => issueToken()));
-    const disabled = await admin('DELETE', `/v1/admin/services/${client.name}`);
+  it('issues no token from any worker once the client is disabled at one', async () => {
+    const [disabler] = workers as [Worker];
+    for (const worker of workers) await issueToken(worker);
+    const disabled = await admin(disabler, 'DELETE', `/v1/admin/services/${client.name}`);
     assert.equal(disabled.status, 204, disabled.body);
-    const statuses = await Promise.all(
-      Array.from({ length: CONNECTIONS }, async () => (await tokenRequest()).status),
-    );
-    assert.deepEqual(statuses, Array(CONNECTIONS).fill(401));
+    const statuses = await Promise.all(workers.map(async (w) => (await tokenRequest(w)).status));
+    assert.deepEqual(statuses, everywhere(401));
   });
 
   it('stops every worker and exits 0 on SIGTERM', async () => {
-    const workers = await workerPids(authority.child);
+    const pids = await workerPids(authority.child);
     const exited = once(authority.child, 'exit');
     authority.child.kill('SIGTERM');
     const [code] = (await exited) as [number | null];
     assert.equal(code, 0, authority.output());
-    for (const pid of workers)
+    for (const pid of pids)
       assert.equal(existsSync(`/proc/${pid}`), false, `worker ${pid} outlived the primary`);
   });
 });
