@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { AuthorityContext } from './context.ts';
 import { registerFormParser } from './http/form.ts';
+import { refuseOtherMethods } from './http/method-not-allowed.ts';
 import { sendOAuthError } from './http/oauth-error.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerDiscoveryRoutes } from './routes/discovery.ts';
@@ -40,6 +41,7 @@ export function buildAuthorityServer(
     return503OnClosing: true,
   });
   registerFormParser(app);
+  refuseOtherMethods(app, OAUTH_PATHS);
 
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send(publicErrorBody('ERR_NOT_FOUND')),
