@@ -96,6 +96,7 @@ const ENDPOINTS: readonly Endpoint[] = [
 
 interface Fixture {
   readonly authority: AuthorityReady;
+  /** Who sends the measured requests: the client, or for introspection the tokens' audience. */
   readonly clientId: string;
   readonly clientKey: SigningKey;
   /** Valid access tokens for the introspection load; empty for the token endpoint. */
@@ -196,11 +197,12 @@ async function registerService(
 
 /** Registers the target and the client, and for introspection issues the tokens to introspect. */
 async function prepareFixture(authority: AuthorityReady, endpoint: Endpoint): Promise<Fixture> {
+  const targetKey = generateSigningKey();
   await registerService(authority, {
     name: TARGET,
     audiences: [],
     scopes: [],
-    key: generateSigningKey(),
+    key: targetKey,
   });
   const clientKey = generateSigningKey();
   await registerService(authority, {
@@ -232,8 +234,11 @@ async function prepareFixture(authority: AuthorityReady, endpoint: Endpoint): Pr
       return { token: body.access_token, validUntilMs: issuedAt + body.expires_in * 1000 };
     }),
   );
+  // Only a token's audience (or an admin) learns that it is active: the target introspects.
   return {
     ...fixture,
+    clientId: `spiffe://${TRUST_DOMAIN}/${TARGET}`,
+    clientKey: targetKey,
     tokens: issued.map((t) => t.token),
     tokensValidUntilMs: Math.min(...issued.map((t) => t.validUntilMs)),
   };

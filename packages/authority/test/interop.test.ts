@@ -16,6 +16,7 @@ import { startTestAuthority, type TestAuthority } from './support/authority.ts';
 const CLIENT = 'spiffe://tessera.local/interop-client';
 const BILLING = 'spiffe://tessera.local/billing';
 const CLIENT_KID = 'interop-client-es256-1';
+const BILLING_KID = 'billing-es256-1';
 
 /** The dev authority is plain HTTP on loopback; oauth4webapi refuses http:// unless told. */
 // eslint-disable-next-line @typescript-eslint/no-deprecated -- flagged on purpose by the library; loopback test server only
@@ -44,11 +45,16 @@ describe('interoperability: oauth4webapi client, jose verifier', () => {
   let as: oauth.AuthorizationServer;
   let clientAuth: oauth.ClientAuth;
   const client: oauth.Client = { client_id: CLIENT };
+  /** Billing introspects: only a token's audience (or an admin) learns that it is active. */
+  let billingAuth: oauth.ClientAuth;
+  const billingClient: oauth.Client = { client_id: BILLING };
 
-  before(async () => {
-    authority = await startTestAuthority();
-    await authority.register('billing', [], []);
-    // A client key made with WebCrypto, not with Tessera's helpers; its kid is ours to choose.
+  /** Registers a service whose key is made with WebCrypto, not with Tessera's helpers. */
+  async function registerWithWebCrypto(
+    name: string,
+    kid: string,
+    grants: { audiences?: string[]; scopes?: string[] },
+  ): Promise<oauth.ClientAuth> {
     const { privateKey, publicKey } = await webcrypto.subtle.generateKey(
       { name: 'ECDSA', namedCurve: 'P-256' },
       false,
@@ -56,23 +62,23 @@ describe('interoperability: oauth4webapi client, jose verifier', () => {
     );
     const publicJwk = await webcrypto.subtle.exportKey('jwk', publicKey);
     const registered = await authority.admin('POST', '/v1/admin/services', {
-      name: 'interop-client',
-      audiences: ['billing'],
-      scopes: ['invoices:read', 'invoices:write'],
+      name,
+      ...grants,
       jwks: {
-        keys: [
-          {
-            kty: publicJwk.kty,
-            crv: publicJwk.crv,
-            x: publicJwk.x,
-            y: publicJwk.y,
-            kid: CLIENT_KID,
-          },
-        ],
+        keys: [{ kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y, kid }],
       },
     });
     assert.equal(registered.status, 201);
-    clientAuth = oauth.PrivateKeyJwt({ key: privateKey, kid: CLIENT_KID });
+    return oauth.PrivateKeyJwt({ key: privateKey, kid });
+  }
+
+  before(async () => {
+    authority = await startTestAuthority();
+    billingAuth = await registerWithWebCrypto('billing', BILLING_KID, {});
+    clientAuth = await registerWithWebCrypto('interop-client', CLIENT_KID, {
+      audiences: ['billing'],
+      scopes: ['invoices:read', 'invoices:write'],
+    });
     const issuer = new URL(authority.url);
     as = await oauth.processDiscoveryResponse(
       issuer,
@@ -167,7 +173,7 @@ describe('interoperability: oauth4webapi client, jose verifier', () => {
       oauth.processIntrospectionResponse(
         as,
         client,
-        await oauth.introspectionRequest(as, client, clientAuth, token, INSECURE),
+        await oauth.introspectionRequest(as, billingClient, billingAuth, token, INSECURE),
       );
 
     const active = await introspect();

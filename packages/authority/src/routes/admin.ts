@@ -29,7 +29,7 @@ export function sha256(value: string): Buffer {
 }
 
 /** Constant-time check of `Authorization: Bearer <admin token>` against the stored hash. */
-function isAdmin(request: FastifyRequest, expectedHash: Buffer): boolean {
+export function isAdmin(request: FastifyRequest, expectedHash: Buffer): boolean {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return false;
   const match = /^Bearer ([\x21-\x7e]{1,512})$/i.exec(header);

@@ -1,11 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { publicErrorBody } from '@tessera/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
+import type { FormParameters } from '../http/form.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
-import type { RevocationRecord } from '../store/types.ts';
+import type { RevocationRecord, ServiceRecord } from '../store/types.ts';
 import { isTokenActive } from '../tokens/inspect.ts';
+import { isAdmin } from './admin.ts';
 import { authenticateOrReply, readForm } from './token.ts';
 
 /** Most SSE subscribers one instance serves; more get 503 rather than exhausting sockets. */
@@ -26,6 +28,32 @@ function parseSince(value: unknown): number | undefined {
   if (value === undefined) return 0;
   if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return undefined;
   return Number(value);
+}
+
+/**
+ * Who is introspecting: a client authenticated by `private_key_jwt`, or an admin presenting the
+ * admin bearer token. Both at once is refused (RFC 6749 §2.3: one authentication method per
+ * request). Returns undefined when it already replied.
+ */
+async function introspectionCaller(
+  ctx: AuthorityContext,
+  request: FastifyRequest,
+  parameters: FormParameters,
+  reply: FastifyReply,
+): Promise<ServiceRecord | 'admin' | undefined> {
+  if (request.headers.authorization === undefined) {
+    return authenticateOrReply(ctx, parameters, reply, 'introspect');
+  }
+  if (parameters.has('client_assertion') || parameters.has('client_assertion_type')) {
+    ctx.metrics.failures.inc({ endpoint: 'introspect', reason: 'several_auth_methods' });
+    void sendOAuthError(reply, 'invalid_request', 'use one client authentication method');
+    return undefined;
+  }
+  if (isAdmin(request, ctx.adminTokenHash)) return 'admin';
+  ctx.metrics.failures.inc({ endpoint: 'introspect', reason: 'admin_token_invalid' });
+  reply.log.warn({ endpoint: 'introspect' }, 'introspection: admin token refused');
+  void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+  return undefined;
 }
 
 /** RFC 7009 revocation, RFC 7662 introspection, and the revocation list and SSE feed. */
@@ -77,14 +105,23 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
   app.post('/oauth2/introspect', async (request, reply) => {
     const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
-    const client = await authenticateOrReply(ctx, parameters, reply, 'introspect');
-    if (client === undefined) return reply;
+    const caller = await introspectionCaller(ctx, request, parameters, reply);
+    if (caller === undefined) return reply;
     const token = parameters.get('token');
     if (token === undefined) return sendOAuthError(reply, 'invalid_request', 'token is required');
     reply.header('cache-control', 'no-store');
     const claims = await ctx.readIssuedToken(token);
     // RFC 7662 §2.2: anything not currently valid is just inactive, with no further detail.
-    if (claims === undefined || !isTokenActive(claims, ctx)) return reply.send({ active: false });
+    // §4: the server decides who may learn about a token. Only the resource server the token
+    // was issued for (its audience) or an admin; to anyone else a live token looks exactly like
+    // an unknown one, so introspection tells no other service who calls whom with which scopes.
+    if (
+      claims === undefined ||
+      !isTokenActive(claims, ctx) ||
+      (caller !== 'admin' && claims.aud !== caller.spiffeId)
+    ) {
+      return reply.send({ active: false });
+    }
     return reply.send({
       active: true,
       token_type: 'Bearer',
