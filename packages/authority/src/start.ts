@@ -3,7 +3,6 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { createAuthorityContext } from './authority.ts';
 import {
   ClientAuthenticationError,
-  TOKEN_ENDPOINT_PATH,
   type AuthorityContext,
   type AuthorityPeers,
 } from './context.ts';
@@ -122,7 +121,6 @@ export async function startAuthority(
   const store = await openConfiguredStore(config, clock);
   const keys = keyManager(config, store, kek, clock);
   const initialChanges = await keys.init();
-  const tokenEndpoint = `${config.issuer}${TOKEN_ENDPOINT_PATH}`;
   const services = new ServiceCache(store, clock);
   const context = createAuthorityContext({
     settings: {
@@ -148,7 +146,6 @@ export async function startAuthority(
         const clientId = parameters.get('client_id');
         const { service } = await verifyClientAssertion(assertion, {
           issuer: config.issuer,
-          tokenEndpoint,
           store: {
             getService: (name) => services.get(name),
             rememberAssertion: (key, exp) => store.rememberAssertion(key, exp),

@@ -54,7 +54,6 @@ function setup(overrides: Partial<ClientAssertionOptions> = {}) {
   store.addService(service('legacy', [legacyKey], false));
   const options: ClientAssertionOptions = {
     issuer: ISSUER,
-    tokenEndpoint: TOKEN_ENDPOINT,
     store,
     clock,
     ...overrides,
@@ -223,6 +222,53 @@ const ATTACKS: readonly Attack[] = [
   {
     name: 'aud nested array',
     assertion: () => assertion({ aud: [[ISSUER]] }),
+    reason: 'wrong_audience',
+  },
+  // rfc7523bis §3 (review finding 7): the issuer identifier as the sole audience, as a string.
+  // An assertion the client made for another endpoint or server must not be usable here.
+  {
+    name: 'aud the token endpoint',
+    assertion: () => assertion({ aud: TOKEN_ENDPOINT }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud [issuer] (an array, even of only the issuer)',
+    assertion: () => assertion({ aud: [ISSUER] }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud [issuer, token endpoint] (openid-client 5)',
+    assertion: () => assertion({ aud: [ISSUER, TOKEN_ENDPOINT], nbf: undefined }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud an array containing the issuer among others',
+    assertion: () => assertion({ aud: ['https://other.example', ISSUER] }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud an array containing the token endpoint among others',
+    assertion: () => assertion({ aud: ['https://other.example', TOKEN_ENDPOINT] }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud the issuer in other case (simple string comparison, RFC 3986 §6.2.1)',
+    assertion: () => assertion({ aud: ISSUER.toUpperCase() }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud the issuer with a default port spelled out',
+    assertion: () => assertion({ aud: 'http://127.0.0.1:7700:80' }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud the revocation endpoint',
+    assertion: () => assertion({ aud: `${ISSUER}/oauth2/revoke` }),
+    reason: 'wrong_audience',
+  },
+  {
+    name: 'aud an object',
+    assertion: () => assertion({ aud: { issuer: ISSUER } }),
     reason: 'wrong_audience',
   },
   { name: 'exp missing', assertion: () => assertion({ exp: undefined }), reason: 'malformed' },
@@ -425,16 +471,6 @@ const ACCEPTED: readonly {
   clientId?: string;
 }[] = [
   { name: 'aud the issuer', assertion: () => assertion() },
-  { name: 'aud the token endpoint', assertion: () => assertion({ aud: TOKEN_ENDPOINT }) },
-  { name: 'aud [issuer]', assertion: () => assertion({ aud: [ISSUER] }) },
-  {
-    name: 'aud [issuer, token endpoint] (openid-client 5)',
-    assertion: () => assertion({ aud: [ISSUER, TOKEN_ENDPOINT], nbf: undefined }),
-  },
-  {
-    name: 'aud an array containing the token endpoint among others',
-    assertion: () => assertion({ aud: ['https://other.example', TOKEN_ENDPOINT] }),
-  },
   {
     name: 'oauth4webapi shape: header {alg, kid}, exp = iat + 60, nbf',
     assertion: () => assertion({ jti: 'Zm9vYmFy', exp: NOW_S + 60, iat: NOW_S, nbf: NOW_S }),
@@ -562,7 +598,6 @@ describe('verifyClientAssertion: replay protection', () => {
 describe('verifyClientAssertion: options', () => {
   const INVALID: readonly [string, Partial<ClientAssertionOptions>][] = [
     ['empty issuer', { issuer: '' }],
-    ['empty token endpoint', { tokenEndpoint: '' }],
     ['zero lifetime', { maxAssertionLifetimeSeconds: 0 }],
     ['lifetime over an hour', { maxAssertionLifetimeSeconds: 3601 }],
     ['negative tolerance', { clockToleranceSeconds: -1 }],

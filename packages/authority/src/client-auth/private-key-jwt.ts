@@ -42,7 +42,7 @@ export type ClientAuthFailure =
   | 'client_disabled'
   /** `iss` ≠ `sub`, or the request's `client_id` parameter names another client. */
   | 'client_id_mismatch'
-  /** `aud` names neither the issuer nor the token endpoint. */
+  /** `aud` is not the issuer identifier as a single string (an array, even `[issuer]`, is refused). */
   | 'wrong_audience'
   | 'expired'
   /** `nbf` or `iat` in the future. */
@@ -102,10 +102,8 @@ export function isClientAuthError(value: unknown): value is ClientAuthError {
 export type ClientAssertionStore = Pick<Store, 'getService' | 'rememberAssertion'>;
 
 export interface ClientAssertionOptions {
-  /** The authority's issuer identifier (RFC 8414): the expected `aud`. */
+  /** The authority's issuer identifier (RFC 8414): the one `aud` accepted. */
   readonly issuer: string;
-  /** The token endpoint URL, also accepted as `aud` (RFC 7523 §3 item 3). */
-  readonly tokenEndpoint: string;
   readonly store: ClientAssertionStore;
   readonly clock: Clock;
   /** How far ahead `exp` may be. Default 300. */
@@ -224,12 +222,18 @@ function numericDate(claims: Record<string, unknown>, name: string): number | un
   return value;
 }
 
-function audienceMatches(aud: unknown, accepted: readonly string[]): boolean {
-  if (typeof aud === 'string') return accepted.includes(aud);
-  // RFC 7523 §3 item 3 allows several audiences; one of them must be us.
-  return (
-    Array.isArray(aud) && aud.some((value) => typeof value === 'string' && accepted.includes(value))
-  );
+/**
+ * The audience rule of the update to RFC 7523 (draft-ietf-oauth-rfc7523bis §3, adopted by the
+ * review's finding 7): `aud` is the authorization server's issuer identifier as its sole value,
+ * a JSON string and not an array, compared as a simple string (RFC 3986 §6.2.1). RFC 7523 itself
+ * let any array that contains "us" through, and the token endpoint URL too: an assertion a client
+ * made for one server (or for several at once) could then be replayed to another that shares
+ * one of its audience values. The token endpoint URL is refused as well (the draft says it MUST
+ * NOT be used); FAPI 2.0 asks clients for the issuer as a string. Clients that send an array
+ * (openid-client 5) or the token endpoint must be configured to send the issuer.
+ */
+function audienceIsIssuer(aud: unknown, issuer: string): boolean {
+  return typeof aud === 'string' && aud === issuer;
 }
 
 /** The registered service a client ID names, or undefined. Client IDs are `spiffe://<td>/<name>`. */
@@ -285,15 +289,12 @@ function clientKeysByContent(service: ServiceRecord): KeySet {
 }
 
 function validatedOptions(options: ClientAssertionOptions): {
-  accepted: readonly string[];
+  issuer: string;
   maxLifetime: number;
   tolerance: number;
 } {
-  const { issuer, tokenEndpoint, store, clock } = options;
+  const { issuer, store, clock } = options;
   if (typeof issuer !== 'string' || issuer === '') throw config('issuer is required');
-  if (typeof tokenEndpoint !== 'string' || tokenEndpoint === '') {
-    throw config('tokenEndpoint is required');
-  }
   if (typeof store !== 'object' || typeof store.rememberAssertion !== 'function') {
     throw config('store is required');
   }
@@ -315,7 +316,7 @@ function validatedOptions(options: ClientAssertionOptions): {
   ) {
     throw config(`clockToleranceSeconds must be 0..${MAX_CLOCK_TOLERANCE_SECONDS}`);
   }
-  return { accepted: [issuer, tokenEndpoint], maxLifetime, tolerance };
+  return { issuer, maxLifetime, tolerance };
 }
 
 /**
@@ -324,7 +325,7 @@ function validatedOptions(options: ClientAssertionOptions): {
  * Checks, in order: size (8 KB); compact JWS with a strict header (only `alg`, `kid`, `typ`;
  * `alg` ES256 or EdDSA; `kid` required; `typ` absent or JWT); `iss` = `sub` = the request's
  * `client_id` (when sent) = the SPIFFE ID of a registered, enabled service; signature by a key
- * of that service's registered JWKS; `aud` the issuer or the token endpoint; `exp` present, not
+ * of that service's registered JWKS; `aud` the issuer, as a string; `exp` present, not
  * past, at most `maxAssertionLifetimeSeconds` ahead; `nbf`/`iat` not in the future; `jti`
  * present. Last, and only once everything else passed, the `jti` is recorded until the assertion
  * expires, so a replay fails while nobody without the client's key can burn its `jti`s.
@@ -336,7 +337,6 @@ function validatedOptions(options: ClientAssertionOptions): {
  * ```ts
  * const { service } = await verifyClientAssertion(body.client_assertion, {
  *   issuer: 'http://127.0.0.1:7700',
- *   tokenEndpoint: 'http://127.0.0.1:7700/oauth2/token',
  *   store,
  *   clock: systemClock,
  *   clientIdFromRequest: body.client_id,
@@ -347,7 +347,7 @@ export async function verifyClientAssertion(
   assertion: string,
   options: ClientAssertionOptions,
 ): Promise<VerifiedClientAssertion> {
-  const { accepted, maxLifetime, tolerance } = validatedOptions(options);
+  const { issuer, maxLifetime, tolerance } = validatedOptions(options);
   if (typeof assertion !== 'string' || assertion === '') throw fail('malformed', 'empty');
   if (assertion.length > DEFAULT_MAX_TOKEN_BYTES) throw fail('too_large');
   const segments = assertion.split('.');
@@ -382,9 +382,14 @@ export async function verifyClientAssertion(
     throw fail(JWS_FAILURES[error.code] ?? 'malformed', error.detail, clientId);
   }
 
-  // RFC 7523 §3 item 3.
-  if (!audienceMatches(claims.aud, accepted)) {
-    throw fail('wrong_audience', '"aud" is neither the issuer nor the token endpoint', clientId);
+  if (!audienceIsIssuer(claims.aud, issuer)) {
+    throw fail(
+      'wrong_audience',
+      Array.isArray(claims.aud)
+        ? '"aud" is an array; send the issuer as a single string'
+        : '"aud" is not the issuer',
+      clientId,
+    );
   }
   const now = options.clock.now() / 1000;
   const exp = numericDate(claims, 'exp');
