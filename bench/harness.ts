@@ -44,6 +44,8 @@ export interface Measurement {
   readonly latencies: readonly number[];
   /** How it was measured (processes, CPU pinning, load), for the summary on stderr. */
   readonly note?: string;
+  /** CPU cores the candidate was given, and its baseline too: published as `cores`. */
+  readonly cores?: number;
 }
 
 /**
@@ -71,6 +73,8 @@ export interface BenchResult {
   readonly baseline?: string;
   readonly baseline_ops_per_s?: number;
   readonly ratio?: number;
+  /** Cores the candidate and its baseline each ran on, where a benchmark states it. */
+  readonly cores?: number;
 }
 
 /** Everything measured, for the human table; {@link BenchReport.result} is the published line. */
@@ -261,7 +265,7 @@ function summarise(
   measured: Measurement,
   async: boolean,
 ): BenchReport {
-  const { rounds, baselineRounds, latencies, note } = measured;
+  const { rounds, baselineRounds, latencies, note, cores } = measured;
   const opsPerSec = median(rounds);
   let result: BenchResult = {
     name,
@@ -279,6 +283,7 @@ function summarise(
       ratio: significant(opsPerSec / baselineOpsPerSec, 3),
     };
   }
+  if (cores !== undefined) result = { ...result, cores };
   return {
     result,
     rounds,

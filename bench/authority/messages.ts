@@ -13,7 +13,8 @@ export interface AuthorityReady {
 }
 
 /**
- * The least signature work the authority does per request, measured raw on its own CPU:
+ * The least signature work the authority does per request, measured raw on as many cores as the
+ * authority has (one thread per worker):
  * `verify+sign` per token (the client assertion's ES256 verify, the token's ES256 sign),
  * `verify+verify` per introspection (the client assertion's and the introspected token's).
  */
@@ -25,7 +26,17 @@ export type AuthorityRequest =
 
 /** `ceiling`'s answer. */
 export interface Ceiling {
+  /** Summed over the threads, which ran at the same time. */
   readonly opsPerSec: number;
+  /** Threads that measured it: one per authority worker, so as many cores as the authority has. */
+  readonly threads: number;
+}
+
+/** What `server.ts` asks each ceiling thread. */
+export interface CeilingThreadRequest {
+  readonly work: CryptoWork;
+  readonly issuer: string;
+  readonly durationMs: number;
 }
 
 /** `close`'s answer: what the authority logged at `error` or above while it ran. */

@@ -3,10 +3,10 @@
  * SQLite in a temporary directory, as a cluster of `authorityWorkers()` processes (or, with one,
  * in this process, pinned to one CPU), logging at `warn` into a counting sink so no per-request
  * line is written. Between load rounds this process measures the raw signature work every
- * request needs at least, on one core: the benchmark's baseline.
+ * request needs at least, on as many threads as there are workers: the benchmark's baseline.
  */
 import cluster from 'node:cluster';
-import { sign, verify } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,11 +18,7 @@ import {
   startAuthorityCluster,
 } from '../../packages/authority/src/cluster.ts';
 import { startAuthority } from '../../packages/authority/src/start.ts';
-import { systemClock } from '../../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../../packages/core/src/keys/jwk.ts';
-import { mintClientAssertion } from '../../packages/core/src/token/client-assertion.ts';
-import { mintAccessToken } from '../../packages/core/src/token/mint.ts';
-import { runBenchmark } from '../harness.ts';
+import { Worker } from 'node:worker_threads';
 import { serveParent } from './child-process.ts';
 import {
   authorityWorkers,
@@ -30,69 +26,41 @@ import {
   type AuthorityReady,
   type AuthorityRequest,
   type Ceiling,
-  type CryptoWork,
+  type CeilingThreadRequest,
 } from './messages.ts';
 import { freePort } from '../../packages/authority/test/support/free-port.ts';
 
-/** A compact JWS split the way a verifier sees it. */
-function signed(jws: string): { input: Buffer; signature: Buffer } {
-  const [header, payload, signature] = jws.split('.') as [string, string, string];
-  return {
-    input: Buffer.from(`${header}.${payload}`),
-    signature: Buffer.from(signature, 'base64url'),
-  };
-}
-
-const P1363 = 'ieee-p1363' as const;
-
-/** One unit of `work` on realistic inputs (an assertion and a token of the sizes the bench sends). */
-function cryptoWork(work: CryptoWork, issuer: string): () => unknown {
-  const client = generateSigningKey('ES256');
-  const authorityKey: SigningKey = generateSigningKey('ES256');
-  const clientId = 'spiffe://tessera.local/bench-client';
-  const assertion = signed(
-    mintClientAssertion({ clientId, audience: issuer }, { key: client, clock: systemClock }),
-  );
-  const token = signed(
-    mintAccessToken(
-      {
-        issuer,
-        subject: clientId,
-        audience: 'spiffe://tessera.local/bench-target',
-        scopes: ['reports:read'],
-      },
-      { key: authorityKey, clock: systemClock },
-    ).token,
-  );
-  const verifyOne = (key: SigningKey, jws: { input: Buffer; signature: Buffer }): void => {
-    if (!verify('sha256', jws.input, { key: key.key, dsaEncoding: P1363 }, jws.signature)) {
-      throw new Error('baseline signature did not verify');
-    }
-  };
-  return work === 'verify+sign'
-    ? () => {
-        verifyOne(client, assertion);
-        return sign('sha256', token.input, { key: authorityKey.privateKey, dsaEncoding: P1363 });
-      }
-    : () => {
-        verifyOne(client, assertion);
-        verifyOne(authorityKey, token);
-      };
-}
-
-// The same inputs in every round, so rounds differ only by what the machine is doing.
-const works = new Map<CryptoWork, () => unknown>();
-
-function workFor(work: CryptoWork, issuer: string): () => unknown {
-  let fn = works.get(work);
-  if (fn === undefined) {
-    fn = cryptoWork(work, issuer);
-    works.set(work, fn);
-  }
-  return fn;
-}
-
 const AUTHORITY_WORKERS = authorityWorkers();
+
+/**
+ * A ceiling thread. Node 20 does not run a worker thread's `.ts` entry through the loader the
+ * process was started with (`--import tsx`), so the thread registers tsx before importing it.
+ */
+function startCeilingThread(): Worker {
+  const entry = new URL('./ceiling-thread.ts', import.meta.url).href;
+  return new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`,
+    { eval: true },
+  );
+}
+
+let ceilingThreads: Worker[] | undefined;
+
+/**
+ * The baseline: the raw work on one thread per authority worker, all at once and while no load
+ * runs, so the authority and its baseline are given the same number of cores.
+ */
+async function measureCeiling(request: CeilingThreadRequest): Promise<Ceiling> {
+  ceilingThreads ??= Array.from({ length: AUTHORITY_WORKERS }, startCeilingThread);
+  const rates = await Promise.all(
+    ceilingThreads.map(async (thread) => {
+      const answer = once(thread, 'message') as Promise<[number]>;
+      thread.postMessage(request);
+      return (await answer)[0];
+    }),
+  );
+  return { opsPerSec: rates.reduce((sum, rate) => sum + rate, 0), threads: rates.length };
+}
 
 /** pino levels: 50 error, 60 fatal. Warnings (refused forged requests) are expected. */
 const isErrorLine = (line: string) => /"level":[56]0/.test(line);
@@ -152,12 +120,13 @@ async function servePrimary(): Promise<void> {
     ready,
     async (request): Promise<Ceiling | AuthorityClosed> => {
       if (request.type === 'ceiling') {
-        const report = await runBenchmark(
-          { name: `crypto.${request.work}`, fn: workFor(request.work, config.issuer) },
-          { durationMs: request.durationMs, rounds: 1 },
-        );
-        return { opsPerSec: report.rounds[0]! };
+        return measureCeiling({
+          work: request.work,
+          issuer: config.issuer,
+          durationMs: request.durationMs,
+        });
       }
+      await Promise.all((ceilingThreads ?? []).map((thread) => thread.terminate()));
       await running.close();
       await rm(dataDir, { recursive: true, force: true });
       return { errorLines, lastErrorLine };
