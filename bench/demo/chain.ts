@@ -158,7 +158,11 @@ async function tesseraWiring(authority: ChainAuthority): Promise<Wiring> {
       await app.register(tessera, {
         service,
         policy,
-        authority: { url: authority.url, issuer: authority.issuer },
+        authority: {
+          url: authority.url,
+          issuer: authority.issuer,
+          credentials: { privateKey: keys.get(service)!.privateKey },
+        },
         auditLogger: audit.get(service)!,
         rateLimit: RATE_LIMIT,
       });

@@ -117,6 +117,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const common = (service: string, port: number) => ({
       policy,
       authorityUrl: authority.url,
+      key: keys.get(service)!,
       host: HOST,
       port,
       logFile: logFile(service),
@@ -131,14 +132,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const events = await started(
       startEventService({
         ...common(EVENT_SERVICE, ports.eventService),
-        key: keys.get(EVENT_SERVICE)!,
         billingUrl: billing.url,
       }),
     );
     const gateway = await started(
       startGateway({
         ...common(API_GATEWAY, ports.gateway),
-        key: keys.get(API_GATEWAY)!,
         eventServiceUrl: events.url,
         billingUrl: billing.url,
       }),

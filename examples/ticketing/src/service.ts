@@ -1,4 +1,10 @@
-import { isTesseraError, publicErrorBody, type Policy, type TraceContext } from '@tessera/core';
+import {
+  isTesseraError,
+  publicErrorBody,
+  type Policy,
+  type SigningKey,
+  type TraceContext,
+} from '@tessera/core';
 import { tessera } from '@tessera/fastify';
 import Fastify, {
   LogController,
@@ -28,6 +34,8 @@ export type HandlerObserver = (service: string, request: FastifyRequest) => void
 export interface ServiceOptions {
   readonly policy: Policy;
   readonly authorityUrl: string;
+  /** The service's registered key: it signs the plugin's client assertions to the revocation feed. */
+  readonly key: SigningKey;
   readonly host: string;
   readonly port: number;
   /** Where this service's log, including one Tessera audit event per request, is written. */
@@ -153,7 +161,7 @@ export async function startService(
     await app.register(tessera, {
       service: name,
       policy: options.policy,
-      authority: { url: options.authorityUrl },
+      authority: { url: options.authorityUrl, credentials: { privateKey: options.key.privateKey } },
     });
     const { observe } = options;
     if (observe !== undefined) {

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { assertTrustDomain, MAX_TOKEN_LIFETIME_SECONDS, TesseraError } from '@tessera/core';
+import type { RevocationFeedSettings } from './context.ts';
 
 /** Most authority processes one cluster runs (`workers`). */
 export const MAX_WORKERS = 64;
@@ -63,6 +64,16 @@ export const authorityConfigSchema = Type.Object(
       ),
     ),
     bodyLimitBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1024 * 1024 })),
+    revocationFeed: Type.Optional(
+      Type.Object(
+        {
+          maxStreamsPerClient: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+          maxStreamSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 86_400 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     workers: Type.Optional(
       Type.Integer({
         minimum: 1,
@@ -89,6 +100,8 @@ export interface AuthorityConfig {
   readonly rotationIntervalMs: number;
   readonly jwksMaxAgeSeconds: number;
   readonly bodyLimitBytes: number;
+  /** Revocation stream limits (per process: in a cluster, per worker). */
+  readonly revocationFeed: RevocationFeedSettings;
   /** Processes serving (1: this one; more: a cluster, see `startAuthorityCluster`). */
   readonly workers: number;
   /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
@@ -174,6 +187,11 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     rotationIntervalMs: (file.keys?.rotationHours ?? 24) * 3600 * 1000,
     jwksMaxAgeSeconds: file.keys?.jwksMaxAgeSeconds ?? 300,
     bodyLimitBytes: file.bodyLimitBytes ?? 64 * 1024,
+    revocationFeed: Object.freeze({
+      maxStreamsPerClient: file.revocationFeed?.maxStreamsPerClient ?? 4,
+      heartbeatMs: (file.revocationFeed?.heartbeatSeconds ?? 15) * 1000,
+      maxStreamMs: (file.revocationFeed?.maxStreamSeconds ?? 900) * 1000,
+    }),
     workers: file.workers ?? 1,
     dev: options.dev,
   });
@@ -196,6 +214,11 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
       jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     },
     bodyLimitBytes: config.bodyLimitBytes,
+    revocationFeed: {
+      maxStreamsPerClient: config.revocationFeed.maxStreamsPerClient,
+      heartbeatSeconds: Math.max(1, Math.round(config.revocationFeed.heartbeatMs / 1000)),
+      maxStreamSeconds: Math.max(10, Math.round(config.revocationFeed.maxStreamMs / 1000)),
+    },
     workers: config.workers,
   };
 }

@@ -27,6 +27,18 @@ export interface AuthoritySettings {
   readonly tokenLifetimeSeconds: number;
   /** Largest request body accepted, bytes (default 64 KiB). */
   readonly bodyLimitBytes: number;
+  /** Limits of `GET /v1/revocations/stream`, per authority process. */
+  readonly revocationFeed: RevocationFeedSettings;
+}
+
+/** Stream limits; in a cluster each worker applies them on its own. */
+export interface RevocationFeedSettings {
+  /** Open streams one client may hold at once (default 4); one more gets 429. */
+  readonly maxStreamsPerClient: number;
+  /** Interval of the SSE comment line that keeps a quiet stream alive (default 15 s). */
+  readonly heartbeatMs: number;
+  /** Longest a stream stays open, whatever its credential says (default 15 min). */
+  readonly maxStreamMs: number;
 }
 
 /**

@@ -128,6 +128,7 @@ export async function startAuthority(
       trustDomain: config.trustDomain,
       tokenLifetimeSeconds: config.tokenLifetimeSeconds,
       bodyLimitBytes: config.bodyLimitBytes,
+      revocationFeed: config.revocationFeed,
     },
     store,
     services,

@@ -281,6 +281,9 @@ for (const variant of STORES) {
       it('streams revocations over SSE within a second', async () => {
         const controller = new AbortController();
         const response = await fetch(`${authority.url}/v1/revocations/stream`, {
+          headers: {
+            authorization: `Bearer ${authority.assertion(events.key, events.clientId)}`,
+          },
           signal: controller.signal,
         });
         assert.equal(response.headers.get('content-type'), 'text/event-stream');
@@ -301,7 +304,13 @@ for (const variant of STORES) {
         controller.abort();
         assert.ok(text.includes('"sse-probe"'), 'the revocation arrived on the stream');
         assert.ok(Date.now() - started < 5000);
-        const list = (await (await fetch(`${authority.url}/v1/revocations?since=0`)).json()) as {
+        const list = (await (
+          await fetch(`${authority.url}/v1/revocations?since=0`, {
+            headers: {
+              authorization: `Bearer ${authority.assertion(events.key, events.clientId)}`,
+            },
+          })
+        ).json()) as {
           revocations: { value: string }[];
         };
         assert.ok(list.revocations.some((r) => r.value === 'sse-probe'));

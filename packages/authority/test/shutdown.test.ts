@@ -6,7 +6,9 @@ it('close() does not wait for revocation stream subscribers to hang up', async (
   const authority = await startTestAuthority();
   const subscriber = new AbortController();
   try {
+    const reader = await authority.register('reader', [], []);
     const response = await fetch(`${authority.url}/v1/revocations/stream`, {
+      headers: { authorization: `Bearer ${authority.assertion(reader.key, reader.clientId)}` },
       signal: subscriber.signal,
     });
     assert.equal(response.status, 200);

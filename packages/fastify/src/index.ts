@@ -8,6 +8,7 @@ export {
   type TesseraPluginOptions,
   type TesseraRuntime,
 } from './plugin.ts';
+export type { AuthorityCredentials } from './authority-credentials.ts';
 export { RemoteJwks, type RemoteJwksOptions } from './remote-jwks.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
 export { parseAllowlist, isAllowedAddress } from './ip-allowlist.ts';

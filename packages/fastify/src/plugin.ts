@@ -22,6 +22,7 @@ import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry } from 'prom-client';
+import { authorityAuthorization, type AuthorityCredentials } from './authority-credentials.ts';
 import { registerPluginMetrics } from './metrics.ts';
 import { RemoteJwks } from './remote-jwks.ts';
 import { RevocationSync } from './revocation-sync.ts';
@@ -49,6 +50,12 @@ export interface TesseraPluginOptions {
     /** Base URL of the authority; also the token issuer unless `issuer` says otherwise. */
     readonly url: string;
     readonly issuer?: string;
+    /**
+     * Required: how this service authenticates to the revocation feed. Its registered private
+     * key (`{ privateKey }`: a fresh client assertion per request) or a function returning an
+     * access token for the authority. See {@link AuthorityCredentials}.
+     */
+    readonly credentials: AuthorityCredentials;
   };
   /** A ready verifier (tests, or keys from elsewhere). Revocation freshness is then the caller's business. */
   readonly verifier?: AccessTokenVerifier;
@@ -222,9 +229,14 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         app.log.warn({ err: String(err) }, 'tessera: JWKS fetch failed; using cached keys');
       },
     });
+    const authorization = authorityAuthorization(
+      (authority as { credentials?: unknown }).credentials,
+      { clientId: serviceEntry.spiffeId, issuer, clock },
+    );
     const sync = new RevocationSync({
       authorityUrl: authority.url,
       clock,
+      authorization,
       onError: (err) => {
         app.log.warn({ err: String(err) }, 'tessera: revocation feed unavailable');
       },
@@ -516,7 +528,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
  * await app.register(tessera, {
  *   service: 'billing',
  *   policy: parsePolicy(readFileSync('policy.yaml', 'utf8')),
- *   authority: { url: 'http://127.0.0.1:7700' },
+ *   authority: {
+ *     url: 'http://127.0.0.1:7700',
+ *     // The key registered for billing: the revocation feed needs a credential.
+ *     credentials: { privateKey: createPrivateKey(readFileSync('billing.key', 'utf8')) },
+ *   },
  * });
  * app.get('/whoami', (request) => request.caller);
  * ```

@@ -4,6 +4,11 @@ export interface RevocationSyncOptions {
   /** The authority's base URL (`/v1/revocations` and `/v1/revocations/stream` live under it). */
   readonly authorityUrl: string;
   readonly clock: Clock;
+  /**
+   * The `Authorization` header value for each feed request (the feed requires a credential): a
+   * fresh client assertion, or an access token for the authority. Called once per request.
+   */
+  readonly authorization: () => string | Promise<string>;
   /** Without news (an event or a heartbeat) for this long, the state counts as stale. Default 60 s (the stream's heartbeat is 15 s). */
   readonly staleAfterMs?: number;
   /** Polling interval while the stream is down. Default 5 s. */
@@ -82,7 +87,9 @@ export class RevocationSync {
     const response = await this.#fetch(
       new URL(`/v1/revocations?since=${this.#cursor}`, this.#options.authorityUrl),
       {
+        headers: { authorization: await this.#options.authorization() },
         signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(5000)]),
+        redirect: 'error',
       },
     );
     if (!response.ok) throw new Error(`revocation poll answered ${response.status}`);
@@ -107,12 +114,22 @@ export class RevocationSync {
   async #loop(): Promise<void> {
     let backoffMs = 500;
     while (!this.#isStopped()) {
+      const attempt = { connected: false };
       try {
-        await this.#stream();
-        backoffMs = 500;
+        await this.#stream(() => {
+          attempt.connected = true;
+        });
       } catch (error) {
         if (this.#isStopped()) return;
-        this.#options.onError?.(error);
+        if (!(error instanceof StreamEnded)) this.#options.onError?.(error);
+      }
+      if (attempt.connected) {
+        // The stream was up and has ended: the authority closes streams when the credential
+        // that opened them runs out. Reconnect with a fresh one after a short pause (a server
+        // that ends every stream at once must not get a tight loop); the cursor loses nothing.
+        backoffMs = 500;
+        await sleep(RECONNECT_PAUSE_MS, this.#abort.signal);
+        continue;
       }
       this.#setState('polling');
       // While the stream is down: poll, then try the stream again, backing off to 30 s.
@@ -133,16 +150,21 @@ export class RevocationSync {
     }
   }
 
-  async #stream(): Promise<void> {
+  async #stream(onConnected: () => void): Promise<void> {
     const response = await this.#fetch(
       new URL(`/v1/revocations/stream?since=${this.#cursor}`, this.#options.authorityUrl),
       {
-        headers: { accept: 'text/event-stream' },
+        headers: {
+          accept: 'text/event-stream',
+          authorization: await this.#options.authorization(),
+        },
         signal: this.#abort.signal,
+        redirect: 'error',
       },
     );
     if (!response.ok || response.body === null)
       throw new Error(`revocation stream answered ${response.status}`);
+    onConnected();
     this.#setState('streaming');
     this.#lastNewsMs = this.#options.clock.now();
     const decoder = new TextDecoder();
@@ -163,9 +185,19 @@ export class RevocationSync {
         if (data !== '') this.#apply(JSON.parse(data) as WireRevocation);
       }
     }
-    throw new Error('revocation stream ended');
+    throw new StreamEnded();
   }
 }
+
+/** The authority ended a stream that was up: expected, not an error to report. */
+class StreamEnded extends Error {
+  constructor() {
+    super('revocation stream ended');
+  }
+}
+
+/** Pause before reconnecting a stream the authority ended (SSE's `retry` idea, kept short). */
+const RECONNECT_PAUSE_MS = 250;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -40,13 +40,13 @@ describe('@tessera/fastify against a real authority', () => {
 
   before(async () => {
     authority = await startTestAuthority();
-    await authority.register('billing', [], []);
+    const billingKey = (await authority.register('billing', [], [])).key;
     events = await authority.register('event-service', ['billing'], ['invoices:write']);
     billing = Fastify();
     await billing.register(tessera, {
       service: 'billing',
       policy,
-      authority: { url: authority.url },
+      authority: { url: authority.url, credentials: { privateKey: billingKey.privateKey } },
       clock,
     });
     billing.post('/invoices', () => ({ ok: true }));

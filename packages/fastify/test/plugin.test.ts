@@ -600,7 +600,7 @@ describe('@tessera/fastify: behaviour', () => {
   const BAD_OPTIONS: readonly [string, Partial<TesseraPluginOptions>][] = [
     ['no service', { service: '' }],
     ['a service missing from the policy', { service: 'nobody' }],
-    ['both authority and verifier', { authority: { url: ISSUER } }],
+    ['both authority and verifier', { authority: { url: ISSUER, credentials: () => 'token' } }],
     ['a bad rate limit', { rateLimit: { max: 0, timeWindowMs: 1000 } }],
     ['a bad IP allowlist', { ipAllowlist: { [EVENTS]: ['not-an-ip'] } }],
     ['a bad stale mode', { staleRevocations: 'maybe' as never }],

@@ -13,6 +13,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
+import { AUTHORITY_SERVICE_NAME } from '../revocation/subscriber-auth.ts';
 import { SERVICE_CACHE_TTL_MS } from '../service-cache.ts';
 import type { ServiceRecord } from '../store/types.ts';
 
@@ -129,6 +130,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         { schema: { body: serviceBody } },
         async (request, reply) => {
           const body = request.body;
+          // Tokens for this name are the authority's own (revocation feed): a service under it
+          // would receive them, and could replay them here.
+          if (body.name === AUTHORITY_SERVICE_NAME) {
+            return bad(reply, `the service name ${AUTHORITY_SERVICE_NAME} is reserved`, request);
+          }
           let audiences: string[];
           let jwks: ServiceRecord['jwks'] | undefined;
           try {
@@ -219,6 +225,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           },
         },
         async (request, reply) => {
+          if (request.body.service === AUTHORITY_SERVICE_NAME) {
+            return bad(reply, `the service name ${AUTHORITY_SERVICE_NAME} is reserved`, request);
+          }
           const token = randomBytes(32).toString('base64url');
           const now = ctx.clock.now();
           const ttl = request.body.ttlSeconds ?? 900;

@@ -5,6 +5,12 @@ import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import type { FormParameters } from '../http/form.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
+import {
+  authenticateFeedClient,
+  FeedAuthError,
+  revokesFeedClient,
+  type FeedClient,
+} from '../revocation/subscriber-auth.ts';
 import type { RevocationRecord, ServiceRecord } from '../store/types.ts';
 import { isTokenActive } from '../tokens/inspect.ts';
 import { isAdmin } from './admin.ts';
@@ -12,7 +18,11 @@ import { authenticateOrReply, readForm } from './token.ts';
 
 /** Most SSE subscribers one instance serves; more get 503 rather than exhausting sockets. */
 const MAX_STREAM_SUBSCRIBERS = 1000;
-const HEARTBEAT_MS = 15_000;
+/**
+ * A subscriber that stops reading while events keep coming would make the authority buffer them
+ * without end; past this many unsent bytes its stream is cut (it reconnects with its cursor).
+ */
+const MAX_STREAM_BACKLOG_BYTES = 1024 * 1024;
 
 function publicRecord(record: RevocationRecord) {
   return {
@@ -137,6 +147,67 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
     });
   });
 
+  void app.register((feed, _options, done) => {
+    registerFeedRoutes(feed, ctx, streams);
+    done();
+  });
+}
+
+/** Who asked, set by the feed's `onRequest` hook for its handlers. */
+const feedClients = new WeakMap<FastifyRequest, FeedClient>();
+
+function feedClientOf(request: FastifyRequest): FeedClient {
+  const client = feedClients.get(request);
+  // The hook ran first or the request never got here; reaching this is a wiring bug.
+  if (client === undefined) throw new Error('revocation feed request without a client');
+  return client;
+}
+
+/**
+ * `GET /v1/revocations` and `GET /v1/revocations/stream`, in a scope of their own whose
+ * `onRequest` hook authenticates the caller before anything else about the request is looked
+ * at. Refusals are 401 with a generic body; the reason goes to the log and to
+ * `tessera_authority_failures_total`, never to the audit log (finding: an unauthenticated caller
+ * must not be able to grow it).
+ */
+function registerFeedRoutes(
+  app: FastifyInstance,
+  ctx: AuthorityContext,
+  streams: Set<ServerResponse>,
+): void {
+  const { maxStreamsPerClient, heartbeatMs, maxStreamMs } = ctx.settings.revocationFeed;
+  /** Open streams per client SPIFFE ID, in this process (a cluster worker counts its own). */
+  const openStreams = new Map<string, number>();
+
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      feedClients.set(request, await authenticateFeedClient(ctx, request));
+    } catch (error) {
+      if (!(error instanceof FeedAuthError)) throw error;
+      ctx.metrics.failures.inc({ endpoint: 'revocations', reason: error.reason });
+      request.log.warn(
+        {
+          reason: error.reason,
+          ...(error.clientAuthReason !== undefined
+            ? { clientAuthReason: error.clientAuthReason }
+            : {}),
+        },
+        'revocation feed: authentication failed',
+      );
+      // RFC 6750 §3: no error attribute when no credentials were presented at all.
+      await reply
+        .code(401)
+        .header(
+          'www-authenticate',
+          error.reason === 'missing'
+            ? 'Bearer realm="tessera"'
+            : 'Bearer realm="tessera", error="invalid_token"',
+        )
+        .header('cache-control', 'no-store')
+        .send(publicErrorBody('ERR_UNAUTHENTICATED'));
+    }
+  });
+
   app.get('/v1/revocations', async (request, reply) => {
     const since = parseSince((request.query as Record<string, unknown>).since);
     if (since === undefined) return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
@@ -150,11 +221,19 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
   // No automatic HEAD route: a HEAD response carries no events and Node never flushes its
   // headers, so the request hung, holding a subscriber slot, until the client gave up.
   app.get('/v1/revocations/stream', { exposeHeadRoute: false }, async (request, reply) => {
+    const client = feedClientOf(request);
     const since = parseSince((request.query as Record<string, unknown>).since);
     if (since === undefined) return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
+    const open = openStreams.get(client.clientId) ?? 0;
+    if (open >= maxStreamsPerClient) {
+      ctx.metrics.failures.inc({ endpoint: 'revocations', reason: 'too_many_streams' });
+      request.log.warn({ clientId: client.clientId, open }, 'revocation feed: stream cap reached');
+      return reply.code(429).header('retry-after', '5').send(publicErrorBody('ERR_RATE_LIMITED'));
+    }
     if (ctx.revocations.subscribers >= MAX_STREAM_SUBSCRIBERS) {
       return reply.code(503).header('retry-after', '5').send(publicErrorBody('ERR_UNAVAILABLE'));
     }
+    openStreams.set(client.clientId, open + 1);
     reply.hijack();
     const raw = reply.raw;
     streams.add(raw);
@@ -164,10 +243,30 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    // A stream lives no longer than the credential that opened it, nor than maxStreamMs: a
+    // credential that expired, or whose service was disabled, must not keep a feed open.
+    const deadline = Math.min(client.expiresAtMs, ctx.clock.now() + maxStreamMs);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      raw.end();
+    };
+    const write = (text: string) => {
+      if (ended) return;
+      if (raw.writableLength > MAX_STREAM_BACKLOG_BYTES) {
+        request.log.warn({ clientId: client.clientId }, 'revocation feed: subscriber not reading');
+        ended = true;
+        raw.destroy();
+        return;
+      }
+      raw.write(text);
+    };
     const send = (record: RevocationRecord) => {
-      raw.write(
+      write(
         `id: ${record.id}\nevent: revocation\ndata: ${JSON.stringify(publicRecord(record))}\n\n`,
       );
+      if (revokesFeedClient(record, client)) end();
     };
     // Subscribe before reading the backlog so nothing added in between is lost; the client
     // de-duplicates on id (and the ids only grow).
@@ -178,14 +277,25 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
         send(record);
       }
     });
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    // The deadline is read on the injected clock at every heartbeat (tests move it), and a timer
+    // ends the stream on time in between.
+    const heartbeat = setInterval(() => {
+      if (ctx.clock.now() >= deadline) end();
+      else write(': keep-alive\n\n');
+    }, heartbeatMs);
     heartbeat.unref();
+    const lifetime = setTimeout(end, Math.max(0, deadline - ctx.clock.now()));
+    lifetime.unref();
     request.raw.on('close', () => {
       streams.delete(raw);
       clearInterval(heartbeat);
+      clearTimeout(lifetime);
       unsubscribe();
+      const left = (openStreams.get(client.clientId) ?? 1) - 1;
+      if (left > 0) openStreams.set(client.clientId, left);
+      else openStreams.delete(client.clientId);
     });
-    raw.write(`retry: 1000\n\n`);
+    write(`retry: 1000\n\n`);
     for (const record of await ctx.revocations.list(since)) {
       if (record.id > lastSent) {
         lastSent = record.id;

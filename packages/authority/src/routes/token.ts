@@ -12,6 +12,7 @@ import {
   type FormParameters,
 } from '../http/form.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
+import { authoritySpiffeId } from '../revocation/subscriber-auth.ts';
 import type { ServiceRecord } from '../store/types.ts';
 
 const CLIENT_CREDENTIALS = 'client_credentials';
@@ -102,16 +103,20 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
     if (audienceParameter === undefined)
       return sendOAuthError(reply, 'invalid_request', 'audience is required');
     const audience = resolveAudience(audienceParameter, ctx.settings.trustDomain);
+    // Every client may have a token for the authority itself (to read the revocation feed),
+    // and one with no scope: it opens nothing else.
+    const forAuthority = audience === authoritySpiffeId(ctx.settings.trustDomain);
     const target =
-      audience === undefined
+      audience === undefined || forAuthority
         ? undefined
         : await ctx.services.get(audience.slice(audience.lastIndexOf('/') + 1));
     // RFC 8707 §2: a target the client may not have is invalid_target, never a different token.
     if (
       audience === undefined ||
-      !client.audiences.includes(audience) ||
-      target?.enabled !== true ||
-      target.spiffeId !== audience
+      (!forAuthority &&
+        (!client.audiences.includes(audience) ||
+          target?.enabled !== true ||
+          target.spiffeId !== audience))
     ) {
       ctx.metrics.failures.inc({ endpoint: 'token', reason: 'audience_not_granted' });
       await ctx.audit({
@@ -126,6 +131,7 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
     const scopes = scopeParameter === '' ? [] : scopeParameter.split(' ');
     // No silent narrowing or widening: every requested scope must be granted, or the request fails.
     if (
+      (forAuthority && scopes.length > 0) ||
       !scopes.every((s) => isScopeToken(s) && client.scopes.includes(s)) ||
       new Set(scopes).size !== scopes.length
     ) {

@@ -7,8 +7,10 @@ import {
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
   systemClock,
+  type Clock,
   type SigningKey,
 } from '@tessera/core';
+import type { AuthorityConfig } from '../../src/config.ts';
 import { prepareDevMode } from '../../src/dev.ts';
 import { createAuthorityLogger } from '../../src/logger.ts';
 import { startAuthority, type RunningAuthority } from '../../src/start.ts';
@@ -40,7 +42,11 @@ export interface TestAuthority {
  * PostgreSQL database at `postgres` (a connection string from the test PostgreSQL harness).
  */
 export async function startTestAuthority(
-  options: { postgres?: string } = {},
+  options: {
+    postgres?: string;
+    clock?: Clock;
+    revocationFeed?: Partial<AuthorityConfig['revocationFeed']>;
+  } = {},
 ): Promise<TestAuthority> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-authority-'));
   const port = await freePort();
@@ -58,7 +64,13 @@ export async function startTestAuthority(
     level: 'info',
     destination: { write: (line: string) => void logLines.push(line) },
   });
-  const running = await startAuthority(config, { logger });
+  if (options.revocationFeed !== undefined) {
+    config = { ...config, revocationFeed: { ...config.revocationFeed, ...options.revocationFeed } };
+  }
+  const running = await startAuthority(config, {
+    logger,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
+  });
   const adminToken = (await readFile(adminTokenPath, 'utf8')).trim();
   const url = running.url;
   const admin = (method: string, path: string, body?: unknown) =>
