@@ -10,6 +10,7 @@ import {
   systemClock,
   type SigningKey,
 } from '@tessera/core';
+import { eventually } from '@tessera/core/testing';
 import { startTestAuthority, type TestAuthority } from './support/authority.ts';
 
 const TD = 'tessera.local';
@@ -577,13 +578,12 @@ describe('revocation stream limits', () => {
     elsewhere.close();
     first.close();
     // The slot comes back once the authority has seen the subscriber go.
-    let status = 0;
-    for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
-      const again = await get(`${authority.url}/v1/revocations/stream`, bearer(assertion(greedy)));
-      status = again.status;
-      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    assert.equal(status, 200);
+    await eventually(
+      async () =>
+        (await get(`${authority.url}/v1/revocations/stream`, bearer(assertion(greedy)))).status ===
+        200,
+      3000,
+    );
     second.close();
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, parsePolicy, systemClock, type SigningKey } from '@tessera/core';
+import { eventually } from '@tessera/core/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
 import { tessera, type TesseraPluginOptions } from '../src/index.ts';
@@ -15,16 +16,6 @@ services:
     routes:
       - { method: POST, path: /invoices, allow: [{ service: event-service, scopes: [invoices:write] }] }
 `);
-
-/** Polls `fn` until it returns true, at most `ms` milliseconds, 20 ms apart. */
-async function eventually(fn: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 const URL = 'http://127.0.0.1:1';
 
