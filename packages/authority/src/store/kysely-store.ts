@@ -194,11 +194,6 @@ export interface AuditRow {
   readonly hash: string;
 }
 
-/**
- * The {@link Store} over a Kysely instance whose schema `migrateStore` has brought up to date.
- * The SQL is the same for both dialects; they differ only in how an audit append and a
- * revocation take their lock. The store owns `db`: `close()` destroys it.
- */
 /** Chains a batch of pending entries onto the last stored record. */
 function chainRows(
   batch: readonly PendingAudit[],
@@ -261,6 +256,13 @@ interface PendingAudit {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * The {@link Store} over a Kysely instance whose schema `migrateStore` has brought up to date.
+ * The SQL is the same for both dialects, except that a revocation takes its lock differently,
+ * and that on SQLite replay records and audit rows are not written through Kysely: they queue
+ * for `sqliteWriteBatch`, one transaction per event-loop turn, retried while another process
+ * holds the write lock. The store owns `db`: `close()` destroys it.
+ */
 export class KyselyStore implements Store {
   readonly dialect: StoreDialect;
   readonly #auditQueue: PendingAudit[] = [];

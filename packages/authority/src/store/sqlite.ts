@@ -18,7 +18,9 @@ export interface SqliteStoreOptions {
   readonly path: string;
   /**
    * How long a write waits for another process's write lock before failing. Default 5000 ms.
-   * better-sqlite3 waits synchronously, so keep it short.
+   * Replay records and audit rows retry every millisecond meanwhile, with the event loop
+   * running; other writes (registry, keys, revocations) wait in SQLite's busy handler, which
+   * better-sqlite3 runs synchronously, so keep it short.
    */
   readonly busyTimeoutMs?: number;
   /** Judges when a remembered client assertion has expired. Default: the system clock. */
@@ -149,8 +151,9 @@ function sqliteWriteBatcher(
 }
 
 /**
- * Opens (creating if needed) the embedded SQLite store, the default for a single authority
- * instance, and brings its schema up to date. WAL journal mode lets readers (`/readyz`, the
+ * Opens (creating if needed) the embedded SQLite store, the default for an authority on one
+ * machine (one process, or the workers of `--workers N` sharing the file), and brings its
+ * schema up to date. WAL journal mode lets readers (`/readyz`, the
  * revocation feed, `tessera audit-log verify` from another process) run beside the writer.
  * Open one store per database file per process.
  *
