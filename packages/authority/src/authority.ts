@@ -7,6 +7,13 @@ import type {
   AuthorityPeers,
   AuthoritySettings,
 } from './context.ts';
+import {
+  DEFAULT_AGGREGATION,
+  DEFAULT_FAILURE_LIMIT,
+  UnauthenticatedFailures,
+} from './client-auth/failures.ts';
+import type { RefusalAggregatorOptions } from './audit/refusal-aggregator.ts';
+import type { FailureLimitOptions } from './client-auth/failure-limiter.ts';
 import { createMetrics, type AuthorityMetrics } from './metrics.ts';
 import { sha256 } from './routes/admin.ts';
 import { RevocationFeed } from './revocation/feed.ts';
@@ -26,6 +33,10 @@ export interface AuthorityContextDeps {
   readonly revocations?: RevocationFeed;
   readonly services?: ServiceCache;
   readonly peers?: AuthorityPeers;
+  /** Per-source budget for failed client authentication (default: 20 per 60 s). */
+  readonly failureLimit?: FailureLimitOptions;
+  /** Aggregation of unauthenticated failures into the audit log (default: 1000 keys). */
+  readonly aggregation?: RefusalAggregatorOptions;
 }
 
 const ALONE: AuthorityPeers = Object.freeze({ changed: () => Promise.resolve() });
@@ -43,6 +54,7 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     if (published?.kids !== kids) published = { kids, resolver: parseJwks(document) };
     return published.resolver;
   };
+  const metrics = deps.metrics ?? createMetrics();
   return {
     settings: deps.settings,
     store,
@@ -51,7 +63,7 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     clock,
     logger: deps.logger,
     peers: deps.peers ?? ALONE,
-    metrics: deps.metrics ?? createMetrics(),
+    metrics,
     revocations: deps.revocations ?? new RevocationFeed({ store, clock }),
     adminTokenHash: sha256(deps.adminToken.toString('utf8')),
     authenticateClient: deps.authenticateClient,
@@ -62,5 +74,12 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     async audit(entry) {
       await store.appendAudit({ ...entry, atMs: clock.now() });
     },
+    unauthenticated: new UnauthenticatedFailures(
+      {
+        limit: deps.failureLimit ?? DEFAULT_FAILURE_LIMIT,
+        aggregation: deps.aggregation ?? DEFAULT_AGGREGATION,
+      },
+      { clock, metrics, append: (entry) => store.appendAudit(entry) },
+    ),
   };
 }

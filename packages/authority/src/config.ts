@@ -81,6 +81,31 @@ export const authorityConfigSchema = Type.Object(
         description: 'Authority processes on this machine, sharing the port and the store',
       }),
     ),
+    clientAuthFailures: Type.Optional(
+      Type.Object(
+        {
+          maxPerWindow: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          windowSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+          maxSources: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        },
+        {
+          additionalProperties: false,
+          description: 'Per-source budget for failed client authentication; past it, 429',
+        },
+      ),
+    ),
+    audit: Type.Optional(
+      Type.Object(
+        {
+          aggregationIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+          aggregationMaxKeys: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          retentionDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
+          anchorIntervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+          anchorFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -104,6 +129,24 @@ export interface AuthorityConfig {
   readonly revocationFeed: RevocationFeedSettings;
   /** Processes serving (1: this one; more: a cluster, see `startAuthorityCluster`). */
   readonly workers: number;
+  /** Per-source budget for failed client authentication (per process). */
+  readonly clientAuthFailures: {
+    readonly maxFailures: number;
+    readonly windowMs: number;
+    readonly maxSources: number;
+  };
+  readonly audit: {
+    /** Unauthenticated failures: one audit row per (source, reason) per this interval. */
+    readonly aggregationIntervalMs: number;
+    /** Distinct (source, reason) pairs per interval; the rest share one "other sources" row. */
+    readonly aggregationMaxKeys: number;
+    /** Records older than this many days are pruned behind a checkpoint; absent: kept forever. */
+    readonly retentionDays?: number;
+    /** How often the chain head is signed (also at shutdown). */
+    readonly anchorIntervalMs: number;
+    /** Where the signed head is also written, outside the store (replaced atomically, 0600). */
+    readonly anchorFile?: string;
+  };
   /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
   readonly dev: boolean;
 }
@@ -193,6 +236,20 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
       maxStreamMs: (file.revocationFeed?.maxStreamSeconds ?? 900) * 1000,
     }),
     workers: file.workers ?? 1,
+    clientAuthFailures: Object.freeze({
+      maxFailures: file.clientAuthFailures?.maxPerWindow ?? 20,
+      windowMs: (file.clientAuthFailures?.windowSeconds ?? 60) * 1000,
+      maxSources: file.clientAuthFailures?.maxSources ?? 10_000,
+    }),
+    audit: Object.freeze({
+      aggregationIntervalMs: (file.audit?.aggregationIntervalSeconds ?? 60) * 1000,
+      aggregationMaxKeys: file.audit?.aggregationMaxKeys ?? 1000,
+      ...(file.audit?.retentionDays !== undefined
+        ? { retentionDays: file.audit.retentionDays }
+        : {}),
+      anchorIntervalMs: (file.audit?.anchorIntervalSeconds ?? 300) * 1000,
+      ...(file.audit?.anchorFile !== undefined ? { anchorFile: file.audit.anchorFile } : {}),
+    }),
     dev: options.dev,
   });
 }
@@ -220,6 +277,20 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
       maxStreamSeconds: Math.max(10, Math.round(config.revocationFeed.maxStreamMs / 1000)),
     },
     workers: config.workers,
+    clientAuthFailures: {
+      maxPerWindow: config.clientAuthFailures.maxFailures,
+      windowSeconds: config.clientAuthFailures.windowMs / 1000,
+      maxSources: config.clientAuthFailures.maxSources,
+    },
+    audit: {
+      aggregationIntervalSeconds: config.audit.aggregationIntervalMs / 1000,
+      aggregationMaxKeys: config.audit.aggregationMaxKeys,
+      ...(config.audit.retentionDays !== undefined
+        ? { retentionDays: config.audit.retentionDays }
+        : {}),
+      anchorIntervalSeconds: config.audit.anchorIntervalMs / 1000,
+      ...(config.audit.anchorFile !== undefined ? { anchorFile: config.audit.anchorFile } : {}),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Clock, Jwks, KeyResolver, SigningKey } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { UnauthenticatedFailures } from './client-auth/failures.ts';
 import type { AuthorityMetrics } from './metrics.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
 import type { ServiceCache } from './service-cache.ts';
@@ -84,6 +85,11 @@ export interface AuthorityContext {
   authenticateClient(parameters: ReadonlyMap<string, string>): Promise<ServiceRecord>;
   /** Appends to the hash-chained audit log. */
   audit(entry: Omit<AuditEntry, 'atMs'>): Promise<void>;
+  /**
+   * Failed client authentication: counted in metrics, aggregated into the audit log (one row per
+   * source and reason per interval, not one per request) and limited per source.
+   */
+  readonly unauthenticated: UnauthenticatedFailures;
 }
 
 export const TOKEN_ENDPOINT_PATH = '/oauth2/token';

@@ -137,6 +137,8 @@ export async function startAuthority(
     logger: deps.logger,
     adminToken,
     ...(deps.peers !== undefined ? { peers: deps.peers } : {}),
+    failureLimit: config.clientAuthFailures,
+    aggregation: { maxKeys: config.audit.aggregationMaxKeys },
     authenticateClient: async (parameters) => {
       if (parameters.get('client_assertion_type') !== JWT_BEARER) {
         throw new ClientAuthenticationError('unsupported_client_auth');
@@ -189,6 +191,13 @@ export async function startAuthority(
         }),
       60_000,
     ),
+    setInterval(
+      () =>
+        void context.unauthenticated.flush().catch((err: unknown) => {
+          deps.logger.error({ err }, 'audit of failed client authentication failed');
+        }),
+      config.audit.aggregationIntervalMs,
+    ),
   ];
   for (const timer of timers) timer.unref();
   try {
@@ -214,7 +223,12 @@ export async function startAuthority(
     async close() {
       for (const timer of timers) clearInterval(timer);
       await app.close();
-      await store.close();
+      try {
+        // The interval cut short by shutdown still gets its rows.
+        await context.unauthenticated.flush();
+      } finally {
+        await store.close();
+      }
     },
   };
 }

@@ -123,6 +123,40 @@ const ROWS: readonly Row[] = [
   },
 
   // Invalid: ERR_CONFIG_INVALID naming the setting (its JSON pointer)
+  {
+    name: 'audit and client-authentication settings at their bounds',
+    document: {
+      ...VALID,
+      clientAuthFailures: { maxPerWindow: 1, windowSeconds: 86_400, maxSources: 1_000_000 },
+      audit: {
+        aggregationIntervalSeconds: 3600,
+        aggregationMaxKeys: 1,
+        retentionDays: 1,
+        anchorIntervalSeconds: 1,
+        anchorFile: '/var/lib/tessera-anchor/head.jws',
+      },
+    },
+  },
+  ...(
+    [
+      ['clientAuthFailures', { maxPerWindow: 0 }, '/clientAuthFailures/maxPerWindow'],
+      ['clientAuthFailures', { windowSeconds: 0.5 }, '/clientAuthFailures/windowSeconds'],
+      ['clientAuthFailures', { maxSources: 0 }, '/clientAuthFailures/maxSources'],
+      ['clientAuthFailures', { burst: 3 }, '/clientAuthFailures/burst'],
+      ['audit', { aggregationIntervalSeconds: 0 }, '/audit/aggregationIntervalSeconds'],
+      ['audit', { aggregationMaxKeys: 0 }, '/audit/aggregationMaxKeys'],
+      ['audit', { retentionDays: 0 }, '/audit/retentionDays'],
+      ['audit', { retentionDays: 1.5 }, '/audit/retentionDays'],
+      ['audit', { anchorIntervalSeconds: 0 }, '/audit/anchorIntervalSeconds'],
+      ['audit', { anchorFile: '' }, '/audit/anchorFile'],
+      ['audit', { retention: 30 }, '/audit/retention'],
+    ] as const
+  ).map(([block, value, setting]) => ({
+    name: `${block} ${JSON.stringify(value)}`,
+    document: { ...VALID, [block]: value },
+    code: 'ERR_CONFIG_INVALID' as const,
+    setting,
+  })),
   { name: 'not an object', document: 'issuer=https://x', code: 'ERR_CONFIG_INVALID', setting: '/' },
   { name: 'null', document: null, code: 'ERR_CONFIG_INVALID', setting: '/' },
   { name: 'an array', document: [VALID], code: 'ERR_CONFIG_INVALID', setting: '/' },
@@ -346,6 +380,16 @@ describe('validateConfig', () => {
     assert.equal(config.jwksMaxAgeSeconds, 300);
     assert.equal(config.bodyLimitBytes, 64 * 1024);
     assert.equal(config.workers, 1);
+    assert.deepEqual(config.clientAuthFailures, {
+      maxFailures: 20,
+      windowMs: 60_000,
+      maxSources: 10_000,
+    });
+    assert.deepEqual(config.audit, {
+      aggregationIntervalMs: 60_000,
+      aggregationMaxKeys: 1000,
+      anchorIntervalMs: 300_000,
+    });
     assert.ok(Object.isFrozen(config.listen));
     assert.ok(Object.isFrozen(config.store));
     assert.ok(config.tls !== undefined && Object.isFrozen(config.tls));
@@ -363,7 +407,14 @@ describe('validateConfig', () => {
 
   it('survives a round trip through configDocument (how a cluster worker gets its config)', () => {
     const config = validateConfig(
-      { ...VALID, tokens: { lifetimeSeconds: 60 }, keys: { alg: 'EdDSA' }, workers: 4 },
+      {
+        ...VALID,
+        tokens: { lifetimeSeconds: 60 },
+        keys: { alg: 'EdDSA' },
+        workers: 4,
+        clientAuthFailures: { maxPerWindow: 7 },
+        audit: { retentionDays: 90, anchorFile: '/var/lib/anchor.jws' },
+      },
       { dev: false },
     );
     assert.deepEqual(validateConfig(configDocument(config), { dev: false }), config);

@@ -1302,7 +1302,11 @@ describe('HTTP fuzz: malformed requests over every route', () => {
   let legit: { key: SigningKey; clientId: string };
 
   before(async () => {
-    authority = await startTestAuthority();
+    // Thousands of failed client authentications from one address: without a higher budget the
+    // per-source limit would answer 429 before the corpus reaches the signature checks.
+    authority = await startTestAuthority({
+      config: { clientAuthFailures: { maxPerWindow: 100_000 } },
+    });
     port = Number(new URL(authority.url).port);
     await authority.register(FUZZ_TARGET, [], []);
     await authority.register('fuzz-victim', [], []);

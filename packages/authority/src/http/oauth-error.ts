@@ -9,7 +9,9 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'invalid_target'
-  | 'unsupported_token_type';
+  | 'unsupported_token_type'
+  // RFC 6749 §4.1.2.1; here with 429 for a source past its failed-authentication budget.
+  | 'temporarily_unavailable';
 
 /**
  * Sends an RFC 6749 §5.2 error. `invalid_client` is a 401 with `WWW-Authenticate` (§5.2 requires

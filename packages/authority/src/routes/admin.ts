@@ -11,6 +11,7 @@ import {
   type KeySet,
 } from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientSource } from '../client-auth/failures.ts';
 import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import { AUTHORITY_SERVICE_NAME } from '../revocation/subscriber-auth.ts';
@@ -380,6 +381,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
       },
     },
     async (request, reply) => {
+      const source = clientSource(request);
+      const retryAfter = ctx.unauthenticated.throttle(source, 'attest_join');
+      if (retryAfter > 0) {
+        return reply
+          .code(429)
+          .header('retry-after', String(retryAfter))
+          .send(publicErrorBody('ERR_RATE_LIMITED'));
+      }
       let keys;
       try {
         keys = parseJwks(request.body.jwks);
@@ -394,8 +403,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         now,
       );
       if (used === undefined) {
-        ctx.metrics.failures.inc({ endpoint: 'attest_join', reason: 'join_token_invalid' });
-        await ctx.audit({ type: 'join_token.refused', actor: 'unauthenticated', data: {} });
+        ctx.unauthenticated.refused(source, 'attest_join', 'join_token_invalid');
         return reply.code(401).send(publicErrorBody('ERR_UNAUTHENTICATED'));
       }
       const existing = await ctx.store.getService(used.serviceName);

@@ -11,6 +11,7 @@ import {
   RepeatedParameterError,
   type FormParameters,
 } from '../http/form.ts';
+import { clientSource } from '../client-auth/failures.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import { authoritySpiffeId } from '../revocation/subscriber-auth.ts';
 import type { ServiceRecord } from '../store/types.ts';
@@ -45,7 +46,8 @@ export function readForm(request: FastifyRequest, reply: FastifyReply): FormPara
 
 /**
  * Authenticates the client or answers `invalid_client` (401), recording the reason in metrics,
- * the log and the audit trail. Returns undefined when it already replied.
+ * the log and the aggregated audit row of its source. A source past its failure budget gets 429
+ * before any signature is checked. Returns undefined when it already replied.
  */
 export async function authenticateOrReply(
   ctx: AuthorityContext,
@@ -53,17 +55,24 @@ export async function authenticateOrReply(
   reply: FastifyReply,
   endpoint: string,
 ): Promise<ServiceRecord | undefined> {
+  const source = clientSource(reply.request);
+  const retryAfter = ctx.unauthenticated.throttle(source, endpoint);
+  if (retryAfter > 0) {
+    reply.header('retry-after', String(retryAfter));
+    void sendOAuthError(
+      reply,
+      'temporarily_unavailable',
+      'too many failed client authentications; retry later',
+      429,
+    );
+    return undefined;
+  }
   try {
     return await ctx.authenticateClient(parameters);
   } catch (error) {
     if (!(error instanceof ClientAuthenticationError)) throw error;
-    ctx.metrics.failures.inc({ endpoint, reason: error.reason });
+    ctx.unauthenticated.refused(source, endpoint, error.reason);
     reply.log.warn({ reason: error.reason, endpoint }, 'client authentication failed');
-    await ctx.audit({
-      type: 'client_auth.failed',
-      actor: 'unauthenticated',
-      data: { endpoint, reason: error.reason },
-    });
     void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
     return undefined;
   }

@@ -10,7 +10,12 @@ import {
   type Clock,
   type SigningKey,
 } from '@tessera/core';
-import type { AuthorityConfig } from '../../src/config.ts';
+import {
+  configDocument,
+  validateConfig,
+  type AuthorityConfig,
+  type AuthorityConfigFile,
+} from '../../src/config.ts';
 import { prepareDevMode } from '../../src/dev.ts';
 import { createAuthorityLogger } from '../../src/logger.ts';
 import { startAuthority, type RunningAuthority } from '../../src/start.ts';
@@ -46,6 +51,8 @@ export async function startTestAuthority(
     postgres?: string;
     clock?: Clock;
     revocationFeed?: Partial<AuthorityConfig['revocationFeed']>;
+    /** Settings merged over the dev config (top-level keys replace). */
+    config?: Partial<AuthorityConfigFile>;
   } = {},
 ): Promise<TestAuthority> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-authority-'));
@@ -58,6 +65,10 @@ export async function startTestAuthority(
     await writeFile(connectionStringFile, options.postgres, { mode: 0o600 });
     config = { ...config, store: { kind: 'postgres', connectionStringFile } };
   }
+  if (options.config !== undefined) {
+    config = validateConfig({ ...configDocument(config), ...options.config }, { dev: true });
+  }
+  const clock = options.clock ?? systemClock;
   const logLines: string[] = [];
   // The production logger (with its redaction), writing into memory for assertions.
   const logger = createAuthorityLogger({
@@ -67,10 +78,7 @@ export async function startTestAuthority(
   if (options.revocationFeed !== undefined) {
     config = { ...config, revocationFeed: { ...config.revocationFeed, ...options.revocationFeed } };
   }
-  const running = await startAuthority(config, {
-    logger,
-    ...(options.clock !== undefined ? { clock: options.clock } : {}),
-  });
+  const running = await startAuthority(config, { logger, clock });
   const adminToken = (await readFile(adminTokenPath, 'utf8')).trim();
   const url = running.url;
   const admin = (method: string, path: string, body?: unknown) =>
@@ -89,7 +97,7 @@ export async function startTestAuthority(
       body: new URLSearchParams(fields).toString(),
     });
   const assertion = (key: SigningKey, clientId: string) =>
-    mintClientAssertion({ clientId, audience: config.issuer }, { key, clock: systemClock });
+    mintClientAssertion({ clientId, audience: config.issuer }, { key, clock });
   return {
     running,
     url,
