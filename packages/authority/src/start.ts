@@ -46,6 +46,29 @@ async function auditKeyChanges(
   await context.audit({ type: 'key.scheduled_change', actor: 'system', data: { ...changes } });
 }
 
+/** Most `pruneAudit` batches one retention pass runs (10,000 records each). */
+const MAX_PRUNE_BATCHES = 100;
+
+/**
+ * `audit.retentionDays`: prunes records older than that behind a checkpoint record (see
+ * `Store.pruneAudit`), so `verify` still checks the chain from the checkpoint on.
+ */
+async function applyAuditRetention(
+  store: Store,
+  config: AuthorityConfig,
+  clock: Clock,
+  logger: FastifyBaseLogger,
+): Promise<void> {
+  const days = config.audit.retentionDays;
+  if (days === undefined) return;
+  const now = clock.now();
+  for (let batch = 0; batch < MAX_PRUNE_BATCHES; batch += 1) {
+    const checkpoint = await store.pruneAudit(now - days * 86_400_000, now);
+    if (checkpoint === undefined) return;
+    logger.info({ checkpoint: checkpoint.seq, ...checkpoint.data }, 'audit log pruned');
+  }
+}
+
 function keyManager(config: AuthorityConfig, store: Store, kek: KeyEncryptionKey, clock: Clock) {
   return new KeyManager(
     { store, kek, clock },
@@ -186,9 +209,12 @@ export async function startAuthority(
     ),
     setInterval(
       () =>
-        void store.purgeExpired(clock.now()).catch((err: unknown) => {
-          deps.logger.error({ err }, 'purge failed');
-        }),
+        void store
+          .purgeExpired(clock.now())
+          .then(() => applyAuditRetention(store, config, clock, deps.logger))
+          .catch((err: unknown) => {
+            deps.logger.error({ err }, 'purge failed');
+          }),
       60_000,
     ),
     setInterval(

@@ -204,9 +204,48 @@ interface TamperTarget {
 /** Direct SQL edits an intruder with database access could make, and what verification says. */
 const TAMPERING: readonly {
   name: string;
+  /** Retention first: records 1-3 pruned, the checkpoint is record 11. */
+  pruned?: true;
   sql: (records: readonly AuditRecord[]) => string;
   verdict: AuditChainVerdict;
 }[] = [
+  {
+    name: 'DELETE of the first record left after pruning',
+    pruned: true,
+    sql: () => 'DELETE FROM audit_log WHERE seq = 4',
+    verdict: { ok: false, seq: 4, reason: 'missing' },
+  },
+  {
+    name: 'DELETE of the retention checkpoint',
+    pruned: true,
+    sql: () => 'DELETE FROM audit_log WHERE seq = 11',
+    verdict: { ok: false, seq: 1, reason: 'missing' },
+  },
+  {
+    name: 'DELETE of more records than were pruned, from the start',
+    pruned: true,
+    sql: () => 'DELETE FROM audit_log WHERE seq <= 6',
+    verdict: { ok: false, seq: 4, reason: 'missing' },
+  },
+  {
+    name: "UPDATE of the checkpoint's pruned hash, with its own hash recomputed",
+    pruned: true,
+    sql: (records) => {
+      const original = records[10];
+      assert.ok(original !== undefined);
+      const forged = { ...original, data: { ...original.data, prunedThroughHash: 'f'.repeat(64) } };
+      const hash = auditHash(forged.prevHash, forged);
+      return `UPDATE audit_log SET data = '${canonicalJson(forged.data)}', hash = '${hash}' WHERE seq = 11`;
+    },
+    verdict: { ok: false, seq: 4, reason: 'broken-link' },
+  },
+  {
+    name: 'UPDATE of the seq the checkpoint says it pruned through',
+    pruned: true,
+    sql: () =>
+      `UPDATE audit_log SET data = replace(data, '"prunedThroughSeq":3', '"prunedThroughSeq":2') WHERE seq = 11`,
+    verdict: { ok: false, seq: 11, reason: 'altered' },
+  },
   {
     name: "UPDATE of a record's data",
     sql: () => `UPDATE audit_log SET data = '{"i":99}' WHERE seq = 4`,
@@ -269,6 +308,12 @@ function auditTamperSuite(name: string, openTarget: () => Promise<TamperTarget>)
             );
           }
           assert.deepEqual(await verifyStoreAuditChain(target.store), { ok: true, count: 10 });
+          if (tampering.pruned === true) {
+            const checkpoint = await target.store.pruneAudit(START_MS + 4, START_MS + 20);
+            assert.ok(checkpoint !== undefined);
+            records.push(checkpoint);
+            assert.deepEqual(await verifyStoreAuditChain(target.store), { ok: true, count: 8 });
+          }
           await target.exec(tampering.sql(records));
           assert.deepEqual(
             await verifyStoreAuditChain(target.store, { pageSize: 3 }),

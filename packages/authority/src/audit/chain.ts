@@ -65,20 +65,40 @@ export function auditHashOfCanonicalData(
   return createHash('sha256').update(`${prevHash}\n${text}`, 'utf8').digest('hex');
 }
 
+/** The record type of a retention checkpoint (see `Store.pruneAudit`). */
+export const AUDIT_CHECKPOINT = 'audit.checkpoint';
+
 /**
  * Why a chain does not verify, for the first record that shows it:
  * - `altered`: the record's hash does not match its content;
- * - `missing`: one or more seq numbers are absent (the verdict names the first absent one);
+ * - `missing`: one or more seq numbers are absent (the verdict names the first absent one), also
+ *   at the start of a log unless a retention checkpoint in it vouches for what was pruned;
  * - `reordered`: the records are out of seq order: a seq that does not increase, or a jump ahead
  *   followed by a step back (the verdict names the seq expected where the order breaks);
  * - `broken-link`: `prevHash` is not the previous record's hash (or, for seq 1, not
- *   {@link GENESIS_HASH}).
+ *   {@link GENESIS_HASH});
+ * - `truncated`: the log ends before the seq of a signed head kept elsewhere (`anchor`);
+ * - `anchor-mismatch`: the record at the anchor's seq has another hash: the log was rewritten;
+ * - `anchor-pruned`: the anchor's record was pruned and no checkpoint says what its hash was.
  */
-export type AuditChainFault = 'altered' | 'missing' | 'reordered' | 'broken-link';
+export type AuditChainFault =
+  | 'altered'
+  | 'missing'
+  | 'reordered'
+  | 'broken-link'
+  | 'truncated'
+  | 'anchor-mismatch'
+  | 'anchor-pruned';
 
 export type AuditChainVerdict =
   | { readonly ok: true; readonly count: number }
   | { readonly ok: false; readonly seq: number; readonly reason: AuditChainFault };
+
+/** A chain head known from outside the log: the record `seq` had hash `hash`. */
+export interface AuditAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
 
 function contentMatches(record: AuditRecord): boolean {
   try {
@@ -89,14 +109,29 @@ function contentMatches(record: AuditRecord): boolean {
   }
 }
 
+/** What a retention checkpoint says was pruned, if the record is one. */
+function prunedThrough(record: AuditRecord): AuditAnchor | undefined {
+  if (record.type !== AUDIT_CHECKPOINT) return undefined;
+  const { prunedThroughSeq: seq, prunedThroughHash: hash } = record.data;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || typeof hash !== 'string') {
+    return undefined;
+  }
+  return { seq, hash };
+}
+
 /**
- * Checks a whole audit log, from seq 1, in the order given, and names the first bad record.
- * Reads one record ahead, to tell a record that arrives early (reordered) from one that never
- * comes (missing); memory stays constant however long the log is.
+ * Checks a whole audit log, in the order given, and names the first bad record. Reads one record
+ * ahead, to tell a record that arrives early (reordered) from one that never comes (missing);
+ * memory stays constant however long the log is.
  *
- * A log cut short at the end still verifies: compare `count` (or the last hash) with a copy kept
- * elsewhere to detect that. So does a log whose last records were rewritten with recomputed
- * hashes by someone who can write the store; the chain makes any other edit visible.
+ * A log whose oldest records were pruned (`Store.pruneAudit`) starts after seq 1: it verifies
+ * when a retention checkpoint later in the chain names the seq and hash of the record just
+ * before its first one. The checkpoint is covered by the chain after it, so it cannot be forged
+ * or moved without that showing.
+ *
+ * A log cut short at the end still verifies, and so does one rewritten from some record on with
+ * every later hash recomputed, by someone who can write the store. Give `anchor`, a head signed
+ * and kept outside the store (`tessera audit-log verify --checkpoint`), to detect both up to it.
  *
  * @example
  * ```ts
@@ -106,26 +141,60 @@ function contentMatches(record: AuditRecord): boolean {
  */
 export async function verifyAuditChain(
   records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>,
+  options: { readonly anchor?: AuditAnchor } = {},
 ): Promise<AuditChainVerdict> {
+  const { anchor } = options;
   let previous: { seq: number; hash: string } | undefined;
   let count = 0;
+  /** Where the log starts, and what checkpoints say about it (set by the closure below). */
+  const start: {
+    first?: { seq: number; prevHash: string };
+    /** The checkpoint that vouches for a pruned start, once one is seen. */
+    checkpoint?: AuditAnchor;
+    /** A checkpoint names the seq before the start with another hash than the start links to. */
+    contradicted: boolean;
+    /** The latest pruning a checkpoint reports before the start (to name what is missing). */
+    claimedBefore: number;
+  } = { contradicted: false, claimedBefore: 0 };
 
   const check = (
     record: AuditRecord,
     next: AuditRecord | undefined,
   ): AuditChainVerdict | undefined => {
-    const expected = previous === undefined ? 1 : previous.seq + 1;
     if (!Number.isSafeInteger(record.seq) || (previous === undefined && record.seq < 1)) {
-      return { ok: false, seq: expected, reason: 'altered' };
+      return { ok: false, seq: previous === undefined ? 1 : previous.seq + 1, reason: 'altered' };
     }
-    if (record.seq < expected) return { ok: false, seq: record.seq, reason: 'reordered' };
-    if (record.seq > expected) {
-      const stepsBack = next !== undefined && next.seq < record.seq;
-      return { ok: false, seq: expected, reason: stepsBack ? 'reordered' : 'missing' };
+    if (previous !== undefined) {
+      const expected = previous.seq + 1;
+      if (record.seq < expected) return { ok: false, seq: record.seq, reason: 'reordered' };
+      if (record.seq > expected) {
+        const stepsBack = next !== undefined && next.seq < record.seq;
+        return { ok: false, seq: expected, reason: stepsBack ? 'reordered' : 'missing' };
+      }
+    } else if (next !== undefined && next.seq < record.seq) {
+      return { ok: false, seq: next.seq, reason: 'reordered' };
     }
     if (!contentMatches(record)) return { ok: false, seq: record.seq, reason: 'altered' };
-    if (record.prevHash !== (previous?.hash ?? GENESIS_HASH)) {
+    if (previous === undefined) {
+      start.first = { seq: record.seq, prevHash: record.prevHash };
+      if (record.seq === 1 && record.prevHash !== GENESIS_HASH) {
+        return { ok: false, seq: 1, reason: 'broken-link' };
+      }
+    } else if (record.prevHash !== previous.hash) {
       return { ok: false, seq: record.seq, reason: 'broken-link' };
+    }
+    if (anchor?.seq === record.seq && record.hash !== anchor.hash) {
+      return { ok: false, seq: record.seq, reason: 'anchor-mismatch' };
+    }
+    const pruned = prunedThrough(record);
+    const { first } = start;
+    if (pruned !== undefined && first !== undefined && first.seq > 1) {
+      if (pruned.seq === first.seq - 1) {
+        if (pruned.hash === first.prevHash) start.checkpoint = pruned;
+        else start.contradicted = true;
+      } else if (pruned.seq < first.seq - 1) {
+        start.claimedBefore = Math.max(start.claimedBefore, pruned.seq);
+      }
     }
     previous = { seq: record.seq, hash: record.hash };
     count += 1;
@@ -139,7 +208,25 @@ export async function verifyAuditChain(
     pending = record;
   }
   const fault = pending === undefined ? undefined : check(pending, undefined);
-  return fault ?? { ok: true, count };
+  if (fault !== undefined) return fault;
+  const { first, checkpoint } = start;
+  if (first !== undefined && first.seq > 1 && checkpoint === undefined) {
+    return start.contradicted
+      ? { ok: false, seq: first.seq, reason: 'broken-link' }
+      : { ok: false, seq: start.claimedBefore + 1, reason: 'missing' };
+  }
+  if (anchor !== undefined) {
+    const lastSeq = previous?.seq ?? 0;
+    if (anchor.seq > lastSeq) return { ok: false, seq: lastSeq + 1, reason: 'truncated' };
+    if (first !== undefined && anchor.seq < first.seq) {
+      const vouched = checkpoint?.seq === anchor.seq ? checkpoint : undefined;
+      if (vouched === undefined) return { ok: false, seq: anchor.seq, reason: 'anchor-pruned' };
+      if (vouched.hash !== anchor.hash) {
+        return { ok: false, seq: anchor.seq, reason: 'anchor-mismatch' };
+      }
+    }
+  }
+  return { ok: true, count };
 }
 
 async function* pageThroughAudit(
@@ -159,11 +246,14 @@ async function* pageThroughAudit(
 /** {@link verifyAuditChain} over a store's whole log, read `pageSize` records at a time. */
 export function verifyStoreAuditChain(
   store: Pick<Store, 'listAudit'>,
-  options: { readonly pageSize?: number } = {},
+  options: { readonly pageSize?: number; readonly anchor?: AuditAnchor } = {},
 ): Promise<AuditChainVerdict> {
   const pageSize = options.pageSize ?? 500;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
     throw new TesseraError('ERR_CONFIG_INVALID', 'pageSize must be a positive integer');
   }
-  return verifyAuditChain(pageThroughAudit(store, pageSize));
+  return verifyAuditChain(
+    pageThroughAudit(store, pageSize),
+    options.anchor !== undefined ? { anchor: options.anchor } : {},
+  );
 }

@@ -1,7 +1,12 @@
 import type { Clock, Jwks, PublicJwk, SigningAlgorithm } from '@tessera/core';
 import { TesseraError } from '@tessera/core';
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { auditHashOfCanonicalData, canonicalJson, GENESIS_HASH } from '../audit/chain.ts';
+import {
+  AUDIT_CHECKPOINT,
+  auditHashOfCanonicalData,
+  canonicalJson,
+  GENESIS_HASH,
+} from '../audit/chain.ts';
 import type { StoreDialect } from './migrations.ts';
 import type {
   AuditLogTable,
@@ -196,7 +201,7 @@ export interface AuditRow {
 
 /** Chains a batch of pending entries onto the last stored record. */
 function chainRows(
-  batch: readonly PendingAudit[],
+  batch: readonly Pick<PendingAudit, 'entry' | 'data' | 'dataJson'>[],
   lastSeq: number,
   lastHash: string,
 ): { records: AuditRecord[]; rows: AuditRow[] } {
@@ -227,6 +232,29 @@ function chainRows(
   }
   return { records, rows };
 }
+
+/** Reads the last record and appends `batch` after it; the caller holds the audit lock. */
+async function appendChained(
+  db: Kysely<Database>,
+  batch: readonly Pick<PendingAudit, 'entry' | 'data' | 'dataJson'>[],
+): Promise<AuditRecord[]> {
+  const last = await db
+    .selectFrom('audit_log')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const { records, rows } = chainRows(
+    batch,
+    last === undefined ? 0 : toSafeInteger(last.seq, 'audit_log.seq'),
+    last?.hash ?? GENESIS_HASH,
+  );
+  await db.insertInto('audit_log').values(rows).execute();
+  return records;
+}
+
+/** Most records one `pruneAudit` call deletes (one transaction); the rest wait for the next. */
+export const MAX_AUDIT_PRUNE = 10_000;
 
 /** Rows per audit insert: SQLite allows 32,766 bound parameters, 7 per row. */
 const MAX_AUDIT_BATCH = 500;
@@ -586,27 +614,17 @@ export class KyselyStore implements Store {
   }
 
   #appendAuditBatch(batch: readonly PendingAudit[]): Promise<AuditRecord[]> {
-    const append = async (db: Kysely<Database>): Promise<AuditRecord[]> => {
-      const last = await db
-        .selectFrom('audit_log')
-        .select(['seq', 'hash'])
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const { records, rows } = chainRows(
-        batch,
-        last === undefined ? 0 : toSafeInteger(last.seq, 'audit_log.seq'),
-        last?.hash ?? GENESIS_HASH,
-      );
-      await db.insertInto('audit_log').values(rows).execute();
-      return records;
-    };
+    return this.#withAuditLock((db) => appendChained(db, batch));
+  }
+
+  /** Runs `work` in one transaction that holds the audit log's write lock. */
+  #withAuditLock<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     if (this.dialect === 'postgres') {
       // Every instance appending to this database queues on the same lock, so reading the last
       // record and inserting the next ones is one step across all of them.
       return this.#db.transaction().execute(async (trx) => {
         await advisoryTransactionLock(trx, LOCK_AUDIT_LOG);
-        return append(trx);
+        return work(trx);
       });
     }
     // BEGIN IMMEDIATE takes the write lock before the read, so another process writing the same
@@ -615,15 +633,80 @@ export class KyselyStore implements Store {
     return this.#db.connection().execute(async (connection) => {
       await sql`begin immediate`.execute(connection);
       try {
-        const records = await append(connection);
+        const result = await work(connection);
         await sql`commit`.execute(connection);
-        return records;
+        return result;
       } catch (error) {
         // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR), and
         // then this fails too; the first error is the one worth reporting.
         await sql`rollback`.execute(connection).catch(() => undefined);
         throw error;
       }
+    });
+  }
+
+  async pruneAudit(
+    beforeMs: number,
+    atMs: number,
+    maxRecords = MAX_AUDIT_PRUNE,
+  ): Promise<AuditRecord | undefined> {
+    requireInteger(beforeMs, 'beforeMs');
+    requireInteger(atMs, 'atMs');
+    if (!Number.isSafeInteger(maxRecords) || maxRecords < 1 || maxRecords > MAX_AUDIT_PRUNE) {
+      throw new TesseraError('ERR_CONFIG_INVALID', `maxRecords must be 1 to ${MAX_AUDIT_PRUNE}`);
+    }
+    return this.#withAuditLock(async (db) => {
+      const oldest = await db
+        .selectFrom('audit_log')
+        .select('seq')
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      if (oldest === undefined) return undefined;
+      const firstSeq = toSafeInteger(oldest.seq, 'audit_log.seq');
+      // Only a run at the start of the log goes, and only records older than the cutoff: a
+      // record stamped late (another instance's clock) stops the run rather than being skipped.
+      const firstKept = await db
+        .selectFrom('audit_log')
+        .select('seq')
+        .where('seq', '>=', firstSeq)
+        .where('seq', '<', firstSeq + maxRecords)
+        .where('at_ms', '>=', beforeMs)
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      const endSeq =
+        firstKept === undefined
+          ? firstSeq + maxRecords - 1
+          : toSafeInteger(firstKept.seq, 'audit_log.seq') - 1;
+      const lastPruned = await db
+        .selectFrom('audit_log')
+        .select(['seq', 'hash'])
+        .where('seq', '<=', endSeq)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (lastPruned === undefined || toSafeInteger(lastPruned.seq, 'audit_log.seq') < firstSeq) {
+        return undefined;
+      }
+      const throughSeq = toSafeInteger(lastPruned.seq, 'audit_log.seq');
+      const data = {
+        prunedFromSeq: firstSeq,
+        prunedThroughSeq: throughSeq,
+        prunedThroughHash: lastPruned.hash,
+        olderThanMs: beforeMs,
+      };
+      // The checkpoint is chained on before anything goes, in the same transaction: verification
+      // then starts from the record after `throughSeq`, whose prevHash the checkpoint vouches for.
+      const [checkpoint] = await appendChained(db, [
+        {
+          entry: { atMs, type: AUDIT_CHECKPOINT, actor: 'system', data },
+          data,
+          dataJson: canonicalJson(data),
+        },
+      ]);
+      await db.deleteFrom('audit_log').where('seq', '<=', throughSeq).execute();
+      return checkpoint;
     });
   }
 

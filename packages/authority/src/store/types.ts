@@ -137,6 +137,15 @@ export interface Store {
   appendAudit(entry: AuditEntry): Promise<AuditRecord>;
   /** Records with `seq > afterSeq`, ascending, at most `limit`. */
   listAudit(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /**
+   * Audit retention. Deletes the run of records at the start of the log whose `atMs` is before
+   * `beforeMs` (at most `maxRecords`, default and maximum 10,000), having first appended, in the
+   * same transaction, a checkpoint record (type `audit.checkpoint`, actor `system`, at `atMs`)
+   * whose data carries `prunedThroughSeq` and `prunedThroughHash`: the seq and hash of the last
+   * record deleted, which the first record left names as its `prevHash`. Verification starts
+   * from there. Returns the checkpoint, or undefined when no record was old enough.
+   */
+  pruneAudit(beforeMs: number, atMs: number, maxRecords?: number): Promise<AuditRecord | undefined>;
 
   /** Deletes expired assertions, revocations and join tokens. Returns how many rows went. */
   purgeExpired(nowMs: number): Promise<number>;

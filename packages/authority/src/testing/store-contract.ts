@@ -540,6 +540,114 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
       });
     });
 
+    void describe('audit retention (pruneAudit)', () => {
+      /** Appends records at the given times, after everything already in the log. */
+      async function appendAt(store: Store, times: readonly number[]): Promise<AuditRecord[]> {
+        const records: AuditRecord[] = [];
+        for (const atMs of times) {
+          records.push(
+            await store.appendAudit({
+              atMs,
+              type: 'token.issued',
+              actor: 'system',
+              data: { atMs },
+            }),
+          );
+        }
+        return records;
+      }
+
+      /** A time after every record in the log, so this case decides what is old. */
+      async function freshBase(store: Store): Promise<number> {
+        return Math.max(START_MS + 200 * DAY_MS, (await lastAudit(store))?.atMs ?? 0) + DAY_MS;
+      }
+
+      void it('prunes the oldest records behind a checkpoint from which the chain still verifies', async () => {
+        await withStore(async (store) => {
+          const base = await freshBase(store);
+          const [, , third, fourth, fifth] = await appendAt(
+            store,
+            [1, 2, 3, 4, 5].map((i) => base + i),
+          );
+          assert.ok(third !== undefined && fourth !== undefined && fifth !== undefined);
+
+          const checkpoint = await store.pruneAudit(base + 4, base + 10);
+          assert.ok(checkpoint !== undefined);
+          assert.equal(checkpoint.type, 'audit.checkpoint');
+          assert.equal(checkpoint.actor, 'system');
+          assert.equal(checkpoint.atMs, base + 10);
+          assert.equal(checkpoint.seq, fifth.seq + 1);
+          assert.equal(checkpoint.prevHash, fifth.hash);
+          assert.equal(checkpoint.data.prunedThroughSeq, third.seq);
+          assert.equal(checkpoint.data.prunedThroughHash, third.hash);
+          assert.deepEqual(await store.listAudit(0, 10), [fourth, fifth, checkpoint]);
+          assert.deepEqual(await verifyStoreAuditChain(store, { pageSize: 2 }), {
+            ok: true,
+            count: 3,
+          });
+
+          assert.equal(await store.pruneAudit(base + 4, base + 11), undefined, 'nothing is older');
+          assert.deepEqual(await store.listAudit(0, 10), [fourth, fifth, checkpoint]);
+
+          // Everything old, the first checkpoint included: the new checkpoint stands alone.
+          const [sixth] = await appendAt(store, [base + 6]);
+          const second = await store.pruneAudit(base + 100, base + 12);
+          assert.ok(second !== undefined && sixth !== undefined);
+          assert.equal(second.data.prunedThroughSeq, sixth.seq);
+          assert.deepEqual(await store.listAudit(0, 10), [second]);
+          assert.deepEqual(await verifyStoreAuditChain(store), { ok: true, count: 1 });
+          // The log goes on from the checkpoint.
+          const [next] = await appendAt(store, [base + 13]);
+          assert.equal(next?.prevHash, second.hash);
+          assert.deepEqual(await verifyStoreAuditChain(store), { ok: true, count: 2 });
+        });
+      });
+
+      void it('prunes only a leading run: a record stamped late stops it; maxRecords caps it', async () => {
+        await withStore(async (store) => {
+          const base = await freshBase(store);
+          await store.pruneAudit(base, base);
+          const [first, late, third] = await appendAt(store, [base + 1, base + 500, base + 2]);
+          assert.ok(first !== undefined && late !== undefined && third !== undefined);
+          const checkpoint = await store.pruneAudit(base + 100, base + 600);
+          assert.ok(checkpoint !== undefined);
+          assert.equal(checkpoint.data.prunedThroughSeq, first.seq);
+          assert.deepEqual((await store.listAudit(0, 3)).slice(0, 2), [late, third]);
+
+          const more = await appendAt(
+            store,
+            [1, 2, 3].map((i) => base + 700 + i),
+          );
+          const capped = await store.pruneAudit(base + 10_000, base + 800, 2);
+          assert.equal(capped?.data.prunedThroughSeq, third.seq, 'late and third: two records');
+          const left = await store.listAudit(0, 10);
+          assert.equal(left[0]?.seq, checkpoint.seq);
+          assert.equal(left.length, 1 + more.length + 1);
+          assert.equal((await verifyStoreAuditChain(store)).ok, true);
+          await assert.rejects(store.pruneAudit(base, base, 0));
+        });
+      });
+
+      void it('keeps one chain when pruning runs during 30 concurrent appends', async () => {
+        await withStore(async (store) => {
+          const base = await freshBase(store);
+          await appendAt(store, [base + 1, base + 2]);
+          const appends = Array.from({ length: 30 }, (_, i) =>
+            store.appendAudit({ atMs: base + 1000 + i, type: 't', actor: 'system', data: { i } }),
+          );
+          const [checkpoint] = await Promise.all([
+            store.pruneAudit(base + 500, base + 999),
+            ...appends,
+          ]);
+          assert.ok(checkpoint !== undefined);
+          assert.deepEqual(await verifyStoreAuditChain(store, { pageSize: 7 }), {
+            ok: true,
+            count: (await store.listAudit(0, 1000)).length,
+          });
+        });
+      });
+    });
+
     void it('purges exactly what has expired, and nothing that has not', async () => {
       await withStore(async (store, clock) => {
         // Far beyond every other case's rows, so the counts below are this case's alone.
