@@ -31,6 +31,8 @@ const CODES = {
   // Where credentials come from (RFC 6750) and what the verifier knows
   ERR_CREDENTIALS_MISSING: [401, 'no bearer credentials'],
   ERR_CREDENTIALS_LOCATION: [401, 'credentials in a query string or cookie are refused'],
+  ERR_CREDENTIALS_DUPLICATE: [400, 'more than one credential in the request'],
+  ERR_VERIFY_BUDGET: [401, 'too many failed verifications from this source'],
   ERR_REVOCATIONS_STALE: [401, 'revocation state is stale; failing closed'],
   ERR_IP_NOT_ALLOWED: [403, 'caller address is not allowed for this caller'],
   ERR_RATE_LIMITED: [429, 'caller exceeded its rate limit'],

@@ -5,10 +5,14 @@
 export {
   tessera,
   DEFAULT_SPOOFABLE_HEADERS,
+  type RateLimitOptions,
   type TesseraPluginOptions,
   type TesseraRuntime,
 } from './plugin.ts';
 export type { AuthorityCredentials } from './authority-credentials.ts';
+export type { RateLimiter, RedisClientLike, RedisUnavailableMode } from './rate-limit.ts';
+export type { VerificationFailureBudget } from './failure-budget.ts';
+export type { AuditSink } from './audit-event.ts';
 export { RemoteJwks, type RemoteJwksOptions } from './remote-jwks.ts';
 export { RevocationSync, type RevocationSyncOptions } from './revocation-sync.ts';
 export { parseAllowlist, isAllowedAddress } from './ip-allowlist.ts';

@@ -1,4 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
+import type { FailureBudgetCounts } from './failure-budget.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import type { RemoteJwks } from './remote-jwks.ts';
 import type { RevocationSync } from './revocation-sync.ts';
 
@@ -7,6 +9,8 @@ export interface MetricsSources {
   degraded(): boolean;
   readonly jwks?: RemoteJwks;
   readonly revocations?: RevocationSync;
+  readonly rateLimiter?: RateLimiter;
+  readonly failureBudget?: FailureBudgetCounts;
 }
 
 const seconds = (ms: number): number => ms / 1000;
@@ -32,7 +36,26 @@ export function registerPluginMetrics(registry: Registry, sources: MetricsSource
     '1 while keys or revocations are older than their stale limits (authority unreachable), else 0',
     () => (sources.degraded() ? 1 : 0),
   );
-  const { jwks, revocations } = sources;
+  const { jwks, revocations, rateLimiter, failureBudget } = sources;
+  if (rateLimiter !== undefined) {
+    gauge(
+      'tessera_rate_limited_requests',
+      'Requests refused by the per-caller rate limit since start',
+      () => rateLimiter.refused,
+    );
+    gauge(
+      'tessera_rate_limit_redis_available',
+      '0 while the rate limit cannot reach its Redis (limits then per replica, or fail closed)',
+      () => (rateLimiter.redisAvailable ? 1 : 0),
+    );
+  }
+  if (failureBudget !== undefined) {
+    gauge(
+      'tessera_verify_budget_refused_requests',
+      'Bearer tokens refused unverified since start: their source exhausted its failure budget',
+      () => failureBudget.refused,
+    );
+  }
   if (jwks !== undefined) {
     gauge('tessera_jwks_stale', '1 while the cached JWKS is past its stale limit', () =>
       jwks.isStale() ? 1 : 0,

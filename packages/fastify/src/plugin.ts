@@ -1,6 +1,7 @@
 import {
   createVerifier,
   evaluate,
+  httpStatusFor,
   isPublicRoute,
   isTesseraError,
   publicErrorBody,
@@ -18,12 +19,21 @@ import {
   type TesseraErrorCode,
   type TraceContext,
 } from '@tessera/core';
-import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry } from 'prom-client';
 import { authorityAuthorization, type AuthorityCredentials } from './authority-credentials.ts';
+import { auditLine, type AuditSink } from './audit-event.ts';
+import { VerificationFailureBudget } from './failure-budget.ts';
 import { registerPluginMetrics } from './metrics.ts';
+import {
+  ADMITTED,
+  RateLimiter,
+  UNAVAILABLE,
+  type RedisClientLike,
+  type RedisLimiterOptions,
+  type RedisUnavailableMode,
+} from './rate-limit.ts';
 import { RemoteJwks } from './remote-jwks.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { isAllowedAddress, parseAllowlist, type ParsedAllowlist } from './ip-allowlist.ts';
@@ -69,24 +79,34 @@ export interface TesseraPluginOptions {
    */
   readonly staleRevocations?: 'fail-closed' | 'serve-stale';
   /**
-   * Per-caller rate limit (keyed on the verified SPIFFE ID), or `false`. Default 1000 requests per
-   * second per caller, counted in memory (`@fastify/rate-limit`'s LRU of 5,000 keys). Counters
-   * can live elsewhere, shared by every replica: `redis` takes an ioredis client, `store` any
-   * `@fastify/rate-limit` store class.
+   * Per-caller rate limit, or `false`. Default 1000 requests per second per caller. Counted after
+   * authorization, in fixed windows keyed on the verified SPIFFE ID, synchronously in the plugin's
+   * `onRequest` hook (a bounded map of `maxKeys` callers, default 10,000); refused requests get
+   * 429 `ERR_RATE_LIMITED` with `Retry-After`. Public routes are limited per source address with
+   * the same numbers, in a map of their own. `redis` (an ioredis client) shares the limit across
+   * replicas, local first: see the README for the over-admission bound and `redisUnavailable`.
    */
-  readonly rateLimit?:
-    | false
-    | {
-        readonly max: number;
-        readonly timeWindowMs: number;
-        readonly store?: FastifyRateLimitStoreCtor;
-        /** An ioredis client (`@fastify/rate-limit`'s Redis store). */
-        readonly redis?: unknown;
-      };
+  readonly rateLimit?: false | RateLimitOptions;
+  /**
+   * The budget for failed token verifications per source address (`request.ip`), or `false`.
+   * Default 100 failures per 60 s. Past it, that source's bearer tokens are refused with 401
+   * `ERR_VERIFY_BUDGET` without being verified until the window ends, so a flood of forged
+   * signatures under a real `kid` costs bounded CPU. At most `maxSources` (default 10,000)
+   * sources are tracked; beyond them, new failing sources share one more budget of `max`.
+   */
+  readonly verifyFailureBudget?:
+    false | { readonly max: number; readonly timeWindowMs: number; readonly maxSources?: number };
   /** Optional extra check: callers listed here may only come from these addresses/CIDRs. */
   readonly ipAllowlist?: Readonly<Record<string, readonly string[]>>;
-  /** Where audit events go. Default: the request logger. */
+  /** Where audit events go through a logger (pino). Default: the request logger. */
   readonly auditLogger?: FastifyBaseLogger;
+  /**
+   * Where audit events go as hand-serialized JSON lines with the same fields (and pino's
+   * `level`, `time`, `pid`, `hostname`, `msg`), bypassing a logger: `auditFileDestination(path)`
+   * or any `{ write(line) }`. The fastest way to audit. `false` writes no audit events at all
+   * (for a service that audits elsewhere). Not together with `auditLogger`.
+   */
+  readonly auditDestination?: AuditSink | false;
   /** Verified-token cache bounds. */
   readonly cache?: { readonly maxEntries?: number; readonly maxBytes?: number };
   /**
@@ -102,6 +122,23 @@ export interface TesseraPluginOptions {
    * serves (`Registry.merge`) or to serve beside it.
    */
   readonly metrics?: Registry | false;
+}
+
+export interface RateLimitOptions {
+  readonly max: number;
+  readonly timeWindowMs: number;
+  /** Most callers (and, separately, public-route sources) held in memory. Default 10,000. */
+  readonly maxKeys?: number;
+  /** An ioredis client (or anything with ioredis's `eval`): the limit becomes global. */
+  readonly redis?: RedisClientLike;
+  /** Prefix of the Redis keys. Default `tessera:rl:<service>:`. */
+  readonly redisKeyPrefix?: string;
+  /** Most admissions one replica makes per caller between reconciliations. Default `min(max, 100)`. */
+  readonly redisSyncEvery?: number;
+  /** Unreconciled admissions are pushed at least this often. Default 100 ms. */
+  readonly redisSyncIntervalMs?: number;
+  /** While Redis cannot be reached: `local-only` (default) or `fail-closed` (503). */
+  readonly redisUnavailable?: RedisUnavailableMode;
 }
 
 declare module 'fastify' {
@@ -125,6 +162,10 @@ export interface TesseraRuntime {
   readonly revocations?: RevocationSync;
   /** The registry holding the plugin's gauges, unless `metrics: false`. */
   readonly metrics?: Registry;
+  /** The per-caller rate limiter, unless `rateLimit: false`. */
+  readonly rateLimiter?: RateLimiter;
+  /** The failed-verification budget, unless `verifyFailureBudget: false`. */
+  readonly failureBudget?: VerificationFailureBudget;
 }
 
 const STATE = Symbol('tessera.state');
@@ -151,11 +192,23 @@ function optionsError(detail: string): TesseraError {
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
-/** RFC 6750 §2.2/§2.3: tokens in a form body or the query string are refused, and so are cookies. */
+const QUERY_TOKEN = /(?:^|&)access_token(?:=|&|$)/i;
+
+/** The query string as the query parser will see it: `%61ccess_token` is `access_token` there. */
+function decodedQuery(query: string): string {
+  if (!query.includes('%')) return query;
+  try {
+    return decodeURIComponent(query);
+  } catch {
+    return query;
+  }
+}
+
+/** RFC 6750 §2.3: tokens in the query string are refused, and so are credential cookies. */
 function credentialsInWrongPlace(request: FastifyRequest): boolean {
   const url = request.raw.url ?? '';
   const query = url.indexOf('?');
-  if (query !== -1 && /(?:^|&)access_token=/i.test(url.slice(query + 1))) return true;
+  if (query !== -1 && QUERY_TOKEN.test(decodedQuery(url.slice(query + 1)))) return true;
   const cookie = request.headers.cookie;
   return (
     typeof cookie === 'string' && /(?:^|;\s*)(access_token|token|authorization)=/i.test(cookie)
@@ -200,7 +253,6 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   );
   const allowlist: ParsedAllowlist | undefined =
     options.ipAllowlist === undefined ? undefined : parseAllowlist(options.ipAllowlist);
-  const auditLogger = options.auditLogger;
   const contextMode = raw.requestContext ?? 'auto';
   if (contextMode !== 'auto' && contextMode !== 'always') {
     throw optionsError('requestContext is auto or always');
@@ -278,23 +330,45 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   if (raw.metrics !== undefined && raw.metrics !== false && !(raw.metrics instanceof Registry)) {
     throw optionsError('metrics is a prom-client Registry or false');
   }
+  const audit = auditOutput(options);
+  const callerLimit = callerRateLimiter(options, app);
+  const rateLimiter = callerLimit?.limiter;
+  // Public routes are limited per source in a map of their own: a flood of unauthenticated
+  // sources must never evict a verified caller's bucket.
+  const sourceLimiter =
+    callerLimit === undefined
+      ? undefined
+      : new RateLimiter({
+          max: callerLimit.max,
+          timeWindowMs: callerLimit.timeWindowMs,
+          maxKeys: callerLimit.maxKeys,
+        });
+  const failureBudget = verificationFailureBudget(options);
   const metrics = options.metrics === false ? undefined : (options.metrics ?? new Registry());
   const runtime: TesseraRuntime = {
     degraded: () => (jwks?.isStale() ?? false) || (revocations?.isStale() ?? false),
     ...(jwks !== undefined ? { jwks } : {}),
     ...(revocations !== undefined ? { revocations } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
+    ...(rateLimiter !== undefined ? { rateLimiter } : {}),
+    ...(failureBudget !== undefined ? { failureBudget } : {}),
   };
   if (metrics !== undefined) registerPluginMetrics(metrics, runtime);
   app.decorate('tessera', runtime);
   app.decorateRequest('caller', null);
   app.decorateRequest('traceContext', null);
+  if (rateLimiter !== undefined) {
+    app.addHook('onClose', (_instance, closed) => {
+      rateLimiter.close();
+      closed();
+    });
+  }
 
   function refuse(state: RequestState, reply: FastifyReply, code: TesseraErrorCode): void {
     state.decision = 'deny';
     state.reason = code;
-    const error = new TesseraError(code);
-    if (error.status === 401) {
+    const status = httpStatusFor(code);
+    if (status === 401) {
       // RFC 6750 §3: no error attribute when no credentials were presented at all.
       reply.header(
         'www-authenticate',
@@ -302,10 +376,23 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
           ? 'Bearer realm="tessera"'
           : 'Bearer realm="tessera", error="invalid_token"',
       );
-    } else if (error.status === 403) {
+    } else if (status === 403) {
       reply.header('www-authenticate', 'Bearer realm="tessera", error="insufficient_scope"');
+    } else if (status === 400) {
+      // RFC 6750 §3.1: more than one method of presenting a token is an invalid_request.
+      reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_request"');
     }
-    void reply.code(error.status).send(publicErrorBody(code));
+    void reply.code(status).send(publicErrorBody(code));
+  }
+
+  /** 429 with `Retry-After` (RFC 9110 §10.2.3, whole seconds), or 503 when Redis is required. */
+  function refuseLimited(state: RequestState, reply: FastifyReply, verdict: number): void {
+    if (verdict === UNAVAILABLE) {
+      refuse(state, reply, 'ERR_UNAVAILABLE');
+      return;
+    }
+    reply.header('retry-after', Math.ceil(verdict / 1000));
+    refuse(state, reply, 'ERR_RATE_LIMITED');
   }
 
   /**
@@ -330,7 +417,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     }
   }
 
-  /** Policy, then the optional address check, for a verified caller. */
+  /** Policy, the optional address check, then the caller's rate limit, for a verified caller. */
   function authorize(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -352,8 +439,27 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       refuse(state, reply, 'ERR_IP_NOT_ALLOWED');
       return;
     }
+    if (rateLimiter !== undefined) {
+      // Keyed on the verified identity, never on anything the request could vary.
+      const verdict = rateLimiter.take(caller.spiffeId, state.startedAt);
+      if (verdict !== ADMITTED) {
+        refuseLimited(state, reply, verdict);
+        return;
+      }
+    }
     state.reason = 'ok';
     proceed(request, state, caller, done);
+  }
+
+  /** A failed verification: counted against the source's budget, then refused. */
+  function refuseUnverified(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    code: TesseraErrorCode,
+  ): void {
+    failureBudget?.fail(request.ip, state.startedAt);
+    refuse(state, reply, code);
   }
 
   /** A `kid` we have not seen: the authority may have rotated. Refetch (rate-limited), retry once. */
@@ -371,13 +477,18 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         try {
           caller = verifier.verify(token);
         } catch (error) {
-          refuse(state, reply, isTesseraError(error) ? error.code : 'ERR_INTERNAL');
+          refuseUnverified(
+            request,
+            reply,
+            state,
+            isTesseraError(error) ? error.code : 'ERR_INTERNAL',
+          );
           return;
         }
         authorize(request, reply, state, caller, done);
       },
       () => {
-        refuse(state, reply, 'ERR_TOKEN_KID_UNKNOWN');
+        refuseUnverified(request, reply, state, 'ERR_TOKEN_KID_UNKNOWN');
       },
     );
   }
@@ -411,6 +522,13 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     reply.header('x-correlation-id', trace.correlationId);
 
     if (route !== undefined && isPublic(request.method, route)) {
+      if (sourceLimiter !== undefined) {
+        const verdict = sourceLimiter.take(request.ip, state.startedAt);
+        if (verdict !== ADMITTED) {
+          refuseLimited(state, reply, verdict);
+          return;
+        }
+      }
       state.reason = 'public';
       proceed(request, state, null, done);
       return;
@@ -420,13 +538,19 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       return;
     }
     const header = headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
+    if (header === undefined) {
+      refuse(state, reply, 'ERR_CREDENTIALS_MISSING');
+      return;
+    }
+    // Node keeps the first of several Authorization headers; which one a proxy or handler
+    // reads is then anyone's guess, so more than one is refused (RFC 6750 §3.1).
+    if (typeof header !== 'string' || authorizationHeaders(request.raw.rawHeaders) !== 1) {
+      refuse(state, reply, 'ERR_CREDENTIALS_DUPLICATE');
+      return;
+    }
+    const match = BEARER.exec(header);
     if (match === null) {
-      refuse(
-        state,
-        reply,
-        typeof header === 'string' ? 'ERR_TOKEN_MALFORMED' : 'ERR_CREDENTIALS_MISSING',
-      );
+      refuse(state, reply, 'ERR_TOKEN_MALFORMED');
       return;
     }
     if (revocations?.isStale() === true) {
@@ -438,6 +562,14 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         'tessera: revocation state is stale; serving (staleRevocations: serve-stale)',
       );
     }
+    if (
+      failureBudget !== undefined &&
+      failureBudget.size > 0 &&
+      failureBudget.exhausted(request.ip, state.startedAt)
+    ) {
+      refuse(state, reply, 'ERR_VERIFY_BUDGET');
+      return;
+    }
     const token = match[1] ?? '';
     let caller: Caller;
     try {
@@ -447,21 +579,56 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       if (error.code === 'ERR_TOKEN_KID_UNKNOWN' && jwks !== undefined) {
         verifyAfterKeyRefresh(jwks, token, request, reply, state, done);
       } else {
-        refuse(state, reply, error.code);
+        refuseUnverified(request, reply, state, error.code);
       }
       return;
     }
     authorize(request, reply, state, caller, done);
   });
 
-  // Exactly one audit event per request, allowed or denied, after the response is sent.
-  app.addHook('onResponse', (request: StatefulRequest, reply, done) => {
+  // RFC 6750 §2.2: a form-encoded `access_token` next to a bearer header is a second credential.
+  // Bodies are parsed after `onRequest`, so this is a route hook, only on methods with a body.
+  app.addHook('onRoute', (routeOptions) => {
+    const methods = Array.isArray(routeOptions.method)
+      ? routeOptions.method
+      : [routeOptions.method];
+    if (!methods.some((m) => m !== 'GET' && m !== 'HEAD')) return;
+    const existing = routeOptions.preValidation;
+    const hooks =
+      existing === undefined ? [] : Array.isArray(existing) ? [...existing] : [existing];
+    routeOptions.preValidation = [refuseBodyCredential, ...hooks];
+  });
+  function refuseBodyCredential(
+    request: StatefulRequest,
+    reply: FastifyReply,
+    done: () => void,
+  ): void {
     const state = request[STATE];
-    if (state !== undefined) {
-      const caller = state.caller;
-      const status = reply.statusCode;
-      (auditLogger ?? request.log).info(
-        {
+    const body = request.body;
+    if (
+      state !== undefined &&
+      state.caller !== null &&
+      typeof body === 'object' &&
+      body !== null &&
+      Object.hasOwn(body, 'access_token') &&
+      isFormEncoded(request.headers['content-type'])
+    ) {
+      request.caller = null;
+      refuse(state, reply, 'ERR_CREDENTIALS_DUPLICATE');
+      return;
+    }
+    done();
+  }
+
+  // Exactly one audit event per request, allowed or denied, after the response is sent.
+  if (audit !== false) {
+    app.addHook('onResponse', (request: StatefulRequest, reply, done) => {
+      const state = request[STATE];
+      if (state !== undefined) {
+        const caller = state.caller;
+        const status = reply.statusCode;
+        const now = clock.now();
+        const event = {
           event: 'tessera.request',
           caller:
             caller === null ? null : caller.kind === 'delegated' ? caller.user : caller.spiffeId,
@@ -469,52 +636,151 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
           jti: caller?.jti ?? null,
           route: state.route ?? null,
           method: request.method,
-          decision: state.decision === 'allow' && status < 400 ? 'allow' : 'deny',
+          decision:
+            state.decision === 'allow' && status < 400 ? ('allow' as const) : ('deny' as const),
           reason: state.reason,
           status,
-          durationMs: clock.now() - state.startedAt,
+          durationMs: now - state.startedAt,
           correlationId: state.trace.correlationId,
           traceId: state.trace.traceId,
-        },
-        'tessera request',
-      );
-    }
-    done();
-  });
-
-  if (options.rateLimit !== false) {
-    const limit = options.rateLimit ?? { max: 1000, timeWindowMs: 1000 };
-    if (
-      !Number.isSafeInteger(limit.max) ||
-      limit.max < 1 ||
-      !Number.isSafeInteger(limit.timeWindowMs) ||
-      limit.timeWindowMs < 1
-    ) {
-      throw optionsError('rateLimit needs positive integers max and timeWindowMs');
-    }
-    if (limit.store !== undefined && typeof limit.store !== 'function') {
-      throw optionsError('rateLimit.store is a @fastify/rate-limit store class');
-    }
-    if (limit.redis !== undefined && (typeof limit.redis !== 'object' || limit.redis === null)) {
-      throw optionsError('rateLimit.redis is an ioredis client');
-    }
-    void app.register(rateLimit, {
-      global: true,
-      ...(limit.store !== undefined ? { store: limit.store } : {}),
-      ...(limit.redis !== undefined ? { redis: limit.redis } : {}),
-      // After authentication: the key is the verified caller, never a header it could vary.
-      hook: 'preHandler',
-      max: limit.max,
-      timeWindow: limit.timeWindowMs,
-      keyGenerator: (request) => request.caller?.spiffeId ?? `ip:${request.ip}`,
-      errorResponseBuilder: () => ({ ...publicErrorBody('ERR_RATE_LIMITED'), statusCode: 429 }),
-      addHeadersOnExceeding: {
-        'x-ratelimit-limit': false,
-        'x-ratelimit-remaining': false,
-        'x-ratelimit-reset': false,
-      },
+        };
+        if (audit.sink !== undefined) audit.sink.write(auditLine(now, event));
+        else (audit.logger ?? request.log).info(event, 'tessera request');
+      }
+      done();
     });
   }
+}
+
+/** Counts `Authorization` fields in Node's raw header list (names at even indices). */
+function authorizationHeaders(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name?.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
+function isFormEncoded(contentType: string | undefined): boolean {
+  return (
+    contentType?.trimStart().toLowerCase().startsWith('application/x-www-form-urlencoded') === true
+  );
+}
+
+type AuditOutput = false | { readonly sink?: AuditSink; readonly logger?: FastifyBaseLogger };
+
+function auditOutput(options: TesseraPluginOptions): AuditOutput {
+  const { auditLogger, auditDestination } = options;
+  if (auditDestination === undefined)
+    return auditLogger === undefined ? {} : { logger: auditLogger };
+  if (auditLogger !== undefined)
+    throw optionsError('give at most one of auditLogger and auditDestination');
+  if (auditDestination === false) return false;
+  if (typeof auditDestination !== 'object' || typeof auditDestination.write !== 'function') {
+    throw optionsError('auditDestination has a write(line) method, or is false');
+  }
+  return { sink: auditDestination };
+}
+
+const DEFAULT_MAX_KEYS = 10_000;
+
+function positiveInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+interface CallerLimit {
+  readonly limiter: RateLimiter;
+  readonly max: number;
+  readonly timeWindowMs: number;
+  readonly maxKeys: number;
+}
+
+function callerRateLimiter(
+  options: TesseraPluginOptions,
+  app: FastifyInstance,
+): CallerLimit | undefined {
+  if (options.rateLimit === false) return undefined;
+  // Options may come from JavaScript callers or config files: check what the types promise.
+  const limit = (options.rateLimit ?? { max: 1000, timeWindowMs: 1000 }) as Partial<
+    Record<keyof RateLimitOptions | 'store', unknown>
+  >;
+  const { max, timeWindowMs } = limit;
+  if (!positiveInteger(max) || !positiveInteger(timeWindowMs)) {
+    throw optionsError('rateLimit needs positive integers max and timeWindowMs');
+  }
+  if (limit.store !== undefined) {
+    throw optionsError(
+      'rateLimit.store was removed; share limits across replicas with rateLimit.redis',
+    );
+  }
+  const maxKeys = limit.maxKeys ?? DEFAULT_MAX_KEYS;
+  if (!positiveInteger(maxKeys)) throw optionsError('rateLimit.maxKeys is a positive integer');
+  const client = limit.redis as RedisClientLike | null | undefined;
+  let redis: RedisLimiterOptions | undefined;
+  if (client !== undefined) {
+    if (typeof client !== 'object' || client === null || typeof client.eval !== 'function') {
+      throw optionsError('rateLimit.redis is an ioredis client');
+    }
+    const syncEvery = limit.redisSyncEvery ?? Math.min(max, 100);
+    const syncIntervalMs = limit.redisSyncIntervalMs ?? 100;
+    const whenUnavailable = limit.redisUnavailable ?? 'local-only';
+    const keyPrefix = limit.redisKeyPrefix ?? `tessera:rl:${options.service}:`;
+    if (!positiveInteger(syncEvery) || !positiveInteger(syncIntervalMs)) {
+      throw optionsError('rateLimit.redisSyncEvery and redisSyncIntervalMs are positive integers');
+    }
+    if (whenUnavailable !== 'local-only' && whenUnavailable !== 'fail-closed') {
+      throw optionsError('rateLimit.redisUnavailable is local-only or fail-closed');
+    }
+    if (typeof keyPrefix !== 'string') throw optionsError('rateLimit.redisKeyPrefix is a string');
+    redis = {
+      client,
+      keyPrefix,
+      syncEvery,
+      syncIntervalMs,
+      whenUnavailable,
+      onAvailabilityChange: (available, error) => {
+        if (available) {
+          app.log.info('tessera: rate-limit Redis available again; limits are global');
+        } else {
+          app.log.warn(
+            { err: String(error), redisUnavailable: whenUnavailable },
+            whenUnavailable === 'local-only'
+              ? 'tessera: rate-limit Redis unavailable; limiting per replica'
+              : 'tessera: rate-limit Redis unavailable; refusing callers (fail-closed)',
+          );
+        }
+      },
+    };
+  }
+  const limiter = new RateLimiter({
+    max,
+    timeWindowMs,
+    maxKeys,
+    ...(redis !== undefined ? { redis } : {}),
+  });
+  return { limiter, max, timeWindowMs, maxKeys };
+}
+
+function verificationFailureBudget(
+  options: TesseraPluginOptions,
+): VerificationFailureBudget | undefined {
+  const given = options.verifyFailureBudget;
+  if (given === false) return undefined;
+  const budget = given ?? { max: 100, timeWindowMs: 60_000 };
+  const maxSources = budget.maxSources ?? DEFAULT_MAX_KEYS;
+  if (
+    !positiveInteger(budget.max) ||
+    !positiveInteger(budget.timeWindowMs) ||
+    !positiveInteger(maxSources)
+  ) {
+    throw optionsError('verifyFailureBudget needs positive integers max, timeWindowMs, maxSources');
+  }
+  return new VerificationFailureBudget({
+    max: budget.max,
+    timeWindowMs: budget.timeWindowMs,
+    maxSources,
+  });
 }
 
 /**

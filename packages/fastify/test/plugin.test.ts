@@ -535,43 +535,12 @@ describe('@tessera/fastify: behaviour', () => {
     await app.close();
   });
 
-  it('counts in a pluggable @fastify/rate-limit store, keyed on the verified SPIFFE ID', async () => {
-    const keys: string[] = [];
-    const counts = new Map<string, number>();
-    // The store interface @fastify/rate-limit calls: a shared store (Redis, say) looks the same.
-    class RecordingStore {
-      incr(
-        key: string,
-        callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
-      ): void {
-        keys.push(key);
-        const current = (counts.get(key) ?? 0) + 1;
-        counts.set(key, current);
-        callback(null, { current, ttl: 60_000 });
-      }
-      child(): this {
-        return this;
-      }
-    }
-    const { app } = await build({
-      rateLimit: { max: 2, timeWindowMs: 60_000, store: RecordingStore },
-    });
-    const call = () =>
-      app.inject({
-        method: 'GET',
-        url: '/whoami',
-        headers: { authorization: `Bearer ${eventsWrite}`, 'x-service-id': 'spoofed' },
-      });
-    assert.equal((await call()).statusCode, 200);
-    assert.equal((await call()).statusCode, 200);
-    assert.equal((await call()).statusCode, 429);
-    assert.deepEqual(new Set(keys), new Set([EVENTS]), 'one key: the verified caller');
-    await app.close();
+  it('refuses the removed rateLimit.store at registration, pointing to rateLimit.redis', async () => {
     await assert.rejects(
       build({
-        rateLimit: { max: 1, timeWindowMs: 1000, store: {} as unknown as typeof RecordingStore },
+        rateLimit: { max: 1, timeWindowMs: 1000, store: Map } as unknown as false,
       }),
-      /rateLimit.store is a @fastify\/rate-limit store class/,
+      /rateLimit.store was removed; share limits across replicas with rateLimit.redis/,
     );
   });
 
