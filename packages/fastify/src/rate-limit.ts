@@ -15,7 +15,7 @@
  */
 export interface RedisClientLike {
   eval(script: string, numkeys: number, ...args: (string | number)[]): Promise<unknown>;
-  /** ioredis's connection state; anything but `ready` counts as Redis unavailable. */
+  /** ioredis's connection state; `reconnecting`, `close` and `end` count as Redis unavailable. */
   readonly status?: string;
 }
 
@@ -58,6 +58,14 @@ export interface RateLimiterOptions {
 const RECONCILE = `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return n`;
+
+/**
+ * ioredis states in which a command cannot be answered soon: the connection was lost or closed.
+ * `connecting` and `wait` (lazy) are a client starting up; a command then waits or fails on its own.
+ */
+function isDown(status: string | undefined): boolean {
+  return status === 'reconnecting' || status === 'close' || status === 'end';
+}
 
 /** One key's state; a class so every bucket has one shape. */
 class Bucket {
@@ -146,11 +154,8 @@ export class RateLimiter {
       bucket.admitted++;
       return ADMITTED;
     }
-    if (this.#available) {
-      const status = redis.client.status;
-      if (status !== undefined && status !== 'ready') {
-        this.#setAvailable(false, new Error(`redis connection is ${status}`));
-      }
+    if (this.#available && isDown(redis.client.status)) {
+      this.#setAvailable(false, new Error(`redis connection is ${String(redis.client.status)}`));
     }
     if (!this.#available) {
       if (redis.whenUnavailable === 'fail-closed') {
@@ -182,8 +187,8 @@ export class RateLimiter {
   #sync(key: string, bucket: Bucket, redis: RedisLimiterOptions): void {
     if (bucket.syncing) return;
     const status = redis.client.status;
-    if (status !== undefined && status !== 'ready') {
-      this.#setAvailable(false, new Error(`redis connection is ${status}`));
+    if (isDown(status)) {
+      this.#setAvailable(false, new Error(`redis connection is ${String(status)}`));
       return;
     }
     const window = bucket.window;

@@ -65,6 +65,8 @@ export interface TestApp {
   readonly app: FastifyInstance;
   /** Audit events as the request logger wrote them (parsed). */
   readonly audit: Record<string, unknown>[];
+  /** Everything else the app logged (parsed). */
+  readonly logs: Record<string, unknown>[];
   /** How many times the verifier was asked to verify a token. */
   readonly verifications: () => number;
 }
@@ -75,6 +77,7 @@ export async function buildApp(
   setup?: (app: FastifyInstance) => void,
 ): Promise<TestApp> {
   const audit: Record<string, unknown>[] = [];
+  const logs: Record<string, unknown>[] = [];
   const inner = createVerifier({
     issuer: ISSUER,
     audience: BILLING,
@@ -98,7 +101,7 @@ export async function buildApp(
       stream: {
         write: (line: string) => {
           const record = JSON.parse(line) as Record<string, unknown>;
-          if (record.event === 'tessera.request') audit.push(record);
+          (record.event === 'tessera.request' ? audit : logs).push(record);
         },
       },
     },
@@ -109,5 +112,5 @@ export async function buildApp(
   app.get('/whoami', (request) => ({ handler: 'whoami', caller: request.caller?.spiffeId }));
   app.get('/healthz', () => ({ handler: 'healthz' }));
   await app.ready();
-  return { app, audit, verifications: () => verifications };
+  return { app, audit, logs, verifications: () => verifications };
 }
