@@ -5,10 +5,10 @@ import { once } from 'node:events';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { eventually } from '@tessera/core/testing';
 import { freePort } from '../../authority/test/support/free-port.ts';
 
 /**
@@ -123,7 +123,7 @@ class AuthorityProcess {
 
   /** Polls `/readyz` (at most 20 s) until 200 and the start message is out. */
   async waitReady(url: string): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt += 1) {
+    const ready = async () => {
       if (!this.running) {
         const { stdout, stderr } = this.output();
         assert.fail(
@@ -134,10 +134,12 @@ class AuthorityProcess {
         (response) => response.status,
         () => 0,
       );
-      if (status === 200 && this.output().stderr.includes('authority listening on')) return;
-      await delay(200);
-    }
-    assert.fail(`authority at ${url} was not ready within 20 s:\n${this.output().stderr}`);
+      return status === 200 && this.output().stderr.includes('authority listening on');
+    };
+    await eventually(ready, 20_000, { intervalMs: 200 }).catch((error: unknown) => {
+      if (error instanceof assert.AssertionError) throw error;
+      assert.fail(`authority at ${url} was not ready within 20 s:\n${this.output().stderr}`);
+    });
   }
 
   /** SIGTERM, then the exit code (the process must be gone within `ms`). */
