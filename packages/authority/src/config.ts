@@ -1,6 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { assertTrustDomain, MAX_TOKEN_LIFETIME_SECONDS, TesseraError } from '@tessera/core';
+import {
+  assertSecureUrl,
+  assertTrustDomain,
+  isLoopbackHost,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  TesseraError,
+} from '@tessera/core';
 import type { RevocationFeedSettings } from './context.ts';
 
 /** Most authority processes one cluster runs (`workers`). */
@@ -151,13 +157,6 @@ export interface AuthorityConfig {
   readonly dev: boolean;
 }
 
-/** Loopback hosts: the only ones plain HTTP may listen on. */
-export function isLoopbackHost(host: string): boolean {
-  return (
-    host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
-  );
-}
-
 function insecure(setting: string, why: string): TesseraError {
   return new TesseraError('ERR_CONFIG_INSECURE', `${setting}: ${why}`);
 }
@@ -204,19 +203,15 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
       '/issuer: must be an origin (and optional path) without credentials, query, fragment or trailing slash',
     );
   }
-  const loopbackListen = isLoopbackHost(file.listen.host);
-  if (file.tls === undefined && !loopbackListen) {
+  // A literal loopback address only: `localhost` is resolved at listen time, and a hosts file
+  // or resolver that maps it elsewhere would put plain HTTP on the network.
+  if (file.tls === undefined && !isLoopbackHost(file.listen.host)) {
     throw insecure(
       'listen.host',
-      'plain HTTP is only allowed on a loopback address; configure tls',
+      'plain HTTP is only allowed on a loopback address (127.0.0.0/8 or ::1); configure tls',
     );
   }
-  if (
-    issuerUrl.protocol !== 'https:' &&
-    !(issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname))
-  ) {
-    throw insecure('issuer', 'must be https unless it is a loopback address');
-  }
+  assertSecureUrl(file.issuer, 'issuer');
   return Object.freeze({
     issuer: file.issuer,
     trustDomain: file.trustDomain,

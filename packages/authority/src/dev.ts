@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import { TesseraError } from '@tessera/core';
-import { isLoopbackHost, validateConfig, type AuthorityConfig } from './config.ts';
+import { isLoopbackHost, TesseraError } from '@tessera/core';
+import { validateConfig, type AuthorityConfig } from './config.ts';
 import { ensurePrivateDir, ensureSecretFile } from './secret-files.ts';
 
 export const DEV_TRUST_DOMAIN = 'tessera.local';

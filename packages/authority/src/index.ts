@@ -6,7 +6,6 @@
 export {
   authorityConfigSchema,
   configDocument,
-  isLoopbackHost,
   MAX_WORKERS,
   validateConfig,
   type AuthorityConfig,

@@ -1,4 +1,10 @@
-import { parseWorkloadId, serviceSpiffeId, TesseraError } from '@tessera/core';
+import {
+  assertSecureUrl,
+  isTesseraError,
+  parseWorkloadId,
+  serviceSpiffeId,
+  TesseraError,
+} from '@tessera/core';
 
 /** One upstream a service may call. */
 export interface ServiceEntry {
@@ -20,12 +26,28 @@ export interface ResolvedService {
 /** Upstreams by origin; credentials are only ever attached to these. */
 export type ServiceMap = ReadonlyMap<string, ResolvedService>;
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+/**
+ * The https rule of `assertSecureUrl`; `allowInsecureHttp` (development only) waives it for
+ * plain http, never for another scheme or for credentials in the URL.
+ */
+function upstreamUrl(value: string, option: string, allowInsecureHttp: boolean): URL {
+  try {
+    return assertSecureUrl(value, option);
+  } catch (error) {
+    if (!allowInsecureHttp || !isTesseraError(error) || error.code !== 'ERR_CONFIG_INSECURE') {
+      throw error;
+    }
+  }
+  const url = new URL(value);
+  if (url.protocol !== 'http:') {
+    throw new TesseraError('ERR_CONFIG_INVALID', `${option}: must be http(s)`);
+  }
+  return url;
 }
 
 /**
- * Validates the upstream map once. Plain `http://` is refused for anything but loopback unless
+ * Validates the upstream map once. Plain `http://` is refused for anything but a loopback address
+ * (127.0.0.0/8, [::1]; not `localhost`, a name that may resolve anywhere) unless
  * `allowInsecureHttp` is set (development only): a bearer token sent in clear text is a token
  * given away.
  */
@@ -35,25 +57,7 @@ export function createServiceMap(
 ): ServiceMap {
   const map = new Map<string, ResolvedService>();
   for (const [name, entry] of Object.entries(entries)) {
-    let url: URL;
-    try {
-      url = new URL(entry.url);
-    } catch {
-      throw new TesseraError('ERR_CONFIG_INVALID', `services.${name}.url is not a URL`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new TesseraError('ERR_CONFIG_INVALID', `services.${name}.url must be http(s)`);
-    }
-    if (
-      url.protocol === 'http:' &&
-      !isLoopback(url.hostname) &&
-      options.allowInsecureHttp !== true
-    ) {
-      throw new TesseraError(
-        'ERR_CONFIG_INSECURE',
-        `services.${name}.url: https is required for non-loopback targets`,
-      );
-    }
+    const url = upstreamUrl(entry.url, `services.${name}.url`, options.allowInsecureHttp === true);
     const spiffeId = entry.spiffeId ?? serviceSpiffeId(options.trustDomain, name);
     parseWorkloadId(spiffeId);
     if (map.has(url.origin))

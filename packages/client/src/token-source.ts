@@ -1,4 +1,5 @@
 import {
+  assertSecureUrl,
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
   systemClock,
@@ -8,8 +9,12 @@ import {
 } from '@tessera/core';
 
 export interface TokenSourceOptions {
-  /** The authority's base URL (its issuer identifier unless `issuer` says otherwise). */
+  /**
+   * The authority's base URL (its issuer identifier unless `issuer` says otherwise): https, or
+   * plain http to a loopback address only (`assertSecureUrl` in `@tessera/core`).
+   */
   readonly authorityUrl: string;
+  /** The issuer identifier the metadata must name exactly (RFC 8414 §3.3). Default: `authorityUrl`. */
   readonly issuer?: string;
   /** This service's SPIFFE ID (`client_id`). */
   readonly clientId: string;
@@ -25,6 +30,43 @@ export interface TokenSourceOptions {
   readonly timeoutMs?: number;
   readonly fetch?: typeof fetch;
   readonly random?: () => number;
+}
+
+function metadataError(detail: string): TesseraError {
+  return new TesseraError('ERR_CONFIG_INVALID', `authority metadata: ${detail}`);
+}
+
+/**
+ * The RFC 8414 document, refused unless it names exactly the expected issuer (§3.3: otherwise
+ * whoever answered at that URL could pose as another authority) and its `token_endpoint` and
+ * `jwks_uri` are on that issuer's origin and pass the https rule: the token endpoint receives
+ * this service's client assertions, and a metadata document (or a cache or proxy that altered it)
+ * must not be able to send them elsewhere.
+ */
+function checkedMetadata(
+  document: unknown,
+  expectedIssuer: string,
+): { issuer: string; tokenEndpoint: string } {
+  const metadata = (typeof document === 'object' && document !== null ? document : {}) as {
+    issuer?: unknown;
+    token_endpoint?: unknown;
+    jwks_uri?: unknown;
+  };
+  if (metadata.issuer !== expectedIssuer) throw metadataError('issuer is not the expected one');
+  const origin = assertSecureUrl(expectedIssuer, 'issuer').origin;
+  const onIssuerOrigin = (value: unknown, field: string): string => {
+    let url: URL;
+    try {
+      url = assertSecureUrl(value, field);
+    } catch {
+      throw metadataError(`${field} is not an https (or loopback http) URL`);
+    }
+    if (url.origin !== origin) throw metadataError(`${field} is not on the issuer's origin`);
+    return url.href;
+  };
+  const tokenEndpoint = onIssuerOrigin(metadata.token_endpoint, 'token_endpoint');
+  if (metadata.jwks_uri !== undefined) onIssuerOrigin(metadata.jwks_uri, 'jwks_uri');
+  return { issuer: expectedIssuer, tokenEndpoint };
 }
 
 interface Entry {
@@ -55,8 +97,15 @@ export class ClientCredentialsTokenSource implements TokenSource {
   readonly #random: () => number;
   readonly #entries = new Map<string, Entry>();
   #endpoint: Promise<{ issuer: string; tokenEndpoint: string }> | undefined;
+  readonly #metadataUrl: URL;
+  readonly #issuer: string;
 
+  /** Throws `ERR_CONFIG_INSECURE` or `ERR_CONFIG_INVALID` naming `authorityUrl` or `issuer`. */
   constructor(options: TokenSourceOptions) {
+    const authority = assertSecureUrl(options.authorityUrl, 'authorityUrl');
+    if (options.issuer !== undefined) assertSecureUrl(options.issuer, 'issuer');
+    this.#metadataUrl = new URL('/.well-known/oauth-authorization-server', authority);
+    this.#issuer = options.issuer ?? options.authorityUrl.replace(/\/$/, '');
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#fetch = options.fetch ?? fetch;
@@ -124,23 +173,12 @@ export class ClientCredentialsTokenSource implements TokenSource {
 
   #discover(): Promise<{ issuer: string; tokenEndpoint: string }> {
     this.#endpoint ??= (async () => {
-      const url = new URL('/.well-known/oauth-authorization-server', this.#options.authorityUrl);
-      const response = await this.#fetch(url, {
+      const response = await this.#fetch(this.#metadataUrl, {
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 5000),
       });
       if (!response.ok)
         throw new TesseraError('ERR_UNAVAILABLE', `authority metadata answered ${response.status}`);
-      const metadata = (await response.json()) as { issuer?: unknown; token_endpoint?: unknown };
-      if (typeof metadata.issuer !== 'string' || typeof metadata.token_endpoint !== 'string') {
-        throw new TesseraError(
-          'ERR_UNAVAILABLE',
-          'authority metadata lacks issuer or token_endpoint',
-        );
-      }
-      if (this.#options.issuer !== undefined && metadata.issuer !== this.#options.issuer) {
-        throw new TesseraError('ERR_CONFIG_INVALID', 'authority metadata names another issuer');
-      }
-      return { issuer: metadata.issuer, tokenEndpoint: metadata.token_endpoint };
+      return checkedMetadata(await response.json(), this.#issuer);
     })().catch((error: unknown) => {
       this.#endpoint = undefined;
       throw error;

@@ -186,7 +186,7 @@ describe('createServiceMap', () => {
     );
     assert.throws(
       () => createServiceMap({ a: { url: 'ftp://127.0.0.1' } }, { trustDomain: 'tessera.local' }),
-      { code: 'ERR_CONFIG_INVALID' },
+      { code: 'ERR_CONFIG_INSECURE' },
     );
     assert.throws(
       () =>

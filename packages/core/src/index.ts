@@ -29,3 +29,4 @@ export * from './revocation/memory.ts';
 export * from './policy/index.ts';
 export * from './http-signature/index.ts';
 export * from './trace/trace-context.ts';
+export { assertSecureUrl, isLoopbackHost } from './net/secure-url.ts';

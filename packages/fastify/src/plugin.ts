@@ -1,4 +1,5 @@
 import {
+  assertSecureUrl,
   createVerifier,
   evaluate,
   httpStatusFor,
@@ -242,6 +243,14 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   if (serviceEntry === undefined) throw optionsError(`service "${service}" is not in the policy`);
   if ((options.authority === undefined) === (options.verifier === undefined)) {
     throw optionsError('give exactly one of authority and verifier');
+  }
+  // The JWKS and the revocation feed are fetched from this origin (the plugin reads no RFC 8414
+  // metadata): over plain http on the network, anyone on the path could hand it their own keys.
+  if (options.authority !== undefined) {
+    assertSecureUrl(
+      (options.authority as { url?: unknown }).url,
+      '@tessera/fastify: authority.url',
+    );
   }
   const clock = options.clock ?? systemClock;
   const staleMode = raw.staleRevocations ?? 'fail-closed';
