@@ -1,14 +1,42 @@
 import { BlockList, isIP } from 'node:net';
 import { TesseraError } from '@tessera/core';
 
+/** Address lists keyed on the caller's SPIFFE ID. */
 export type ParsedAllowlist = ReadonlyMap<string, BlockList>;
 
-/** Parses `{ spiffeId: ['10.0.0.0/8', '::1'] }` into per-caller address lists. */
+/**
+ * The caller an allowlist key names: a service of the policy, by name or by SPIFFE ID, compared
+ * exactly. Anything else is refused, naming the key: an entry for a caller that does not exist
+ * (a typo, another trust domain, a name where an ID was meant) would restrict nobody, silently.
+ */
+function callerOf(key: string, services: readonly { name: string; spiffeId: string }[]): string {
+  const service = services.find((s) => s.name === key || s.spiffeId === key);
+  if (service === undefined) {
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      `@tessera/fastify: ipAllowlist: ${JSON.stringify(key)} is not a service of the policy (give its name or SPIFFE ID)`,
+    );
+  }
+  return service.spiffeId;
+}
+
+/**
+ * Parses `{ 'event-service': ['10.0.0.0/8', '::1'] }` (keys: service names or SPIFFE IDs of the
+ * policy's services) into per-caller address lists keyed on SPIFFE ID.
+ */
 export function parseAllowlist(
   input: Readonly<Record<string, readonly string[]>>,
+  services: readonly { name: string; spiffeId: string }[],
 ): ParsedAllowlist {
   const lists = new Map<string, BlockList>();
-  for (const [caller, entries] of Object.entries(input)) {
+  for (const [key, entries] of Object.entries(input)) {
+    const caller = callerOf(key, services);
+    if (lists.has(caller)) {
+      throw new TesseraError(
+        'ERR_CONFIG_INVALID',
+        `@tessera/fastify: ipAllowlist: ${JSON.stringify(key)} names a service listed twice`,
+      );
+    }
     const list = new BlockList();
     for (const entry of entries) {
       const [address = '', prefix] = entry.split('/');
@@ -39,6 +67,8 @@ export function parseAllowlist(
 /**
  * An additional check, never instead of authentication: callers without an entry pass; callers
  * with one must come from a listed address. IPv4-mapped IPv6 addresses are compared as IPv4.
+ * `address` is Fastify's `request.ip`: the TCP peer, unless the app set `trustProxy`, in which
+ * case it comes from `X-Forwarded-For` (see the README: never `trustProxy: true`).
  */
 export function isAllowedAddress(lists: ParsedAllowlist, caller: string, address: string): boolean {
   const list = lists.get(caller);

@@ -87,17 +87,20 @@ export interface TesseraPluginOptions {
    * the same numbers, in a map of their own. `redis` (an ioredis client) shares the limit across
    * replicas, local first: see the README for the over-admission bound and `redisUnavailable`.
    */
-  readonly rateLimit?: false | RateLimitOptions;
+  readonly rateLimit?:
+    | false
+    | {
+        readonly max: number;
+        readonly timeWindowMs: number;
+        readonly store?: FastifyRateLimitStoreCtor;
+        /** An ioredis client (`@fastify/rate-limit`'s Redis store). */
+        readonly redis?: unknown;
+      };
   /**
-   * The budget for failed token verifications per source address (`request.ip`), or `false`.
-   * Default 100 failures per 60 s. Past it, that source's bearer tokens are refused with 401
-   * `ERR_VERIFY_BUDGET` without being verified until the window ends, so a flood of forged
-   * signatures under a real `kid` costs bounded CPU. At most `maxSources` (default 10,000)
-   * sources are tracked; beyond them, new failing sources share one more budget of `max`.
+   * Optional extra check: callers listed here (by service name or SPIFFE ID; each must be a
+   * service of the policy) may only come from these addresses/CIDRs. Compared with
+   * `request.ip`, which Fastify's `trustProxy` decides: see the README before setting it.
    */
-  readonly verifyFailureBudget?:
-    false | { readonly max: number; readonly timeWindowMs: number; readonly maxSources?: number };
-  /** Optional extra check: callers listed here may only come from these addresses/CIDRs. */
   readonly ipAllowlist?: Readonly<Record<string, readonly string[]>>;
   /** Where audit events go through a logger (pino). Default: the request logger. */
   readonly auditLogger?: FastifyBaseLogger;
@@ -261,7 +264,9 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     h.toLowerCase(),
   );
   const allowlist: ParsedAllowlist | undefined =
-    options.ipAllowlist === undefined ? undefined : parseAllowlist(options.ipAllowlist);
+    options.ipAllowlist === undefined
+      ? undefined
+      : parseAllowlist(options.ipAllowlist, policy.services);
   const contextMode = raw.requestContext ?? 'auto';
   if (contextMode !== 'auto' && contextMode !== 'always') {
     throw optionsError('requestContext is auto or always');
