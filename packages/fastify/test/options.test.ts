@@ -58,9 +58,9 @@ describe('@tessera/fastify: authority.url', () => {
   ];
   for (const [url, code] of URLS) {
     it(`${code === undefined ? 'accepts' : `refuses (${code})`} ${url}`, async () => {
-      if (code === undefined) await register({ authority: { url } });
-      else
-        await assert.rejects(register({ authority: { url } }), refusedWith(code, 'authority.url'));
+      const authority = { url, credentials: () => 'a-token-for-the-authority' };
+      if (code === undefined) await register({ authority });
+      else await assert.rejects(register({ authority }), refusedWith(code, 'authority.url'));
     });
   }
 
