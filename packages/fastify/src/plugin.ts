@@ -87,15 +87,16 @@ export interface TesseraPluginOptions {
    * the same numbers, in a map of their own. `redis` (an ioredis client) shares the limit across
    * replicas, local first: see the README for the over-admission bound and `redisUnavailable`.
    */
-  readonly rateLimit?:
-    | false
-    | {
-        readonly max: number;
-        readonly timeWindowMs: number;
-        readonly store?: FastifyRateLimitStoreCtor;
-        /** An ioredis client (`@fastify/rate-limit`'s Redis store). */
-        readonly redis?: unknown;
-      };
+  readonly rateLimit?: false | RateLimitOptions;
+  /**
+   * The budget for failed token verifications per source address (`request.ip`), or `false`.
+   * Default 100 failures per 60 s. Past it, that source's bearer tokens are refused with 401
+   * `ERR_VERIFY_BUDGET` without being verified until the window ends, so a flood of forged
+   * signatures under a real `kid` costs bounded CPU. At most `maxSources` (default 10,000)
+   * sources are tracked; beyond them, new failing sources share one more budget of `max`.
+   */
+  readonly verifyFailureBudget?:
+    false | { readonly max: number; readonly timeWindowMs: number; readonly maxSources?: number };
   /**
    * Optional extra check: callers listed here (by service name or SPIFFE ID; each must be a
    * service of the policy) may only come from these addresses/CIDRs. Compared with
