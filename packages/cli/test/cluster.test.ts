@@ -29,7 +29,8 @@ import { freePort } from '../../authority/test/support/free-port.ts';
 const BIN = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 const TRUST_DOMAIN = 'tessera.local';
 const WORKERS = 2;
-const START_TIMEOUT_MS = 30_000;
+/** Each worker loads the authority through tsx: on a loaded 2-core machine that took over 30 s. */
+const START_TIMEOUT_MS = 60_000;
 /** Connections opened to find every worker: Node's scheduler hands them out in turn. */
 const MAX_CONNECTIONS = 20;
 const noLinux = existsSync('/proc/self/task') ? false : 'needs Linux /proc to list the workers';
