@@ -19,6 +19,9 @@ export interface DevSetup {
  * admin token generated into `DATA_DIR` (mode 0600) on first start, trust domain
  * `tessera.local`, plain HTTP on loopback only. Nothing else needs to exist.
  */
+/** Where a dev authority writes its signed audit chain head (`audit-log verify --checkpoint`). */
+export const DEV_AUDIT_ANCHOR_FILE = 'audit-head.jws';
+
 export async function prepareDevMode(options: {
   dataDir?: string;
   listen?: { host: string; port: number };
@@ -45,6 +48,7 @@ export async function prepareDevMode(options: {
       store: { kind: 'sqlite', path: join(dataDir, 'tessera.db') },
       kekFile,
       adminTokenFile,
+      audit: { anchorFile: join(dataDir, DEV_AUDIT_ANCHOR_FILE) },
     },
     { dev: true },
   );

@@ -10,7 +10,13 @@ export {
   validateConfig,
   type AuthorityConfig,
 } from './config.ts';
-export { prepareDevMode, DEFAULT_DATA_DIR, DEV_TRUST_DOMAIN, type DevSetup } from './dev.ts';
+export {
+  prepareDevMode,
+  DEFAULT_DATA_DIR,
+  DEV_AUDIT_ANCHOR_FILE,
+  DEV_TRUST_DOMAIN,
+  type DevSetup,
+} from './dev.ts';
 export { createAuthorityLogger, REDACTED_PATHS } from './logger.ts';
 export {
   startAuthority,
@@ -36,7 +42,23 @@ export {
 } from './context.ts';
 export { KeyManager } from './keys/manager.ts';
 export { parseKek, generateKek } from './keys/kek.ts';
-export { verifyAuditChain, verifyStoreAuditChain, type AuditChainVerdict } from './audit/chain.ts';
+export {
+  verifyAuditChain,
+  verifyStoreAuditChain,
+  type AuditAnchor,
+  type AuditChainFault,
+  type AuditChainVerdict,
+} from './audit/chain.ts';
+export {
+  AUDIT_HEAD_TYP,
+  anchorAuditHead,
+  auditAnchorKeys,
+  loadAuditAnchorKeys,
+  readSignedAuditHead,
+  verifyAnchoredAuditChain,
+  type AnchoredAuditVerdict,
+  type SignedAuditHead,
+} from './audit/anchor.ts';
 export { openSqliteStore } from './store/sqlite.ts';
 export { openPostgresStore } from './store/postgres.ts';
 export type * from './store/types.ts';

@@ -1,5 +1,6 @@
 import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { anchorAuditHead } from './audit/anchor.ts';
 import { createAuthorityContext } from './authority.ts';
 import {
   ClientAuthenticationError,
@@ -120,6 +121,11 @@ export interface RunningAuthority {
    * something.
    */
   refresh(): Promise<void>;
+  /**
+   * Signs the audit chain head now and records it in the store and the anchor file (otherwise
+   * every `audit.anchorIntervalSeconds` and at `close()`).
+   */
+  anchorAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -189,6 +195,14 @@ export async function startAuthority(
   await context.revocations.poll();
   await auditKeyChanges(context, initialChanges);
   const app = buildAuthorityServer(context, config.tls);
+  const anchorAudit = () =>
+    anchorAuditHead({
+      store,
+      signingKey: () => keys.signingKey(),
+      clock,
+      issuer: config.issuer,
+      ...(config.audit.anchorFile !== undefined ? { file: config.audit.anchorFile } : {}),
+    });
   const timers = [
     setInterval(
       () =>
@@ -224,6 +238,13 @@ export async function startAuthority(
         }),
       config.audit.aggregationIntervalMs,
     ),
+    setInterval(
+      () =>
+        void anchorAudit().catch((err: unknown) => {
+          deps.logger.error({ err }, 'signing the audit chain head failed');
+        }),
+      config.audit.anchorIntervalMs,
+    ),
   ];
   for (const timer of timers) timer.unref();
   try {
@@ -250,11 +271,15 @@ export async function startAuthority(
       for (const timer of timers) clearInterval(timer);
       await app.close();
       try {
-        // The interval cut short by shutdown still gets its rows.
+        // The interval cut short by shutdown still gets its rows, and the head is signed last.
         await context.unauthenticated.flush();
+        await anchorAudit();
       } finally {
         await store.close();
       }
+    },
+    async anchorAudit() {
+      await anchorAudit();
     },
   };
 }

@@ -181,7 +181,11 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .description('walk the hash chain and name the first altered, removed or reordered record')
     .option('--config <file>', 'configuration file (JSON) of the authority')
     .option('--data-dir <dir>', 'data directory of a --dev authority (default: .tessera)')
-    .action((options: { config?: string; dataDir?: string }) =>
+    .option(
+      '--checkpoint <file>',
+      'a chain head the authority signed (audit.anchorFile; dev: .tessera/audit-head.jws): must be validly signed and present in the log',
+    )
+    .action((options: { config?: string; dataDir?: string; checkpoint?: string }) =>
       run(async () => {
         const { auditLogVerify } = await import('./commands/authority.ts');
         await auditLogVerify(options, io);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -464,6 +464,20 @@ describe('tessera CLI: the whole story against a dev authority', { timeout: 90_0
     assert.equal(await authority.stop(10_000), 0, authority.output().stderr);
   });
 
+  it('`audit-log verify --checkpoint` finds the head the authority signed at shutdown', async () => {
+    const checkpoint = join(dataDir, 'audit-head.jws');
+    assert.equal((await stat(checkpoint)).mode & 0o777, 0o600);
+    const run = await tessera(
+      ['audit-log', 'verify', '--data-dir', dataDir, '--checkpoint', checkpoint],
+      { cwd },
+    );
+    assertExit(run, 0);
+    assert.match(
+      run.stdout,
+      /^audit log intact: \d+ records; signed head at record \d+ .* matches$/m,
+    );
+  });
+
   it('`audit-log verify` reports an intact chain, then names the record altered in the DB', async () => {
     const intact = await tessera(['audit-log', 'verify', '--data-dir', dataDir], { cwd });
     assertExit(intact, 0);
@@ -484,6 +498,51 @@ describe('tessera CLI: the whole story against a dev authority', { timeout: 90_0
     const broken = await tessera(['audit-log', 'verify', '--data-dir', dataDir], { cwd });
     assertExit(broken, 1);
     assert.match(broken.stderr, /audit log broken at record 3: altered/);
+  });
+
+  it('`audit-log verify --checkpoint` detects a store rewritten with every hash recomputed', async () => {
+    // The intruder recomputes the chain over the record altered above, by the documented rule:
+    // SHA-256 of prevHash, a newline and the canonical JSON of { actor, atMs, data, seq, type }.
+    const db = new Database(join(dataDir, 'tessera.db'));
+    try {
+      const rows = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as {
+        seq: number;
+        at_ms: number;
+        type: string;
+        actor: string;
+        data: string;
+      }[];
+      const update = db.prepare('UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?');
+      let prevHash = '0'.repeat(64);
+      for (const row of rows) {
+        const text = `{"actor":${JSON.stringify(row.actor)},"atMs":${row.at_ms},"data":${row.data},"seq":${row.seq},"type":${JSON.stringify(row.type)}}`;
+        const hash = createHash('sha256').update(`${prevHash}\n${text}`).digest('hex');
+        update.run(prevHash, hash, row.seq);
+        prevHash = hash;
+      }
+    } finally {
+      db.close();
+    }
+    const unanchored = await tessera(['audit-log', 'verify', '--data-dir', dataDir], { cwd });
+    assertExit(unanchored, 0);
+
+    const checkpoint = join(dataDir, 'audit-head.jws');
+    const anchored = await tessera(
+      ['audit-log', 'verify', '--data-dir', dataDir, '--checkpoint', checkpoint],
+      { cwd },
+    );
+    assertExit(anchored, 1);
+    assert.match(anchored.stderr, /audit log broken at record \d+: anchor-mismatch \(.*rewritten/);
+
+    const forged = join(cwd, 'forged-head.jws');
+    const [header = '', payload = ''] = (await readFile(checkpoint, 'utf8')).split('.');
+    await writeFile(forged, `${header}.${payload}.${randomBytes(64).toString('base64url')}\n`);
+    const refused = await tessera(
+      ['audit-log', 'verify', '--data-dir', dataDir, '--checkpoint', forged],
+      { cwd },
+    );
+    assertExit(refused, 1);
+    assert.match(refused.stderr, /checkpoint .* refused \(ERR_AUDIT_CHECKPOINT_INVALID\)/);
   });
 
   it('`audit-log verify` on a directory without a store fails and creates nothing', async () => {

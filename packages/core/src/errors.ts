@@ -74,6 +74,12 @@ const CODES = {
   ERR_CONFIG_INVALID: [500, 'configuration is invalid'],
   ERR_CONFIG_INSECURE: [500, 'configuration is insecure'],
 
+  // The authority's audit log, checked offline (`tessera audit-log verify`)
+  ERR_AUDIT_CHECKPOINT_INVALID: [
+    500,
+    'audit checkpoint is malformed or not signed by the authority',
+  ],
+
   // Requests to Tessera's own HTTP endpoints (authority, admin API)
   ERR_REQUEST_INVALID: [400, 'request is invalid'],
   ERR_UNAUTHENTICATED: [401, 'credentials are missing or invalid'],

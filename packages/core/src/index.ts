@@ -14,6 +14,8 @@ export type * from './token/caller.ts';
 export * from './token/claims.ts';
 export * from './token/scope.ts';
 export {
+  parsePayloadObject,
+  signCompactJws,
   verifyCompactJws,
   verifyRawSignature,
   DEFAULT_MAX_TOKEN_BYTES,

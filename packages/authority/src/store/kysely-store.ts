@@ -725,6 +725,16 @@ export class KyselyStore implements Store {
     return rows.map(auditFromRow);
   }
 
+  async auditHead(): Promise<AuditRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('audit_log')
+      .selectAll()
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : auditFromRow(row);
+  }
+
   async purgeExpired(nowMs: number): Promise<number> {
     requireInteger(nowMs, 'nowMs');
     // Entries in seconds expire at the start of their second: `expires_at <= floor(now)`.

@@ -137,6 +137,8 @@ export interface Store {
   appendAudit(entry: AuditEntry): Promise<AuditRecord>;
   /** Records with `seq > afterSeq`, ascending, at most `limit`. */
   listAudit(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /** The last record of the audit log (the chain head), undefined while the log is empty. */
+  auditHead(): Promise<AuditRecord | undefined>;
   /**
    * Audit retention. Deletes the run of records at the start of the log whose `atMs` is before
    * `beforeMs` (at most `maxRecords`, default and maximum 10,000), having first appended, in the

@@ -485,6 +485,7 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
           assert.deepEqual(await store.listAudit(start, 1), [first]);
           assert.deepEqual(await store.listAudit(first.seq, 10), [second]);
           assert.deepEqual(await store.listAudit(second.seq, 10), []);
+          assert.deepEqual(await store.auditHead(), second);
           assert.deepEqual(await verifyStoreAuditChain(store), { ok: true, count: second.seq });
         });
       });

@@ -14,8 +14,12 @@ import {
   startAuthority,
   validateConfig,
   verifyStoreAuditChain,
+  loadAuditAnchorKeys,
+  verifyAnchoredAuditChain,
+  type AuditChainFault,
   type AuthorityConfig,
 } from '@tessera/authority';
+import { isTesseraError } from '@tessera/core';
 import { CliError, type CliIo } from '../io.ts';
 
 /** Where `prepareDevMode` keeps the SQLite store inside the data directory. */
@@ -49,6 +53,7 @@ function resolveConfigPaths(document: unknown, baseDir: string): unknown {
   for (const key of ['kekFile', 'adminTokenFile']) if (key in file) file[key] = at(file[key]);
   if ('tls' in file) file.tls = nested(file.tls, ['certFile', 'keyFile']);
   if ('store' in file) file.store = nested(file.store, ['path', 'connectionStringFile']);
+  if ('audit' in file) file.audit = nested(file.audit, ['anchorFile']);
   return file;
 }
 
@@ -162,32 +167,94 @@ async function assertDatabaseExists(path: string): Promise<void> {
   if (!isFile) throw new CliError(`no audit log at ${path} (check --data-dir or --config)`);
 }
 
+/** A signed head is a few hundred bytes; anything much larger is not one. */
+const MAX_CHECKPOINT_BYTES = 16 * 1024;
+
+const CHECKPOINT_FAULTS: Partial<Record<AuditChainFault, string>> = {
+  truncated: 'the log ends before the signed head: records were deleted from its end',
+  'anchor-mismatch': 'the record at the signed head has another hash: the store was rewritten',
+  'anchor-pruned': 'the signed head was pruned by retention and no checkpoint vouches for it',
+};
+
+async function readCheckpoint(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read the checkpoint file ${path}`);
+  }
+  if (Buffer.byteLength(text) > MAX_CHECKPOINT_BYTES) {
+    throw new CliError(`${path} is not a signed audit head (too large)`);
+  }
+  return text;
+}
+
 /**
  * `tessera audit-log verify`: exit 0 when the chain is intact, 1 naming the first bad record.
- * Reads only: never creates a data directory, secrets or an empty database.
+ * With `--checkpoint FILE` (a head the authority signed and wrote outside the store), also
+ * requires that head to be validly signed by one of the authority's keys (those the KEK
+ * decrypts) and present in the chain with the same hash, which detects a store rewritten with
+ * every hash recomputed, or cut short. Reads only: never creates a data directory, secrets or an
+ * empty database.
  */
 export async function auditLogVerify(
-  options: { config?: string; dataDir?: string },
+  options: { config?: string; dataDir?: string; checkpoint?: string },
   io: CliIo,
 ): Promise<void> {
   let store;
+  let kekFile: string;
+  let issuer: string | undefined;
   if (options.config !== undefined) {
     if (options.dataDir !== undefined) throw new CliError('--data-dir and --config are exclusive');
     const config = await loadConfigFile(resolve(options.config));
     if (config.store.kind === 'sqlite') await assertDatabaseExists(config.store.path);
+    kekFile = config.kekFile;
+    issuer = config.issuer;
     store = await openConfiguredStore(config);
   } else {
-    const path = join(resolve(options.dataDir ?? DEFAULT_DATA_DIR), DEV_DATABASE_FILE);
+    const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+    const path = join(dataDir, DEV_DATABASE_FILE);
     await assertDatabaseExists(path);
+    kekFile = join(dataDir, 'kek');
     store = await openSqliteStore({ path });
   }
   try {
-    const verdict = await verifyStoreAuditChain(store);
-    if (verdict.ok) {
-      io.out(`audit log intact: ${verdict.count} records`);
-      return;
+    if (options.checkpoint === undefined) {
+      const verdict = await verifyStoreAuditChain(store);
+      if (verdict.ok) {
+        io.out(`audit log intact: ${verdict.count} records`);
+        return;
+      }
+      throw new CliError(`audit log broken at record ${verdict.seq}: ${verdict.reason}`);
     }
-    throw new CliError(`audit log broken at record ${verdict.seq}: ${verdict.reason}`);
+    const checkpoint = await readCheckpoint(resolve(options.checkpoint));
+    const keys = await loadAuditAnchorKeys(store, kekFile);
+    let result;
+    try {
+      result = await verifyAnchoredAuditChain(
+        store,
+        checkpoint,
+        keys,
+        issuer !== undefined ? { issuer } : {},
+      );
+    } catch (error) {
+      if (!isTesseraError(error) || error.code !== 'ERR_AUDIT_CHECKPOINT_INVALID') throw error;
+      throw new CliError(
+        `checkpoint ${options.checkpoint} refused (${error.code}): ${error.detail ?? error.message}`,
+      );
+    }
+    const { head, verdict } = result;
+    if (!verdict.ok) {
+      const why = CHECKPOINT_FAULTS[verdict.reason];
+      throw new CliError(
+        `audit log broken at record ${verdict.seq}: ${verdict.reason}` +
+          (why === undefined ? '' : ` (${why}; checkpoint: record ${head.seq})`),
+      );
+    }
+    io.out(
+      `audit log intact: ${verdict.count} records; signed head at record ${head.seq} ` +
+        `(${new Date(head.iat * 1000).toISOString()}, key ${head.kid}) matches`,
+    );
   } finally {
     await store.close();
   }
