@@ -18,6 +18,8 @@ import {
   verifyStoreAuditChain,
   type AuditChainVerdict,
 } from '../src/audit/chain.ts';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { storeMigrations } from '../src/store/migrations.ts';
 import { openPostgresStore } from '../src/store/postgres.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { AuditRecord, Store } from '../src/store/types.ts';
@@ -473,6 +475,20 @@ void describe('PostgreSQL store', { skip: postgresSkipReason() ?? false }, () =>
   );
   after(() => server?.stop(), { timeout: 60_000 });
 
+  void it('migration 0002 widens the revocation kind check on an existing store', async () => {
+    const connectionString = await server!.createDatabase();
+    const pool = new pg.Pool({ connectionString, max: 1 });
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    await seedSchema0001(db, 'postgres');
+    await db.destroy();
+    const store = await openPostgresStore({ connectionString });
+    try {
+      await assertMigratedRevocations(store);
+    } finally {
+      await store.close();
+    }
+  });
+
   storeContract('PostgreSQL', (clock) =>
     openPostgresStore({ connectionString: server!.connectionString, clock }),
   );
@@ -607,6 +623,75 @@ void describe('store configuration', () => {
       );
     } finally {
       await store.close();
+    }
+  });
+});
+
+/**
+ * A store created by the first schema version (0001 only), holding revocations 1..3 of which
+ * the newest was purged: what an authority upgraded in place finds.
+ */
+async function seedSchema0001(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const { '0001_initial': initial } = storeMigrations(dialect);
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve({ '0001_initial': initial! }) },
+    migrationTableName: 'tessera_migration',
+    migrationLockTableName: 'tessera_migration_lock',
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw new Error('migration 0001 failed', { cause: error });
+  for (const value of ['old-1', 'old-2', 'old-3']) {
+    await sql`insert into revocations (kind, value, issued_at_or_before, expires_at, created_at_ms)
+      values ('jti', ${value}, null, ${START_MS / 1000 + 3600}, ${START_MS})`.execute(db);
+  }
+  await sql`delete from revocations where value = 'old-3'`.execute(db);
+  await assert.rejects(
+    sql`insert into revocations (kind, value, issued_at_or_before, expires_at, created_at_ms)
+      values ('kid', 'k', null, 0, 0)`.execute(db),
+    'schema 0001 refuses the kind kid',
+  );
+}
+
+/** After migrating a 0001 store: old entries kept, a kid entry stored, no id handed out twice. */
+async function assertMigratedRevocations(store: Store): Promise<void> {
+  const nowS = START_MS / 1000;
+  const before = await store.listRevocations(0, nowS);
+  assert.deepEqual(
+    before.map((r) => [r.id, r.kind, r.value]),
+    [
+      [1, 'jti', 'old-1'],
+      [2, 'jti', 'old-2'],
+    ],
+  );
+  const kid = await store.addRevocation({
+    kind: 'kid',
+    value: 'withdrawn',
+    issuedAtOrBefore: null,
+    expiresAt: nowS + 3600,
+    createdAtMs: START_MS,
+  });
+  assert.ok(kid.id > 3, `id ${kid.id}: 3 was handed out before the migration, never again`);
+}
+
+void describe('migration 0002 (revocation kind kid) on an existing store', () => {
+  void it('SQLite: rebuilds the table keeping rows, ids and the id high-water mark', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-migrate-'));
+    try {
+      const path = join(dir, 'old.db');
+      const db = new Kysely<unknown>({
+        dialect: new SqliteDialect({ database: new BetterSqlite3(path) }),
+      });
+      await seedSchema0001(db, 'sqlite');
+      await db.destroy();
+      const store = await openSqliteStore({ path });
+      try {
+        await assertMigratedRevocations(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -310,6 +310,13 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       onStateChange: (state) => {
         app.log.info({ state }, 'tessera: revocation feed state');
       },
+      // Emergency withdrawal pushed by the authority: within the feed's latency, not at the
+      // next JWKS fetch (up to its max-age). Cached tokens carry no kid, so all are re-verified.
+      onKeyWithdrawn: (kid, untilSeconds) => {
+        remoteKeys.withdraw(kid, untilSeconds);
+        tokenCache.clear();
+        app.log.warn({ kid }, 'tessera: signing key withdrawn; verified-token cache cleared');
+      },
     });
     verifier = createVerifier({
       issuer,

@@ -41,6 +41,8 @@ export class RemoteJwks implements KeyResolver {
   #lastAttemptMs = Number.NEGATIVE_INFINITY;
   #nextRefreshMs = 0;
   #inflight: Promise<boolean> | undefined;
+  /** Withdrawn `kid`s (from the revocation feed) and until when (epoch seconds) to refuse them. */
+  readonly #withdrawn = new Map<string, number>();
 
   constructor(options: RemoteJwksOptions) {
     this.#options = {
@@ -58,7 +60,21 @@ export class RemoteJwks implements KeyResolver {
 
   get(kid: string): VerificationKey | undefined {
     if (this.isStale()) return undefined;
+    if (this.#withdrawn.size !== 0 && this.#withdrawn.has(kid)) return undefined;
     return this.#keys.get(kid);
+  }
+
+  /**
+   * Stops using `kid` at once, and keeps refusing it until `untilSeconds` even if a JWKS fetched
+   * later still lists it (a cached copy on the way, or an authority instance that has not caught
+   * up). For emergency key withdrawal pushed over the revocation feed.
+   */
+  withdraw(kid: string, untilSeconds: number): void {
+    const nowSeconds = this.#options.clock.now() / 1000;
+    for (const [known, until] of this.#withdrawn) {
+      if (until < nowSeconds) this.#withdrawn.delete(known);
+    }
+    this.#withdrawn.set(kid, Math.max(untilSeconds, this.#withdrawn.get(kid) ?? 0));
   }
 
   /** True when the keys have not been refreshed within `maxStaleMs` (or never were). */

@@ -16,11 +16,17 @@ export interface RevocationSyncOptions {
   readonly fetch?: typeof fetch;
   readonly onError?: (error: unknown) => void;
   readonly onStateChange?: (state: 'streaming' | 'polling') => void;
+  /**
+   * A signing key was withdrawn (`keys rotate --revoke-previous`): tokens it signed are void
+   * until `untilSeconds` at least. The plugin stops using the key and drops cached tokens.
+   */
+  readonly onKeyWithdrawn?: (kid: string, untilSeconds: number) => void;
 }
 
 interface WireRevocation {
   id: number;
-  kind: 'jti' | 'subject';
+  /** `jti`, `subject` or `kid`; kinds a newer authority may add are ignored. */
+  kind: string;
   value: string;
   issued_at_or_before?: number;
   expires_at: number;
@@ -102,7 +108,10 @@ export class RevocationSync {
     if (record.id <= this.#cursor) return;
     this.#cursor = record.id;
     if (record.kind === 'jti') this.set.revokeToken(record.value, record.expires_at);
-    else this.set.revokeSubject(record.value, record.issued_at_or_before ?? 0, record.expires_at);
+    else if (record.kind === 'subject') {
+      this.set.revokeSubject(record.value, record.issued_at_or_before ?? 0, record.expires_at);
+    } else if (record.kind === 'kid')
+      this.#options.onKeyWithdrawn?.(record.value, record.expires_at);
   }
 
   #setState(state: 'streaming' | 'polling'): void {

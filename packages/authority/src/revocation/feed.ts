@@ -67,7 +67,11 @@ export class RevocationFeed {
     if (record.id <= this.#cursor) return;
     this.#cursor = record.id;
     if (record.kind === 'jti') this.#set.revokeToken(record.value, record.expiresAt);
-    else this.#set.revokeSubject(record.value, record.issuedAtOrBefore ?? 0, record.expiresAt);
+    else if (record.kind === 'subject') {
+      this.#set.revokeSubject(record.value, record.issuedAtOrBefore ?? 0, record.expiresAt);
+    }
+    // A `kid` entry is for verifiers: here the key has already left the published JWKS, so
+    // nothing it signed reads back (introspection, revocation, the feed's own tokens).
     for (const listener of this.#listeners) listener(record);
   }
 }

@@ -192,7 +192,7 @@ export function revokesFeedClient(record: RevocationRecord, client: FeedClient):
       return record.value === client.clientId;
     case 'jti':
       return record.value === client.token?.jti;
-    default:
-      return false;
+    case 'kid':
+      return record.value === client.token?.kid;
   }
 }

@@ -272,6 +272,23 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         async (request) => {
           const revokePrevious = request.body?.revokePrevious === true;
           const result = await ctx.keys.rotateNow({ revokePrevious });
+          if (result.revokedKid !== undefined) {
+            // Pushed to every verifier on the revocation feed (review finding 5): waiting for
+            // their next JWKS fetch would leave the key's tokens valid for up to a cache lifetime.
+            // Kept as long as any token the key signed could live (verifiers add their tolerance).
+            const nowSeconds = Math.floor(ctx.clock.now() / 1000);
+            await ctx.revocations.add({
+              kind: 'kid',
+              value: result.revokedKid,
+              issuedAtOrBefore: null,
+              expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+            });
+            await ctx.audit({
+              type: 'revocation.added',
+              actor: 'admin',
+              data: { kind: 'kid', kid: result.revokedKid },
+            });
+          }
           await ctx.audit({
             type: 'key.rotated',
             actor: 'admin',

@@ -118,6 +118,51 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
           .execute();
       },
     },
+    // Emergency key withdrawal travels on the revocation feed (review finding 5): a `kid` entry
+    // says "tokens signed by this key are void", for as long as any of them could still be valid.
+    '0002_revocation_kind_kid': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        if (dialect === 'postgres') {
+          await sql`alter table revocations drop constraint revocations_kind_check`.execute(db);
+          await sql`alter table revocations add constraint revocations_kind_check check (kind in ('jti', 'subject', 'kid'))`.execute(
+            db,
+          );
+          return;
+        }
+        // SQLite cannot change a CHECK constraint: rebuild the table, keeping every id and the
+        // AUTOINCREMENT high-water mark, which can lie above the highest id left (see
+        // withCursorColumn: an id handed out once must never come back).
+        const highest = await sql<{
+          seq: number;
+        }>`select seq from sqlite_sequence where name = 'revocations'`.execute(db);
+        await withCursorColumn(db.schema.createTable('revocations_0002'), dialect)
+          .addColumn('kind', 'text', (col) => col.notNull())
+          .addColumn('value', 'text', (col) => col.notNull())
+          .addColumn('issued_at_or_before', 'bigint')
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addCheckConstraint('revocations_kind_check', sql`kind in ('jti', 'subject', 'kid')`)
+          .execute();
+        await sql`insert into revocations_0002 (id, kind, value, issued_at_or_before, expires_at, created_at_ms)
+          select id, kind, value, issued_at_or_before, expires_at, created_at_ms from revocations`.execute(
+          db,
+        );
+        await db.schema.dropTable('revocations').execute();
+        await db.schema.alterTable('revocations_0002').renameTo('revocations').execute();
+        await db.schema
+          .createIndex('revocations_expires_at_idx')
+          .on('revocations')
+          .column('expires_at')
+          .execute();
+        const seq = highest.rows[0]?.seq;
+        if (seq !== undefined) {
+          await sql`delete from sqlite_sequence where name = 'revocations'`.execute(db);
+          await sql`insert into sqlite_sequence (name, seq) values ('revocations', ${seq})`.execute(
+            db,
+          );
+        }
+      },
+    },
   };
 }
 

@@ -42,13 +42,17 @@ export interface SigningKeyRecord {
   readonly publishUntilMs: number | null;
 }
 
-export type RevocationKind = 'jti' | 'subject';
+/**
+ * `jti`: one token. `subject`: every token of a subject issued at or before a moment. `kid`:
+ * every token signed by a withdrawn signing key (`keys rotate --revoke-previous`).
+ */
+export type RevocationKind = 'jti' | 'subject' | 'kid';
 
 export interface RevocationRecord {
   /** Monotonic cursor for `GET /v1/revocations?since=`. */
   readonly id: number;
   readonly kind: RevocationKind;
-  /** The `jti`, or the subject's SPIFFE ID / user id. */
+  /** The `jti`, the subject's SPIFFE ID / user id, or the withdrawn key's `kid`. */
   readonly value: string;
   /** For `subject`: tokens issued at or before this second are revoked. */
   readonly issuedAtOrBefore: number | null;

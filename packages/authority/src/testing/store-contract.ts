@@ -352,6 +352,28 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         });
       });
 
+      void it('keeps a withdrawn signing key (kind kid) like any other entry', async () => {
+        await withStore(async (store) => {
+          const kid = unique('withdrawn-kid');
+          const stored = await store.addRevocation({
+            kind: 'kid',
+            value: kid,
+            issuedAtOrBefore: null,
+            expiresAt: START_S + 3600,
+            createdAtMs: START_MS,
+          });
+          assert.deepEqual(stored, {
+            id: stored.id,
+            kind: 'kid',
+            value: kid,
+            issuedAtOrBefore: null,
+            expiresAt: START_S + 3600,
+            createdAtMs: START_MS,
+          });
+          assert.deepEqual(await store.listRevocations(stored.id - 1, START_S), [stored]);
+        });
+      });
+
       void it('leaves out entries that have expired at the given time', async () => {
         await withStore(async (store) => {
           const short = await store.addRevocation({
