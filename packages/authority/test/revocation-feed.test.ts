@@ -348,7 +348,10 @@ describe('revocation feed authentication', () => {
   let m: Material;
 
   before(async () => {
-    const authority = await startTestAuthority();
+    // Every row fails from 127.0.0.1: a budget that the table never exhausts (tested below).
+    const authority = await startTestAuthority({
+      config: { clientAuthFailures: { maxPerWindow: 1000 } },
+    });
     const reader = await authority.register('reader', [], []);
     m = {
       authority,
@@ -656,6 +659,29 @@ describe('revocation stream lifetime', () => {
       assert.equal(await stream.ended(300), false);
       clock.advance(31_000);
       assert.equal(await stream.ended(), true);
+    } finally {
+      await authority.close();
+    }
+  });
+});
+
+describe('revocation feed failure budget', () => {
+  it('counts refusals against the source, as the token endpoint does (429 once spent)', async () => {
+    const authority = await startTestAuthority({
+      config: { clientAuthFailures: { maxPerWindow: 3 } },
+    });
+    try {
+      const reader = await authority.register('budgeted', [], []);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await get(`${authority.url}/v1/revocations`, bearer('x.y.z'))).status, 401);
+      }
+      const valid = await get(
+        `${authority.url}/v1/revocations`,
+        bearer(authority.assertion(reader.key, reader.clientId)),
+      );
+      assert.equal(valid.status, 429);
+      assert.ok(Number(valid.headers['retry-after']) > 0);
+      assert.equal((JSON.parse(valid.body) as { code: string }).code, 'ERR_RATE_LIMITED');
     } finally {
       await authority.close();
     }

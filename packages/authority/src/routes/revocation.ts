@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import type { FormParameters } from '../http/form.ts';
+import { clientSource } from '../client-auth/failures.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import {
   authenticateFeedClient,
@@ -166,9 +167,9 @@ function feedClientOf(request: FastifyRequest): FeedClient {
 /**
  * `GET /v1/revocations` and `GET /v1/revocations/stream`, in a scope of their own whose
  * `onRequest` hook authenticates the caller before anything else about the request is looked
- * at. Refusals are 401 with a generic body; the reason goes to the log and to
- * `tessera_authority_failures_total`, never to the audit log (finding: an unauthenticated caller
- * must not be able to grow it).
+ * at. Refusals are 401 with a generic body; the reason goes to the log, to
+ * `tessera_authority_failures_total` and to the aggregated refusal rows (never one audit row per
+ * request), and counts against the source's failure budget.
  */
 function registerFeedRoutes(
   app: FastifyInstance,
@@ -180,11 +181,22 @@ function registerFeedRoutes(
   const openStreams = new Map<string, number>();
 
   app.addHook('onRequest', async (request, reply) => {
+    // The same per-source budget of failed client authentication as the token endpoint: a
+    // source that keeps failing stops costing signature checks here too.
+    const source = clientSource(request);
+    const retryAfter = ctx.unauthenticated.throttle(source, 'revocations');
+    if (retryAfter > 0) {
+      await reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send(publicErrorBody('ERR_RATE_LIMITED'));
+      return;
+    }
     try {
       feedClients.set(request, await authenticateFeedClient(ctx, request));
     } catch (error) {
       if (!(error instanceof FeedAuthError)) throw error;
-      ctx.metrics.failures.inc({ endpoint: 'revocations', reason: error.reason });
+      ctx.unauthenticated.refused(source, 'revocations', error.reason);
       request.log.warn(
         {
           reason: error.reason,
