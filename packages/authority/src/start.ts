@@ -126,6 +126,8 @@ export interface RunningAuthority {
    * every `audit.anchorIntervalSeconds` and at `close()`).
    */
   anchorAudit(): Promise<void>;
+  /** Prunes the audit log by `audit.retentionDays` now (otherwise every minute). */
+  applyAuditRetention(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -280,6 +282,9 @@ export async function startAuthority(
     },
     async anchorAudit() {
       await anchorAudit();
+    },
+    applyAuditRetention() {
+      return applyAuditRetention(store, config, clock, deps.logger);
     },
   };
 }
