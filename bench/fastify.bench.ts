@@ -4,8 +4,9 @@
  * bench/README.md): do not rename.
  *
  * As for `authority.*`, the apps (`fastify/server.ts`, one process per variant) are pinned to
- * CPU 0, autocannon (`fastify/load.ts`) to CPU 1, and this runner only coordinates. The variants are loaded in alternating rounds (noauth, protected, fastify_jwt,
- * uncached, noauth, …) so they all see the same machine conditions; the four benchmarks share one
+ * CPU 0, autocannon (`fastify/load.ts`) to CPU 1, and this runner only coordinates. The variants are loaded in alternating rounds (noauth, protected,
+ * protected_minimal, fastify_jwt, uncached, noauth, …) so they all see the same machine conditions;
+ * the five benchmarks share one
  * such session, which the first of them to run starts.
  */
 import { systemClock } from '../packages/core/src/clock.ts';
@@ -66,7 +67,14 @@ interface Fixture {
  * so no request waits behind another and the difference is the work added per request. Under
  * the 64-connection load, p99 is mostly queueing and moves with throughput.
  */
-const UNLOADED: readonly Variant[] = ['noauth', 'protected', 'fastify_jwt'];
+const UNLOADED: readonly Variant[] = ['noauth', 'protected', 'protected_minimal', 'fastify_jwt'];
+
+/** The issue's targets, checked and printed with the figures (same session, same logger settings). */
+const TARGETS = {
+  protectedVsNoauth: 0.75,
+  protectedVsFastifyJwt: 1.6,
+  minimalVsNoauth: 0.9,
+};
 
 interface Session {
   readonly rounds: Readonly<Record<Variant, number[]>>;
@@ -210,12 +218,14 @@ async function runRounds(
   const rounds: Record<Variant, number[]> = {
     noauth: [],
     protected: [],
+    protected_minimal: [],
     fastify_jwt: [],
     uncached: [],
   };
   const latencies: Record<Variant, number[]> = {
     noauth: [],
     protected: [],
+    protected_minimal: [],
     fastify_jwt: [],
     uncached: [],
   };
@@ -325,7 +335,7 @@ async function measureAll(options: Required<RunOptions>): Promise<Session> {
   };
 }
 
-// The four benchmarks share one session: the first to run starts it, the others reuse it.
+// The five benchmarks share one session: the first to run starts it, the others reuse it.
 let session: { options: string; result: Promise<Session> } | undefined;
 
 function shared(options: Required<RunOptions>): Promise<Session> {
@@ -336,6 +346,26 @@ function shared(options: Required<RunOptions>): Promise<Session> {
 
 function ratio(a: readonly number[], b: readonly number[]): string {
   return (median(a) / median(b)).toFixed(2);
+}
+
+/** The three ratios the issue sets targets for, each with its target and whether it is met. */
+function targets(s: Session): string {
+  const check = (label: string, value: number, target: number): string =>
+    `${label} ${value.toFixed(2)} (target >= ${target}: ${value >= target ? 'met' : 'NOT met'})`;
+  const r = s.rounds;
+  return [
+    check('protected/noauth', median(r.protected) / median(r.noauth), TARGETS.protectedVsNoauth),
+    check(
+      'protected/fastify_jwt',
+      median(r.protected) / median(r.fastify_jwt),
+      TARGETS.protectedVsFastifyJwt,
+    ),
+    check(
+      'protected.minimal/noauth',
+      median(r.protected_minimal) / median(r.noauth),
+      TARGETS.minimalVsNoauth,
+    ),
+  ].join(', ');
 }
 
 /** The unloaded figures of `variant` against `noauth`'s: p50 and p99, and what was added. */
@@ -369,7 +399,24 @@ export const benchmarks: readonly LoadBenchmark[] = [
         note:
           `${s.note}; the same token on every request; ` +
           `${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x fastify.fastify_jwt; ` +
+          `targets: ${targets(s)}; ` +
           unloadedNote(s, 'protected'),
+      };
+    },
+  },
+  {
+    name: 'fastify.protected.minimal',
+    baseline: { name: 'fastify.noauth' },
+    measure: async (options): Promise<Measurement> => {
+      const s = await shared(options);
+      return {
+        rounds: s.rounds.protected_minimal,
+        baselineRounds: s.rounds.noauth,
+        latencies: s.latencies.protected_minimal,
+        note:
+          `${s.note}; the plugin with rateLimit: false and auditDestination: false, the same ` +
+          `token on every request; ` +
+          unloadedNote(s, 'protected_minimal'),
       };
     },
   },
@@ -381,7 +428,8 @@ export const benchmarks: readonly LoadBenchmark[] = [
         rounds: s.rounds.fastify_jwt,
         latencies: s.latencies.fastify_jwt,
         note:
-          `${s.note}; @fastify/jwt ES256, verify.cache: true, the same token on every request; ` +
+          `${s.note}; @fastify/jwt ES256, verify.cache: true with cacheKeyBuilder returning the ` +
+          `token, a synchronous hook, the same token on every request; ` +
           `fastify.protected is ${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x this; ` +
           unloadedNote(s, 'fastify_jwt'),
       };

@@ -4,9 +4,15 @@
  */
 
 /** The apps under load, each in its own process, all with the same route and logger settings. */
-export type Variant = 'noauth' | 'protected' | 'fastify_jwt' | 'uncached';
+export type Variant = 'noauth' | 'protected' | 'protected_minimal' | 'fastify_jwt' | 'uncached';
 
-export const VARIANTS: readonly Variant[] = ['noauth', 'protected', 'fastify_jwt', 'uncached'];
+export const VARIANTS: readonly Variant[] = [
+  'noauth',
+  'protected',
+  'protected_minimal',
+  'fastify_jwt',
+  'uncached',
+];
 
 /** `start`'s answer: the variant's app is listening. */
 export interface ServerStarted {
