@@ -116,7 +116,7 @@ export class BenchChild<Request> {
 }
 
 /**
- * Starts `node --import tsx <script>` (under `taskset -c <cpu>` when `cpu` is given) and waits
+ * Starts `node --conditions=tessera-source --import tsx <script>` (under `taskset -c <cpu>` when `cpu` is given) and waits
  * for the ready message the script sends with {@link serveParent}. The child's stdout goes to
  * this process's stderr so `--json` output stays clean.
  */
@@ -129,7 +129,13 @@ export async function spawnBenchChild<Request>(
     readonly readyTimeoutMs: number;
   },
 ): Promise<{ child: BenchChild<Request>; ready: unknown }> {
-  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', fileURLToPath(script)];
+  const nodeArgs = [
+    ...(options.nodeArgs ?? []),
+    '--conditions=tessera-source',
+    '--import',
+    'tsx',
+    fileURLToPath(script),
+  ];
   const [command, args] =
     options.cpu === undefined
       ? [process.execPath, nodeArgs]

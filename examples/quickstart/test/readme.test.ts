@@ -20,7 +20,7 @@ it('the README shows the quickstart example exactly as the file that runs', () =
 it('the quickstart allows the real token and refuses every forgery, as the README says', async () => {
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(exampleFile)],
+    ['--conditions=tessera-source', '--import', 'tsx', fileURLToPath(exampleFile)],
     {
       cwd: fileURLToPath(new URL('examples/quickstart/', root)),
       timeout: 30_000,

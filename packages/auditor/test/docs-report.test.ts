@@ -25,7 +25,7 @@ describe('docs/audit-ticketing.md', () => {
     assert.equal(
       text,
       renderMarkdown(report),
-      'regenerate with: node packages/cli/bin/tessera.js audit examples/ticketing --out docs/audit-ticketing.md',
+      'regenerate with: npm run -s tessera -- audit examples/ticketing --out docs/audit-ticketing.md',
     );
   });
 });

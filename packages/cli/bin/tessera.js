@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The packages ship TypeScript sources; tsx compiles them on load (Node 20 cannot strip types).
-import { register } from 'tsx/esm/api';
+// Runs the compiled CLI (dist/) under plain node. The repository's tests run the same file from
+// source: node --conditions=tessera-source --import tsx packages/cli/bin/tessera.js
+import { main } from '@tessera/cli';
 
-register();
-const { main } = await import('../src/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -5,9 +5,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { CATALOG, FAIL_ON_LEVELS, reportSchema, type JsonReport } from '@tessera/auditor';
+import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**
  * `tessera audit` end to end: each case runs the real binary on a directory built for it and
@@ -16,7 +16,6 @@ import { CATALOG, FAIL_ON_LEVELS, reportSchema, type JsonReport } from '@tessera
  * it is checked against the JSON report printed by the same run.
  */
 
-const BIN = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 const COMMAND_TIMEOUT_MS = 60_000;
 
 interface Run {
@@ -28,7 +27,7 @@ interface Run {
 async function tessera(args: readonly string[], cwd: string): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [...TESSERA_FROM_SOURCE, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,18 +6,17 @@ import { access, chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { eventually } from '@tessera/core/testing';
 import { freePort } from '../../authority/test/support/free-port.ts';
+import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**
- * The `tessera` binary end to end: every step runs `node packages/cli/bin/tessera.js` as a child
+ * The `tessera` binary end to end: every step runs `packages/cli/bin/tessera.js` from source as a child
  * process (cwd a temporary directory, so `.tessera` lands there) and asserts its exit code and
  * output, against a real dev-mode authority on 127.0.0.1.
  */
 
-const BIN = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 const COMMAND_TIMEOUT_MS = 20_000;
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -43,7 +42,7 @@ function spawnTessera(
   args: readonly string[],
   options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
 ): { child: ChildProcess; output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [...TESSERA_FROM_SOURCE, ...args], {
     cwd: options.cwd,
     env: childEnv(options.env ?? {}),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,7 +7,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   generateSigningKey,
   JWT_BEARER_ASSERTION_TYPE,
@@ -17,6 +16,7 @@ import {
 } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import { freePort } from '../../authority/test/support/free-port.ts';
+import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**
  * `tessera authority start --workers 2`: two worker processes behind one port and one SQLite
@@ -26,7 +26,6 @@ import { freePort } from '../../authority/test/support/free-port.ts';
  * other: it fails when a worker keeps acting on state another worker changed.
  */
 
-const BIN = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
 const TRUST_DOMAIN = 'tessera.local';
 const WORKERS = 2;
 /** Each worker loads the authority through tsx: on a loaded 2-core machine that took over 30 s. */
@@ -49,7 +48,7 @@ async function startCluster(dir: string): Promise<Authority> {
   const child = spawn(
     process.execPath,
     [
-      BIN,
+      ...TESSERA_FROM_SOURCE,
       'authority',
       'start',
       '--dev',

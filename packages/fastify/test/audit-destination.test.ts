@@ -86,6 +86,7 @@ describe('auditFileDestination', () => {
     const child = spawnSync(
       process.execPath,
       [
+        '--conditions=tessera-source',
         '--import',
         'tsx',
         '--input-type=module',
