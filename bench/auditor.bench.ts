@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CATALOG } from '../packages/auditor/src/catalog/checks.ts';
+import { CATALOG } from '@tessera/auditor';
 import { spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import { generateCodebase, type GeneratedCodebase } from './auditor/generate.ts';
 import type {

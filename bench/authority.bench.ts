@@ -11,12 +11,13 @@
  * process on one thread per worker, all at once, while no load runs, so candidate and baseline
  * are given the same number of cores; the published line says how many (`cores`).
  */
-import { systemClock } from '../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../packages/core/src/keys/jwk.ts';
 import {
+  generateSigningKey,
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
-} from '../packages/core/src/token/client-assertion.ts';
+  type SigningKey,
+  systemClock,
+} from '@tessera/core';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import {
   authorityWorkers,

@@ -4,22 +4,20 @@
  */
 import { createHash, createHmac, createSecretKey, randomBytes, sign, verify } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { ManualClock } from '../packages/core/src/clock.ts';
 import {
   createContentDigest,
   createRequestSignatureVerifier,
+  createSignatureBase,
+  createVerifier,
+  generateSigningKey,
+  KeySet,
+  mintAccessToken,
+  type SignatureKey,
+  type SignatureParameterName,
   signRequest,
   verifyContentDigest,
-  type SignatureKey,
-} from '../packages/core/src/http-signature/index.ts';
-import {
-  createSignatureBase,
-  type SignatureParameterName,
-} from '../packages/core/src/http-signature/base.ts';
-import { generateSigningKey } from '../packages/core/src/keys/jwk.ts';
-import { KeySet } from '../packages/core/src/keys/jwks.ts';
-import { mintAccessToken } from '../packages/core/src/token/mint.ts';
-import { createVerifier } from '../packages/core/src/token/verify.ts';
+} from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import type { Benchmark } from './harness.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';

@@ -11,10 +11,13 @@
  * conditions; the two benchmarks share one such session, which the first of them to run starts.
  */
 import { rm } from 'node:fs/promises';
-import { systemClock } from '../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../packages/core/src/keys/jwk.ts';
-import { serviceSpiffeId } from '../packages/core/src/spiffe/id.ts';
-import { mintAccessToken } from '../packages/core/src/token/mint.ts';
+import {
+  generateSigningKey,
+  mintAccessToken,
+  serviceSpiffeId,
+  type SigningKey,
+  systemClock,
+} from '@tessera/core';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import type { AuthorityClosed, AuthorityReady, AuthorityRequest } from './authority/messages.ts';
 import type {

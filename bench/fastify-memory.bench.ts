@@ -11,11 +11,14 @@
  * measurement is the whole 100,000 requests, once.
  */
 import { rm } from 'node:fs/promises';
-import { systemClock } from '../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../packages/core/src/keys/jwk.ts';
-import { serviceSpiffeId } from '../packages/core/src/spiffe/id.ts';
-import { CACHE_ENTRY_OVERHEAD_BYTES } from '../packages/core/src/token/cache.ts';
-import { mintAccessToken } from '../packages/core/src/token/mint.ts';
+import {
+  CACHE_ENTRY_OVERHEAD_BYTES,
+  generateSigningKey,
+  mintAccessToken,
+  serviceSpiffeId,
+  type SigningKey,
+  systemClock,
+} from '@tessera/core';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import type { ChildReady, HttpLoadRequest, HttpLoadResult } from './demo/messages.ts';
 import type {

@@ -9,9 +9,7 @@
  * the five benchmarks share one
  * such session, which the first of them to run starts.
  */
-import { systemClock } from '../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../packages/core/src/keys/jwk.ts';
-import { mintAccessToken } from '../packages/core/src/token/mint.ts';
+import { generateSigningKey, mintAccessToken, type SigningKey, systemClock } from '@tessera/core';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import type { LoadResult } from './authority/messages.ts';
 import type {

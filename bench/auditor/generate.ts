@@ -10,7 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { mulberry32 } from '../../packages/core/test/support/prng.ts';
+import { mulberry32 } from '@tessera/core/testing';
 
 export interface GeneratedCodebase {
   readonly root: string;

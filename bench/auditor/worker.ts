@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
-import { auditDirectory } from '../../packages/auditor/src/audit.ts';
+import { auditDirectory } from '@tessera/auditor';
 import { serveParent } from '../authority/child-process.ts';
 import type {
   AuditorWorkerClosed,

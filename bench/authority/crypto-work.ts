@@ -4,10 +4,13 @@
  * (`ceiling-thread.ts`), one per core the authority is given.
  */
 import { sign, verify } from 'node:crypto';
-import { systemClock } from '../../packages/core/src/clock.ts';
-import { generateSigningKey, type SigningKey } from '../../packages/core/src/keys/jwk.ts';
-import { mintClientAssertion } from '../../packages/core/src/token/client-assertion.ts';
-import { mintAccessToken } from '../../packages/core/src/token/mint.ts';
+import {
+  generateSigningKey,
+  mintAccessToken,
+  mintClientAssertion,
+  type SigningKey,
+  systemClock,
+} from '@tessera/core';
 import type { CryptoWork } from './messages.ts';
 
 /** A compact JWS split the way a verifier sees it. */

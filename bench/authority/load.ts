@@ -5,12 +5,12 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import autocannon from 'autocannon';
-import { systemClock } from '../../packages/core/src/clock.ts';
-import { signingKeyFromPrivateKey } from '../../packages/core/src/keys/jwk.ts';
 import {
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
-} from '../../packages/core/src/token/client-assertion.ts';
+  signingKeyFromPrivateKey,
+  systemClock,
+} from '@tessera/core';
 import { serveParent } from './child-process.ts';
 import type { LoadRequest, LoadResult, LoadRound } from './messages.ts';
 

@@ -2,7 +2,7 @@
  * What the bench runner, the authority process (`server.ts`) and the load generator (`load.ts`)
  * say to each other over IPC.
  */
-import { MAX_WORKERS } from '../../packages/authority/src/config.ts';
+import { MAX_WORKERS } from '@tessera/authority';
 
 /** The authority process's ready message. */
 export interface AuthorityReady {

@@ -10,14 +10,15 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareDevMode } from '../../packages/authority/src/dev.ts';
-import { createAuthorityLogger } from '../../packages/authority/src/logger.ts';
 import {
+  createAuthorityLogger,
   isAuthorityWorker,
+  prepareDevMode,
   runAuthorityWorker,
+  startAuthority,
   startAuthorityCluster,
-} from '../../packages/authority/src/cluster.ts';
-import { startAuthority } from '../../packages/authority/src/start.ts';
+} from '@tessera/authority';
+import { freePort } from '@tessera/authority/testing';
 import { Worker } from 'node:worker_threads';
 import { serveParent } from './child-process.ts';
 import {
@@ -28,7 +29,6 @@ import {
   type Ceiling,
   type CeilingThreadRequest,
 } from './messages.ts';
-import { freePort } from '../../packages/authority/test/support/free-port.ts';
 
 const AUTHORITY_WORKERS = authorityWorkers();
 

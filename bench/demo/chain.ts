@@ -34,11 +34,11 @@ import { Agent, request as undiciRequest } from 'undici';
 import {
   generateSigningKey,
   parsePolicy,
-  publicErrorBody,
   type Policy,
+  publicErrorBody,
   type SigningKey,
-} from '../../packages/core/src/index.ts';
-import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
+} from '@tessera/core';
+import { auditFileDestination, tessera } from '@tessera/fastify';
 import { BILLING } from '../../examples/ticketing/src/billing.ts';
 import { EVENT_SERVICE } from '../../examples/ticketing/src/event-service.ts';
 import { API_GATEWAY } from '../../examples/ticketing/src/gateway.ts';

@@ -5,9 +5,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import autocannon from 'autocannon';
-import { systemClock } from '../../packages/core/src/clock.ts';
-import { signingKeyFromPrivateKey } from '../../packages/core/src/keys/jwk.ts';
-import { mintAccessToken } from '../../packages/core/src/token/mint.ts';
+import { mintAccessToken, signingKeyFromPrivateKey, systemClock } from '@tessera/core';
 import { serveParent } from '../authority/child-process.ts';
 import type { LoadResult } from '../authority/messages.ts';
 import type { Credentials, FastifyLoadRequest, GetRound } from './messages.ts';

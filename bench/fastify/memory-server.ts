@@ -24,8 +24,8 @@ import {
   signingKeyFromPrivateKey,
   systemClock,
   VerifiedTokenCache,
-} from '../../packages/core/src/index.ts';
-import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
+} from '@tessera/core';
+import { auditFileDestination, tessera } from '@tessera/fastify';
 import { serveParent } from '../authority/child-process.ts';
 import type { ChildReady } from '../demo/messages.ts';
 import type {

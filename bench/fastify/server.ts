@@ -28,11 +28,11 @@ import {
   KeySet,
   mintAccessToken,
   parsePolicy,
+  type SigningKey,
   signingKeyFromPrivateKey,
   systemClock,
-  type SigningKey,
-} from '../../packages/core/src/index.ts';
-import { auditFileDestination, tessera } from '../../packages/fastify/src/index.ts';
+} from '@tessera/core';
+import { auditFileDestination, tessera } from '@tessera/fastify';
 import { runBenchmark } from '../harness.ts';
 import { serveParent } from '../authority/child-process.ts';
 import type { Ceiling, ServerClosed, ServerRequest, ServerStarted, Variant } from './messages.ts';

@@ -5,12 +5,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '@tessera/authority/testing';
 import { ClientCredentialsTokenSource } from '@tessera/client';
 import { signingKeyFromPrivateKey } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import { startDemo, type RunningDemo } from '../src/main.ts';
 import type { Hop } from '../src/service.ts';
-import { freePort } from '../../../packages/authority/test/support/free-port.ts';
 
 interface Reply {
   status: number;

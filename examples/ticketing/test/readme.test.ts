@@ -89,7 +89,10 @@ describe('README: the ticketing demo', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    assert.equal(pkg.scripts.start, 'node --conditions=tessera-source --import tsx examples/ticketing/src/main.ts');
+    assert.equal(
+      pkg.scripts.start,
+      'node --conditions=tessera-source --import tsx examples/ticketing/src/main.ts',
+    );
     assert.equal(pkg.scripts.quickstart, 'npm run start -w @tessera/example-quickstart');
     assert.ok(readme.includes('npm run quickstart'));
   });

@@ -12,7 +12,23 @@ export {
   type FailOn,
 } from './config.ts';
 export { failingChecks } from './gate.ts';
-export * from './model.ts';
+export {
+  CATEGORIES,
+  SEVERITIES,
+  STATUSES,
+  type AuditReport,
+  type Category,
+  type CheckDefinition,
+  type CheckId,
+  type CheckResult,
+  type DecidedBy,
+  type Evidence,
+  type Outcome,
+  type PassRate,
+  type Severity,
+  type Status,
+  type Waiver,
+} from './model.ts';
 export { toJsonReport, renderJson } from './report/json.ts';
 export { CATEGORY_NAMES, renderMarkdown } from './report/markdown.ts';
 export { renderSarif, SARIF_SCHEMA_URI, type SarifOptions } from './report/sarif.ts';

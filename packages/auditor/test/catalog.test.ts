@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { parsePolicy } from '@tessera/core';
-import { main } from '../../cli/src/main.ts';
 import { CATALOG } from '../src/catalog/checks.ts';
 import { CATEGORIES, SEVERITIES, type CheckDefinition, type DecidedBy } from '../src/model.ts';
 
@@ -205,6 +204,7 @@ describe('catalog snippets', () => {
     ({ snippet }) => !commands.concat(policies).some((s) => s.snippet === snippet),
   );
 
+  // The command lines are run against the CLI in packages/cli/test/catalog-commands.test.ts.
   it('are TypeScript, policy documents or tessera command lines', () => {
     assert.ok(snippets.length >= 40, `only ${String(snippets.length)} snippets`);
     assert.ok(commands.length > 0 && policies.length > 0 && code.length > 0);
@@ -253,26 +253,6 @@ describe('catalog snippets', () => {
   it('that are policies load with parsePolicy', () => {
     for (const { id, snippet } of policies) {
       assert.doesNotThrow(() => parsePolicy(snippet), id);
-    }
-  });
-
-  it('that are command lines name real tessera commands', async () => {
-    for (const { id, snippet } of commands) {
-      const words = snippet.split(/\s+/).slice(1);
-      const out: string[] = [];
-      const capture = (line: string) => {
-        out.push(line);
-      };
-      const io = { out: capture, err: capture, env: {} };
-      assert.equal(await main([...words, '--help'], io), 0, `${id}: ${snippet}`);
-      const usage = /^Usage: tessera ((?:[a-z-]+ )*)\[options\](.*)$/m.exec(out.join('\n'));
-      assert.ok(usage !== null, `${id}: ${out.join('\n')}`);
-      const path = (usage[1] ?? '').trim().split(' ');
-      const positional = ((usage[2] ?? '').match(/<[^>]+>/g) ?? []).length;
-      const firstOption = words.findIndex((word) => word.startsWith('-'));
-      const leading = firstOption === -1 ? words : words.slice(0, firstOption);
-      assert.deepEqual(leading.slice(0, path.length), path, `${id}: ${snippet}`);
-      assert.equal(leading.length, path.length + positional, `${id}: ${snippet}`);
     }
   });
 });

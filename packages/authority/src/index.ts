@@ -2,6 +2,11 @@
  * @tessera/authority — the token issuer: OAuth 2.0 client credentials with `private_key_jwt`,
  * service registry, signing-key rotation, revocation (RFC 7009 + SSE feed), introspection
  * (RFC 7662), join tokens, and a hash-chained audit log, over SQLite or PostgreSQL.
+ *
+ * What a service embeds: configuration (validated once), `startAuthority` or
+ * `startAuthorityCluster`, dev-mode setup, the logger with its redaction, the `Store` contract
+ * with its SQLite and PostgreSQL implementations, and audit-chain verification. Routes, key
+ * management and client authentication are wiring, reached only through these.
  */
 export {
   authorityConfigSchema,
@@ -9,6 +14,7 @@ export {
   MAX_WORKERS,
   validateConfig,
   type AuthorityConfig,
+  type AuthorityConfigFile,
 } from './config.ts';
 export {
   prepareDevMode,
@@ -17,31 +23,14 @@ export {
   DEV_TRUST_DOMAIN,
   type DevSetup,
 } from './dev.ts';
-export { createAuthorityLogger, REDACTED_PATHS } from './logger.ts';
-export {
-  startAuthority,
-  initialiseAuthorityStore,
-  openConfiguredStore,
-  type RunningAuthority,
-} from './start.ts';
+export { createAuthorityLogger } from './logger.ts';
+export { startAuthority, openConfiguredStore, type RunningAuthority } from './start.ts';
 export {
   isAuthorityWorker,
   runAuthorityWorker,
   startAuthorityCluster,
   type RunningCluster,
 } from './cluster.ts';
-export { createAuthorityContext, type AuthorityContextDeps } from './authority.ts';
-export { buildAuthorityServer } from './server.ts';
-export {
-  ClientAuthenticationError,
-  TOKEN_ENDPOINT_PATH,
-  type AuthorityContext,
-  type AuthorityKeys,
-  type AuthorityPeers,
-  type AuthoritySettings,
-} from './context.ts';
-export { KeyManager } from './keys/manager.ts';
-export { parseKek, generateKek } from './keys/kek.ts';
 export {
   verifyAuditChain,
   verifyStoreAuditChain,
@@ -59,6 +48,16 @@ export {
   type AnchoredAuditVerdict,
   type SignedAuditHead,
 } from './audit/anchor.ts';
-export { openSqliteStore } from './store/sqlite.ts';
-export { openPostgresStore } from './store/postgres.ts';
-export type * from './store/types.ts';
+export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts';
+export { openPostgresStore, type PostgresStoreOptions } from './store/postgres.ts';
+export type {
+  AuditEntry,
+  AuditRecord,
+  JoinTokenRecord,
+  RevocationKind,
+  RevocationRecord,
+  ServiceRecord,
+  SigningKeyRecord,
+  SigningKeyState,
+  Store,
+} from './store/types.ts';

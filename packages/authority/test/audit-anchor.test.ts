@@ -16,7 +16,7 @@ import {
 import { auditHash, canonicalJson, type AuditChainVerdict } from '../src/audit/chain.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { AuditRecord } from '../src/store/types.ts';
-import { startTestAuthority } from './support/authority.ts';
+import { startTestAuthority } from '../src/testing/test-authority.ts';
 
 interface Row {
   seq: number;

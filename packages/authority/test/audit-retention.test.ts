@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { verifyStoreAuditChain } from '../src/audit/chain.ts';
-import { startTestAuthority } from './support/authority.ts';
+import { startTestAuthority } from '../src/testing/test-authority.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -8,7 +8,7 @@ import {
   TesseraError,
 } from '@tessera/core';
 import { verifyStoreAuditChain } from '../src/audit/chain.ts';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 import { postgresSkipReason, startTestPostgres, type TestPostgres } from './support/postgres.ts';
 
 const BILLING = 'spiffe://tessera.local/billing';

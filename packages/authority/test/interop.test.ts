@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateSigningKey } from '@tessera/core';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 /**
  * Interoperability with independent implementations: oauth4webapi (an RFC 8414 / RFC 7523 /

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JWT_BEARER_ASSERTION_TYPE, type SigningKey } from '@tessera/core';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 const BILLING = 'spiffe://tessera.local/billing';
 const EVENTS = 'spiffe://tessera.local/event-service';

@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import {
   createVerifier,
-  ManualClock,
   mintAccessToken,
   parseJwks,
   TesseraError,
@@ -11,6 +10,7 @@ import {
   type SigningKey,
   type TesseraErrorCode,
 } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { generateKek, parseKek } from '../src/keys/kek.ts';
 import { KeyManager, type KeyManagerOptions } from '../src/keys/manager.ts';
 import { MemoryStore } from './support/memory-store.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 /**
  * Finding 13 of the security review: the OAuth endpoints answered anything but POST with a 404

@@ -4,11 +4,11 @@ import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import {
   generateSigningKey,
-  ManualClock,
   TesseraError,
   type SigningAlgorithm,
   type SigningKey,
 } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import {
   CLIENT_AUTH_FAILURES,
   ClientAuthError,

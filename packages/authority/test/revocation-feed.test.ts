@@ -4,14 +4,13 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   generateSigningKey,
-  ManualClock,
   mintAccessToken,
   mintClientAssertion,
   systemClock,
   type SigningKey,
 } from '@tessera/core';
-import { eventually } from '@tessera/core/testing';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { eventually, ManualClock } from '@tessera/core/testing';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 const TD = 'tessera.local';
 const AUTHORITY_ID = `spiffe://${TD}/tessera-authority`;

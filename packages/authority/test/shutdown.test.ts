@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { startTestAuthority } from './support/authority.ts';
+import { startTestAuthority } from '../src/testing/test-authority.ts';
 
 it('close() does not wait for revocation stream subscribers to hang up', async () => {
   const authority = await startTestAuthority();

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { isTesseraError, ManualClock } from '@tessera/core';
+import { isTesseraError } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import {

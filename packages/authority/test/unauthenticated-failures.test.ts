@@ -3,15 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import {
   generateSigningKey,
   JWT_BEARER_ASSERTION_TYPE,
-  ManualClock,
   mintClientAssertion,
   type SigningKey,
 } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { verifyStoreAuditChain } from '../src/audit/chain.ts';
 import { RefusalAggregator } from '../src/audit/refusal-aggregator.ts';
 import { ClientAuthFailureLimiter, limiterKey } from '../src/client-auth/failure-limiter.ts';
 import type { AuditEntry, AuditRecord } from '../src/store/types.ts';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 const MAX_FAILURES = 5;
 const WINDOW_SECONDS = 60;

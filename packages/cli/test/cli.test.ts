@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { freePort } from '@tessera/authority/testing';
 import { eventually } from '@tessera/core/testing';
-import { freePort } from '../../authority/test/support/free-port.ts';
 import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**

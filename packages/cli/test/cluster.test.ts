@@ -15,7 +15,7 @@ import {
   type SigningKey,
 } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
-import { freePort } from '../../authority/test/support/free-port.ts';
+import { freePort } from '@tessera/authority/testing';
 import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**

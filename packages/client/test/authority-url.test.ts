@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { generateSigningKey, ManualClock, TesseraError } from '@tessera/core';
+import { generateSigningKey, TesseraError } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { ClientCredentialsTokenSource, createServiceMap } from '@tessera/client';
 
 /**

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   generateSigningKey,
-  ManualClock,
   requestContext,
   TesseraError,
   traceContextFromHeaders,
 } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as otel from '@opentelemetry/api';
 import { Agent, request } from 'undici';

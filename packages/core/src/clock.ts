@@ -9,24 +9,6 @@ export interface Clock {
 /** The wall clock. Pass it at the edge (servers, CLIs); core logic never reads time itself. */
 export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
 
-/** A clock that only moves when told to. For tests and simulations. */
-export class ManualClock implements Clock {
-  #now: number;
-  constructor(startMs: number) {
-    this.#now = startMs;
-  }
-  now(): number {
-    return this.#now;
-  }
-  /** Moves time forward (or back, with a negative value) by `ms`. */
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-  set(ms: number): void {
-    this.#now = ms;
-  }
-}
-
 /** Whole seconds since the epoch, the unit of JWT `iat`/`nbf`/`exp` (RFC 7519 §2 NumericDate). */
 export function epochSeconds(clock: Clock): number {
   return Math.floor(clock.now() / 1000);

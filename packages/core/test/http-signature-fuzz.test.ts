@@ -18,7 +18,7 @@ import {
   newClock,
   rfcKeys,
 } from './support/http-signature-fixture.ts';
-import { mulberry32 } from './support/prng.ts';
+import { mulberry32 } from '../src/testing/fuzz.ts';
 
 // Mutation fuzzing of a valid Signature-Input / Signature pair. Set TESSERA_FUZZ_SEED to replay
 // a run; TESSERA_FUZZ_RUNS to run longer. Keys are the RFC 9421 test keys and both algorithms

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 
-import { ManualClock } from '../src/clock.ts';
+import { ManualClock } from '../src/testing/manual-clock.ts';
 import {
   createSignatureBase,
   serializeSignatureParameters,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ManualClock } from '../src/clock.ts';
+import { ManualClock } from '../src/testing/manual-clock.ts';
 import { TesseraError } from '../src/errors.ts';
 import { MemoryRevocationSet } from '../src/revocation/memory.ts';
 import { revocationSetContract } from '../src/testing/revocation-set-contract.ts';

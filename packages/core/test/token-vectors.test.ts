@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
-import { ManualClock } from '../src/clock.ts';
+import { ManualClock } from '../src/testing/manual-clock.ts';
 import { TesseraError } from '../src/errors.ts';
 import { importPublicJwk, type VerificationKey } from '../src/keys/jwk.ts';
 import { KeySet } from '../src/keys/jwks.ts';

@@ -5,7 +5,7 @@ import { main } from '@tessera/cli';
 import { mintAccessToken, parsePolicy, systemClock } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '@tessera/authority/testing';
 import { tessera } from '../src/index.ts';
 
 const policy = parsePolicy(`

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { ManualClock } from '@tessera/core';
+import { freePort } from '@tessera/authority/testing';
+import { ManualClock } from '@tessera/core/testing';
 import { Redis } from 'ioredis';
-import { freePort } from '../../authority/test/support/free-port.ts';
 import type { RateLimitOptions } from '../src/index.ts';
 import { buildApp, EVENTS, token, type TestApp } from './support/app.ts';
 

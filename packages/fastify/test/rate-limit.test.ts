@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { buildApp, EVENTS, GATEWAY, token } from './support/app.ts';
 
 const eventsToken = token(EVENTS, ['invoices:write']);

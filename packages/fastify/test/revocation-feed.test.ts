@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, parsePolicy, systemClock, type SigningKey } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '@tessera/authority/testing';
 import { tessera, type TesseraPluginOptions } from '../src/index.ts';
 
 const policy = parsePolicy(`

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { generateSigningKey, ManualClock, type Clock } from '@tessera/core';
+import { generateSigningKey, type Clock } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import { auditHash, GENESIS_HASH, verifyStoreAuditChain } from '../audit/chain.ts';
 import type {
   AuditRecord,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from './manual-clock.ts';
 import type { ReplayCache } from '../http-signature/replay-cache.ts';
 
 /** Fixed start time for contract runs: 2026-11-23T12:00:00Z. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '../clock.ts';
+import { ManualClock } from './manual-clock.ts';
 import type { RevocationSet } from '../revocation/set.ts';
 
 /** Fixed start time for contract runs: 2026-11-23T12:00:00Z. */

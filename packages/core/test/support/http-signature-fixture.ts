@@ -7,7 +7,7 @@ import {
   generateKeyPairSync,
   randomBytes,
 } from 'node:crypto';
-import { ManualClock } from '../../src/clock.ts';
+import { ManualClock } from '../../src/testing/manual-clock.ts';
 import { TesseraError, type TesseraErrorCode } from '../../src/errors.ts';
 import type { SignatureKey } from '../../src/http-signature/algorithms.ts';
 import type { SignableRequest } from '../../src/http-signature/components.ts';

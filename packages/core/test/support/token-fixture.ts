@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ManualClock } from '../../src/clock.ts';
+import { ManualClock } from '../../src/testing/manual-clock.ts';
 import { generateSigningKey, type SigningKey } from '../../src/keys/jwk.ts';
 import { KeySet } from '../../src/keys/jwks.ts';
 import { signCompactJws } from '../../src/token/jws.ts';

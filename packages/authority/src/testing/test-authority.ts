@@ -15,13 +15,11 @@ import {
   validateConfig,
   type AuthorityConfig,
   type AuthorityConfigFile,
-} from '../../src/config.ts';
-import { prepareDevMode } from '../../src/dev.ts';
-import { createAuthorityLogger } from '../../src/logger.ts';
-import { startAuthority, type RunningAuthority } from '../../src/start.ts';
+} from '../config.ts';
+import { prepareDevMode } from '../dev.ts';
+import { createAuthorityLogger } from '../logger.ts';
+import { startAuthority, type RunningAuthority } from '../start.ts';
 import { freePort } from './free-port.ts';
-
-export { freePort };
 
 export interface TestAuthority {
   readonly running: RunningAuthority;
@@ -43,8 +41,19 @@ export interface TestAuthority {
 }
 
 /**
- * A real dev-mode authority on 127.0.0.1 in a temporary directory: SQLite by default, or the
- * PostgreSQL database at `postgres` (a connection string from the test PostgreSQL harness).
+ * A real dev-mode authority on 127.0.0.1 in a temporary directory, for integration tests of a
+ * service against the real token endpoint, JWKS and revocation feed: SQLite by default, or the
+ * PostgreSQL database at `postgres` (a connection string). `close()` stops it and deletes the
+ * directory.
+ *
+ * @example
+ * ```ts
+ * const authority = await startTestAuthority();
+ * await authority.register('billing', [], []);
+ * const caller = await authority.register('event-service', ['billing'], ['invoices:write']);
+ * const response = await authority.tokenRequest(caller.key, caller.clientId, { audience: 'billing' });
+ * await authority.close();
+ * ```
  */
 export async function startTestAuthority(
   options: {
