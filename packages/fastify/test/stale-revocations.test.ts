@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock, parsePolicy, systemClock } from '@tessera/core';
+import { parsePolicy, systemClock } from '@tessera/core';
+import { ManualClock } from '@tessera/core/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { startTestAuthority, type TestAuthority } from '../../authority/test/support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '@tessera/authority/testing';
 import { tessera, type TesseraPluginOptions } from '../src/index.ts';
 
 const policy = parsePolicy(`
