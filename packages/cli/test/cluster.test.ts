@@ -168,6 +168,44 @@ async function connectToEachWorker(url: string, pids: readonly number[]): Promis
   return [...workers.values()];
 }
 
+/** A revocation stream on a connection that `/healthz` says reached worker `pid`. */
+async function streamAtWorker(
+  url: string,
+  pid: number,
+  authorization: () => string,
+): Promise<{ text: () => string; close: () => void }> {
+  for (let opened = 0; opened < MAX_CONNECTIONS; opened++) {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const health = await send(url, agent, { path: '/healthz', method: 'GET' });
+    if (Number(health.headers['x-tessera-worker']) !== pid) {
+      agent.destroy();
+      continue;
+    }
+    let text = '';
+    const opening = new Promise<void>((resolve, reject) => {
+      const request = httpRequest(
+        new URL('/v1/revocations/stream', url),
+        { agent, headers: { authorization: `Bearer ${authorization()}` } },
+        (response) => {
+          assert.equal(response.statusCode, 200);
+          response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          resolve();
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    await opening;
+    return {
+      text: () => text,
+      close: () => {
+        agent.destroy();
+      },
+    };
+  }
+  throw new Error(`no connection reached worker ${String(pid)}`);
+}
+
 function form(fields: Record<string, string>) {
   return {
     method: 'POST' as const,
@@ -311,6 +349,23 @@ describe('authority cluster (--workers 2)', { skip: noLinux }, () => {
     // And the new key signs at every worker, and every worker trusts it.
     for (const worker of workers) {
       assert.deepEqual(await activeAt(await issueToken(worker)), everywhere(true));
+    }
+  });
+
+  it('pushes a key withdrawal to the revocation streams of every worker', async () => {
+    const streams = await Promise.all(
+      workers.map((w) => streamAtWorker(authority.url, w.pid, () => assertion())),
+    );
+    try {
+      const rotated = await admin(workers[0]!, 'POST', '/v1/admin/keys/rotate', {
+        revokePrevious: true,
+      });
+      assert.equal(rotated.status, 200, rotated.body);
+      const { revokedKid } = JSON.parse(rotated.body) as { revokedKid: string };
+      const entry = `"kind":"kid","value":"${revokedKid}"`;
+      await eventually(() => streams.every((stream) => stream.text().includes(entry)), 5000);
+    } finally {
+      for (const stream of streams) stream.close();
     }
   });
 
