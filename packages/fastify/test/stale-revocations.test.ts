@@ -52,7 +52,7 @@ describe('@tessera/fastify: staleRevocations when the feed has gone quiet', () =
       policy,
       authority: { url: authority.url, credentials: { privateKey: billingKey.privateKey } },
       clock,
-      staleRevocations: mode,
+      ...(mode !== undefined ? { staleRevocations: mode } : {}),
     });
     app.post('/invoices', () => ({ ok: true }));
     await app.ready();
