@@ -132,7 +132,13 @@ export function traceContextFromHeaders(
       : randomUUID();
   const parent = typeof traceparent === 'string' ? parseTraceparent(traceparent) : undefined;
   if (parent === undefined) {
-    return { traceId: randomHex(16, ZERO_TRACE), spanId: newSpanId(), flags: '01', correlationId };
+    // Both ids from one read of the pool: one hex encoding instead of two on every new trace.
+    const ids = randomHex(24, '');
+    let traceId = ids.slice(0, 32);
+    let spanId = ids.slice(32);
+    if (traceId === ZERO_TRACE) traceId = randomHex(16, ZERO_TRACE);
+    if (spanId === ZERO_SPAN) spanId = newSpanId();
+    return { traceId, spanId, flags: '01', correlationId };
   }
   const tracestate = headers.tracestate;
   const context: {
