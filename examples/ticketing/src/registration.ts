@@ -1,12 +1,12 @@
 import type { Policy, SigningKey } from '@tessera/core';
 
-/** What the authority lets a service ask for: tokens to these audiences, with these scopes. */
+/**
+ * What the authority lets a service ask for: tokens to each of these audiences (services that
+ * name it in an allow entry), each with only the scopes that audience's allow entries require.
+ */
 export interface ServiceGrant {
   readonly name: string;
-  /** Services that name this one in an allow entry. */
-  readonly audiences: readonly string[];
-  /** Every scope those allow entries require of it. */
-  readonly scopes: readonly string[];
+  readonly grants: readonly { readonly audience: string; readonly scopes: readonly string[] }[];
 }
 
 /**
@@ -32,11 +32,11 @@ export function scopesFor(policy: Policy, caller: string, target: string): strin
  */
 export function grantsFromPolicy(policy: Policy): ServiceGrant[] {
   return policy.services.map(({ name }) => {
-    const audiences = policy.services
-      .filter((target) => target.name !== name && scopesFor(policy, name, target.name).length > 0)
-      .map((target) => target.name);
-    const scopes = new Set(audiences.flatMap((target) => scopesFor(policy, name, target)));
-    return { name, audiences, scopes: [...scopes].sort() };
+    const grants = policy.services
+      .filter((target) => target.name !== name)
+      .map((target) => ({ audience: target.name, scopes: scopesFor(policy, name, target.name) }))
+      .filter((grant) => grant.scopes.length > 0);
+    return { name, grants };
   });
 }
 
@@ -61,8 +61,7 @@ export async function registerServices(options: {
       },
       body: JSON.stringify({
         name: grant.name,
-        audiences: grant.audiences,
-        scopes: grant.scopes,
+        grants: grant.grants,
         jwks: { keys: [key.publicJwk] },
       }),
       signal: AbortSignal.timeout(5000),

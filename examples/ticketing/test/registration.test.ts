@@ -9,15 +9,17 @@ import { grantsFromPolicy, scopesFor } from '../src/registration.ts';
 const policy = parsePolicy(readFileSync(POLICY_FILE, 'utf8'));
 
 describe('registration from policy.yaml', () => {
-  it('grants each service exactly the audiences and scopes its allow entries need', () => {
+  it('grants each service, per audience, exactly the scopes that audience requires', () => {
     assert.deepEqual(grantsFromPolicy(policy), [
       {
         name: 'api-gateway',
-        audiences: ['event-service', 'billing'],
-        scopes: ['events:read', 'events:write', 'invoices:read'],
+        grants: [
+          { audience: 'event-service', scopes: ['events:read', 'events:write'] },
+          { audience: 'billing', scopes: ['invoices:read'] },
+        ],
       },
-      { name: 'event-service', audiences: ['billing'], scopes: ['invoices:write'] },
-      { name: 'billing', audiences: [], scopes: [] },
+      { name: 'event-service', grants: [{ audience: 'billing', scopes: ['invoices:write'] }] },
+      { name: 'billing', grants: [] },
     ]);
   });
 

@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import { isTesseraError } from '@tessera/core';
 import { ManualClock } from '@tessera/core/testing';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type Dialect } from 'kysely';
 import pg from 'pg';
 import {
   auditHash,
@@ -19,8 +20,7 @@ import {
   verifyStoreAuditChain,
   type AuditChainVerdict,
 } from '../src/audit/chain.ts';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import { storeMigrations } from '../src/store/migrations.ts';
+import { storeMigrations, type StoreDialect } from '../src/store/migrations.ts';
 import { openPostgresStore } from '../src/store/postgres.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { AuditRecord, Store } from '../src/store/types.ts';
@@ -330,6 +330,63 @@ function auditTamperSuite(name: string, openTarget: () => Promise<TamperTarget>)
   });
 }
 
+/**
+ * Migration 0003 (review finding 8) against a store written by the first schema: each service's
+ * flat scopes become a grant for each of its audiences, so nothing it could ask for is lost or
+ * added. `kysely` is a database at schema 0001 that `open` then opens as a store.
+ */
+function grantsMigrationCase(
+  dialect: StoreDialect,
+  setUp: () => Promise<{ kysely: Kysely<unknown>; open: () => Promise<Store> }>,
+): void {
+  void it('migrates flat audiences and scopes into one grant per audience (0003)', async () => {
+    const { kysely, open } = await setUp();
+    const first = storeMigrations(dialect)['0001_initial'];
+    assert.ok(first);
+    const { error } = await new Migrator({
+      db: kysely,
+      provider: { getMigrations: () => Promise.resolve({ '0001_initial': first }) },
+      migrationTableName: 'tessera_migration',
+      migrationLockTableName: 'tessera_migration_lock',
+    }).migrateToLatest();
+    assert.equal(error, undefined);
+    const rows: [string, string[], string[]][] = [
+      [
+        'gateway',
+        ['spiffe://tessera.local/billing', 'spiffe://tessera.local/audit'],
+        ['a:b', '票務'],
+      ],
+      ['lonely', [], ['orphan:scope']],
+      ['plain', ['spiffe://tessera.local/billing'], []],
+    ];
+    for (const [name, audiences, scopes] of rows) {
+      await sql`insert into services (name, spiffe_id, enabled, audiences, scopes, jwks, created_at_ms, updated_at_ms)
+        values (${name}, ${`spiffe://tessera.local/${name}`}, 1, ${JSON.stringify(audiences)},
+          ${JSON.stringify(scopes)}, ${'{"keys":[]}'}, ${START_MS}, ${START_MS})`.execute(kysely);
+    }
+    await kysely.destroy();
+    const store = await open();
+    try {
+      const grants = Object.fromEntries(
+        (await store.listServices()).map((service) => [service.name, service.grants]),
+      );
+      assert.deepEqual(grants, {
+        gateway: [
+          { audience: 'spiffe://tessera.local/billing', scopes: ['a:b', '票務'] },
+          { audience: 'spiffe://tessera.local/audit', scopes: ['a:b', '票務'] },
+        ],
+        lonely: [],
+        plain: [{ audience: 'spiffe://tessera.local/billing', scopes: [] }],
+      });
+      const gateway = await store.getService('gateway');
+      assert.equal(gateway?.spiffeId, 'spiffe://tessera.local/gateway');
+      assert.equal(gateway.enabled, true);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
 storeContract('SQLite (in-memory)', (clock) => openSqliteStore({ path: ':memory:', clock }));
 
 void describe('SQLite store in a file', () => {
@@ -447,6 +504,15 @@ void describe('SQLite store in a file', () => {
     });
   });
 
+  grantsMigrationCase('sqlite', () => {
+    const path = join(dir, 'schema-0001.db');
+    const dialect: Dialect = new SqliteDialect({ database: new BetterSqlite3(path) });
+    return Promise.resolve({
+      kysely: new Kysely<unknown>({ dialect }),
+      open: () => openSqliteStore({ path }),
+    });
+  });
+
   auditTamperSuite('SQLite', async () => {
     opened += 1;
     const path = join(dir, `tamper-${opened}.db`);
@@ -556,6 +622,15 @@ void describe('PostgreSQL store', { skip: postgresSkipReason() ?? false }, () =>
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }
+  });
+
+  grantsMigrationCase('postgres', async () => {
+    const connectionString = await server!.createDatabase();
+    const dialect: Dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString }) });
+    return {
+      kysely: new Kysely<unknown>({ dialect }),
+      open: () => openPostgresStore({ connectionString }),
+    };
   });
 
   auditTamperSuite('PostgreSQL', async () => {

@@ -96,6 +96,12 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .description('register a service (generates its key pair unless --public-key is given)')
     .option('--aud <name>', 'audience the service may request (repeatable)', collect, [])
     .option('--scope <scope>', 'scope the service may request (repeatable)', collect, [])
+    .option(
+      '--grant <aud=scopes>',
+      'an audience with its own comma-separated scopes, e.g. billing=invoices:write (repeatable; instead of --aud/--scope, which grant every --scope for every --aud)',
+      collect,
+      [],
+    )
     .option('--public-key <file>', 'PEM public key to register instead of generating a key pair')
     .option('--out <dir>', 'where to write the generated private key', '.tessera/keys')
     .addOption(authorityOption())

@@ -324,6 +324,40 @@ describe('tessera CLI: the whole story against a dev authority', { timeout: 90_0
     await rememberSecretFile('event-service private key', eventsKey);
   });
 
+  it('registers scopes per audience with --grant, and refuses --grant with --aud', async () => {
+    const run = await tessera(
+      [
+        'service',
+        'add',
+        'auditor-svc',
+        '--grant',
+        'billing=invoices:read,invoices:list',
+        '--grant',
+        'event-service=',
+        '--out',
+        'keys',
+      ],
+      { cwd, env },
+    );
+    assertExit(run, 0);
+    const adminToken = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
+    const record = (await (
+      await fetch(`${url}/v1/admin/services/auditor-svc`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      })
+    ).json()) as { grants: unknown };
+    assert.deepEqual(record.grants, [
+      { audience: 'spiffe://tessera.local/billing', scopes: ['invoices:read', 'invoices:list'] },
+      { audience: 'spiffe://tessera.local/event-service', scopes: [] },
+    ]);
+    const both = await tessera(
+      ['service', 'add', 'x', '--grant', 'billing=a', '--aud', 'billing', '--out', 'keys'],
+      { cwd, env },
+    );
+    assertExit(both, 1);
+    assert.match(both.stderr, /give --grant, or --aud and --scope, not both/);
+  });
+
   it('refuses a service name that is not one before writing any key file', async () => {
     const run = await tessera(['service', 'add', '../escape', '--out', 'keys'], { cwd, env });
     assertExit(run, 1);

@@ -16,7 +16,7 @@ import { shareChanges } from '../http/share-changes.ts';
 import type { AuthorityContext } from '../context.ts';
 import { AUTHORITY_SERVICE_NAME } from '../revocation/subscriber-auth.ts';
 import { SERVICE_CACHE_TTL_MS } from '../service-cache.ts';
-import type { ServiceRecord } from '../store/types.ts';
+import type { AudienceGrant, ServiceRecord } from '../store/types.ts';
 
 /** Join tokens live at most an hour (issue: "expiring (≤ 1 h)"). */
 export const MAX_JOIN_TOKEN_TTL_SECONDS = 3600;
@@ -70,11 +70,17 @@ function publicService(record: ServiceRecord) {
     name: record.name,
     client_id: record.spiffeId,
     enabled: record.enabled,
-    audiences: record.audiences,
-    scopes: record.scopes,
+    audiences: record.grants.map((g) => g.audience),
+    grants: record.grants,
     kids: record.jwks.keys.map((k) => k.kid),
   };
 }
+
+const scopeList = {
+  type: 'array',
+  maxItems: 256,
+  items: { type: 'string', minLength: 1, maxLength: 256 },
+} as const;
 
 const serviceBody = {
   type: 'object',
@@ -87,10 +93,19 @@ const serviceBody = {
       maxItems: 256,
       items: { type: 'string', minLength: 1, maxLength: 2048 },
     },
-    scopes: {
+    scopes: scopeList,
+    grants: {
       type: 'array',
       maxItems: 256,
-      items: { type: 'string', minLength: 1, maxLength: 256 },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['audience', 'scopes'],
+        properties: {
+          audience: { type: 'string', minLength: 1, maxLength: 2048 },
+          scopes: scopeList,
+        },
+      },
     },
     jwks: { type: 'object' },
     enabled: { type: 'boolean' },
@@ -101,8 +116,36 @@ interface ServiceBody {
   name: string;
   audiences?: string[];
   scopes?: string[];
+  grants?: { audience: string; scopes: string[] }[];
   jwks?: unknown;
   enabled?: boolean;
+}
+
+/**
+ * The grants a registration asks for, in either form: `grants: [{ audience, scopes }]`, each
+ * audience with its own scopes; or the original `audiences` + `scopes`, kept for existing
+ * callers, which grants every listed scope for every listed audience. Not both at once, and no
+ * scopes without an audience to hold them. Audiences are resolved to SPIFFE IDs (a name or an
+ * ID); listing one twice is refused rather than merged. Returns a reason to refuse, or grants.
+ */
+function requestedGrants(body: ServiceBody, trustDomain: string): AudienceGrant[] | string {
+  const flat = body.audiences !== undefined || body.scopes !== undefined;
+  if (flat && body.grants !== undefined) return 'give grants, or audiences and scopes, not both';
+  const requested =
+    body.grants ??
+    (body.audiences ?? []).map((audience) => ({ audience, scopes: body.scopes ?? [] }));
+  if (body.grants === undefined && (body.scopes ?? []).length > 0 && requested.length === 0) {
+    return 'scopes without an audience';
+  }
+  const grants: AudienceGrant[] = [];
+  for (const grant of requested) {
+    const audience = resolveServiceRef(grant.audience, trustDomain);
+    if (grants.some((g) => g.audience === audience)) return 'an audience is listed twice';
+    const scopes = [...new Set(grant.scopes)];
+    if (!scopes.every(isScopeToken)) return 'invalid scope';
+    grants.push({ audience, scopes });
+  }
+  return grants;
 }
 
 /**
@@ -136,20 +179,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           if (body.name === AUTHORITY_SERVICE_NAME) {
             return bad(reply, `the service name ${AUTHORITY_SERVICE_NAME} is reserved`, request);
           }
-          let audiences: string[];
+          let grants: AudienceGrant[] | string;
           let jwks: ServiceRecord['jwks'] | undefined;
           try {
-            audiences = [
-              ...new Set((body.audiences ?? []).map((a) => resolveServiceRef(a, trustDomain))),
-            ];
+            grants = requestedGrants(body, trustDomain);
             // Validated for what it must not hold (private members, duplicate kids, other key types).
             if (body.jwks !== undefined) jwks = storedJwks(parseJwks(body.jwks));
           } catch (error) {
             if (!isTesseraError(error)) throw error;
             return bad(reply, error.code, request);
           }
-          const scopes = [...new Set(body.scopes ?? [])];
-          if (!scopes.every(isScopeToken)) return bad(reply, 'invalid scope', request);
+          if (typeof grants === 'string') return bad(reply, grants, request);
           const spiffeId = serviceSpiffeId(trustDomain, body.name);
           const now = ctx.clock.now();
           const existing = await ctx.store.getService(body.name);
@@ -157,8 +197,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             name: body.name,
             spiffeId,
             enabled: body.enabled ?? true,
-            audiences,
-            scopes,
+            grants,
             jwks: jwks ?? existing?.jwks ?? { keys: [] },
             createdAtMs: existing?.createdAtMs ?? now,
             updatedAtMs: now,
@@ -170,8 +209,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             actor: 'admin',
             data: {
               name: record.name,
-              audiences,
-              scopes,
+              grants,
               kids: record.jwks.keys.map((k) => k.kid),
               enabled: record.enabled,
             },
@@ -428,8 +466,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         name: used.serviceName,
         spiffeId: serviceSpiffeId(trustDomain, used.serviceName),
         enabled: existing?.enabled ?? true,
-        audiences: existing?.audiences ?? [],
-        scopes: existing?.scopes ?? [],
+        grants: existing?.grants ?? [],
         jwks: storedJwks(keys),
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now,

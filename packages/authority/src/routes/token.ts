@@ -119,13 +119,13 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
       audience === undefined || forAuthority
         ? undefined
         : await ctx.services.get(audience.slice(audience.lastIndexOf('/') + 1));
+    const grant =
+      audience === undefined ? undefined : client.grants.find((g) => g.audience === audience);
     // RFC 8707 §2: a target the client may not have is invalid_target, never a different token.
     if (
       audience === undefined ||
       (!forAuthority &&
-        (!client.audiences.includes(audience) ||
-          target?.enabled !== true ||
-          target.spiffeId !== audience))
+        (grant === undefined || target?.enabled !== true || target.spiffeId !== audience))
     ) {
       ctx.metrics.failures.inc({ endpoint: 'token', reason: 'audience_not_granted' });
       await ctx.audit({
@@ -138,10 +138,12 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
 
     const scopeParameter = parameters.get('scope') ?? '';
     const scopes = scopeParameter === '' ? [] : scopeParameter.split(' ');
-    // No silent narrowing or widening: every requested scope must be granted, or the request fails.
+    // No silent narrowing or widening: every requested scope must be granted, or the request
+    // fails. Granted for this audience: a scope granted for another never reaches this one.
+    const granted = grant?.scopes ?? [];
     if (
       (forAuthority && scopes.length > 0) ||
-      !scopes.every((s) => isScopeToken(s) && client.scopes.includes(s)) ||
+      !scopes.every((s) => isScopeToken(s) && granted.includes(s)) ||
       new Set(scopes).size !== scopes.length
     ) {
       ctx.metrics.failures.inc({ endpoint: 'token', reason: 'scope_not_granted' });

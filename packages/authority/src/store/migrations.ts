@@ -161,6 +161,36 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
             db,
           );
         }
+    // Review finding 8: scopes were granted per service, so a scope meant for one audience could
+    // be asked for in a token to any other. Grants are now per audience; an existing service
+    // keeps exactly what it could ask for before: its flat scopes, for each of its audiences.
+    '0003_service_grants': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        const services = db as unknown as Kysely<{
+          services: { name: string; audiences: string; scopes: string; grants: string };
+        }>;
+        await db.schema
+          .alterTable('services')
+          .addColumn('grants', 'text', (col) => col.notNull().defaultTo('[]'))
+          .execute();
+        const rows = await services
+          .selectFrom('services')
+          .select(['name', 'audiences', 'scopes'])
+          .execute();
+        for (const row of rows) {
+          const scopes = JSON.parse(row.scopes) as string[];
+          const grants = (JSON.parse(row.audiences) as string[]).map((audience) => ({
+            audience,
+            scopes,
+          }));
+          await services
+            .updateTable('services')
+            .set({ grants: JSON.stringify(grants) })
+            .where('name', '=', row.name)
+            .execute();
+        }
+        await db.schema.alterTable('services').dropColumn('audiences').execute();
+        await db.schema.alterTable('services').dropColumn('scopes').execute();
       },
     },
   };

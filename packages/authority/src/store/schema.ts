@@ -21,10 +21,8 @@ export interface ServicesTable {
   spiffe_id: string;
   /** 1 or 0. */
   enabled: ColumnType<number, number, number>;
-  /** JSON array of SPIFFE IDs. */
-  audiences: string;
-  /** JSON array of scopes. */
-  scopes: string;
+  /** JSON array of `{ audience, scopes }` (migration 0002; it replaced `audiences` and `scopes`). */
+  grants: string;
   /** JSON JWKS document. */
   jwks: string;
   created_at_ms: Int8;

@@ -9,15 +9,24 @@ import type { Jwks, PublicJwk, SigningAlgorithm } from '@tessera/core';
  * (`expiresAt`, `issuedAtOrBefore`) are whole seconds, like JWT NumericDates.
  */
 
+/** What a service may ask for one audience: tokens for it, with at most these scopes. */
+export interface AudienceGrant {
+  /** The target's SPIFFE ID. */
+  readonly audience: string;
+  /** Scopes granted for this audience only; may be empty. */
+  readonly scopes: readonly string[];
+}
+
 export interface ServiceRecord {
   /** Service name: one SPIFFE path segment. Primary key. */
   readonly name: string;
   readonly spiffeId: string;
   readonly enabled: boolean;
-  /** SPIFFE IDs this service may request tokens for. */
-  readonly audiences: readonly string[];
-  /** Scopes this service may request. */
-  readonly scopes: readonly string[];
+  /**
+   * The audiences this service may request tokens for, each with its own scopes, so a scope
+   * granted for one audience never appears in a token for another. One entry per audience.
+   */
+  readonly grants: readonly AudienceGrant[];
   /** Public keys the service authenticates with (`private_key_jwt`). */
   readonly jwks: Jwks;
   readonly createdAtMs: number;

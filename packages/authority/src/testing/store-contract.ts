@@ -76,8 +76,14 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
       name: serviceName,
       spiffeId: `spiffe://tessera.local/${serviceName}`,
       enabled: true,
-      audiences: ['spiffe://tessera.local/billing', 'spiffe://tessera.local/event-service'],
-      scopes: ['events:read', 'événements:écrire', '票務', '🎫:issue'],
+      grants: [
+        { audience: 'spiffe://tessera.local/billing', scopes: ['invoices:write', '票務'] },
+        {
+          audience: 'spiffe://tessera.local/event-service',
+          scopes: ['events:read', 'événements:écrire', '🎫:issue'],
+        },
+        { audience: 'spiffe://tessera.local/audit', scopes: [] },
+      ],
       jwks: {
         keys: [generateSigningKey('ES256').publicJwk, generateSigningKey('EdDSA').publicJwk],
       },
@@ -141,8 +147,7 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
           await store.upsertService(first);
           const second = service('svc-replace', {
             enabled: false,
-            audiences: [],
-            scopes: ['only:this'],
+            grants: [{ audience: 'spiffe://tessera.local/billing', scopes: ['only:this'] }],
             jwks: { keys: [] },
             updatedAtMs: START_MS + 5_000,
           });
@@ -150,6 +155,21 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
           assert.deepEqual(await store.getService(first.name), second);
           const listed = (await store.listServices()).filter((s) => s.name === first.name);
           assert.deepEqual(listed, [second]);
+        });
+      });
+
+      void it('keeps each audience with its own scopes, in order, and no grants at all', async () => {
+        await withStore(async (store) => {
+          const record = service('svc-grants');
+          await store.upsertService(record);
+          const read = await store.getService(record.name);
+          assert.deepEqual(read?.grants, record.grants);
+          // A scope granted for one audience is not granted for another (review finding 8).
+          const billing = read.grants.find((g) => g.audience.endsWith('/billing'));
+          assert.deepEqual(billing?.scopes, ['invoices:write', '票務']);
+          const none = service('svc-no-grants', { grants: [] });
+          await store.upsertService(none);
+          assert.deepEqual((await store.getService(none.name))?.grants, []);
         });
       });
 

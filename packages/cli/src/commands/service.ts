@@ -9,15 +9,33 @@ const SERVICE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
 export interface ServiceAddOptions {
   readonly aud: string[];
   readonly scope: string[];
+  /** `AUD=SCOPE,SCOPE`: scopes for that audience only. */
+  readonly grant: string[];
   readonly publicKey?: string;
   readonly out: string;
   readonly authority: string;
   readonly adminTokenFile: string;
 }
 
+/** `--grant billing=invoices:write,invoices:read` as the admin API's `{ audience, scopes }`. */
+function parseGrant(value: string): { audience: string; scopes: string[] } {
+  const at = value.indexOf('=');
+  const audience = at === -1 ? value : value.slice(0, at);
+  if (audience === '') throw new CliError(`--grant ${value}: give AUDIENCE=SCOPE,SCOPE`);
+  const scopes =
+    at === -1
+      ? []
+      : value
+          .slice(at + 1)
+          .split(',')
+          .filter((s) => s !== '');
+  return { audience, scopes };
+}
+
 /**
- * `tessera service add NAME`: registers (or updates) a service with its audiences, scopes and
- * public key. Without `--public-key`, generates a key pair and writes the private key (0600) to
+ * `tessera service add NAME`: registers (or updates) a service with what it may ask for and its
+ * public key. Scopes are granted per audience: `--grant AUD=SCOPE,SCOPE` (repeatable), or the
+ * original `--aud`/`--scope`, which grant every `--scope` for every `--aud`. Without `--public-key`, generates a key pair and writes the private key (0600) to
  * `--out/NAME.key`, where the service will read it; an existing key file is reused.
  */
 export async function serviceAdd(
@@ -27,6 +45,10 @@ export async function serviceAdd(
 ): Promise<void> {
   if (!SERVICE_NAME.test(name)) {
     throw new CliError('a service name is 1-255 letters, digits, ".", "_" or "-"');
+  }
+  const grants = options.grant.map(parseGrant);
+  if (grants.length > 0 && (options.aud.length > 0 || options.scope.length > 0)) {
+    throw new CliError('give --grant, or --aud and --scope, not both');
   }
   const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
   let jwk;
@@ -41,8 +63,7 @@ export async function serviceAdd(
   }
   const result = (await client.request('POST', '/v1/admin/services', {
     name,
-    audiences: options.aud,
-    scopes: options.scope,
+    ...(grants.length > 0 ? { grants } : { audiences: options.aud, scopes: options.scope }),
     jwks: { keys: [jwk] },
   })) as { client_id: string };
   io.out(
