@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type SigningKey } from '@tessera/core';
-import { startTestAuthority, type TestAuthority } from './support/authority.ts';
+import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 
 const TD = 'spiffe://tessera.local';
 

@@ -161,6 +161,8 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
             db,
           );
         }
+      },
+    },
     // Review finding 8: scopes were granted per service, so a scope meant for one audience could
     // be asked for in a token to any other. Grants are now per audience; an existing service
     // keeps exactly what it could ask for before: its flat scopes, for each of its audiences.
