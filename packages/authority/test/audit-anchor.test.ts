@@ -63,7 +63,7 @@ describe('anchored audit chain: a signed head kept outside the store', () => {
   before(async () => {
     const authority = await startTestAuthority();
     issuer = authority.url;
-    await authority.register('billing', [], ['invoices:read']);
+    await authority.register('billing', [], []);
     await authority.register('events', ['billing'], []);
     await authority.running.anchorAudit();
     const anchorFile = join(authority.dataDir, 'audit-head.jws');
