@@ -62,20 +62,27 @@ describe('anchored audit chain: a signed head kept outside the store', () => {
 
   before(async () => {
     const authority = await startTestAuthority();
-    issuer = authority.url;
-    await authority.register('billing', [], []);
-    await authority.register('events', ['billing'], []);
-    await authority.running.anchorAudit();
-    const anchorFile = join(authority.dataDir, 'audit-head.jws');
-    checkpoint = await readFile(anchorFile, 'utf8');
-    assert.equal((await stat(anchorFile)).mode & 0o777, 0o600);
-    // Records after the signed head: the anchor record itself, and more.
-    await authority.register('tickets', ['billing'], []);
-    await authority.running.close();
-    dir = await mkdtemp(join(tmpdir(), 'tessera-anchor-'));
-    await copyFile(join(authority.dataDir, 'tessera.db'), join(dir, 'tessera.db'));
-    await copyFile(join(authority.dataDir, 'kek'), join(dir, 'kek'));
-    await rm(authority.dataDir, { recursive: true, force: true });
+    let closed = false;
+    try {
+      issuer = authority.url;
+      await authority.register('billing', [], []);
+      await authority.register('events', ['billing'], []);
+      await authority.running.anchorAudit();
+      const anchorFile = join(authority.dataDir, 'audit-head.jws');
+      checkpoint = await readFile(anchorFile, 'utf8');
+      assert.equal((await stat(anchorFile)).mode & 0o777, 0o600);
+      // Records after the signed head: the anchor record itself, and more.
+      await authority.register('tickets', ['billing'], []);
+      await authority.running.close();
+      closed = true;
+      dir = await mkdtemp(join(tmpdir(), 'tessera-anchor-'));
+      await copyFile(join(authority.dataDir, 'tessera.db'), join(dir, 'tessera.db'));
+      await copyFile(join(authority.dataDir, 'kek'), join(dir, 'kek'));
+    } finally {
+      // A failed step must not leave the authority listening: the file would never exit.
+      if (!closed) await authority.running.close();
+      await rm(authority.dataDir, { recursive: true, force: true });
+    }
     const db = new BetterSqlite3(join(dir, 'tessera.db'), { readonly: true });
     lastSeq = (db.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: number }).seq;
     db.close();
