@@ -647,7 +647,9 @@ const CONFIG_REFUSALS: readonly ConfigRefusal[] = [
 
 describe(
   'tessera authority start --config: refuses insecure settings',
-  { concurrency: true, timeout: 60_000 },
+  // Each command loads the authority through tsx, about 4 s of CPU; eleven at once on two cores
+  // ran past the 20-s command timeout, so two at a time.
+  { concurrency: 2, timeout: 180_000 },
   () => {
     let cwd: string;
     let confDir: string;
