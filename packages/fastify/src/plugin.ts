@@ -600,11 +600,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         'tessera: revocation state is stale; serving (staleRevocations: serve-stale)',
       );
     }
-    if (
-      failureBudget !== undefined &&
-      failureBudget.size > 0 &&
-      failureBudget.exhausted(request.ip, state.startedAt)
-    ) {
+    if (failureBudget?.exhausted(request.ip, state.startedAt) === true) {
       refuse(state, reply, 'ERR_VERIFY_BUDGET');
       return;
     }
