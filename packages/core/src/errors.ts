@@ -47,6 +47,16 @@ const CODES = {
   // Identities
   ERR_SPIFFE_ID_INVALID: [400, 'SPIFFE ID is invalid'],
 
+  // X.509: certificates, CSRs (RFC 2986), X.509-SVIDs and certificate-bound tokens (RFC 8705)
+  ERR_X509_INVALID: [400, 'certificate or PEM data is invalid'],
+  ERR_CSR_INVALID: [400, 'certificate signing request is malformed or its signature is invalid'],
+  ERR_CSR_KEY: [400, 'certificate signing request key type is not allowed'],
+  ERR_CERT_MISSING: [401, 'no client certificate'],
+  ERR_SVID_INVALID: [401, 'client certificate is not a valid X.509-SVID'],
+  ERR_SVID_TRUST_DOMAIN: [401, 'client certificate is from another trust domain'],
+  ERR_SVID_REVOKED: [401, 'client certificate has been revoked'],
+  ERR_TOKEN_BINDING: [401, 'access token is bound to another certificate'],
+
   // Policy
   ERR_POLICY_INVALID: [500, 'policy document is invalid'],
   ERR_POLICY_UNKNOWN_SERVICE: [403, 'service has no policy'],

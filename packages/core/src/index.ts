@@ -156,3 +156,18 @@ export {
   type ParsedTraceparent,
 } from './trace/trace-context.ts';
 export { assertSecureUrl, isLoopbackHost } from './net/secure-url.ts';
+export {
+  pemEncode,
+  pemDecodeAll,
+  type CertificateKeyType,
+  issueCertificate,
+  type CertificateTemplate,
+  type CertificateProfile,
+  createCertificationRequest,
+  parseCertificationRequest,
+  type CertificationRequestKey,
+  MAX_CSR_PEM_BYTES,
+  parseX509Svid,
+  certificateThumbprint,
+  type X509SvidInfo,
+} from './x509/index.ts';

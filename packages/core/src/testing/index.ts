@@ -10,3 +10,9 @@ export { replayCacheContract } from './replay-cache-contract.ts';
 export { eventually, type EventuallyOptions } from './eventually.ts';
 export { ManualClock } from './manual-clock.ts';
 export { fuzzSeed, mulberry32, mutate } from './fuzz.ts';
+export {
+  createTestCa,
+  type TestCa,
+  type TestCertificate,
+  type TestLeafOptions,
+} from './test-ca.ts';

@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import { TesseraError } from '../src/errors.ts';
+import {
+  certificateThumbprint,
+  createCertificationRequest,
+  parseCertificationRequest,
+  parseX509Svid,
+  pemDecodeAll,
+  pemEncode,
+} from '../src/x509/index.ts';
+import { createTestCa } from '../src/testing/test-ca.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-x509-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(name: string, content: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+function openssl(...args: string[]): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** openssl's exit status and everything it printed (some verdicts go to stderr). */
+function opensslAll(...args: string[]): { status: number | null; output: string } {
+  const run = spawnSync('openssl', args, { encoding: 'utf8' });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+function rejectsWith(code: string, fn: () => unknown): void {
+  assert.throws(fn, (error: unknown) => error instanceof TesseraError && error.code === code);
+}
+
+const ca = createTestCa('tessera.local');
+
+describe('certificates checked by openssl', () => {
+  test('an SVID verifies against its CA and has the SPIFFE profile', () => {
+    const svid = ca.issueSvid('/billing');
+    const caFile = file('ca.pem', ca.certPem);
+    const leafFile = file('leaf.pem', svid.certPem);
+    assert.match(openssl('verify', '-CAfile', caFile, leafFile), /: OK/);
+    const text = openssl('x509', '-in', leafFile, '-noout', '-text');
+    assert.match(text, /CA:FALSE/);
+    assert.match(text, /Digital Signature/);
+    assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
+    assert.match(text, /URI:spiffe:\/\/tessera\.local\/billing/);
+    assert.match(
+      openssl('x509', '-in', caFile, '-noout', '-text'),
+      /Permitted:\s+URI:tessera\.local/,
+    );
+  });
+
+  test("the CA's name constraint makes openssl refuse a leaf for another trust domain", () => {
+    const foreign = ca.issueLeaf(['spiffe://evil.example/billing']);
+    const caFile = file('ca2.pem', ca.certPem);
+    const leafFile = file('foreign.pem', foreign.certPem);
+    assert.throws(
+      () => openssl('verify', '-CAfile', caFile, leafFile),
+      (error: { stdout?: string; stderr?: string }) =>
+        /name constraint|permitted subtree/i.test(`${error.stdout}${error.stderr}`),
+    );
+  });
+
+  test('an intermediate chains to the root and its SVIDs verify with the chain', () => {
+    const intermediate = ca.issueIntermediate();
+    const svid = intermediate.issueSvid('/api');
+    const out = openssl(
+      'verify',
+      '-CAfile',
+      file('root.pem', ca.certPem),
+      '-untrusted',
+      file('int.pem', intermediate.certPem),
+      file('leaf-int.pem', svid.certPem),
+    );
+    assert.match(out, /: OK/);
+  });
+
+  test('node:crypto agrees: the leaf is issued by the CA and signed by its key', () => {
+    const svid = ca.issueSvid('/api', { keyType: 'Ed25519' });
+    const leaf = new X509Certificate(svid.certPem);
+    const root = new X509Certificate(ca.certPem);
+    assert.equal(leaf.checkIssued(root), true);
+    assert.equal(leaf.verify(root.publicKey), true);
+    assert.equal(root.ca, true);
+    assert.equal(leaf.ca, false);
+  });
+});
+
+describe('parseX509Svid', () => {
+  test('reads the SPIFFE ID, serial, validity and thumbprint', () => {
+    const notBefore = Math.floor(Date.now() / 1000) - 10;
+    const svid = ca.issueSvid('/billing', { notBefore, notAfter: notBefore + 600 });
+    const info = parseX509Svid(svid.der, { trustDomain: 'tessera.local' });
+    assert.equal(info.spiffeId.uri, 'spiffe://tessera.local/billing');
+    assert.equal(info.notBefore, notBefore);
+    assert.equal(info.notAfter, notBefore + 600);
+    const node = new X509Certificate(svid.certPem);
+    assert.equal(info.serialNumber, node.serialNumber.toLowerCase().replace(/^(00)+/, ''));
+    // x5t#S256 per RFC 8705 §3.1, computed independently with openssl.
+    const digest = openssl(
+      'x509',
+      '-in',
+      file('tp.pem', svid.certPem),
+      '-noout',
+      '-fingerprint',
+      '-sha256',
+    )
+      .split('=')[1]!
+      .trim()
+      .replace(/:/g, '');
+    assert.equal(info.thumbprint, Buffer.from(digest, 'hex').toString('base64url'));
+    assert.equal(certificateThumbprint(svid.der), info.thumbprint);
+  });
+
+  const refusals: readonly [string, () => Uint8Array, string][] = [
+    ['no URI SAN', () => ca.issueLeaf([]).der, 'ERR_SVID_INVALID'],
+    [
+      'two URI SANs',
+      () => ca.issueLeaf(['spiffe://tessera.local/a', 'spiffe://tessera.local/b']).der,
+      'ERR_SVID_INVALID',
+    ],
+    [
+      'a URI SAN that is not a SPIFFE ID',
+      () => ca.issueLeaf(['https://tessera.local/a']).der,
+      'ERR_SVID_INVALID',
+    ],
+    [
+      'the trust domain itself (no path)',
+      () => ca.issueLeaf(['spiffe://tessera.local']).der,
+      'ERR_SVID_INVALID',
+    ],
+    [
+      'a non-canonical SPIFFE ID',
+      () => ca.issueLeaf(['spiffe://Tessera.local/a']).der,
+      'ERR_SVID_INVALID',
+    ],
+    [
+      'another trust domain',
+      () => ca.issueLeaf(['spiffe://evil.example/a']).der,
+      'ERR_SVID_TRUST_DOMAIN',
+    ],
+    ['a CA certificate presented as a leaf', () => ca.der, 'ERR_SVID_INVALID'],
+    [
+      'trailing bytes after the certificate',
+      () => concat(ca.issueSvid('/a').der, [0]),
+      'ERR_SVID_INVALID',
+    ],
+    ['a truncated certificate', () => ca.issueSvid('/a').der.subarray(0, 100), 'ERR_SVID_INVALID'],
+    ['garbage', () => new Uint8Array([0x30, 0x03, 1, 2, 3]), 'ERR_SVID_INVALID'],
+  ];
+  for (const [name, make, code] of refusals) {
+    test(`refuses ${name}`, () => {
+      rejectsWith(code, () => parseX509Svid(make(), { trustDomain: 'tessera.local' }));
+    });
+  }
+});
+
+function concat(a: Uint8Array, b: number[]): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+describe('certification requests (PKCS#10)', () => {
+  test('a P-256 and an Ed25519 CSR are accepted, and openssl agrees they verify', () => {
+    for (const key of [
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      generateKeyPairSync('ed25519').privateKey,
+    ]) {
+      const pem = createCertificationRequest(key);
+      const checked = opensslAll('req', '-in', file('req.pem', pem), '-noout', '-verify');
+      assert.equal(checked.status, 0);
+      assert.match(checked.output, /verify OK/i);
+      const parsed = parseCertificationRequest(pem);
+      assert.equal(
+        parsed.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+        createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('hex'),
+      );
+    }
+  });
+
+  test('a CSR made by openssl is accepted, its subject and SANs ignored', () => {
+    const keyFile = file(
+      'o.key',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string,
+    );
+    const pem = openssl(
+      'req',
+      '-new',
+      '-key',
+      keyFile,
+      '-subj',
+      '/CN=admin',
+      '-addext',
+      'subjectAltName=URI:spiffe://tessera.local/admin',
+    );
+    assert.equal(parseCertificationRequest(pem).keyType, 'P-256');
+  });
+
+  test('refuses an RSA-1024 key', () => {
+    const keyFile = file(
+      'rsa.key',
+      generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string,
+    );
+    const pem = openssl('req', '-new', '-key', keyFile, '-subj', '/CN=x');
+    rejectsWith('ERR_CSR_KEY', () => parseCertificationRequest(pem));
+  });
+
+  test('refuses a P-384 key', () => {
+    const keyFile = file(
+      'p384.key',
+      generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }) as string,
+    );
+    rejectsWith('ERR_CSR_KEY', () =>
+      parseCertificationRequest(openssl('req', '-new', '-key', keyFile, '-subj', '/CN=x')),
+    );
+  });
+
+  test('refuses a CSR whose signature does not verify', () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const der = pemDecodeAll(createCertificationRequest(key), 'CERTIFICATE REQUEST')[0]!;
+    const tampered = der.slice();
+    tampered[tampered.length - 5] = tampered[tampered.length - 5]! ^ 0x01;
+    rejectsWith('ERR_CSR_INVALID', () =>
+      parseCertificationRequest(pemEncode('CERTIFICATE REQUEST', tampered)),
+    );
+    // The body signed by one key, carrying another key: the signature no longer matches.
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const a = pemDecodeAll(createCertificationRequest(key), 'CERTIFICATE REQUEST')[0]!;
+    const b = pemDecodeAll(createCertificationRequest(other), 'CERTIFICATE REQUEST')[0]!;
+    const swapped = a.slice();
+    swapped.set(b.subarray(b.length - 72), a.length - 72);
+    rejectsWith('ERR_CSR_INVALID', () =>
+      parseCertificationRequest(pemEncode('CERTIFICATE REQUEST', swapped)),
+    );
+  });
+
+  const malformed: readonly [string, unknown][] = [
+    ['an empty string', ''],
+    ['not PEM', 'hello'],
+    ['a certificate instead', ca.certPem],
+    ['two CSRs', 'x'],
+    [
+      'oversized input',
+      `-----BEGIN CERTIFICATE REQUEST-----\n${'A'.repeat(9000)}\n-----END CERTIFICATE REQUEST-----\n`,
+    ],
+    [
+      'bad base64',
+      '-----BEGIN CERTIFICATE REQUEST-----\nAB=C\n-----END CERTIFICATE REQUEST-----\n',
+    ],
+    ['a number', 42],
+  ];
+  for (const [name, input] of malformed) {
+    test(`refuses ${name}`, () => {
+      const value =
+        name === 'two CSRs'
+          ? createCertificationRequest(generateKeyPairSync('ed25519').privateKey).repeat(2)
+          : input;
+      rejectsWith('ERR_CSR_INVALID', () => parseCertificationRequest(value as string));
+    });
+  }
+});
