@@ -55,6 +55,8 @@ const CODES = {
   ERR_SVID_INVALID: [401, 'client certificate is not a valid X.509-SVID'],
   ERR_SVID_TRUST_DOMAIN: [401, 'client certificate is from another trust domain'],
   ERR_SVID_REVOKED: [401, 'client certificate has been revoked'],
+  ERR_SVID_EXPIRED: [401, 'client certificate has expired or is not yet valid'],
+  ERR_CERT_UNTRUSTED: [401, 'client certificate chain is not trusted'],
   ERR_TOKEN_BINDING: [401, 'access token is bound to another certificate'],
 
   // Policy

@@ -22,6 +22,16 @@ it('MemoryRevocationSet forgets entries once what they cover has expired (plus g
   assert.equal(set.size, 1, 'only the new entry is left');
 });
 
+it('MemoryRevocationSet forgets a certificate revocation once the certificate expired (plus grace)', () => {
+  const start = 1_795_435_200;
+  const clock = new ManualClock(start * 1000);
+  const set = new MemoryRevocationSet({ clock, graceSeconds: 60 });
+  set.revokeCertificate('0a', start + 3600);
+  clock.set((start + 3600 + 61) * 1000);
+  assert.equal(set.isCertificateRevoked('0b', 'spiffe://tessera.local/b', start), false);
+  assert.equal(set.size, 0);
+});
+
 it('MemoryRevocationSet refuses a negative grace period', () => {
   assert.throws(
     () => new MemoryRevocationSet({ clock: new ManualClock(0), graceSeconds: -1 }),

@@ -25,7 +25,7 @@ export interface RevocationSyncOptions {
 
 interface WireRevocation {
   id: number;
-  /** `jti`, `subject` or `kid`; kinds a newer authority may add are ignored. */
+  /** `jti`, `subject`, `kid` or `svid` (a serial); kinds a newer authority may add are ignored. */
   kind: string;
   value: string;
   issued_at_or_before?: number;
@@ -110,8 +110,8 @@ export class RevocationSync {
     if (record.kind === 'jti') this.set.revokeToken(record.value, record.expires_at);
     else if (record.kind === 'subject') {
       this.set.revokeSubject(record.value, record.issued_at_or_before ?? 0, record.expires_at);
-    } else if (record.kind === 'kid')
-      this.#options.onKeyWithdrawn?.(record.value, record.expires_at);
+    } else if (record.kind === 'svid') this.set.revokeCertificate(record.value, record.expires_at);
+    else if (record.kind === 'kid') this.#options.onKeyWithdrawn?.(record.value, record.expires_at);
   }
 
   #setState(state: 'streaming' | 'polling'): void {

@@ -27,6 +27,7 @@ export class MemoryRevocationSet implements RevocationSet {
   readonly #graceSeconds: number;
   readonly #tokens = new Map<string, number>();
   readonly #subjects = new Map<string, SubjectEntry>();
+  readonly #certificates = new Map<string, number>();
   #nextSweepMs = 0;
 
   constructor(options: MemoryRevocationSetOptions) {
@@ -61,9 +62,26 @@ export class MemoryRevocationSet implements RevocationSet {
     return entry !== undefined && issuedAt <= entry.issuedAtOrBefore;
   }
 
-  /** Number of entries currently held (tokens + subjects). */
+  revokeCertificate(serialNumber: string, expiresAt: number): void {
+    this.#sweep();
+    const known = this.#certificates.get(serialNumber);
+    this.#certificates.set(
+      serialNumber,
+      known === undefined ? expiresAt : Math.max(known, expiresAt),
+    );
+  }
+
+  isCertificateRevoked(serialNumber: string, subject: string, notBefore: number): boolean {
+    if (this.#certificates.size === 0 && this.#subjects.size === 0) return false;
+    this.#sweep();
+    if (this.#certificates.has(serialNumber)) return true;
+    const entry = this.#subjects.get(subject);
+    return entry !== undefined && notBefore <= entry.issuedAtOrBefore;
+  }
+
+  /** Number of entries currently held (tokens + subjects + certificates). */
   get size(): number {
-    return this.#tokens.size + this.#subjects.size;
+    return this.#tokens.size + this.#subjects.size + this.#certificates.size;
   }
 
   #sweep(): void {
@@ -74,5 +92,7 @@ export class MemoryRevocationSet implements RevocationSet {
     for (const [jti, expiresAt] of this.#tokens) if (expiresAt < horizon) this.#tokens.delete(jti);
     for (const [subject, entry] of this.#subjects)
       if (entry.until < horizon) this.#subjects.delete(subject);
+    for (const [serial, expiresAt] of this.#certificates)
+      if (expiresAt < horizon) this.#certificates.delete(serial);
   }
 }

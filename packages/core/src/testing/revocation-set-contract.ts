@@ -54,6 +54,33 @@ export function revocationSetContract(
       assert.equal(set.isRevoked('x', 'spiffe://tessera.local/a', START_S + 50), true);
     });
 
+    it('revokes one certificate by serial number and no other', async () => {
+      const { set } = await fresh();
+      set.revokeCertificate('0a1b2c', START_S + 3600);
+      assert.equal(set.isCertificateRevoked('0a1b2c', 'spiffe://tessera.local/a', START_S), true);
+      assert.equal(set.isCertificateRevoked('0a1b2d', 'spiffe://tessera.local/a', START_S), false);
+      // Serials and jtis are separate namespaces: a jti equal to a serial revokes no certificate.
+      set.revokeToken('ffee', START_S + 300);
+      assert.equal(set.isCertificateRevoked('ffee', 'spiffe://tessera.local/a', START_S), false);
+      assert.equal(set.isRevoked('0a1b2c', 'spiffe://tessera.local/a', START_S), false);
+    });
+
+    it('revokes the certificates of a subject valid from at or before the cut-off', async () => {
+      const { set } = await fresh();
+      set.revokeSubject('spiffe://tessera.local/a', START_S, START_S + 3600);
+      assert.equal(set.isCertificateRevoked('01', 'spiffe://tessera.local/a', START_S - 60), true);
+      assert.equal(set.isCertificateRevoked('01', 'spiffe://tessera.local/a', START_S), true);
+      assert.equal(set.isCertificateRevoked('01', 'spiffe://tessera.local/a', START_S + 1), false);
+      assert.equal(set.isCertificateRevoked('01', 'spiffe://tessera.local/b', START_S - 60), false);
+    });
+
+    it('keeps a certificate revocation for as long as the certificate is valid', async () => {
+      const { set, clock } = await fresh();
+      set.revokeCertificate('0a1b2c', START_S + 3600);
+      clock.set((START_S + 3630) * 1000);
+      assert.equal(set.isCertificateRevoked('0a1b2c', 'spiffe://tessera.local/a', START_S), true);
+    });
+
     it('keeps a revocation for as long as the token it covers could still verify', async () => {
       const { set, clock } = await fresh();
       set.revokeToken('jti-1', START_S + 300);
