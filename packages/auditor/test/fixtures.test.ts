@@ -17,12 +17,18 @@ import { auditDirectory } from '../src/audit.ts';
 import { CATALOG } from '../src/catalog/checks.ts';
 import {
   CATEGORIES,
-  STATUSES,
   type AuditReport,
   type Category,
   type CheckId,
   type Status,
 } from '../src/model.ts';
+import {
+  at,
+  compareWithExpected,
+  loadExpected,
+  type Expected,
+  type ExpectedCheck,
+} from './support/expected.ts';
 
 const FIXTURES_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const FIXTURES = [
@@ -54,53 +60,6 @@ const ROWS: Readonly<Record<Category, number>> = {
 };
 const AUDIT_DATE = new Date('2026-01-01');
 
-interface ExpectedLine {
-  readonly file: string;
-  readonly line: number;
-}
-
-interface ExpectedCheck {
-  readonly status: Status;
-  readonly lines: readonly ExpectedLine[];
-  readonly note: string;
-}
-
-interface Expected {
-  readonly service: string;
-  readonly checks: ReadonlyMap<string, ExpectedCheck>;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Reads and shape-checks expected.json; a malformed file is an error naming the place. */
-function loadExpected(name: FixtureName): Expected {
-  const file = path.join(FIXTURES_DIR, name, 'expected.json');
-  const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
-  if (!isRecord(raw) || typeof raw.service !== 'string' || !isRecord(raw.checks)) {
-    throw new Error(`${file}: expected { service, checks }`);
-  }
-  const checks = new Map<string, ExpectedCheck>();
-  for (const [id, value] of Object.entries(raw.checks)) {
-    const where = `${file}: ${id}`;
-    if (!isRecord(value)) throw new Error(`${where}: not an object`);
-    const { status, lines = [], note } = value;
-    if (!(STATUSES as readonly unknown[]).includes(status)) {
-      throw new Error(`${where}: status ${JSON.stringify(status)}`);
-    }
-    if (typeof note !== 'string' || note.trim() === '') throw new Error(`${where}: no note`);
-    if (!Array.isArray(lines)) throw new Error(`${where}: lines is not an array`);
-    const parsed = lines.map((entry: unknown): ExpectedLine => {
-      if (!isRecord(entry) || typeof entry.file !== 'string' || !Number.isInteger(entry.line)) {
-        throw new Error(`${where}: a line is not { file, line }`);
-      }
-      return { file: entry.file, line: entry.line as number };
-    });
-    checks.set(id, { status: status as Status, lines: parsed, note });
-  }
-  return { service: raw.service, checks };
-}
-
 const reports = new Map<FixtureName, Promise<AuditReport>>();
 
 /** One audit per fixture, shared by the tests below. */
@@ -113,47 +72,10 @@ function reportOf(name: FixtureName): Promise<AuditReport> {
   return report;
 }
 
-const at = (e: ExpectedLine) => `${e.file}:${String(e.line)}`;
-
-/** Every disagreement between the report and expected.json, and how many checks agree. */
-function compareWithExpected(
-  expected: Expected,
-  report: AuditReport,
-): { mismatches: string[]; agree: number; total: number } {
-  const mismatches: string[] = [];
-  if (report.service !== expected.service) {
-    mismatches.push(`service: expected ${expected.service}, got ${report.service}`);
-  }
-  const results = new Map(report.checks.map((c) => [c.id as string, c]));
-  let agree = 0;
-  for (const [id, want] of expected.checks) {
-    const got = results.get(id);
-    if (got === undefined) {
-      mismatches.push(`${id}: not in the report (expected ${want.status}: ${want.note})`);
-      continue;
-    }
-    const problems: string[] = [];
-    if (got.status !== want.status) {
-      problems.push(`expected ${want.status}, got ${got.status} ("${got.why}")`);
-    }
-    const evidence = new Set(got.evidence.map(at));
-    const missing = want.lines.filter((line) => !evidence.has(at(line)));
-    if (missing.length > 0) {
-      const shown = [...evidence].slice(0, 5).join(', ');
-      problems.push(
-        `evidence lacks ${missing.map(at).join(', ')} (has ${shown === '' ? 'none' : shown})`,
-      );
-    }
-    if (problems.length === 0) agree++;
-    else mismatches.push(`${id}: ${problems.join('; ')} — auditor: ${want.note}`);
-  }
-  return { mismatches, agree, total: expected.checks.size };
-}
-
 describe('fixture services: expected.json is well-formed', () => {
   for (const name of FIXTURES) {
     it(`${name}: ids are checklist rows, lines point into the fixture, and it parses cleanly`, async () => {
-      const expected = loadExpected(name);
+      const expected = loadExpected(path.join(FIXTURES_DIR, name));
       // The hold-out states only what its author predicted before its first audit.
       const minimum = name.startsWith('holdout-') ? 10 : 30;
       assert.ok(
@@ -202,7 +124,7 @@ describe('fixture services: expected.json is well-formed', () => {
     assert.ok(CATALOG.length > 0, 'the catalog is empty');
     const known = new Set<string>(CATALOG.map((c) => c.id));
     const unknown = FIXTURES.flatMap((name) =>
-      [...loadExpected(name).checks.keys()]
+      [...loadExpected(path.join(FIXTURES_DIR, name)).checks.keys()]
         .filter((id) => !known.has(id))
         .map((id) => `${name}: ${id}`),
     );
@@ -262,7 +184,7 @@ describe('fixture services: the comparison itself', () => {
 describe('fixture services: the auditor agrees with the human auditor', () => {
   for (const name of FIXTURES) {
     it(name, async (t) => {
-      const expected = loadExpected(name);
+      const expected = loadExpected(path.join(FIXTURES_DIR, name));
       const report = await reportOf(name);
       const { mismatches, agree, total } = compareWithExpected(expected, report);
       t.diagnostic(`${name}: ${String(agree)}/${String(total)} checks agree`);

@@ -53,7 +53,9 @@ function sv1(ctx: AuditContext): Outcome {
   if (required.length > 0) {
     return outcome(
       'PASS',
-      'The TLS server requires a client certificate (`requestCert` with `rejectUnauthorized` left on).',
+      required.every((m) => m.tessera)
+        ? "The TLS server requires a client certificate from the trust domain (Tessera's workload identity, `tlsServerOptions()`)."
+        : 'The TLS server requires a client certificate (`requestCert` with `rejectUnauthorized` left on).',
       evidenceOf(required.map((m) => m.site)),
     );
   }
@@ -150,7 +152,9 @@ function sv2(ctx: AuditContext): Outcome {
     }
     return outcome(
       'PASS',
-      'Client certificates must chain to the CA bundle given in `ca`.',
+      configs.every((m) => m.tessera)
+        ? "Client certificates must chain to the trust domain's CA bundle from the Tessera authority."
+        : 'Client certificates must chain to the CA bundle given in `ca`.',
       evidenceOf(configs.flatMap((m) => (m.ca === undefined ? [] : [m.ca]))),
     );
   });
@@ -200,7 +204,7 @@ function sv5(ctx: AuditContext): Outcome {
     const expiry = model.files
       .flatMap((f) => f.certFields)
       .filter((c) => c.name === 'valid_to' || c.name === 'validTo');
-    const reloads = model.files.flatMap((f) => f.secureContextReloads);
+    const reloads = model.certificateReloads;
     if (expiry.length > 0 || reloads.length > 0) {
       return outcome(
         'PASS',
@@ -218,11 +222,11 @@ function sv5(ctx: AuditContext): Outcome {
 
 function sv6(ctx: AuditContext): Outcome {
   return mtlsFamily(ctx, (model, sites) => {
-    const reloads = model.files.flatMap((f) => f.secureContextReloads);
+    const reloads = model.certificateReloads;
     return reloads.length > 0
       ? outcome(
           'PASS',
-          'Certificates are reloaded at run time (`setSecureContext` or a file watch), so rotation needs no restart.',
+          'Certificates are reloaded at run time (`setSecureContext`, a file watch, or a workload identity attached to the server), so rotation needs no restart.',
           evidenceOf(reloads),
         )
       : outcome(

@@ -1,5 +1,6 @@
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
+import { workloadIdentityFacts } from '../analysis/identity.ts';
 import { infraModel } from '../analysis/infra/index.ts';
 import { optionOf, resolveObject } from '../analysis/outbound/expressions.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
@@ -11,9 +12,12 @@ const NO_MANIFESTS = 'No Kubernetes or compose manifests are in the repository.'
 const NO_KUBERNETES =
   'No Kubernetes manifests are in the repository (compose networks have no policies).';
 
-/** Servers that terminate TLS themselves (`https.createServer`, `fastify({ https })`). */
+/**
+ * Servers that terminate TLS themselves (`https.createServer`, `fastify({ https })`, a Tessera
+ * workload identity's `tlsServerOptions()` or `attachServer()`).
+ */
 function inboundTls(ctx: AuditContext): Evidence[] {
-  const out: Evidence[] = [];
+  const out: Evidence[] = workloadIdentityFacts(ctx).servers.map((s) => evidenceAt(s.unit, s.node));
   for (const file of productionFacts(ctx)) {
     for (const call of file.calls) {
       const reference = ctx.symbols.moduleReference(file.unit, call.expression);
@@ -88,6 +92,14 @@ function nw1(ctx: AuditContext): Outcome {
   const server = inboundTls(ctx);
   const outboundTls =
     s.channels.length > 0 && (guards.length > 0 || (t.unknown.length === 0 && t.https.length > 0));
+  const unverified = httpModel(ctx).insecureTls.map((i) => evidenceAt(i.unit, i.node));
+  if ((outboundTls || server.length > 0) && unverified[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Traffic is encrypted, but a client does not verify the server's certificate (${where(unverified[0])}): anyone on the path can stand in for the server and read it.`,
+      top([...unverified, ...server, ...guards]),
+    );
+  }
   if (outboundTls && server.length > 0) {
     return outcome(
       'PASS',

@@ -603,17 +603,19 @@ function sc8(ctx: AuditContext): Outcome {
   return outcome('PASS', 'Every outbound URL uses https (or stays on loopback).', top(t.https));
 }
 
-/** SC9 and SC16: service identity in every request. */
-function identity(ctx: AuditContext, allowCertificate: boolean): Outcome {
+/**
+ * SC9 and SC16: service identity in every request. A client certificate counts for both: the
+ * receiver learns the calling service from it during the handshake, verified, which a header
+ * naming the caller would only repeat without proof. A mesh's mTLS counts for SC9 only: the
+ * client code itself sends nothing.
+ */
+function identity(ctx: AuditContext, perRequest: boolean): Outcome {
   const s = credentialSummary(ctx);
   const none = noChannels(ctx);
   if (none !== undefined) return none;
   if (s.internal.length === 0) return outcome('N/A', ONLY_EXTERNAL);
-  const ids = (c: ChannelFacts) =>
-    c.identity.filter(
-      (e) => allowCertificate || !c.credentials.some((k) => k.kind === 'mtls' && k.evidence === e),
-    );
-  const mesh = allowCertificate ? s.meshMtls : [];
+  const ids = (c: ChannelFacts) => c.identity;
+  const mesh = perRequest ? s.meshMtls : [];
   const markers = (c: ChannelFacts) =>
     c.credentials.filter((k) => k.kind === 'marker').map((k) => k.evidence);
   const withId = s.internal.filter((c) => ids(c).length > 0 || mesh.length > 0);
@@ -622,9 +624,9 @@ function identity(ctx: AuditContext, allowCertificate: boolean): Outcome {
   if (withId.length === s.internal.length) {
     return outcome(
       'PASS',
-      allowCertificate
+      perRequest
         ? 'Every outbound service request identifies the calling service (token subject, certificate or identity header).'
-        : "Every outbound service client sends the calling service's identity (in its token or an identity header).",
+        : "Every outbound service client sends the calling service's identity (in its token, its client certificate or an identity header).",
       evidence,
     );
   }

@@ -7,6 +7,7 @@ import ts from 'typescript';
 import { evidenceAt, evidenceAtLine, objectProperty, unwrap } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
 import type { AuditContext } from '../../rules/rule.ts';
+import { workloadIdentityFacts } from '../identity.ts';
 import { booleanValue, isTestPath } from './ast.ts';
 import { Coverage, type Protection } from './coverage.ts';
 import { collectFileFacts, type FileFacts, type FunctionFacts, type Site } from './facts.ts';
@@ -34,6 +35,11 @@ export interface MutualTls {
   /** `rejectUnauthorized: false` makes the client certificate optional. */
   readonly optional: Site | undefined;
   readonly ca: Site | undefined;
+  /**
+   * Set by Tessera's workload identity (`tlsServerOptions()`, `attachServer()`): a client
+   * certificate is required and must chain to the trust domain's bundle from the authority.
+   */
+  readonly tessera: boolean;
 }
 
 export interface InboundModel {
@@ -54,6 +60,11 @@ export interface InboundModel {
   readonly authSummaries: readonly { readonly site: Site; readonly summary: Summary }[];
   readonly tlsServers: readonly Site[];
   readonly mutualTls: readonly MutualTls[];
+  /**
+   * Where the server's certificate is replaced at run time (`setSecureContext`, a file watch,
+   * a workload identity attached to the server).
+   */
+  readonly certificateReloads: readonly Site[];
   /** A service-mesh manifest that enforces mTLS (Istio `PeerAuthentication` STRICT). */
   readonly mesh: Evidence | undefined;
   /** Fastify apps created with a logger (`logger: true`, `loggerInstance`). */
@@ -166,9 +177,24 @@ function analyseInbound(ctx: AuditContext): InboundModel {
             ? { unit: file.unit, node: reject }
             : undefined,
         ca: ca === undefined ? undefined : { unit: file.unit, node: ca },
+        tessera: false,
       };
     }),
   );
+  const identity = workloadIdentityFacts(ctx);
+  for (const server of identity.servers) {
+    mutualTls.push({
+      site: server,
+      requestCert: true,
+      optional: undefined,
+      ca: server,
+      tessera: true,
+    });
+  }
+  const certificateReloads: Site[] = [
+    ...files.flatMap((f) => f.secureContextReloads),
+    ...identity.servers.filter((s) => methodName(s.node) === 'attachServer'),
+  ];
 
   return {
     files,
@@ -184,6 +210,7 @@ function analyseInbound(ctx: AuditContext): InboundModel {
     authSummaries,
     tlsServers,
     mutualTls,
+    certificateReloads,
     mesh: meshEvidence(ctx),
     fastifyLoggers,
     proxies: [
@@ -191,6 +218,11 @@ function analyseInbound(ctx: AuditContext): InboundModel {
       ...graph.registrations.filter((r) => PROXY_MODULES.has(r.module)).map((r) => r.site),
     ],
   };
+}
+
+function methodName(call: ts.CallExpression): string | undefined {
+  const callee = unwrap(call.expression);
+  return ts.isPropertyAccessExpression(callee) ? callee.name.text : undefined;
 }
 
 /** Istio `PeerAuthentication` with `mode: STRICT` in the repository's manifests. */

@@ -13,6 +13,7 @@ import {
 import type { Evidence } from '../../model.ts';
 import type { SourceUnit } from '../../project/load.ts';
 import type { AuditContext } from '../../rules/rule.ts';
+import { workloadIdentityFacts } from '../identity.ts';
 import {
   ancestors,
   calleeName,
@@ -144,6 +145,18 @@ const isFalse = (node: ts.Expression): boolean => {
   );
 };
 
+/**
+ * Is the property part of a server's TLS options (the object also sets `requestCert`)? There
+ * `rejectUnauthorized: false` makes client certificates optional (SV1), it does not switch off
+ * a client's check of the server.
+ */
+function serverTlsOptions(property: ts.PropertyAssignment): boolean {
+  const object = property.parent;
+  return object.properties.some(
+    (p) => p.name !== undefined && propertyNameText(p.name) === 'requestCert',
+  );
+}
+
 /** Builds the outbound HTTP model of a project; see {@link HttpModel}. */
 export function analyseHttp(ctx: AuditContext): HttpModel {
   return new HttpModelBuilder(ctx.symbols, productionFacts(ctx), ctx).build();
@@ -188,6 +201,7 @@ class HttpModelBuilder {
 
   build(): HttpModel {
     for (const file of this.facts) this.collectCreations(file);
+    this.collectIdentityDispatchers();
     this.collectDerived();
     for (const file of this.facts) this.configureCreations(file);
     this.hasInstances = this.sites.length > 0;
@@ -359,6 +373,15 @@ class HttpModelBuilder {
           });
         }
       }
+    }
+  }
+
+  /** A Tessera workload identity's dispatcher presents the service's SVID: a client certificate. */
+  private collectIdentityDispatchers(): void {
+    for (const dispatcher of workloadIdentityFacts(this.ctx).dispatchers) {
+      if (this.byNode.has(dispatcher.node)) continue;
+      const site = this.newSite('dispatcher', 'undici', dispatcher.unit, dispatcher.node);
+      site.clientCerts.push(dispatcher);
     }
   }
 
@@ -1234,7 +1257,8 @@ class HttpModelBuilder {
       if (!ts.isPropertyAssignment(property)) continue;
       if (
         (name === 'rejectUnauthorized' || name === 'strictSSL') &&
-        isFalse(property.initializer)
+        isFalse(property.initializer) &&
+        !serverTlsOptions(property)
       ) {
         this.insecureTls.push({ unit, node: property });
       } else if (name === 'checkServerIdentity' && returnsNothing(property.initializer)) {
