@@ -5,6 +5,7 @@
 export {
   tessera,
   DEFAULT_SPOOFABLE_HEADERS,
+  type MtlsOptions,
   type RateLimitOptions,
   type TesseraPluginOptions,
   type TesseraRuntime,
@@ -21,3 +22,10 @@ export {
   type AuditFileDestination,
   type AuditFileDestinationOptions,
 } from './audit-destination.ts';
+export {
+  tesseraHttpsOptions,
+  type TesseraHttpsOptions,
+  type TlsIdentityMaterial,
+  type TlsServerOptionsSource,
+} from './https-options.ts';
+export type { ForwardedClientCertOptions } from './forwarded-client-cert.ts';

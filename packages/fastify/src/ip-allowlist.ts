@@ -21,6 +21,44 @@ function callerOf(key: string, services: readonly { name: string; spiffeId: stri
 }
 
 /**
+ * A list of addresses and CIDRs (`10.0.0.0/8`, `::1`); a bad entry is refused naming `option`.
+ */
+export function addressList(entries: readonly string[], option: string): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0)
+      throw new TesseraError(
+        'ERR_CONFIG_INVALID',
+        `${option}: "${entry}" is not an address or CIDR`,
+      );
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else {
+      const bits = Number(prefix);
+      if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
+        throw new TesseraError(
+          'ERR_CONFIG_INVALID',
+          `${option}: "${entry}" has a bad prefix length`,
+        );
+      }
+      list.addSubnet(address, bits, type);
+    }
+  }
+  return list;
+}
+
+/** Whether `address` is in `list`; IPv4-mapped IPv6 addresses are compared as IPv4. */
+export function listHasAddress(list: BlockList, address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const candidate = mapped ?? address;
+  const family = isIP(candidate);
+  if (family === 0) return false;
+  return list.check(candidate, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
  * Parses `{ 'event-service': ['10.0.0.0/8', '::1'] }` (keys: service names or SPIFFE IDs of the
  * policy's services) into per-caller address lists keyed on SPIFFE ID.
  */
@@ -37,28 +75,7 @@ export function parseAllowlist(
         `@tessera/fastify: ipAllowlist: ${JSON.stringify(key)} names a service listed twice`,
       );
     }
-    const list = new BlockList();
-    for (const entry of entries) {
-      const [address = '', prefix] = entry.split('/');
-      const family = isIP(address);
-      if (family === 0)
-        throw new TesseraError(
-          'ERR_CONFIG_INVALID',
-          `ipAllowlist: "${entry}" is not an address or CIDR`,
-        );
-      const type = family === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) list.addAddress(address, type);
-      else {
-        const bits = Number(prefix);
-        if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
-          throw new TesseraError(
-            'ERR_CONFIG_INVALID',
-            `ipAllowlist: "${entry}" has a bad prefix length`,
-          );
-        }
-        list.addSubnet(address, bits, type);
-      }
-    }
+    const list = addressList(entries, 'ipAllowlist');
     lists.set(caller, list);
   }
   return lists;
@@ -72,10 +89,5 @@ export function parseAllowlist(
  */
 export function isAllowedAddress(lists: ParsedAllowlist, caller: string, address: string): boolean {
   const list = lists.get(caller);
-  if (list === undefined) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  const candidate = mapped ?? address;
-  const family = isIP(candidate);
-  if (family === 0) return false;
-  return list.check(candidate, family === 6 ? 'ipv6' : 'ipv4');
+  return list === undefined || listHasAddress(list, address);
 }

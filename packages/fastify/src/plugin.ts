@@ -17,9 +17,12 @@ import {
   type Clock,
   type Policy,
   type RequestContext,
+  type RevocationSet,
   type TesseraErrorCode,
+  type X509SvidInfo,
   type TraceContext,
 } from '@tessera/core';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { Registry } from 'prom-client';
@@ -38,6 +41,12 @@ import {
 import { RemoteJwks } from './remote-jwks.ts';
 import { RevocationSync } from './revocation-sync.ts';
 import { isAllowedAddress, parseAllowlist, type ParsedAllowlist } from './ip-allowlist.ts';
+import {
+  FORWARDED_CLIENT_CERT,
+  ForwardedClientCert,
+  type ForwardedClientCertOptions,
+} from './forwarded-client-cert.ts';
+import { PeerIdentityCache, type PeerIdentity } from './peer-identity.ts';
 
 /** Headers that, in the audited platform, were trusted to say who the caller is. Never again. */
 export const DEFAULT_SPOOFABLE_HEADERS: readonly string[] = Object.freeze([
@@ -127,6 +136,42 @@ export interface TesseraPluginOptions {
    * serves (`Registry.merge`) or to serve beside it.
    */
   readonly metrics?: Registry | false;
+  /**
+   * Mutual TLS: callers identified by their client certificate (an X.509-SVID) on the request's
+   * TLS connection. Serve the app with {@link tesseraHttpsOptions}. Without this option a client
+   * certificate identifies nobody, but a certificate-bound token still needs its certificate.
+   */
+  readonly mtls?: MtlsOptions;
+}
+
+/**
+ * How the plugin reads client certificates. The certificate is parsed once per TLS connection
+ * (`parseX509Svid`, strict: exactly one URI SAN, a workload SPIFFE ID in the trust domain, not a
+ * CA); its expiry and revocation (serial, or a disabled service) are checked on every request.
+ * A certificate caller is a `service` caller with no scopes (scopes come only from tokens) and an
+ * empty `jti`; the same policy applies. A bearer token sent over the same connection is verified
+ * as usual, must name the certificate's SPIFFE ID, and becomes the caller (its scopes, its user).
+ */
+export interface MtlsOptions {
+  /**
+   * `required`: every request to a non-public route needs a trusted client certificate (401
+   * `ERR_CERT_MISSING` otherwise). `optional`: a client certificate, when presented, must be a
+   * valid X.509-SVID and identifies the caller; without one, a bearer token does, as without mTLS.
+   */
+  readonly mode: 'required' | 'optional';
+  /** The trust domain client certificates must belong to. Default: the policy's. */
+  readonly trustDomain?: string;
+  /**
+   * Where certificate revocations are looked up when the plugin is given a `verifier` (with
+   * `authority`, the revocation feed is used and this must not be set). Without either, only
+   * expiry limits a certificate.
+   */
+  readonly revocations?: RevocationSet;
+  /**
+   * Accept `x-forwarded-client-cert` (Envoy's format, `Cert=` URL-encoded PEM) from these
+   * proxies only. Without this option the header is always dropped unread.
+   */
+  readonly forwardedClientCert?: ForwardedClientCertOptions;
 }
 
 export interface RateLimitOptions {
@@ -181,6 +226,8 @@ class RequestState {
   reason: TesseraErrorCode | 'public' | 'ok' = 'ERR_CREDENTIALS_MISSING';
   /** The verified caller, kept for the audit event even when policy refuses it (a 403). */
   caller: Caller | null = null;
+  /** The client certificate's identity, once read (mTLS mode, or a bound token). */
+  peer: PeerIdentity | undefined = undefined;
   constructor(
     readonly startedAt: number,
     readonly trace: TraceContext,
@@ -289,6 +336,9 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     throw optionsError('requestContext is auto or always');
   }
   const contextAlways = contextMode === 'always';
+  const mtls = mtlsSettings(options, policy.trustDomain);
+  // Read for bound tokens in every mode: a token bound to a certificate needs that certificate.
+  const peers = new PeerIdentityCache(mtls?.trustDomain ?? policy.trustDomain);
 
   let verifier: AccessTokenVerifier;
   let jwks: RemoteJwks | undefined;
@@ -364,6 +414,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   } else {
     throw optionsError('give exactly one of authority and verifier');
   }
+
+  if (mtls?.revocations !== undefined && revocations !== undefined) {
+    throw optionsError('mtls.revocations is for a given verifier; with authority the feed is used');
+  }
+  const certificateRevocations = mtls?.revocations ?? revocations?.revocations;
 
   if (raw.metrics !== undefined && raw.metrics !== false && !(raw.metrics instanceof Registry)) {
     throw optionsError('metrics is a prom-client Registry or false');
@@ -489,6 +544,73 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     proceed(request, state, caller, done);
   }
 
+  /**
+   * RFC 8705 §3: a token bound to a certificate (`cnf.x5t#S256`) is accepted only over a connection
+   * that presented that certificate, in every mode. In mTLS mode a token sent with a certificate
+   * must also name the certificate's identity: one caller per request, never two.
+   */
+  function admitToken(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+    caller: Caller,
+    done: () => void,
+  ): void {
+    const bound = caller.certificateThumbprint;
+    if (bound !== undefined || mtls !== undefined) {
+      const peer = state.peer ?? peers.of(request.raw.socket);
+      if (
+        (bound !== undefined && peer.thumbprint !== bound) ||
+        (mtls !== undefined &&
+          peer.caller !== undefined &&
+          peer.caller.spiffeId !== caller.spiffeId)
+      ) {
+        state.caller = caller;
+        refuse(state, reply, 'ERR_TOKEN_BINDING');
+        return;
+      }
+    }
+    authorize(request, reply, state, caller, done);
+  }
+
+  /** The client identity: the connection's certificate, or one a listed proxy forwarded. */
+  function peerOf(socket: Socket, forwarded: string | string[] | undefined): PeerIdentity {
+    const peer = peers.of(socket);
+    const proxies = mtls?.forwarded;
+    if (forwarded === undefined || proxies?.isTrustedProxy(socket, peer) !== true) return peer;
+    return proxies.identity(forwarded);
+  }
+
+  /** Checked per request, not per connection: a connection may outlive its certificate's validity or standing. */
+  function certificateRefusal(svid: X509SvidInfo, nowMs: number): TesseraErrorCode | undefined {
+    const now = nowMs / 1000;
+    if (now < svid.notBefore || now > svid.notAfter) return 'ERR_SVID_EXPIRED';
+    if (
+      certificateRevocations?.isCertificateRevoked(
+        svid.serialNumber,
+        svid.spiffeId.uri,
+        svid.notBefore,
+      ) === true
+    )
+      return 'ERR_SVID_REVOKED';
+    return undefined;
+  }
+
+  /** True when stale revocations refuse the request (fail-closed); serve-stale only warns. */
+  function refusedAsStale(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    state: RequestState,
+  ): boolean {
+    if (revocations?.isStale() !== true) return false;
+    if (staleMode === 'fail-closed') {
+      refuse(state, reply, 'ERR_REVOCATIONS_STALE');
+      return true;
+    }
+    request.log.warn('tessera: revocation state is stale; serving (staleRevocations: serve-stale)');
+    return false;
+  }
+
   /** A failed verification: counted against the source's budget, then refused. */
   function refuseUnverified(
     request: FastifyRequest,
@@ -523,7 +645,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
           );
           return;
         }
-        authorize(request, reply, state, caller, done);
+        admitToken(request, reply, state, caller, done);
       },
       () => {
         refuseUnverified(request, reply, state, 'ERR_TOKEN_KID_UNKNOWN');
@@ -551,6 +673,12 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   app.addHook('onRequest', (request: StatefulRequest, reply, done) => {
     const headers = request.headers;
     for (const name of spoofable) if (name in headers) Reflect.deleteProperty(headers, name);
+    // Never visible to handlers; read only from a listed proxy (mtls.forwardedClientCert).
+    let forwarded: string | string[] | undefined;
+    if (FORWARDED_CLIENT_CERT in headers) {
+      forwarded = headers[FORWARDED_CLIENT_CERT];
+      Reflect.deleteProperty(headers, FORWARDED_CLIENT_CERT);
+    }
     const trace = traceContextFromHeaders(headers);
     // Authorization is decided on the route pattern Fastify matched, never the raw URL.
     const route = request.routeOptions.url;
@@ -576,6 +704,31 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       return;
     }
     const header = headers.authorization;
+    if (mtls !== undefined) {
+      const peer = peerOf(request.raw.socket, forwarded);
+      state.peer = peer;
+      const svid = peer.svid;
+      if (svid === undefined) {
+        // Optional mode without a certificate: a bearer token identifies the caller, as without mTLS.
+        if (peer.refusal !== 'ERR_CERT_MISSING' || mtls.required) {
+          refuse(state, reply, peer.refusal ?? 'ERR_SVID_INVALID');
+          return;
+        }
+      } else {
+        if (refusedAsStale(request, reply, state)) return;
+        const refusal = certificateRefusal(svid, state.startedAt);
+        if (refusal !== undefined) {
+          // Known but refused: the audit event names whose certificate it was.
+          state.caller = peer.caller ?? null;
+          refuse(state, reply, refusal);
+          return;
+        }
+        if (header === undefined && peer.caller !== undefined) {
+          authorize(request, reply, state, peer.caller, done);
+          return;
+        }
+      }
+    }
     if (header === undefined) {
       refuse(state, reply, 'ERR_CREDENTIALS_MISSING');
       return;
@@ -591,15 +744,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       refuse(state, reply, 'ERR_TOKEN_MALFORMED');
       return;
     }
-    if (revocations?.isStale() === true) {
-      if (staleMode === 'fail-closed') {
-        refuse(state, reply, 'ERR_REVOCATIONS_STALE');
-        return;
-      }
-      request.log.warn(
-        'tessera: revocation state is stale; serving (staleRevocations: serve-stale)',
-      );
-    }
+    if (refusedAsStale(request, reply, state)) return;
     if (failureBudget?.exhausted(request.ip, state.startedAt) === true) {
       refuse(state, reply, 'ERR_VERIFY_BUDGET');
       return;
@@ -616,7 +761,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       }
       return;
     }
-    authorize(request, reply, state, caller, done);
+    admitToken(request, reply, state, caller, done);
   });
 
   // RFC 6750 §2.2: a form-encoded `access_token` next to a bearer header is a second credential.
@@ -666,7 +811,8 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
           caller:
             caller === null ? null : caller.kind === 'delegated' ? caller.user : caller.spiffeId,
           actor: caller?.kind === 'delegated' ? caller.spiffeId : null,
-          jti: caller?.jti ?? null,
+          // A certificate caller has no jti.
+          jti: caller === null || caller.jti === '' ? null : caller.jti,
           route: state.route ?? null,
           method: request.method,
           decision:
@@ -793,6 +939,45 @@ function callerRateLimiter(
     ...(redis !== undefined ? { redis } : {}),
   });
   return { limiter, max, timeWindowMs, maxKeys };
+}
+
+interface MtlsSettings {
+  readonly required: boolean;
+  readonly trustDomain: string;
+  readonly revocations: RevocationSet | undefined;
+  readonly forwarded: ForwardedClientCert | undefined;
+}
+
+function mtlsSettings(
+  options: TesseraPluginOptions,
+  policyTrustDomain: string,
+): MtlsSettings | undefined {
+  // Options may come from JavaScript callers or config files: check what the types promise.
+  const given = options.mtls as Partial<Record<keyof MtlsOptions, unknown>> | null | undefined;
+  if (given === undefined) return undefined;
+  if (typeof given !== 'object' || given === null) throw optionsError('mtls is an object');
+  if (given.mode !== 'required' && given.mode !== 'optional') {
+    throw optionsError('mtls.mode is required or optional');
+  }
+  const trustDomain = given.trustDomain ?? policyTrustDomain;
+  if (typeof trustDomain !== 'string' || !/^[a-z0-9._-]+$/.test(trustDomain)) {
+    throw optionsError('mtls.trustDomain is a trust domain name');
+  }
+  const revocations = given.revocations as RevocationSet | undefined;
+  if (
+    revocations !== undefined &&
+    typeof (revocations as Partial<RevocationSet>).isCertificateRevoked !== 'function'
+  ) {
+    throw optionsError('mtls.revocations is a RevocationSet');
+  }
+  const forwarded =
+    given.forwardedClientCert === undefined
+      ? undefined
+      : new ForwardedClientCert(
+          given.forwardedClientCert as ForwardedClientCertOptions,
+          trustDomain,
+        );
+  return { required: given.mode === 'required', trustDomain, revocations, forwarded };
 }
 
 function verificationFailureBudget(
