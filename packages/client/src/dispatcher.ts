@@ -9,8 +9,11 @@ export interface ServiceDispatcherOptions {
   readonly timeout?: Parameters<typeof timeout>[0];
   readonly retry?: Parameters<typeof retry>[0] | false;
   readonly circuitBreaker?: Parameters<typeof circuitBreakerPerUpstream>[0] | false;
-  /** The underlying agent (for TLS options, connection limits). TLS verification stays on. */
-  readonly agent?: Agent;
+  /**
+   * The underlying dispatcher: an `Agent` (TLS options, connection limits; TLS verification stays
+   * on) or a workload identity's mTLS dispatcher (`identity.dispatcher({ services })`).
+   */
+  readonly agent?: Dispatcher;
 }
 
 /**

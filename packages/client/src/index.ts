@@ -35,3 +35,11 @@ export {
   type Interceptor,
 } from './interceptors.ts';
 export { createServiceDispatcher, type ServiceDispatcherOptions } from './dispatcher.ts';
+export {
+  createWorkloadIdentity,
+  WorkloadIdentity,
+  type WorkloadIdentityOptions,
+  type WorkloadIdentityEvents,
+  type WorkloadIdentityLogger,
+  type WorkloadCredentials,
+} from './workload-identity.ts';

@@ -57,6 +57,7 @@ const CODES = {
   ERR_SVID_REVOKED: [401, 'client certificate has been revoked'],
   ERR_SVID_EXPIRED: [401, 'client certificate has expired or is not yet valid'],
   ERR_CERT_UNTRUSTED: [401, 'client certificate chain is not trusted'],
+  ERR_SVID_UNEXPECTED: [502, 'peer certificate is not the expected service'],
   ERR_TOKEN_BINDING: [401, 'access token is bound to another certificate'],
 
   // Policy
