@@ -91,7 +91,8 @@ async function mtlsServer(identity: WorkloadIdentity): Promise<{ server: Server;
     res.setHeader('content-type', 'application/json');
     res.end(
       JSON.stringify({
-        caller: parseX509Svid(new Uint8Array(peer.raw)).spiffeId.uri,
+        // Answers (rather than throws) without a certificate, so a refusal is the TLS layer's.
+        caller: 'raw' in peer ? parseX509Svid(new Uint8Array(peer.raw)).spiffeId.uri : null,
         authorization: req.headers.authorization ?? null,
       }),
     );
@@ -193,6 +194,7 @@ describe('workload identity: refusals', () => {
     const port = Number(new URL(served.url).port);
     const result = await handshake(port, { ca: authority.bundlePem() });
     assert.ok(result.error, 'handshake without a client certificate must fail');
+    result.socket?.destroy();
     const ca = join(dir, 'refusal-ca.pem');
     await writeFile(ca, authority.bundlePem());
     const curl = await run('curl', [
