@@ -5,6 +5,7 @@ import {
   assertTrustDomain,
   isLoopbackHost,
   MAX_TOKEN_LIFETIME_SECONDS,
+  parseWorkloadId,
   TesseraError,
 } from '@tessera/core';
 import type { RevocationFeedSettings } from './context.ts';
@@ -31,7 +32,41 @@ export const authorityConfigSchema = Type.Object(
     ),
     tls: Type.Optional(
       Type.Object(
-        { certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) },
+        {
+          certFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                'Operator-provided server certificate chain (PEM); absent: the authority serves its own SVID',
+            }),
+          ),
+          keyFile: Type.Optional(Type.String({ minLength: 1 })),
+          hosts: Type.Optional(
+            Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+              maxItems: 32,
+              description:
+                "IP addresses or DNS names the authority's own SVID also carries as SANs (besides the listen and issuer hosts)",
+            }),
+          ),
+          bundleFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'Where the CA bundle (PEM) is written at start and on every change',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    admin: Type.Optional(
+      Type.Object(
+        {
+          spiffeIds: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+            maxItems: 100,
+            description:
+              'SPIFFE IDs that are admins over mTLS (their X.509-SVID as client certificate)',
+          }),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -122,7 +157,15 @@ export interface AuthorityConfig {
   readonly issuer: string;
   readonly trustDomain: string;
   readonly listen: { readonly host: string; readonly port: number };
-  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /**
+   * HTTPS. The server certificate is the authority's own X.509-SVID
+   * (`spiffe://<trust domain>/tessera-authority`, renewed at half its lifetime), or the operator's
+   * `certFile`/`keyFile` (re-read when they change). Client certificates are asked for, never
+   * required at the TLS layer: each endpoint decides.
+   */
+  readonly tls?: AuthorityTlsConfig;
+  /** SPIFFE IDs that are admins over mTLS. */
+  readonly adminSpiffeIds: readonly string[];
   readonly store: AuthorityConfigFile['store'];
   readonly kekFile: string;
   readonly adminTokenFile: string;
@@ -155,6 +198,16 @@ export interface AuthorityConfig {
   };
   /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
   readonly dev: boolean;
+}
+
+export interface AuthorityTlsConfig {
+  /** Both or neither. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Extra IP/DNS SANs of the authority's own SVID. */
+  readonly hosts: readonly string[];
+  /** Where the CA bundle PEM is written (dev: `DATA_DIR/bundle.pem`). */
+  readonly bundleFile?: string;
 }
 
 function insecure(setting: string, why: string): TesseraError {
@@ -212,11 +265,42 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     );
   }
   assertSecureUrl(file.issuer, 'issuer');
+  if (file.tls !== undefined) {
+    if ((file.tls.certFile === undefined) !== (file.tls.keyFile === undefined)) {
+      throw new TesseraError(
+        'ERR_CONFIG_INVALID',
+        `/tls/${file.tls.certFile === undefined ? 'certFile' : 'keyFile'}: certFile and keyFile go together`,
+      );
+    }
+    // RFC 8414 §3.3: the issuer is the exact origin clients use, so with TLS it is https.
+    if (issuerUrl.protocol !== 'https:') {
+      throw new TesseraError('ERR_CONFIG_INVALID', '/issuer: with tls the issuer is https://');
+    }
+  }
+  const adminSpiffeIds = file.admin?.spiffeIds ?? [];
+  adminSpiffeIds.forEach((id, index) => {
+    try {
+      parseWorkloadId(id, file.trustDomain);
+    } catch {
+      throw new TesseraError(
+        'ERR_CONFIG_INVALID',
+        `/admin/spiffeIds/${index}: not a workload SPIFFE ID of the trust domain`,
+      );
+    }
+  });
   return Object.freeze({
     issuer: file.issuer,
     trustDomain: file.trustDomain,
     listen: Object.freeze({ ...file.listen }),
-    ...(file.tls !== undefined ? { tls: Object.freeze({ ...file.tls }) } : {}),
+    ...(file.tls !== undefined
+      ? {
+          tls: Object.freeze({
+            ...file.tls,
+            hosts: Object.freeze([...(file.tls.hosts ?? [])]),
+          }),
+        }
+      : {}),
+    adminSpiffeIds: Object.freeze([...adminSpiffeIds]),
     store: Object.freeze({ ...file.store }),
     kekFile: file.kekFile,
     adminTokenFile: file.adminTokenFile,
@@ -255,7 +339,10 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
     issuer: config.issuer,
     trustDomain: config.trustDomain,
     listen: { ...config.listen },
-    ...(config.tls ? { tls: { ...config.tls } } : {}),
+    ...(config.tls ? { tls: { ...config.tls, hosts: [...config.tls.hosts] } } : {}),
+    ...(config.adminSpiffeIds.length > 0
+      ? { admin: { spiffeIds: [...config.adminSpiffeIds] } }
+      : {}),
     store: { ...config.store },
     kekFile: config.kekFile,
     adminTokenFile: config.adminTokenFile,

@@ -30,6 +30,10 @@ export interface AuthoritySettings {
   readonly bodyLimitBytes: number;
   /** Limits of `GET /v1/revocations/stream`, per authority process. */
   readonly revocationFeed: RevocationFeedSettings;
+  /** SPIFFE IDs that are admins when they call `/v1/admin/*` over mTLS with their SVID. */
+  readonly adminSpiffeIds?: readonly string[];
+  /** Whether the authority serves HTTPS (and so can see client certificates). */
+  readonly tls?: boolean;
 }
 
 /** Stream limits; in a cluster each worker applies them on its own. */

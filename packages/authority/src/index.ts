@@ -20,6 +20,7 @@ export {
   prepareDevMode,
   DEFAULT_DATA_DIR,
   DEV_AUDIT_ANCHOR_FILE,
+  DEV_BUNDLE_FILE,
   DEV_TRUST_DOMAIN,
   type DevSetup,
 } from './dev.ts';

@@ -1,5 +1,4 @@
 import { publicErrorBody } from '@tessera/core';
-import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { AuthorityContext } from './context.ts';
 import { registerFormParser } from './http/form.ts';
@@ -10,6 +9,11 @@ import { registerDiscoveryRoutes } from './routes/discovery.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerRevocationRoutes } from './routes/revocation.ts';
 import { registerTokenRoute } from './routes/token.ts';
+import {
+  secureContextOptions,
+  TLS_SERVER_OPTIONS,
+  type ServerCredentials,
+} from './tls/server-credentials.ts';
 
 /** Paths whose failures must be RFC 6749 §5.2 JSON rather than Tessera's `{ code, message }`. */
 const OAUTH_PATHS = new Set(['/oauth2/token', '/oauth2/revoke', '/oauth2/introspect']);
@@ -20,17 +24,11 @@ const OAUTH_PATHS = new Set(['/oauth2/token', '/oauth2/revoke', '/oauth2/introsp
  */
 export function buildAuthorityServer(
   ctx: AuthorityContext,
-  tls?: { readonly certFile: string; readonly keyFile: string },
+  tls?: ServerCredentials,
 ): FastifyInstance {
   const app = Fastify({
     ...(tls !== undefined
-      ? {
-          https: {
-            cert: readFileSync(tls.certFile),
-            key: readFileSync(tls.keyFile),
-            minVersion: 'TLSv1.2' as const,
-          },
-        }
+      ? { https: { ...secureContextOptions(tls), ...TLS_SERVER_OPTIONS } }
       : {}),
     loggerInstance: ctx.logger,
     bodyLimit: ctx.settings.bodyLimitBytes,

@@ -1,3 +1,4 @@
+import { Server as TlsServer } from 'node:tls';
 import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { anchorAuditHead } from './audit/anchor.ts';
@@ -17,8 +18,18 @@ import { ServiceCache } from './service-cache.ts';
 import { openPostgresStore } from './store/postgres.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
+import {
+  secureContextOptions,
+  ServerCredentialSource,
+  serverHosts,
+  type ServerCredentials,
+  type ServerSvidIssuer,
+} from './tls/server-credentials.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** How often the server certificate's renewal and the CA bundle are checked. */
+const TLS_REFRESH_INTERVAL_MS = 30_000;
 
 /** Opens the store the config names (running migrations). */
 export async function openConfiguredStore(
@@ -126,6 +137,14 @@ export interface RunningAuthority {
    * every `audit.anchorIntervalSeconds` and at `close()`).
    */
   anchorAudit(): Promise<void>;
+  /**
+   * With `tls`: renews the server certificate if half its lifetime has passed, re-reads the CA
+   * bundle (and operator files) and swaps the secure context for new connections (otherwise every
+   * 30 s).
+   */
+  refreshTls(): Promise<void>;
+  /** The server's current TLS credentials (undefined without `tls`). */
+  readonly serverCredentials: ServerCredentials | undefined;
   /** Prunes the audit log by `audit.retentionDays` now (otherwise every minute). */
   applyAuditRetention(): Promise<void>;
   close(): Promise<void>;
@@ -144,6 +163,8 @@ export async function startAuthority(
     readonly clock?: Clock;
     /** The other instances of a cluster (see `startAuthorityCluster`). */
     readonly peers?: AuthorityPeers;
+    /** Issues the server's own SVID and serves the CA bundle (with `tls`). */
+    readonly serverSvidIssuer?: ServerSvidIssuer;
   },
 ): Promise<RunningAuthority> {
   const clock = deps.clock ?? systemClock;
@@ -160,6 +181,8 @@ export async function startAuthority(
       tokenLifetimeSeconds: config.tokenLifetimeSeconds,
       bodyLimitBytes: config.bodyLimitBytes,
       revocationFeed: config.revocationFeed,
+      adminSpiffeIds: config.adminSpiffeIds,
+      tls: config.tls !== undefined,
     },
     store,
     services,
@@ -196,7 +219,39 @@ export async function startAuthority(
   });
   await context.revocations.poll();
   await auditKeyChanges(context, initialChanges);
-  const app = buildAuthorityServer(context, config.tls);
+  let tlsSource: ServerCredentialSource | undefined;
+  if (config.tls !== undefined) {
+    if (deps.serverSvidIssuer === undefined) {
+      await store.close();
+      throw new TesseraError(
+        'ERR_CONFIG_INVALID',
+        'tls: the authority has no CA to serve TLS from',
+      );
+    }
+    tlsSource = new ServerCredentialSource(
+      config.tls,
+      {
+        trustDomain: config.trustDomain,
+        hosts: serverHosts(config.listen.host, config.issuer, config.tls.hosts),
+      },
+      { issuer: deps.serverSvidIssuer, clock, logger: deps.logger },
+    );
+    try {
+      await tlsSource.refresh();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  const app = buildAuthorityServer(context, tlsSource?.current);
+  /** Renews the server certificate when due and follows bundle changes, without a restart. */
+  const refreshTls = async () => {
+    const next = await tlsSource?.refresh();
+    const server: unknown = app.server;
+    if (next !== undefined && server instanceof TlsServer) {
+      server.setSecureContext(secureContextOptions(next));
+    }
+  };
   const anchorAudit = () =>
     anchorAuditHead({
       store,
@@ -215,6 +270,13 @@ export async function startAuthority(
             deps.logger.error({ err }, 'key schedule failed');
           }),
       30_000,
+    ),
+    setInterval(
+      () =>
+        void refreshTls().catch((err: unknown) => {
+          deps.logger.error({ err }, 'renewing the server certificate failed');
+        }),
+      TLS_REFRESH_INTERVAL_MS,
     ),
     setInterval(
       () =>
@@ -282,6 +344,10 @@ export async function startAuthority(
     },
     async anchorAudit() {
       await anchorAudit();
+    },
+    refreshTls,
+    get serverCredentials() {
+      return tlsSource?.current;
     },
     applyAuditRetention() {
       return applyAuditRetention(store, config, clock, deps.logger);

@@ -282,6 +282,45 @@ const ROWS: readonly Row[] = [
     setting: '/listen/port',
   },
   {
+    name: "TLS with the authority's own SVID and extra host names",
+    document: { ...VALID, tls: { hosts: ['auth.example.com', '10.0.0.5'] } },
+  },
+  {
+    name: 'admin SPIFFE IDs of the trust domain',
+    document: { ...VALID, admin: { spiffeIds: ['spiffe://example.org/ops'] } },
+  },
+  {
+    name: 'tls with an http issuer',
+    document: {
+      ...VALID,
+      issuer: 'http://127.0.0.1:8443',
+      listen: { host: '127.0.0.1', port: 8443 },
+    },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/issuer',
+  },
+  {
+    name: 'tls with a key file and no certificate file',
+    document: { ...VALID, tls: { keyFile: '/k' } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/tls/certFile',
+  },
+  {
+    name: 'an admin SPIFFE ID of another trust domain',
+    document: {
+      ...VALID,
+      admin: { spiffeIds: ['spiffe://example.org/ops', 'spiffe://other.org/ops'] },
+    },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/admin/spiffeIds/1',
+  },
+  {
+    name: 'an admin SPIFFE ID that is the trust domain itself',
+    document: { ...VALID, admin: { spiffeIds: ['spiffe://example.org'] } },
+    code: 'ERR_CONFIG_INVALID',
+    setting: '/admin/spiffeIds/0',
+  },
+  {
     name: 'tls without a key file',
     document: { ...VALID, tls: { certFile: '/c' } },
     code: 'ERR_CONFIG_INVALID',

@@ -13,6 +13,8 @@ export class RevocationFeed {
   readonly #clock: Clock;
   readonly #set: MemoryRevocationSet;
   readonly #listeners = new Set<RevocationListener>();
+  /** Revoked X.509-SVID serials (lower hex) with the second their certificate expires. */
+  readonly #svidSerials = new Map<string, number>();
   #cursor = 0;
 
   constructor(deps: { readonly store: Store; readonly clock: Clock }) {
@@ -50,6 +52,15 @@ export class RevocationFeed {
   }
 
   /** Entries after `sinceId` that still cover unexpired tokens, for `GET /v1/revocations`. */
+  /** Whether the X.509-SVID with this serial (lower hex) was revoked and has not expired. */
+  isSvidRevoked(serialNumber: string): boolean {
+    const expiresAt = this.#svidSerials.get(serialNumber);
+    if (expiresAt === undefined) return false;
+    if (expiresAt * 1000 > this.#clock.now()) return true;
+    this.#svidSerials.delete(serialNumber);
+    return false;
+  }
+
   list(sinceId: number): Promise<RevocationRecord[]> {
     return this.#store.listRevocations(sinceId, Math.floor(this.#clock.now() / 1000));
   }
@@ -69,6 +80,8 @@ export class RevocationFeed {
     if (record.kind === 'jti') this.#set.revokeToken(record.value, record.expiresAt);
     else if (record.kind === 'subject') {
       this.#set.revokeSubject(record.value, record.issuedAtOrBefore ?? 0, record.expiresAt);
+    } else if ((record.kind as string) === 'svid') {
+      this.#svidSerials.set(record.value, record.expiresAt);
     }
     // A `kid` entry is for verifiers: here the key has already left the published JWKS, so
     // nothing it signed reads back (introspection, revocation, the feed's own tokens).

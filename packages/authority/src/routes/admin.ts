@@ -13,10 +13,16 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientSource } from '../client-auth/failures.ts';
 import { shareChanges } from '../http/share-changes.ts';
-import type { AuthorityContext } from '../context.ts';
+import { ClientAuthenticationError, type AuthorityContext } from '../context.ts';
+import { hasPeerCertificate, verifyPeerSvid } from '../client-auth/peer-svid.ts';
 import { AUTHORITY_SERVICE_NAME } from '../revocation/subscriber-auth.ts';
 import { SERVICE_CACHE_TTL_MS } from '../service-cache.ts';
-import type { AudienceGrant, ServiceRecord } from '../store/types.ts';
+import {
+  TOKEN_ENDPOINT_AUTH_METHODS,
+  type AudienceGrant,
+  type ServiceRecord,
+  type TokenEndpointAuthMethod,
+} from '../store/types.ts';
 
 /** Join tokens live at most an hour (issue: "expiring (≤ 1 h)"). */
 export const MAX_JOIN_TOKEN_TTL_SECONDS = 3600;
@@ -38,6 +44,30 @@ export function isAdmin(request: FastifyRequest, expectedHash: Buffer): boolean 
   if (match === null) return false;
   // Hashing both sides first makes the comparison constant-time whatever the lengths.
   return timingSafeEqual(sha256(match[1] ?? ''), expectedHash);
+}
+
+/**
+ * Admin over mTLS: the client's X.509-SVID (chain, strict SVID, validity, revocation checked as
+ * for any client) names one of the configured `admin.spiffeIds`, and its service, when it is
+ * registered, is not disabled. Refusals are logged with their reason; the answer stays 401.
+ */
+async function isAdminPeer(request: FastifyRequest, ctx: AuthorityContext): Promise<boolean> {
+  const listed = ctx.settings.adminSpiffeIds ?? [];
+  if (listed.length === 0 || !hasPeerCertificate(request)) return false;
+  let reason: string;
+  try {
+    const svid = verifyPeerSvid(request, ctx);
+    const service =
+      svid.serviceName === undefined ? undefined : await ctx.services.get(svid.serviceName);
+    if (!listed.includes(svid.spiffeId.uri)) reason = 'admin_id_not_listed';
+    else if (service !== undefined && !service.enabled) reason = 'client_disabled';
+    else return true;
+  } catch (error) {
+    if (!(error instanceof ClientAuthenticationError)) throw error;
+    reason = error.reason;
+  }
+  request.log.warn({ reason }, 'admin client certificate refused');
+  return false;
 }
 
 function bad(reply: FastifyReply, detail: string, request: FastifyRequest): FastifyReply {
@@ -73,6 +103,10 @@ function publicService(record: ServiceRecord) {
     audiences: record.grants.map((g) => g.audience),
     grants: record.grants,
     kids: record.jwks.keys.map((k) => k.kid),
+    ...(record.tokenEndpointAuthMethod !== undefined
+      ? { token_endpoint_auth_method: record.tokenEndpointAuthMethod }
+      : {}),
+    bound_tokens: record.boundTokens === true,
   };
 }
 
@@ -109,6 +143,10 @@ const serviceBody = {
     },
     jwks: { type: 'object' },
     enabled: { type: 'boolean' },
+    token_endpoint_auth_method: {
+      anyOf: [{ type: 'string', enum: TOKEN_ENDPOINT_AUTH_METHODS }, { type: 'null' }],
+    },
+    bound_tokens: { type: 'boolean' },
   },
 } as const;
 
@@ -119,6 +157,26 @@ interface ServiceBody {
   grants?: { audience: string; scopes: string[] }[];
   jwks?: unknown;
   enabled?: boolean;
+  /** One method only; null: either (the default). Absent on an update: unchanged. */
+  token_endpoint_auth_method?: TokenEndpointAuthMethod | null;
+  /** Tokens for this service as audience are always certificate-bound. Absent on an update: unchanged. */
+  bound_tokens?: boolean;
+}
+
+/** The client authentication method and bound-token setting: as given, else as they were. */
+function withClientAuthSettings(
+  body: ServiceBody,
+  existing: ServiceRecord | undefined,
+): Pick<ServiceRecord, 'tokenEndpointAuthMethod' | 'boundTokens'> {
+  const method =
+    body.token_endpoint_auth_method === undefined
+      ? existing?.tokenEndpointAuthMethod
+      : (body.token_endpoint_auth_method ?? undefined);
+  const bound = body.bound_tokens ?? existing?.boundTokens === true;
+  return {
+    ...(method !== undefined ? { tokenEndpointAuthMethod: method } : {}),
+    ...(bound ? { boundTokens: true } : {}),
+  };
 }
 
 /**
@@ -160,7 +218,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
     (admin, _options, done) => {
       admin.addHook('onSend', shareChanges(ctx));
       admin.addHook('onRequest', async (request, reply) => {
-        if (!isAdmin(request, ctx.adminTokenHash)) {
+        if (!isAdmin(request, ctx.adminTokenHash) && !(await isAdminPeer(request, ctx))) {
           ctx.metrics.failures.inc({ endpoint: 'admin', reason: 'unauthenticated' });
           await reply
             .code(401)
@@ -199,6 +257,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             enabled: body.enabled ?? true,
             grants,
             jwks: jwks ?? existing?.jwks ?? { keys: [] },
+            ...withClientAuthSettings(body, existing),
             createdAtMs: existing?.createdAtMs ?? now,
             updatedAtMs: now,
           };
@@ -212,6 +271,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
               grants,
               kids: record.jwks.keys.map((k) => k.kid),
               enabled: record.enabled,
+              tokenEndpointAuthMethod: record.tokenEndpointAuthMethod ?? null,
+              boundTokens: record.boundTokens === true,
             },
           });
           return reply.code(existing === undefined ? 201 : 200).send(publicService(record));
@@ -468,6 +529,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         enabled: existing?.enabled ?? true,
         grants: existing?.grants ?? [],
         jwks: storedJwks(keys),
+        ...withClientAuthSettings({ name: used.serviceName }, existing),
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now,
       };

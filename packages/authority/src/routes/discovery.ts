@@ -6,6 +6,11 @@ const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** RFC 8414 metadata and the RFC 7517 JWKS, with caching headers that follow the key schedule. */
 export function registerDiscoveryRoutes(app: FastifyInstance, ctx: AuthorityContext): void {
   const { issuer } = ctx.settings;
+  // RFC 8705 §2.1.2, §3.3: over HTTPS the same endpoints also take tls_client_auth and bind
+  // tokens to the client certificate. No `mtls_endpoint_aliases` (§5): mTLS is on these very
+  // endpoints, client certificates being optional at the TLS layer.
+  const authMethods =
+    ctx.settings.tls === true ? ['private_key_jwt', 'tls_client_auth'] : ['private_key_jwt'];
   const metadata = Object.freeze({
     issuer,
     token_endpoint: `${issuer}${TOKEN_ENDPOINT_PATH}`,
@@ -14,14 +19,15 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: AuthorityCont
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA'],
-    revocation_endpoint_auth_methods_supported: ['private_key_jwt'],
+    revocation_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA'],
-    introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
+    introspection_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA'],
     access_token_signing_alg_values_supported: ['ES256', 'EdDSA'],
     client_assertion_types_supported: [JWT_BEARER],
+    ...(ctx.settings.tls === true ? { tls_client_certificate_bound_access_tokens: true } : {}),
     // Tessera extensions: where verifiers learn of revocations.
     revocations_endpoint: `${issuer}/v1/revocations`,
     revocations_stream_endpoint: `${issuer}/v1/revocations/stream`,

@@ -12,6 +12,11 @@ import {
   type FormParameters,
 } from '../http/form.ts';
 import { clientSource } from '../client-auth/failures.ts';
+import {
+  authenticatePeerService,
+  hasPeerCertificate,
+  verifyPeerSvid,
+} from '../client-auth/peer-svid.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import { authoritySpiffeId } from '../revocation/subscriber-auth.ts';
 import type { ServiceRecord } from '../store/types.ts';
@@ -68,7 +73,7 @@ export async function authenticateOrReply(
     return undefined;
   }
   try {
-    return await ctx.authenticateClient(parameters);
+    return await authenticateClient(ctx, parameters, reply.request);
   } catch (error) {
     if (!(error instanceof ClientAuthenticationError)) throw error;
     ctx.unauthenticated.refused(source, endpoint, error.reason);
@@ -76,6 +81,39 @@ export async function authenticateOrReply(
     void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
     return undefined;
   }
+}
+
+/**
+ * Picks the client authentication method from the request and runs it: `private_key_jwt` when a
+ * client assertion is present (RFC 7523 §2.2); `tls_client_auth` (RFC 8705 §2.1.2) when the
+ * request has only a `client_id`, which must be the SPIFFE ID in the URI SAN of the client's
+ * X.509-SVID on this connection (`tls_client_auth_san_uri`). A service registered with one
+ * `token_endpoint_auth_method` is held to it.
+ */
+async function authenticateClient(
+  ctx: AuthorityContext,
+  parameters: FormParameters,
+  request: FastifyRequest,
+): Promise<ServiceRecord> {
+  const clientId = parameters.get('client_id');
+  const assertionGiven =
+    parameters.get('client_assertion_type') !== undefined ||
+    parameters.get('client_assertion') !== undefined;
+  if (assertionGiven || clientId === undefined) {
+    const service = await ctx.authenticateClient(parameters);
+    if (service.tokenEndpointAuthMethod === 'tls_client_auth') {
+      throw new ClientAuthenticationError('auth_method_not_allowed');
+    }
+    return service;
+  }
+  const { service } = await authenticatePeerService(request, ctx);
+  // RFC 8705 §2.1.2: the client_id names the client; the certificate must be the one registered
+  // for it. A valid SVID of another service is refused, never silently taken as that service.
+  if (clientId !== service.spiffeId) throw new ClientAuthenticationError('client_id_mismatch');
+  if (service.tokenEndpointAuthMethod === 'private_key_jwt') {
+    throw new ClientAuthenticationError('auth_method_not_allowed');
+  }
+  return service;
 }
 
 /** `audience` may name a service or give its SPIFFE ID (DESIGN: "Authority: external contract"). */
@@ -89,7 +127,11 @@ function resolveAudience(value: string, trustDomain: string): string | undefined
   }
 }
 
-/** RFC 6749 §4.4 client credentials with RFC 7523 client authentication. */
+/**
+ * RFC 6749 §4.4 client credentials with RFC 7523 or RFC 8705 client authentication; tokens bound
+ * to the client certificate (RFC 8705 §3) on request (`certificate_bound=true`) or when the
+ * audience requires it.
+ */
 export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext): void {
   app.post(TOKEN_ENDPOINT_PATH, async (request, reply) => {
     const parameters = readForm(request, reply);
@@ -159,6 +201,41 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
       );
     }
 
+    const bindingParameter = parameters.get('certificate_bound');
+    if (
+      bindingParameter !== undefined &&
+      bindingParameter !== 'true' &&
+      bindingParameter !== 'false'
+    )
+      return sendOAuthError(reply, 'invalid_request', 'certificate_bound is true or false');
+    let thumbprint: string | undefined;
+    if (bindingParameter === 'true' || target?.boundTokens === true) {
+      // RFC 8705 §3: bound to the certificate of this connection, which must be the client's own
+      // SVID whatever the client authentication method was.
+      if (!hasPeerCertificate(request)) {
+        ctx.metrics.failures.inc({ endpoint: 'token', reason: 'binding_without_certificate' });
+        return sendOAuthError(
+          reply,
+          'invalid_request',
+          'a certificate-bound token needs the client certificate over mutual TLS',
+        );
+      }
+      let reason: string | undefined;
+      try {
+        const svid = verifyPeerSvid(request, ctx);
+        if (svid.spiffeId.uri === client.spiffeId) thumbprint = svid.thumbprint;
+        else reason = 'binding_other_client';
+      } catch (error) {
+        if (!(error instanceof ClientAuthenticationError)) throw error;
+        reason = error.reason;
+      }
+      if (thumbprint === undefined) {
+        ctx.unauthenticated.refused(clientSource(request), 'token', reason ?? 'binding_refused');
+        reply.log.warn({ reason, endpoint: 'token' }, 'certificate binding refused');
+        return sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+      }
+    }
+
     const key = await ctx.keys.signingKey();
     const { token, claims } = mintAccessToken(
       {
@@ -167,6 +244,7 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
         audience,
         scopes,
         lifetimeSeconds: ctx.settings.tokenLifetimeSeconds,
+        ...(thumbprint !== undefined ? { certificateThumbprint: thumbprint } : {}),
       },
       { key, clock: ctx.clock },
     );
@@ -180,6 +258,7 @@ export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext):
         aud: claims.aud,
         scope: claims.scope ?? '',
         exp: claims.exp,
+        ...(thumbprint !== undefined ? { cnf: { 'x5t#S256': thumbprint } } : {}),
       },
     });
     return reply

@@ -90,6 +90,11 @@ function serviceFromRow(row: Selectable<ServicesTable>): ServiceRecord {
     enabled: row.enabled === 1,
     grants: parseJson(row.grants, 'services.grants') as AudienceGrant[],
     jwks: parseJson(row.jwks, 'services.jwks') as Jwks,
+    ...(row.token_endpoint_auth_method === 'private_key_jwt' ||
+    row.token_endpoint_auth_method === 'tls_client_auth'
+      ? { tokenEndpointAuthMethod: row.token_endpoint_auth_method }
+      : {}),
+    ...(row.bound_tokens === 1 ? { boundTokens: true } : {}),
     createdAtMs: toSafeInteger(row.created_at_ms, 'services.created_at_ms'),
     updatedAtMs: toSafeInteger(row.updated_at_ms, 'services.updated_at_ms'),
   };
@@ -321,6 +326,8 @@ export class KyselyStore implements Store {
       enabled: record.enabled ? 1 : 0,
       grants: JSON.stringify(record.grants),
       jwks: JSON.stringify(record.jwks),
+      token_endpoint_auth_method: record.tokenEndpointAuthMethod ?? null,
+      bound_tokens: record.boundTokens === true ? 1 : 0,
       created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
       updated_at_ms: requireInteger(record.updatedAtMs, 'updatedAtMs'),
     };

@@ -195,6 +195,20 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
         await db.schema.alterTable('services').dropColumn('scopes').execute();
       },
     },
+    // Issue 13: a service may be held to one client authentication method (tls_client_auth over
+    // mTLS, or private_key_jwt), and, as an audience, require certificate-bound tokens.
+    '0005_service_client_auth': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('services')
+          .addColumn('token_endpoint_auth_method', 'text')
+          .execute();
+        await db.schema
+          .alterTable('services')
+          .addColumn('bound_tokens', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -25,6 +25,10 @@ export interface ServicesTable {
   grants: string;
   /** JSON JWKS document. */
   jwks: string;
+  /** `private_key_jwt`, `tls_client_auth`, or null for either (migration 0005). */
+  token_endpoint_auth_method: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1 when tokens for this audience are always certificate-bound (migration 0005). */
+  bound_tokens: ColumnType<number, number | undefined, number>;
   created_at_ms: Int8;
   updated_at_ms: Int8;
 }

@@ -17,6 +17,14 @@ export interface AudienceGrant {
   readonly scopes: readonly string[];
 }
 
+/** Client authentication methods of the token endpoint (RFC 7523 §2.2, RFC 8705 §2.1.2). */
+export type TokenEndpointAuthMethod = 'private_key_jwt' | 'tls_client_auth';
+
+export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = Object.freeze([
+  'private_key_jwt',
+  'tls_client_auth',
+]);
+
 export interface ServiceRecord {
   /** Service name: one SPIFFE path segment. Primary key. */
   readonly name: string;
@@ -29,6 +37,17 @@ export interface ServiceRecord {
   readonly grants: readonly AudienceGrant[];
   /** Public keys the service authenticates with (`private_key_jwt`). */
   readonly jwks: Jwks;
+  /**
+   * The one client authentication method the token, revocation and introspection endpoints
+   * accept from this service (RFC 7591 `token_endpoint_auth_method`). Absent: `private_key_jwt`,
+   * and `tls_client_auth` when the request comes over mTLS with the service's SVID.
+   */
+  readonly tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /**
+   * As an audience: tokens for this service are always bound to the caller's client certificate
+   * (RFC 8705 `cnf.x5t#S256`), so a token request for it must come over mTLS. Absent: false.
+   */
+  readonly boundTokens?: boolean;
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
 }

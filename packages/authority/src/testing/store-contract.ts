@@ -173,6 +173,22 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         });
       });
 
+      void it('keeps the client authentication method and bound-token requirement, and clears them', async () => {
+        await withStore(async (store) => {
+          const record = service('svc-mtls', {
+            tokenEndpointAuthMethod: 'tls_client_auth',
+            boundTokens: true,
+          });
+          await store.upsertService(record);
+          assert.deepEqual(await store.getService(record.name), record);
+          const plain = service('svc-mtls', { name: record.name, spiffeId: record.spiffeId });
+          await store.upsertService(plain);
+          const read = await store.getService(record.name);
+          assert.equal(read?.tokenEndpointAuthMethod, undefined);
+          assert.equal(read?.boundTokens, undefined);
+        });
+      });
+
       void it('lists services in name order', async () => {
         await withStore(async (store) => {
           const records = ['svc-list-c', 'svc-list-a', 'svc-list-b'].map((label) => service(label));

@@ -16,7 +16,9 @@ import {
   type AuthorityConfig,
   type AuthorityConfigFile,
 } from '../config.ts';
-import { prepareDevMode } from '../dev.ts';
+import { DEV_BUNDLE_FILE, prepareDevMode } from '../dev.ts';
+import type { ServerSvidIssuer } from '../tls/server-credentials.ts';
+import { requestOverTls } from './tls-request.ts';
 import { createAuthorityLogger } from '../logger.ts';
 import { startAuthority, type RunningAuthority } from '../start.ts';
 import { freePort } from './free-port.ts';
@@ -27,6 +29,24 @@ export interface TestAuthority {
   readonly adminToken: string;
   readonly dataDir: string;
   readonly logLines: string[];
+  /** With `tls`: the authority's SPIFFE ID, which its server certificate carries. */
+  readonly spiffeId: string;
+  /** With `tls`: the CA bundle (PEM) as the authority last wrote it to `DATA_DIR/bundle.pem`. */
+  bundlePem(): Promise<string>;
+  /**
+   * A request to the authority; with `tls`, over HTTPS trusting the bundle and checking the
+   * server's SPIFFE ID, presenting `cert`/`key` when given (mTLS).
+   */
+  request(
+    path: string,
+    options?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+      cert?: string;
+      key?: string;
+    },
+  ): Promise<Response>;
   admin(method: string, path: string, body?: unknown): Promise<Response>;
   form(path: string, form: Record<string, string>): Promise<Response>;
   /** Registers a service with a fresh key; returns its key and SPIFFE ID. */
@@ -62,11 +82,19 @@ export async function startTestAuthority(
     revocationFeed?: Partial<AuthorityConfig['revocationFeed']>;
     /** Settings merged over the dev config (top-level keys replace). */
     config?: Partial<AuthorityConfigFile>;
+    /** HTTPS as `--dev --tls` serves it (issuer `https://127.0.0.1:PORT`). */
+    tls?: boolean;
+    /** Issues the server's SVID and serves the bundle (with `tls`). */
+    serverSvidIssuer?: ServerSvidIssuer;
   } = {},
 ): Promise<TestAuthority> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-authority-'));
   const port = await freePort();
-  const dev = await prepareDevMode({ dataDir, listen: { host: '127.0.0.1', port } });
+  const dev = await prepareDevMode({
+    dataDir,
+    listen: { host: '127.0.0.1', port },
+    ...(options.tls === true ? { tls: true } : {}),
+  });
   const { adminTokenPath } = dev;
   let config = dev.config;
   if (options.postgres !== undefined) {
@@ -87,11 +115,33 @@ export async function startTestAuthority(
   if (options.revocationFeed !== undefined) {
     config = { ...config, revocationFeed: { ...config.revocationFeed, ...options.revocationFeed } };
   }
-  const running = await startAuthority(config, { logger, clock });
+  const running = await startAuthority(config, {
+    logger,
+    clock,
+    ...(options.serverSvidIssuer !== undefined
+      ? { serverSvidIssuer: options.serverSvidIssuer }
+      : {}),
+  });
   const adminToken = (await readFile(adminTokenPath, 'utf8')).trim();
   const url = running.url;
+  const spiffeId = `spiffe://${config.trustDomain}/tessera-authority`;
+  const bundlePem = () => readFile(join(dataDir, DEV_BUNDLE_FILE), 'utf8');
+  const request: TestAuthority['request'] = async (path, init = {}) => {
+    if (config.tls === undefined) {
+      return fetch(`${url}${path}`, {
+        method: init.method ?? 'GET',
+        headers: init.headers ?? {},
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+    }
+    return requestOverTls(`${url}${path}`, {
+      ...init,
+      ca: await bundlePem(),
+      serverSpiffeId: spiffeId,
+    });
+  };
   const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${url}${path}`, {
+    request(path, {
       method,
       headers: {
         authorization: `Bearer ${adminToken}`,
@@ -100,7 +150,7 @@ export async function startTestAuthority(
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   const form = (path: string, fields: Record<string, string>) =>
-    fetch(`${url}${path}`, {
+    request(path, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
@@ -113,6 +163,9 @@ export async function startTestAuthority(
     adminToken,
     dataDir,
     logLines,
+    spiffeId,
+    bundlePem,
+    request,
     admin,
     form,
     assertion,
