@@ -98,10 +98,7 @@ export function verifyPeerSvid(request: FastifyRequest, ctx: AuthorityContext): 
   if (now < svid.notBefore) throw new ClientAuthenticationError('svid_not_yet_valid');
   // A subject entry (`revoke --service`, a disabled service) voids the certificates its service
   // held by then, like its tokens; a serial entry voids one certificate.
-  if (
-    ctx.revocations.isSvidRevoked(svid.serialNumber) ||
-    ctx.revocations.isRevoked('', svid.spiffeId.uri, svid.notBefore)
-  ) {
+  if (ctx.revocations.isCertificateRevoked(svid.serialNumber, svid.spiffeId.uri, svid.notBefore)) {
     throw new ClientAuthenticationError('svid_revoked');
   }
   const segments = svid.spiffeId.path.split('/');

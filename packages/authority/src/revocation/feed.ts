@@ -13,8 +13,6 @@ export class RevocationFeed {
   readonly #clock: Clock;
   readonly #set: MemoryRevocationSet;
   readonly #listeners = new Set<RevocationListener>();
-  /** Revoked X.509-SVID serials (lower hex) with the second their certificate expires. */
-  readonly #svidSerials = new Map<string, number>();
   #cursor = 0;
 
   constructor(deps: { readonly store: Store; readonly clock: Clock }) {
@@ -52,13 +50,12 @@ export class RevocationFeed {
   }
 
   /** Entries after `sinceId` that still cover unexpired tokens, for `GET /v1/revocations`. */
-  /** Whether the X.509-SVID with this serial (lower hex) was revoked and has not expired. */
-  isSvidRevoked(serialNumber: string): boolean {
-    const expiresAt = this.#svidSerials.get(serialNumber);
-    if (expiresAt === undefined) return false;
-    if (expiresAt * 1000 > this.#clock.now()) return true;
-    this.#svidSerials.delete(serialNumber);
-    return false;
+  /**
+   * Whether the X.509-SVID `serialNumber` of `subject`, valid from `notBefore`, is revoked: by its
+   * serial, or by a subject entry (a disabled service, `revoke --service`) cut off at or after it.
+   */
+  isCertificateRevoked(serialNumber: string, subject: string, notBefore: number): boolean {
+    return this.#set.isCertificateRevoked(serialNumber, subject, notBefore);
   }
 
   list(sinceId: number): Promise<RevocationRecord[]> {
@@ -81,7 +78,7 @@ export class RevocationFeed {
     else if (record.kind === 'subject') {
       this.#set.revokeSubject(record.value, record.issuedAtOrBefore ?? 0, record.expiresAt);
     } else if ((record.kind as string) === 'svid') {
-      this.#svidSerials.set(record.value, record.expiresAt);
+      this.#set.revokeCertificate(record.value, record.expiresAt);
     }
     // A `kid` entry is for verifiers: here the key has already left the published JWKS, so
     // nothing it signed reads back (introspection, revocation, the feed's own tokens).
