@@ -54,7 +54,7 @@ function sv1(ctx: AuditContext): Outcome {
     return outcome(
       'PASS',
       required.every((m) => m.tessera)
-        ? "The TLS server requires a client certificate from the trust domain (Tessera's workload identity, `tlsServerOptions()`)."
+        ? "The TLS server requires a client certificate from the trust domain (Tessera's workload identity through `tesseraHttpsOptions()` or `tlsServerOptions()`)."
         : 'The TLS server requires a client certificate (`requestCert` with `rejectUnauthorized` left on).',
       evidenceOf(required.map((m) => m.site)),
     );
@@ -160,8 +160,21 @@ function sv2(ctx: AuditContext): Outcome {
   });
 }
 
+/** Tessera plugin registrations in mTLS mode: the caller is read from the client certificate. */
+function tesseraMtls(model: InboundModel) {
+  return model.tessera.filter((t) => t.mtls !== undefined);
+}
+
 function sv3(ctx: AuditContext): Outcome {
   return mtlsFamily(ctx, (model, sites) => {
+    const plugin = tesseraMtls(model);
+    if (plugin.length > 0) {
+      return outcome(
+        'PASS',
+        "Tessera's plugin in mTLS mode takes the caller from the client certificate's single SPIFFE URI SAN (parsed strictly, in the trust domain) and applies the policy to it.",
+        evidenceOf(plugin.flatMap((t) => (t.mtls === undefined ? [] : [t.mtls.site]))),
+      );
+    }
     const fields = model.files
       .flatMap((f) => f.certFields)
       .filter(
@@ -184,6 +197,14 @@ function sv3(ctx: AuditContext): Outcome {
 
 function sv4(ctx: AuditContext): Outcome {
   return mtlsFamily(ctx, (model, sites) => {
+    const fed = tesseraMtls(model).filter((t) => t.authority !== undefined);
+    if (fed.length > 0) {
+      return outcome(
+        'PASS',
+        "Revoked certificate serials and disabled services reach Tessera's plugin on the authority's revocation feed; it refuses them on the next request.",
+        evidenceOf(fed.flatMap((t) => (t.mtls === undefined ? [] : [t.mtls.site]))),
+      );
+    }
     const checks = model.files.flatMap((f) => f.revocationChecks);
     return checks.length > 0
       ? outcome(

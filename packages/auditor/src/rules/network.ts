@@ -17,7 +17,9 @@ const NO_KUBERNETES =
  * workload identity's `tlsServerOptions()` or `attachServer()`).
  */
 function inboundTls(ctx: AuditContext): Evidence[] {
-  const out: Evidence[] = workloadIdentityFacts(ctx).servers.map((s) => evidenceAt(s.unit, s.node));
+  const out: Evidence[] = workloadIdentityFacts(ctx).servers.map((s) =>
+    evidenceAt(s.site.unit, s.site.node),
+  );
   for (const file of productionFacts(ctx)) {
     for (const call of file.calls) {
       const reference = ctx.symbols.moduleReference(file.unit, call.expression);

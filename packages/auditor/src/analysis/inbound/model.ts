@@ -182,20 +182,20 @@ function analyseInbound(ctx: AuditContext): InboundModel {
     }),
   );
   const identity = workloadIdentityFacts(ctx);
-  for (const server of identity.servers) {
+  // attachServer only swaps certificates: the server's own options decide about client certificates.
+  for (const server of identity.servers.filter((s) => !s.attached)) {
     mutualTls.push({
-      site: server,
+      site: server.site,
       requestCert: true,
-      optional: undefined,
-      ca: server,
+      optional: server.optional,
+      ca: server.site,
       tessera: true,
     });
   }
   const certificateReloads: Site[] = [
     ...files.flatMap((f) => f.secureContextReloads),
-    ...identity.servers.filter((s) => methodName(s.node) === 'attachServer'),
+    ...identity.servers.filter((s) => s.attached).map((s) => s.site),
   ];
-
   return {
     files,
     functions: files.flatMap((f) => f.functions),
@@ -218,11 +218,6 @@ function analyseInbound(ctx: AuditContext): InboundModel {
       ...graph.registrations.filter((r) => PROXY_MODULES.has(r.module)).map((r) => r.site),
     ],
   };
-}
-
-function methodName(call: ts.CallExpression): string | undefined {
-  const callee = unwrap(call.expression);
-  return ts.isPropertyAccessExpression(callee) ? callee.name.text : undefined;
 }
 
 /** Istio `PeerAuthentication` with `mode: STRICT` in the repository's manifests. */

@@ -37,6 +37,13 @@ export interface TesseraUse {
   readonly serveStale: Site | undefined;
   /** `rateLimit: false`: the plugin's per-caller limiter switched off. */
   readonly rateLimitOff: Site | undefined;
+  /**
+   * `mtls: { mode }`: the caller comes from the client certificate's single SPIFFE URI SAN,
+   * parsed strictly and checked against the trust domain, and the policy applies to it.
+   */
+  readonly mtls: { readonly site: Site; readonly required: boolean } | undefined;
+  /** An `authority` option: keys, and the revocation feed (tokens, services, SVID serials). */
+  readonly authority: Site | undefined;
 }
 
 /** The headers `@tessera/fastify` removes by default (its `DEFAULT_SPOOFABLE_HEADERS`). */
@@ -88,6 +95,14 @@ export function readTesseraUses(
           .map((e) => e.text.toLowerCase());
       }
     }
+    const mtls = options === undefined ? undefined : optionalProperty(options, 'mtls');
+    const mtlsObject =
+      mtls === undefined ? undefined : unwrap(symbols.finalValue(unit, mtls).expression);
+    const mode =
+      mtlsObject !== undefined && ts.isObjectLiteralExpression(mtlsObject)
+        ? objectProperty(mtlsObject, 'mode')
+        : undefined;
+    const authority = option('authority');
     const limit = option('rateLimit');
     const stale = option('staleRevocations');
     const staleText = stale === undefined ? undefined : symbols.staticString(unit, stale);
@@ -104,9 +119,43 @@ export function readTesseraUses(
         limit !== undefined && unwrap(limit).kind === ts.SyntaxKind.FalseKeyword
           ? { unit, node: limit }
           : undefined,
+      mtls:
+        mtls === undefined
+          ? undefined
+          : {
+              site: { unit, node: mtls },
+              required: mode === undefined || symbols.staticString(unit, mode)?.text !== 'optional',
+            },
+      authority: authority === undefined ? undefined : { unit, node: authority },
     });
   }
   return uses;
+}
+
+/**
+ * An option set directly or through a conditional spread (`...(secure ? { mtls } : {})`), the
+ * usual way to pass an option only in some configurations.
+ */
+function optionalProperty(
+  options: ts.ObjectLiteralExpression,
+  name: string,
+): ts.Expression | undefined {
+  const direct = objectProperty(options, name);
+  if (direct !== undefined) return direct;
+  for (const property of options.properties) {
+    if (!ts.isSpreadAssignment(property)) continue;
+    const spread = unwrap(property.expression);
+    const branches = ts.isConditionalExpression(spread)
+      ? [spread.whenTrue, spread.whenFalse]
+      : [spread];
+    for (const branch of branches) {
+      const object = unwrap(branch);
+      if (!ts.isObjectLiteralExpression(object)) continue;
+      const found = objectProperty(object, name);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 function onlyService(policy: Policy, service: string | undefined): Policy {
