@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
 import {
   assertSecureUrl,
@@ -90,6 +90,11 @@ export interface WorkloadIdentityEvents {
 type EventName = keyof WorkloadIdentityEvents;
 
 const DEFAULT_BUNDLE_REFRESH_SECONDS = 300;
+/**
+ * A renegotiation could change the client certificate under a connection whose identity was
+ * already read. `setSecureContext` resets every option it is not given, so it is passed each time.
+ */
+const NO_RENEGOTIATION = constants.SSL_OP_NO_RENEGOTIATION;
 /** Renewal at half the lifetime, ± 5 % of it so a fleet started together spreads out. */
 const RENEW_AT = 0.5;
 const RENEW_JITTER = 0.1;
@@ -230,6 +235,7 @@ export class WorkloadIdentity {
     requestCert: true;
     rejectUnauthorized: true;
     minVersion: 'TLSv1.2';
+    secureOptions: number;
   } {
     const installed = this.#valid();
     if (installed === undefined || this.#bundle === undefined)
@@ -241,6 +247,7 @@ export class WorkloadIdentity {
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      secureOptions: NO_RENEGOTIATION,
     };
   }
 
@@ -256,12 +263,17 @@ export class WorkloadIdentity {
       const ca = this.#bundle?.pem;
       server.setSecureContext(
         installed === undefined || ca === undefined
-          ? { minVersion: 'TLSv1.2', ...(ca !== undefined ? { ca } : {}) }
+          ? {
+              minVersion: 'TLSv1.2',
+              secureOptions: NO_RENEGOTIATION,
+              ...(ca !== undefined ? { ca } : {}),
+            }
           : {
               key: installed.keyPem,
               cert: installed.issued.chainPem,
               ca,
               minVersion: 'TLSv1.2',
+              secureOptions: NO_RENEGOTIATION,
             },
       );
     };

@@ -47,8 +47,8 @@ export interface StubSvidAuthority {
   lifetimeSeconds: number;
   refreshHintSeconds: number;
   issueFor: string | undefined;
-  /** Adds a new CA to the bundle and signs with it from now on; the old one stays trusted. */
-  rotateCa(): TestCa;
+  /** Adds a new CA (or `next`) to the bundle and signs with it from now on; the old one stays trusted. */
+  rotateCa(next?: TestCa): TestCa;
   close(): Promise<void>;
 }
 
@@ -91,6 +91,7 @@ export async function startStubSvidAuthority(options: {
     return undefined;
   };
 
+  let onBundleChange = () => undefined as void;
   const state: StubSvidAuthority = {
     url: '',
     ca: cas[0]!,
@@ -101,10 +102,10 @@ export async function startStubSvidAuthority(options: {
     lifetimeSeconds: options.lifetimeSeconds ?? 3600,
     refreshHintSeconds: 300,
     issueFor: undefined,
-    rotateCa() {
-      const next = createTestCa(trustDomain);
+    rotateCa(next = createTestCa(trustDomain)) {
       cas.push(next);
       state.ca = next;
+      onBundleChange();
       return next;
     },
     close: () => Promise.resolve(),
@@ -134,7 +135,11 @@ export async function startStubSvidAuthority(options: {
       });
       return;
     }
-    if (request.method !== 'POST' || path !== '/v1/svid/x509') {
+    if (request.method === 'GET' && path === '/.well-known/oauth-authorization-server') {
+      json(200, { issuer: state.url, token_endpoint: `${state.url}/oauth2/token` });
+      return;
+    }
+    if (request.method !== 'POST' || (path !== '/v1/svid/x509' && path !== '/oauth2/token')) {
       json(404, { error: 'not_found' });
       return;
     }
@@ -152,6 +157,14 @@ export async function startStubSvidAuthority(options: {
       requests.push({ path, atMs: Date.now(), ...(caller ? { auth: caller.auth } : {}) });
       if (caller === undefined) {
         json(401, { error: 'invalid_client' });
+        return;
+      }
+      if (path === '/oauth2/token') {
+        json(200, {
+          access_token: `token-${String(requests.length)}-${caller.auth}`,
+          token_type: 'Bearer',
+          expires_in: 300,
+        });
         return;
       }
       let publicKey;
@@ -198,6 +211,10 @@ export async function startStubSvidAuthority(options: {
       },
       handle,
     );
+    const https = server;
+    onBundleChange = () => {
+      https.setSecureContext({ key: own.keyPem, cert: own.certPem, ca: bundlePem() });
+    };
   } else {
     server = createHttpServer(handle);
   }

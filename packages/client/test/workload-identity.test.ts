@@ -497,3 +497,149 @@ describe('workload identity: renewal, outage and rotation', () => {
     }
   });
 });
+
+describe('workload identity: outage, CA rotation, credentials', () => {
+  it('keeps serving its certificate while the authority is down, then fails closed at expiry', async () => {
+    const authority = await startStubSvidAuthority({ services: keys, lifetimeSeconds: 3 });
+    const billing = await createWorkloadIdentity(identityOptions(authority, BILLING));
+    const events = await createWorkloadIdentity(identityOptions(authority, EVENTS));
+    authority.down = true;
+    const served = await mtlsServer(billing);
+    const port = Number(new URL(served.url).port);
+    const caller = authority.ca.issueSvid('/event-service', {
+      notAfter: Math.floor(Date.now() / 1000) + 3600,
+    });
+    const dispatcher = events.dispatcher({ expectedServerId: BILLING });
+    const errors: string[] = [];
+    billing.on('error', (error) => errors.push(error.code));
+    try {
+      const first = billing.current()?.svid.serialNumber;
+      const expired = nextEvent(billing, 'expired');
+      const eventsExpired = nextEvent(events, 'expired');
+      const during = await handshake(port, {
+        ca: authority.bundlePem(),
+        key: caller.keyPem,
+        cert: caller.certPem,
+      });
+      assert.equal(during.serial, first);
+      during.socket?.destroy();
+      assert.equal((await expired).serialNumber, first);
+      assert.ok(errors.includes('ERR_UNAVAILABLE'), 'renewal failures are reported as events');
+      // Fail closed: no certificate is served, the client refuses to connect, nothing to build a server from.
+      const after = await handshake(port, {
+        ca: authority.bundlePem(),
+        key: caller.keyPem,
+        cert: caller.certPem,
+      });
+      assert.ok(after.error, 'a handshake after expiry must fail');
+      await eventsExpired;
+      await assert.rejects(request(`${served.url}/`, { dispatcher }), (error) =>
+        codeIn(error).includes('ERR_UNAVAILABLE'),
+      );
+      assert.throws(
+        () => billing.tlsServerOptions(),
+        (error) => isTesseraError(error) && error.code === 'ERR_UNAVAILABLE',
+      );
+      assert.equal(billing.current(), undefined);
+      // The authority comes back: the next renewal restores service with a new certificate.
+      authority.lifetimeSeconds = 3600;
+      authority.down = false;
+      const [renewed] = await Promise.all([
+        nextEvent(billing, 'rotated'),
+        nextEvent(events, 'rotated'),
+      ]);
+      const back = await handshake(port, {
+        ca: authority.bundlePem(),
+        key: caller.keyPem,
+        cert: caller.certPem,
+      });
+      assert.equal(back.serial, renewed.serialNumber);
+      back.socket?.destroy();
+      const response = await request(`${served.url}/`, { dispatcher });
+      assert.equal(((await response.body.json()) as { caller: string }).caller, EVENTS);
+    } finally {
+      await dispatcher.close();
+      await closeServer(served.server);
+      await billing.close();
+      await events.close();
+      await authority.close();
+    }
+  });
+
+  it('picks up a CA rotation from the bundle: peers of the new CA are trusted after the refresh', async () => {
+    const authority = await startStubSvidAuthority({ services: keys, tls: true });
+    authority.refreshHintSeconds = 1;
+    const billing = await createWorkloadIdentity(identityOptions(authority, BILLING));
+    const served = await mtlsServer(billing);
+    const port = Number(new URL(served.url).port);
+    const next = createTestCa(TD);
+    const newCaller = next.issueSvid('/event-service');
+    const withNewCa = () =>
+      handshake(port, {
+        ca: authority.bundlePem(),
+        key: newCaller.keyPem,
+        cert: newCaller.certPem,
+      });
+    try {
+      const refused = await withNewCa();
+      assert.ok(refused.error, 'a CA not yet in the bundle is not trusted');
+      const bundleChanged = nextEvent(billing, 'bundle');
+      authority.rotateCa(next);
+      const { pem } = await bundleChanged;
+      assert.ok(pem.includes(next.certPem.trim().split('\n')[1] ?? 'missing'));
+      const accepted = await withNewCa();
+      assert.equal(accepted.serial, billing.current()?.svid.serialNumber);
+      accepted.socket?.destroy();
+    } finally {
+      await closeServer(served.server);
+      await billing.close();
+      await authority.close();
+    }
+  });
+
+  it('starts from a one-time join token, with an Ed25519 key', async () => {
+    const authority = await startStubSvidAuthority({
+      services: keys,
+      joinTokens: new Map([['join-canary-1', EVENTS]]),
+    });
+    const identity = await createWorkloadIdentity(
+      identityOptions(authority, EVENTS, {
+        credentials: { joinToken: 'join-canary-1' },
+        keyType: 'Ed25519',
+      }),
+    );
+    const served = await mtlsServer(identity);
+    try {
+      assert.equal(identity.current()?.svid.spiffeId.uri, EVENTS);
+      assert.deepEqual(
+        authority.requests.filter((r) => r.path === '/v1/svid/x509').map((r) => r.auth),
+        ['join_token'],
+      );
+      const caller = authority.ca.issueSvid('/billing');
+      const result = await handshake(Number(new URL(served.url).port), {
+        ca: authority.bundlePem(),
+        key: caller.keyPem,
+        cert: caller.certPem,
+      });
+      assert.equal(result.serial, identity.current()?.svid.serialNumber);
+      result.socket?.destroy();
+      assert.throws(() => identity.tokenSource(), /tokenSource needs credentials\.key/);
+    } finally {
+      await closeServer(served.server);
+      await identity.close();
+      await authority.close();
+    }
+  });
+
+  it('its token source uses the https authority with the same trust, over mTLS', async () => {
+    const authority = await startStubSvidAuthority({ services: keys, tls: true });
+    const events = await createWorkloadIdentity(identityOptions(authority, EVENTS));
+    try {
+      const token = await events.tokenSource().getToken(BILLING, []);
+      assert.match(token, /-svid$/);
+    } finally {
+      await events.close();
+      await authority.close();
+    }
+  });
+});
