@@ -91,7 +91,7 @@ export async function startStubSvidAuthority(options: {
     return undefined;
   };
 
-  let onBundleChange = () => undefined as void;
+  let onBundleChange: () => void = () => undefined;
   const state: StubSvidAuthority = {
     url: '',
     ca: cas[0]!,
