@@ -10,12 +10,14 @@ import { benchmarks as core } from './core.bench.ts';
 import { benchmarks as demo } from './demo.bench.ts';
 import { benchmarks as fastify } from './fastify.bench.ts';
 import { benchmarks as fastifyMemory } from './fastify-memory.bench.ts';
+import { benchmarks as tls } from './tls.bench.ts';
 
 export const benchmarks: readonly Benchmark[] = [
   ...core,
   ...authority,
   ...fastify,
   ...fastifyMemory,
+  ...tls,
   ...demo,
   ...auditor,
 ];

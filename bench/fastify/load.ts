@@ -51,6 +51,8 @@ async function runRound(round: GetRound): Promise<LoadResult> {
   // Grown as needed: a fixed-token round has no pre-minted count to size it by.
   let latencies = new Float64Array(fresh?.length ?? 1 << 16);
   const statuses: Record<string, number> = {};
+  const settleMs = round.settleMs ?? 0;
+  let windowStart = Infinity;
   let windowEnd = Infinity;
 
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -59,10 +61,15 @@ async function runRound(round: GetRound): Promise<LoadResult> {
         url: `${round.url}/invoices/42`,
         method: 'GET',
         connections: round.connections,
-        duration: round.durationMs / 1000,
+        duration: (settleMs + round.durationMs) / 1000,
         sampleInt: SAMPLE_INTERVAL_MS,
         timeout: REQUEST_TIMEOUT_S,
         headers: fixed,
+        ...(round.clientCertificate === undefined
+          ? {}
+          : {
+              tlsOptions: { cert: round.clientCertificate.cert, key: round.clientCertificate.key },
+            }),
         ...(fresh === undefined
           ? {}
           : {
@@ -83,12 +90,14 @@ async function runRound(round: GetRound): Promise<LoadResult> {
         else resolve(finished);
       },
     );
-    windowEnd = performance.now() + round.durationMs;
+    windowStart = performance.now() + settleMs;
+    windowEnd = windowStart + round.durationMs;
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
       // Responses completing after the round's time (before autocannon notices) are left out,
-      // so every round counts over exactly durationMs.
-      if (statusCode >= 200 && statusCode < 300 && performance.now() <= windowEnd) {
+      // and so are those while the round settles, so every round counts over exactly durationMs.
+      const now = performance.now();
+      if (statusCode >= 200 && statusCode < 300 && now >= windowStart && now <= windowEnd) {
         if (completed2xx === latencies.length) {
           const grown = new Float64Array(latencies.length * 2);
           grown.set(latencies);

@@ -77,6 +77,13 @@ export interface GetRound {
   readonly connections: number;
   readonly durationMs: number;
   readonly credentials: Credentials;
+  /**
+   * Load runs this much longer, first, without counting: every connection of the round is new,
+   * and over TLS its handshake would be measured with the requests (`fastify.tls`/`fastify.mtls`).
+   */
+  readonly settleMs?: number;
+  /** For an `https:` URL: the client certificate (PEM) to present, if any (`fastify.mtls`). */
+  readonly clientCertificate?: { readonly cert: string; readonly key: string };
 }
 
 export type FastifyLoadRequest = GetRound | { readonly type: 'close' };
