@@ -1,6 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { FailOn } from '@tessera/auditor';
-import { DEFAULT_ADMIN_TOKEN_FILE, DEFAULT_AUTHORITY_URL } from './authority-client.ts';
+import {
+  DEFAULT_ADMIN_TOKEN_FILE,
+  DEFAULT_BUNDLE_FILE,
+  defaultAuthorityUrl,
+} from './authority-client.ts';
 import type { AdminOptions } from './commands/admin.ts';
 import type { AuditCommandOptions, AuditFormat } from './commands/audit.ts';
 import type { ServiceAddOptions } from './commands/service.ts';
@@ -52,8 +56,21 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
 
   const authorityOption = () =>
     new Option('--authority <url>', 'authority base URL').default(
-      io.env.TESSERA_AUTHORITY ?? DEFAULT_AUTHORITY_URL,
+      defaultAuthorityUrl(io.env),
+      `$TESSERA_AUTHORITY, else https://127.0.0.1:7700 when ${DEFAULT_BUNDLE_FILE} exists, else http://127.0.0.1:7700`,
     );
+  const caOption = () =>
+    new Option(
+      '--ca <file>',
+      `CA bundle (PEM) an https authority's certificate must chain to (default: ${DEFAULT_BUNDLE_FILE} when it exists)`,
+    );
+  /** Admin over mTLS: an X.509-SVID whose SPIFFE ID is in the authority's `admin.spiffeIds`. */
+  const adminCertOption = () =>
+    new Option(
+      '--cert <file>',
+      "client certificate (PEM) for admin over mTLS: an SVID in the authority's admin.spiffeIds, instead of the admin token",
+    );
+  const adminKeyOption = () => new Option('--key <file>', 'private key (PEM) of --cert');
   const adminTokenOption = () =>
     new Option('--admin-token-file <file>', 'file holding the admin token').default(
       DEFAULT_ADMIN_TOKEN_FILE,
@@ -63,7 +80,7 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
   authority
     .command('start')
     .description(
-      'start the authority (--dev: SQLite in the data dir, generated secrets, loopback HTTP)',
+      'start the authority (--dev: SQLite in the data dir, generated secrets, loopback HTTP, or HTTPS with --tls)',
     )
     .option('--dev', 'development mode: no config file needed', false)
     .option(
@@ -71,6 +88,10 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       'configuration file (JSON; relative paths in it are relative to the file); required without --dev',
     )
     .option('--data-dir <dir>', 'data directory for --dev (default: .tessera)')
+    .option(
+      '--tls',
+      "HTTPS with the authority's own SVID from its CA; with --dev the CA bundle goes to DATA_DIR/bundle.pem",
+    )
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7700)')
     .option(
       '--workers <n>',
@@ -83,6 +104,7 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
         dataDir?: string;
         listen?: string;
         workers?: string;
+        tls?: boolean;
       }) =>
         run(async () => {
           const { authorityStart } = await import('./commands/authority.ts');
@@ -103,9 +125,22 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       [],
     )
     .option('--public-key <file>', 'PEM public key to register instead of generating a key pair')
+    .option(
+      '--bound-tokens',
+      'as an audience, its tokens are always bound to the caller’s client certificate (RFC 8705)',
+    )
+    .addOption(
+      new Option(
+        '--auth-method <method>',
+        'the one client authentication method it may use (default: either)',
+      ).choices(['private_key_jwt', 'tls_client_auth']),
+    )
     .option('--out <dir>', 'where to write the generated private key', '.tessera/keys')
     .addOption(authorityOption())
+    .addOption(caOption())
     .addOption(adminTokenOption())
+    .addOption(adminCertOption())
+    .addOption(adminKeyOption())
     .action((name: string, options: ServiceAddOptions) =>
       run(async () => {
         const { serviceAdd } = await import('./commands/service.ts');
@@ -123,6 +158,7 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .option('--scope <scope>', 'scope to request (repeatable)', collect, [])
     .option('--trust-domain <domain>', 'trust domain of service names', 'tessera.local')
     .addOption(authorityOption())
+    .addOption(caOption())
     .action((options: TokenGetOptions) =>
       run(async () => {
         const { tokenGet } = await import('./commands/token.ts');
@@ -133,7 +169,8 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .command('inspect <token>')
     .description('decode a token, verify it against the JWKS and show its expiry')
     .addOption(authorityOption())
-    .action((value: string, options: { authority: string }) =>
+    .addOption(caOption())
+    .action((value: string, options: { authority: string; ca?: string }) =>
       run(async () => {
         const { tokenInspect } = await import('./commands/token.ts');
         await tokenInspect(value, options, io);
@@ -153,7 +190,10 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     )
     .option('--service <name>', 'service whose tokens to revoke')
     .addOption(authorityOption())
+    .addOption(caOption())
     .addOption(adminTokenOption())
+    .addOption(adminCertOption())
+    .addOption(adminKeyOption())
     .action((options: AdminOptions & { jti?: string; exp?: number; service?: string }) =>
       run(async () => {
         const { revoke } = await import('./commands/admin.ts');
@@ -172,7 +212,10 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       false,
     )
     .addOption(authorityOption())
+    .addOption(caOption())
     .addOption(adminTokenOption())
+    .addOption(adminCertOption())
+    .addOption(adminKeyOption())
     .action((options: AdminOptions & { revokePrevious: boolean }) =>
       run(async () => {
         const { keysRotate } = await import('./commands/admin.ts');

@@ -1,9 +1,18 @@
-import { AuthorityClient } from '../authority-client.ts';
+import { AuthorityClient, type AuthorityTlsOptions } from '../authority-client.ts';
 import { CliError, type CliIo } from '../io.ts';
 
-export interface AdminOptions {
+export interface AdminOptions extends AuthorityTlsOptions {
   readonly authority: string;
   readonly adminTokenFile: string;
+}
+
+/** An admin client from the command's options (admin token, or an admin SVID over mTLS). */
+export function adminClient(options: AdminOptions): Promise<AuthorityClient> {
+  return AuthorityClient.forAdmin(options.authority, options.adminTokenFile, {
+    ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.cert !== undefined ? { cert: options.cert } : {}),
+    ...(options.key !== undefined ? { key: options.key } : {}),
+  });
 }
 
 /** `tessera revoke (--jti ID | --service NAME)`. */
@@ -17,7 +26,7 @@ export async function revoke(
   if (options.exp !== undefined && options.jti === undefined) {
     throw new CliError('--exp goes with --jti (a service revocation covers every lifetime)');
   }
-  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  const client = await adminClient(options);
   const body =
     options.jti !== undefined
       ? { jti: options.jti, ...(options.exp !== undefined ? { exp: options.exp } : {}) }
@@ -30,7 +39,7 @@ export async function keysRotate(
   options: AdminOptions & { revokePrevious?: boolean },
   io: CliIo,
 ): Promise<void> {
-  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  const client = await adminClient(options);
   io.out(
     JSON.stringify(
       await client.request('POST', '/v1/admin/keys/rotate', {

@@ -51,7 +51,7 @@ function resolveConfigPaths(document: unknown, baseDir: string): unknown {
   };
   const file = { ...(document as Record<string, unknown>) };
   for (const key of ['kekFile', 'adminTokenFile']) if (key in file) file[key] = at(file[key]);
-  if ('tls' in file) file.tls = nested(file.tls, ['certFile', 'keyFile']);
+  if ('tls' in file) file.tls = nested(file.tls, ['certFile', 'keyFile', 'bundleFile']);
   if ('store' in file) file.store = nested(file.store, ['path', 'connectionStringFile']);
   if ('audit' in file) file.audit = nested(file.audit, ['anchorFile']);
   return file;
@@ -87,7 +87,14 @@ function parseWorkers(value: string | undefined): number | undefined {
  * one worker this process is the cluster primary, and each worker runs this same command.
  */
 export async function authorityStart(
-  options: { dev: boolean; config?: string; dataDir?: string; listen?: string; workers?: string },
+  options: {
+    dev: boolean;
+    config?: string;
+    dataDir?: string;
+    listen?: string;
+    workers?: string;
+    tls?: boolean;
+  },
   io: CliIo,
 ): Promise<void> {
   if (isAuthorityWorker()) {
@@ -106,10 +113,12 @@ export async function authorityStart(
     const setup = await prepareDevMode({
       dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
       ...(listen ? { listen } : {}),
+      ...(options.tls === true ? { tls: true } : {}),
     });
     config = setup.config;
     io.err(
-      `dev mode: data in ${setup.dataDir}; admin token in ${setup.adminTokenPath} (mode 0600)`,
+      `dev mode: data in ${setup.dataDir}; admin token in ${setup.adminTokenPath} (mode 0600)` +
+        (config.tls?.bundleFile !== undefined ? `; CA bundle in ${config.tls.bundleFile}` : ''),
     );
   } else {
     if (options.config === undefined) throw new CliError('--config FILE is required without --dev');
@@ -120,12 +129,15 @@ export async function authorityStart(
     }
     config = await loadConfigFile(resolve(options.config));
   }
-  if (listen !== undefined || workers !== undefined) {
+  // --tls with a config file that has no `tls` section: the authority's own SVID, nothing else.
+  const addTls = options.tls === true && config.tls === undefined;
+  if (listen !== undefined || workers !== undefined || addTls) {
     config = validateConfig(
       {
         ...configDocument(config),
         ...(listen !== undefined ? { listen } : {}),
         ...(workers !== undefined ? { workers } : {}),
+        ...(addTls ? { tls: {} } : {}),
       },
       { dev: config.dev },
     );

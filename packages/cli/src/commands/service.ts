@@ -1,20 +1,21 @@
 import { join } from 'node:path';
-import { AuthorityClient } from '../authority-client.ts';
+import { adminClient, type AdminOptions } from './admin.ts';
 import { CliError, type CliIo } from '../io.ts';
 import { ensurePrivateKeyFile, readPublicJwk } from '../keys.ts';
 
 /** The authority's rule for service names; checked here too, before the name becomes a file name. */
 const SERVICE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
 
-export interface ServiceAddOptions {
+export interface ServiceAddOptions extends AdminOptions {
   readonly aud: string[];
   readonly scope: string[];
   /** `AUD=SCOPE,SCOPE`: scopes for that audience only. */
   readonly grant: string[];
   readonly publicKey?: string;
   readonly out: string;
-  readonly authority: string;
-  readonly adminTokenFile: string;
+  /** As an audience, its tokens are always certificate-bound. */
+  readonly boundTokens?: boolean;
+  readonly authMethod?: 'private_key_jwt' | 'tls_client_auth';
 }
 
 /** `--grant billing=invoices:write,invoices:read` as the admin API's `{ audience, scopes }`. */
@@ -50,7 +51,7 @@ export async function serviceAdd(
   if (grants.length > 0 && (options.aud.length > 0 || options.scope.length > 0)) {
     throw new CliError('give --grant, or --aud and --scope, not both');
   }
-  const client = await AuthorityClient.forAdmin(options.authority, options.adminTokenFile);
+  const client = await adminClient(options);
   let jwk;
   let keyPath: string | undefined;
   if (options.publicKey !== undefined) {
@@ -65,6 +66,8 @@ export async function serviceAdd(
     name,
     ...(grants.length > 0 ? { grants } : { audiences: options.aud, scopes: options.scope }),
     jwks: { keys: [jwk] },
+    ...(options.boundTokens === true ? { bound_tokens: true } : {}),
+    ...(options.authMethod !== undefined ? { token_endpoint_auth_method: options.authMethod } : {}),
   })) as { client_id: string };
   io.out(
     JSON.stringify({

@@ -32,13 +32,17 @@ export interface TokenGetOptions {
   readonly aud: string;
   readonly scope: string[];
   readonly authority: string;
+  readonly ca?: string;
   readonly trustDomain: string;
 }
 
 /** `tessera token get`: client credentials with `private_key_jwt`; prints only the token on stdout. */
 export async function tokenGet(options: TokenGetOptions, io: CliIo): Promise<void> {
   const key = await readSigningKey(options.key);
-  const client = new AuthorityClient(options.authority);
+  const client = await AuthorityClient.connect(
+    options.authority,
+    options.ca !== undefined ? { ca: options.ca } : {},
+  );
   const meta = await metadata(client);
   const clientId = toSpiffeId(options.service, options.trustDomain);
   const assertion = mintClientAssertion(
@@ -86,7 +90,7 @@ function decodeSegment(segment: string | undefined): Record<string, unknown> {
  */
 export async function tokenInspect(
   token: string,
-  options: { authority: string },
+  options: { authority: string; ca?: string },
   io: CliIo,
 ): Promise<void> {
   const parts = token.trim().split('.');
@@ -100,10 +104,11 @@ export async function tokenInspect(
     io.out(`expires: ${new Date(exp * 1000).toISOString()} (${humanDelta(exp - now)})`);
   let verified = false;
   try {
-    const jwks = await new AuthorityClient(options.authority).request(
-      'GET',
-      '/.well-known/jwks.json',
+    const client = await AuthorityClient.connect(
+      options.authority,
+      options.ca !== undefined ? { ca: options.ca } : {},
     );
+    const jwks = await client.request('GET', '/.well-known/jwks.json');
     verifyCompactJws(token.trim(), parseJwks(jwks), { typ: ['at+jwt'] });
     verified = true;
     io.out(`signature: valid (kid ${String(header.kid)}, JWKS of ${options.authority})`);
