@@ -170,4 +170,7 @@ export {
   parseX509Svid,
   certificateThumbprint,
   type X509SvidInfo,
+  issueCertificateRevocationList,
+  type RevocationListTemplate,
+  type RevokedSerial,
 } from './x509/index.ts';

@@ -10,6 +10,8 @@ import { TesseraError } from '../src/errors.ts';
 import {
   certificateThumbprint,
   createCertificationRequest,
+  issueCertificate,
+  issueCertificateRevocationList,
   parseCertificationRequest,
   parseX509Svid,
   pemDecodeAll,
@@ -280,4 +282,156 @@ describe('certification requests (PKCS#10)', () => {
       rejectsWith('ERR_CSR_INVALID', () => parseCertificationRequest(value as string));
     });
   }
+});
+
+describe('certificate revocation lists (RFC 5280 §5)', () => {
+  test('openssl verifies the signature, reads the CRL number, next update and revoked serials', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const revokedSvid = ca.issueSvid('/billing');
+    const serial = parseX509Svid(revokedSvid.der).serialNumber;
+    const der = issueCertificateRevocationList({
+      issuer: { privateKey: ca.privateKey, certificate: ca.der },
+      thisUpdate: now - 5,
+      nextUpdate: now + 600,
+      crlNumber: 7,
+      revoked: [
+        { serialNumber: serial, revokedAt: now - 1 },
+        { serialNumber: '1', revokedAt: now - 1 },
+      ],
+    });
+    const crlFile = join(dir, 'list.crl');
+    writeFileSync(crlFile, der);
+    const caFile = file('crl-ca.pem', ca.certPem);
+    const checked = opensslAll(
+      'crl',
+      '-inform',
+      'DER',
+      '-in',
+      crlFile,
+      '-CAfile',
+      caFile,
+      '-noout',
+      '-verify',
+    );
+    assert.equal(checked.status, 0, checked.output);
+    assert.match(checked.output, /verify OK/);
+    const text = openssl('crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text');
+    assert.match(text, /X509v3 CRL Number:\s+7/);
+    assert.match(text, /Next Update:/);
+    assert.match(text, /X509v3 Authority Key Identifier/);
+    assert.match(text.toLowerCase(), new RegExp(`serial number: ${serial}`));
+    // openssl refuses the revoked certificate once the CRL is in play.
+    const leafFile = file('revoked-leaf.pem', revokedSvid.certPem);
+    const crlPem = file('list.crl.pem', pemEncode('X509 CRL', der));
+    const refused = opensslAll(
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      caFile,
+      '-CRLfile',
+      crlPem,
+      leafFile,
+    );
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.output, /certificate revoked/);
+    const other = file('good-leaf.pem', ca.issueSvid('/api').certPem);
+    assert.match(
+      openssl('verify', '-crl_check', '-CAfile', caFile, '-CRLfile', crlPem, other),
+      /: OK/,
+    );
+  });
+
+  test('a CRL signed by another CA does not verify', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const other = createTestCa('tessera.local');
+    const der = issueCertificateRevocationList({
+      issuer: { privateKey: other.privateKey, certificate: ca.der },
+      thisUpdate: now,
+      nextUpdate: now + 60,
+      crlNumber: 1,
+      revoked: [],
+    });
+    const crlFile = join(dir, 'forged.crl');
+    writeFileSync(crlFile, der);
+    const checked = opensslAll(
+      'crl',
+      '-inform',
+      'DER',
+      '-in',
+      crlFile,
+      '-CAfile',
+      file('ca3.pem', ca.certPem),
+      '-noout',
+      '-verify',
+    );
+    assert.doesNotMatch(checked.output, /verify OK/);
+  });
+
+  const badTemplates: [string, Record<string, unknown>][] = [
+    ['a serial that is not lower-case hex', { revoked: [{ serialNumber: 'AB', revokedAt: 1 }] }],
+    ['an empty serial', { revoked: [{ serialNumber: '', revokedAt: 1 }] }],
+    ['nextUpdate before thisUpdate', { nextUpdate: 1 }],
+    ['a negative CRL number', { crlNumber: -1 }],
+  ];
+  for (const [name, change] of badTemplates) {
+    test(`refuses ${name}`, () => {
+      rejectsWith('ERR_X509_INVALID', () =>
+        issueCertificateRevocationList({
+          issuer: { privateKey: ca.privateKey, certificate: ca.der },
+          thisUpdate: 100,
+          nextUpdate: 200,
+          crlNumber: 1,
+          revoked: [],
+          ...change,
+        }),
+      );
+    });
+  }
+});
+
+describe('IP address SANs', () => {
+  test('a leaf may carry IP and DNS SANs next to its one URI SAN', () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const now = Math.floor(Date.now() / 1000);
+    const der = issueCertificate({
+      serialNumber: new Uint8Array([1, 2, 3]),
+      subject: {},
+      publicKey: key,
+      notBefore: now - 60,
+      notAfter: now + 600,
+      profile: {
+        kind: 'leaf',
+        uris: ['spiffe://tessera.local/billing'],
+        dnsNames: ['billing.internal'],
+        ipAddresses: ['127.0.0.1', '::1'],
+      },
+      issuer: { privateKey: ca.privateKey, certificate: ca.der },
+    });
+    const text = openssl(
+      'x509',
+      '-in',
+      file('ip-leaf.pem', pemEncode('CERTIFICATE', der)),
+      '-noout',
+      '-text',
+    );
+    assert.match(text, /IP Address:127\.0\.0\.1/);
+    assert.match(text, /IP Address:0:0:0:0:0:0:0:1/);
+    assert.match(text, /DNS:billing\.internal/);
+    assert.equal(parseX509Svid(der).spiffeId.uri, 'spiffe://tessera.local/billing');
+    assert.ok(new X509Certificate(der).checkIP('127.0.0.1'));
+  });
+
+  test('refuses an IP SAN that is not an address', () => {
+    rejectsWith('ERR_X509_INVALID', () =>
+      issueCertificate({
+        serialNumber: new Uint8Array([1]),
+        subject: {},
+        publicKey: ca.privateKey,
+        notBefore: 1,
+        notAfter: 2,
+        profile: { kind: 'leaf', uris: ['spiffe://tessera.local/a'], ipAddresses: ['localhost'] },
+        issuer: { privateKey: ca.privateKey, certificate: ca.der },
+      }),
+    );
+  });
 });

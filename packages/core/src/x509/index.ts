@@ -8,3 +8,8 @@ export {
   MAX_CSR_PEM_BYTES,
 } from './csr.ts';
 export { parseX509Svid, certificateThumbprint, type X509SvidInfo } from './svid.ts';
+export {
+  issueCertificateRevocationList,
+  type RevocationListTemplate,
+  type RevokedSerial,
+} from './crl.ts';

@@ -33,6 +33,7 @@ import {
   id_kp_serverAuth,
 } from '@peculiar/asn1-x509';
 import { sign, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { TesseraError } from '../errors.ts';
 import {
   digestFor,
@@ -63,6 +64,8 @@ export type CertificateProfile =
       /** URI SANs; an X.509-SVID has exactly one, its SPIFFE ID. */
       readonly uris: readonly string[];
       readonly dnsNames?: readonly string[];
+      /** IP address SANs (IPv4 or IPv6 text form), for peers that check a literal address. */
+      readonly ipAddresses?: readonly string[];
     };
 
 export interface CertificateTemplate {
@@ -169,6 +172,10 @@ function profileExtensions(profile: CertificateProfile, emptySubject: boolean) {
   const names = [
     ...profile.uris.map((uri) => new GeneralName({ uniformResourceIdentifier: uri })),
     ...(profile.dnsNames ?? []).map((dns) => new GeneralName({ dNSName: dns })),
+    ...(profile.ipAddresses ?? []).map((ip) => {
+      if (isIP(ip) === 0) throw new TesseraError('ERR_X509_INVALID', 'not an IP address');
+      return new GeneralName({ iPAddress: ip });
+    }),
   ];
   return [
     extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
@@ -194,7 +201,7 @@ function buildName(subject: CertificateTemplate['subject']): Name {
   return new Name(rdns);
 }
 
-function subjectKeyIdOf(certificate: Certificate): Uint8Array | undefined {
+export function subjectKeyIdOf(certificate: Certificate): Uint8Array | undefined {
   const extensions: readonly Extension[] = certificate.tbsCertificate.extensions ?? [];
   for (const ext of extensions) {
     if (ext.extnID !== id_ce_subjectKeyIdentifier) continue;
@@ -212,7 +219,7 @@ class OctetStringHolder extends OctetString {
 }
 
 /** DER INTEGER content for an unsigned serial: no redundant leading zeros, positive. */
-function integerContent(serial: Uint8Array): ArrayBuffer {
+export function integerContent(serial: Uint8Array): ArrayBuffer {
   let start = 0;
   while (start < serial.length - 1 && serial[start] === 0) start++;
   const bytes = serial.subarray(start);
