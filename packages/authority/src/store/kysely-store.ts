@@ -10,7 +10,9 @@ import {
 import type { StoreDialect } from './migrations.ts';
 import type {
   AuditLogTable,
+  CertificateAuthoritiesTable,
   Database,
+  IssuedSvidsTable,
   JoinTokensTable,
   RevocationsTable,
   ServicesTable,
@@ -19,6 +21,9 @@ import type {
 import type {
   AuditEntry,
   AuditRecord,
+  CaRecord,
+  CaState,
+  IssuedSvidRecord,
   JoinTokenRecord,
   RevocationKind,
   RevocationRecord,
@@ -95,6 +100,7 @@ function serviceFromRow(row: Selectable<ServicesTable>): ServiceRecord {
       ? { tokenEndpointAuthMethod: row.token_endpoint_auth_method }
       : {}),
     ...(row.bound_tokens === 1 ? { boundTokens: true } : {}),
+    hosts: parseJson(row.hosts, 'services.hosts') as string[],
     createdAtMs: toSafeInteger(row.created_at_ms, 'services.created_at_ms'),
     updatedAtMs: toSafeInteger(row.updated_at_ms, 'services.updated_at_ms'),
   };
@@ -111,6 +117,37 @@ function signingKeyFromRow(row: Selectable<SigningKeysTable>): SigningKeyRecord 
     activatesAtMs: toSafeInteger(row.activates_at_ms, 'signing_keys.activates_at_ms'),
     retiredAtMs: toNullableSafeInteger(row.retired_at_ms, 'signing_keys.retired_at_ms'),
     publishUntilMs: toNullableSafeInteger(row.publish_until_ms, 'signing_keys.publish_until_ms'),
+  };
+}
+
+function caFromRow(row: Selectable<CertificateAuthoritiesTable>): CaRecord {
+  return {
+    id: row.id,
+    state: row.state as CaState,
+    certificatePem: row.certificate_pem,
+    parentsPem: row.parents_pem,
+    encryptedPrivateKey: row.encrypted_private_key,
+    notBeforeMs: toSafeInteger(row.not_before_ms, 'certificate_authorities.not_before_ms'),
+    notAfterMs: toSafeInteger(row.not_after_ms, 'certificate_authorities.not_after_ms'),
+    createdAtMs: toSafeInteger(row.created_at_ms, 'certificate_authorities.created_at_ms'),
+    activatesAtMs: toSafeInteger(row.activates_at_ms, 'certificate_authorities.activates_at_ms'),
+    retiredAtMs: toNullableSafeInteger(row.retired_at_ms, 'certificate_authorities.retired_at_ms'),
+    publishUntilMs: toNullableSafeInteger(
+      row.publish_until_ms,
+      'certificate_authorities.publish_until_ms',
+    ),
+  };
+}
+
+function svidFromRow(row: Selectable<IssuedSvidsTable>): IssuedSvidRecord {
+  return {
+    serialNumber: row.serial_number,
+    caId: row.ca_id,
+    serviceName: row.service_name,
+    spiffeId: row.spiffe_id,
+    issuedAtMs: toSafeInteger(row.issued_at_ms, 'issued_svids.issued_at_ms'),
+    notAfterMs: toSafeInteger(row.not_after_ms, 'issued_svids.not_after_ms'),
+    revokedAtMs: toNullableSafeInteger(row.revoked_at_ms, 'issued_svids.revoked_at_ms'),
   };
 }
 
@@ -328,6 +365,7 @@ export class KyselyStore implements Store {
       jwks: JSON.stringify(record.jwks),
       token_endpoint_auth_method: record.tokenEndpointAuthMethod ?? null,
       bound_tokens: record.boundTokens === true ? 1 : 0,
+      hosts: JSON.stringify(record.hosts ?? []),
       created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
       updated_at_ms: requireInteger(record.updatedAtMs, 'updatedAtMs'),
     };
@@ -412,6 +450,156 @@ export class KyselyStore implements Store {
       .orderBy('kid')
       .execute();
     return rows.map(signingKeyFromRow);
+  }
+
+  async insertCa(record: CaRecord): Promise<void> {
+    await this.#db
+      .insertInto('certificate_authorities')
+      .values({
+        id: record.id,
+        state: record.state,
+        certificate_pem: record.certificatePem,
+        parents_pem: record.parentsPem,
+        encrypted_private_key: record.encryptedPrivateKey,
+        not_before_ms: requireInteger(record.notBeforeMs, 'notBeforeMs'),
+        not_after_ms: requireInteger(record.notAfterMs, 'notAfterMs'),
+        created_at_ms: requireInteger(record.createdAtMs, 'createdAtMs'),
+        activates_at_ms: requireInteger(record.activatesAtMs, 'activatesAtMs'),
+        retired_at_ms: requireNullableInteger(record.retiredAtMs, 'retiredAtMs'),
+        publish_until_ms: requireNullableInteger(record.publishUntilMs, 'publishUntilMs'),
+      })
+      .execute();
+  }
+
+  async updateCa(
+    id: string,
+    patch: Partial<Pick<CaRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>>,
+  ): Promise<void> {
+    const set: {
+      state?: string;
+      activates_at_ms?: number;
+      retired_at_ms?: number | null;
+      publish_until_ms?: number | null;
+    } = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.activatesAtMs !== undefined) {
+      set.activates_at_ms = requireInteger(patch.activatesAtMs, 'activatesAtMs');
+    }
+    if (patch.retiredAtMs !== undefined) {
+      set.retired_at_ms = requireNullableInteger(patch.retiredAtMs, 'retiredAtMs');
+    }
+    if (patch.publishUntilMs !== undefined) {
+      set.publish_until_ms = requireNullableInteger(patch.publishUntilMs, 'publishUntilMs');
+    }
+    if (Object.keys(set).length === 0) return;
+    await this.#db.updateTable('certificate_authorities').set(set).where('id', '=', id).execute();
+  }
+
+  async listCas(): Promise<CaRecord[]> {
+    const rows = await this.#db
+      .selectFrom('certificate_authorities')
+      .selectAll()
+      .orderBy('created_at_ms')
+      .orderBy('id')
+      .execute();
+    return rows.map(caFromRow);
+  }
+
+  async recordSvid(record: IssuedSvidRecord): Promise<void> {
+    await this.#db
+      .insertInto('issued_svids')
+      .values({
+        serial_number: record.serialNumber,
+        ca_id: record.caId,
+        service_name: record.serviceName,
+        spiffe_id: record.spiffeId,
+        issued_at_ms: requireInteger(record.issuedAtMs, 'issuedAtMs'),
+        not_after_ms: requireInteger(record.notAfterMs, 'notAfterMs'),
+        revoked_at_ms: requireNullableInteger(record.revokedAtMs, 'revokedAtMs'),
+      })
+      .execute();
+  }
+
+  async getSvid(serialNumber: string): Promise<IssuedSvidRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('issued_svids')
+      .selectAll()
+      .where('serial_number', '=', serialNumber)
+      .executeTakeFirst();
+    return row === undefined ? undefined : svidFromRow(row);
+  }
+
+  async revokeSvid(serialNumber: string, atMs: number): Promise<IssuedSvidRecord | undefined> {
+    requireInteger(atMs, 'atMs');
+    // First revocation wins: a second call leaves the recorded time (the CRL's revocationDate).
+    await this.#db
+      .updateTable('issued_svids')
+      .set({ revoked_at_ms: atMs })
+      .where('serial_number', '=', serialNumber)
+      .where('revoked_at_ms', 'is', null)
+      .where('not_after_ms', '>', atMs)
+      .execute();
+    const row = await this.#db
+      .selectFrom('issued_svids')
+      .selectAll()
+      .where('serial_number', '=', serialNumber)
+      .where('not_after_ms', '>', atMs)
+      .executeTakeFirst();
+    return row === undefined ? undefined : svidFromRow(row);
+  }
+
+  async listRevokedSvids(caId: string, nowMs: number): Promise<IssuedSvidRecord[]> {
+    const rows = await this.#db
+      .selectFrom('issued_svids')
+      .selectAll()
+      .where('ca_id', '=', caId)
+      .where('revoked_at_ms', 'is not', null)
+      .where('not_after_ms', '>', requireInteger(nowMs, 'nowMs'))
+      .orderBy('serial_number')
+      .execute();
+    return rows.map(svidFromRow);
+  }
+
+  async latestSvidExpiry(caId: string): Promise<number | null> {
+    const row = await this.#db
+      .selectFrom('issued_svids')
+      .select((eb) => eb.fn.max('not_after_ms').as('latest'))
+      .where('ca_id', '=', caId)
+      .executeTakeFirst();
+    const latest = row?.latest ?? null;
+    return latest === null ? null : toSafeInteger(latest, 'issued_svids.not_after_ms');
+  }
+
+  async bundleSequence(digest: string): Promise<number> {
+    // Compare-and-set on the digest: of instances seeing the same new bundle at once, one moves
+    // the sequence on and the others then read the digest they wanted. An instance briefly
+    // seeing an older bundle moves it on again; the sequence never goes back.
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const row = await this.#db
+        .selectFrom('bundle_sequence')
+        .select(['sequence', 'digest'])
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      if (row === undefined) {
+        await this.#db
+          .insertInto('bundle_sequence')
+          .values({ id: 1, sequence: 1, digest })
+          .onConflict((conflict) => conflict.column('id').doNothing())
+          .execute();
+        continue;
+      }
+      const sequence = toSafeInteger(row.sequence, 'bundle_sequence.sequence');
+      if (row.digest === digest) return sequence;
+      const updated = await this.#db
+        .updateTable('bundle_sequence')
+        .set({ sequence: sequence + 1, digest })
+        .where('id', '=', 1)
+        .where('digest', '=', row.digest)
+        .where('sequence', '=', sequence)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows > 0n) return sequence + 1;
+    }
+    throw new TesseraError('ERR_UNAVAILABLE', 'the bundle sequence kept changing');
   }
 
   async rememberAssertion(key: string, expiresAt: number): Promise<boolean> {
@@ -758,8 +946,15 @@ export class KyselyStore implements Store {
         .deleteFrom('join_tokens')
         .where('expires_at_ms', '<=', nowMs)
         .executeTakeFirst();
+      const svids = await trx
+        .deleteFrom('issued_svids')
+        .where('not_after_ms', '<=', nowMs)
+        .executeTakeFirst();
       return Number(
-        assertions.numDeletedRows + revocations.numDeletedRows + joinTokens.numDeletedRows,
+        assertions.numDeletedRows +
+          revocations.numDeletedRows +
+          joinTokens.numDeletedRows +
+          svids.numDeletedRows,
       );
     });
   }

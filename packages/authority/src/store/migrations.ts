@@ -195,6 +195,62 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
         await db.schema.alterTable('services').dropColumn('scopes').execute();
       },
     },
+    // Issue 13: the authority is the trust domain's CA. Its CA keys (encrypted like the signing
+    // keys), the serials it issued (revocation, CRL, and how long a retired CA stays in the
+    // bundle), the bundle's sequence number, and host SANs per service.
+    '0004_certificate_authority': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .alterTable('services')
+          .addColumn('hosts', 'text', (col) => col.notNull().defaultTo('[]'))
+          .execute();
+        await db.schema
+          .createTable('certificate_authorities')
+          .addColumn('id', 'text', (col) => col.primaryKey())
+          .addColumn('state', 'text', (col) => col.notNull())
+          .addColumn('certificate_pem', 'text', (col) => col.notNull())
+          .addColumn('parents_pem', 'text', (col) => col.notNull())
+          .addColumn('encrypted_private_key', 'text', (col) => col.notNull())
+          .addColumn('not_before_ms', 'bigint', (col) => col.notNull())
+          .addColumn('not_after_ms', 'bigint', (col) => col.notNull())
+          .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('activates_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('retired_at_ms', 'bigint')
+          .addColumn('publish_until_ms', 'bigint')
+          .addCheckConstraint(
+            'certificate_authorities_state_check',
+            sql`state in ('next', 'active', 'retired')`,
+          )
+          .execute();
+        await db.schema
+          .createTable('issued_svids')
+          .addColumn('serial_number', 'text', (col) => col.primaryKey())
+          .addColumn('ca_id', 'text', (col) => col.notNull())
+          .addColumn('service_name', 'text', (col) => col.notNull())
+          .addColumn('spiffe_id', 'text', (col) => col.notNull())
+          .addColumn('issued_at_ms', 'bigint', (col) => col.notNull())
+          .addColumn('not_after_ms', 'bigint', (col) => col.notNull())
+          .addColumn('revoked_at_ms', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('issued_svids_ca_id_not_after_ms_idx')
+          .on('issued_svids')
+          .columns(['ca_id', 'not_after_ms'])
+          .execute();
+        await db.schema
+          .createIndex('issued_svids_not_after_ms_idx')
+          .on('issued_svids')
+          .column('not_after_ms')
+          .execute();
+        await db.schema
+          .createTable('bundle_sequence')
+          .addColumn('id', 'integer', (col) => col.primaryKey())
+          .addColumn('sequence', 'bigint', (col) => col.notNull())
+          .addColumn('digest', 'text', (col) => col.notNull())
+          .addCheckConstraint('bundle_sequence_single_row', sql`id = 1`)
+          .execute();
+      },
+    },
     // Issue 13: a service may be held to one client authentication method (tls_client_auth over
     // mTLS, or private_key_jwt), and, as an audience, require certificate-bound tokens.
     '0005_service_client_auth': {

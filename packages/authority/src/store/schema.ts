@@ -29,6 +29,8 @@ export interface ServicesTable {
   token_endpoint_auth_method: ColumnType<string | null, string | null | undefined, string | null>;
   /** 1 when tokens for this audience are always certificate-bound (migration 0005). */
   bound_tokens: ColumnType<number, number | undefined, number>;
+  /** JSON array of host names / IP addresses (migration 0004). */
+  hosts: ColumnType<string, string | undefined, string>;
   created_at_ms: Int8;
   updated_at_ms: Int8;
 }
@@ -84,6 +86,37 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface CertificateAuthoritiesTable {
+  id: string;
+  state: string;
+  certificate_pem: string;
+  parents_pem: string;
+  encrypted_private_key: string;
+  not_before_ms: Int8;
+  not_after_ms: Int8;
+  created_at_ms: Int8;
+  activates_at_ms: Int8;
+  retired_at_ms: NullableInt8;
+  publish_until_ms: NullableInt8;
+}
+
+export interface IssuedSvidsTable {
+  serial_number: string;
+  ca_id: string;
+  service_name: string;
+  spiffe_id: string;
+  issued_at_ms: Int8;
+  not_after_ms: Int8;
+  revoked_at_ms: NullableInt8;
+}
+
+export interface BundleSequenceTable {
+  /** Always 1: one row. */
+  id: number;
+  sequence: Int8;
+  digest: string;
+}
+
 export interface Database {
   services: ServicesTable;
   signing_keys: SigningKeysTable;
@@ -91,4 +124,7 @@ export interface Database {
   revocations: RevocationsTable;
   join_tokens: JoinTokensTable;
   audit_log: AuditLogTable;
+  certificate_authorities: CertificateAuthoritiesTable;
+  issued_svids: IssuedSvidsTable;
+  bundle_sequence: BundleSequenceTable;
 }

@@ -48,6 +48,11 @@ export interface ServiceRecord {
    * (RFC 8705 `cnf.x5t#S256`), so a token request for it must come over mTLS. Absent: false.
    */
   readonly boundTokens?: boolean;
+  /**
+   * Host names and IP addresses its X.509-SVIDs carry as DNS/IP SANs next to the SPIFFE ID, so
+   * hostname checks of ordinary TLS clients (curl, openssl) pass. Absent or empty: none.
+   */
+  readonly hosts?: readonly string[];
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
 }
@@ -97,6 +102,46 @@ export interface JoinTokenRecord {
   readonly createdAtMs: number;
   readonly expiresAtMs: number;
   readonly usedAtMs: number | null;
+}
+
+/**
+ * A certificate authority of the trust domain: `next` (in the bundle, not signing yet),
+ * `active` (signs X.509-SVIDs), `retired` (in the bundle until `publishUntilMs`, when the last
+ * certificate it signed has expired).
+ */
+export type CaState = 'next' | 'active' | 'retired';
+
+export interface CaRecord {
+  /** The certificate's `x5t#S256` thumbprint. */
+  readonly id: string;
+  readonly state: CaState;
+  /** The CA certificate (PEM). */
+  readonly certificatePem: string;
+  /** The certificates above it, up to the operator's root (PEM, in order); empty when self-signed. */
+  readonly parentsPem: string;
+  /** AES-256-GCM ciphertext of the PKCS#8 private key under the key-encryption key. */
+  readonly encryptedPrivateKey: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  readonly createdAtMs: number;
+  /** When it starts (or started) signing. */
+  readonly activatesAtMs: number;
+  readonly retiredAtMs: number | null;
+  /** Retired CAs: after this it leaves the bundle. */
+  readonly publishUntilMs: number | null;
+}
+
+/** An X.509-SVID the authority issued, kept until it expires (revocation, CRL, CA retention). */
+export interface IssuedSvidRecord {
+  /** Lower-case hex without leading zero octets, as `parseX509Svid` reads it. */
+  readonly serialNumber: string;
+  /** The CA that signed it. */
+  readonly caId: string;
+  readonly serviceName: string;
+  readonly spiffeId: string;
+  readonly issuedAtMs: number;
+  readonly notAfterMs: number;
+  readonly revokedAtMs: number | null;
 }
 
 export interface AuditEntry {
@@ -181,7 +226,33 @@ export interface Store {
    */
   pruneAudit(beforeMs: number, atMs: number, maxRecords?: number): Promise<AuditRecord | undefined>;
 
-  /** Deletes expired assertions, revocations and join tokens. Returns how many rows went. */
+  insertCa(record: CaRecord): Promise<void>;
+  updateCa(
+    id: string,
+    patch: Partial<Pick<CaRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>>,
+  ): Promise<void>;
+  /** All CA records, oldest first (`createdAtMs`, then `id`). */
+  listCas(): Promise<CaRecord[]>;
+
+  recordSvid(record: IssuedSvidRecord): Promise<void>;
+  getSvid(serialNumber: string): Promise<IssuedSvidRecord | undefined>;
+  /**
+   * Marks an issued SVID revoked at `atMs` (the first revocation time stays) and returns it;
+   * undefined when no unexpired SVID has this serial.
+   */
+  revokeSvid(serialNumber: string, atMs: number): Promise<IssuedSvidRecord | undefined>;
+  /** Revoked SVIDs signed by `caId` that have not expired at `nowMs`, in serial order. */
+  listRevokedSvids(caId: string, nowMs: number): Promise<IssuedSvidRecord[]>;
+  /** The latest `notAfterMs` of the SVIDs `caId` signed that are still kept; null when none. */
+  latestSvidExpiry(caId: string): Promise<number | null>;
+  /**
+   * The SPIFFE bundle's `spiffe_sequence` for a bundle whose content hashes to `digest`: the
+   * stored sequence when the stored digest is the same, else one more (stored with `digest`).
+   * Shared by every instance, so the sequence only moves forward.
+   */
+  bundleSequence(digest: string): Promise<number>;
+
+  /** Deletes expired assertions, revocations, join tokens and SVID records. Returns how many rows went. */
   purgeExpired(nowMs: number): Promise<number>;
   /** Throws when the store cannot be reached (used by `/readyz`). */
   ping(): Promise<void>;

@@ -6,6 +6,8 @@ import { ManualClock } from '@tessera/core/testing';
 import { auditHash, GENESIS_HASH, verifyStoreAuditChain } from '../audit/chain.ts';
 import type {
   AuditRecord,
+  CaRecord,
+  IssuedSvidRecord,
   JoinTokenRecord,
   ServiceRecord,
   SigningKeyRecord,
@@ -87,6 +89,7 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
       jwks: {
         keys: [generateSigningKey('ES256').publicJwk, generateSigningKey('EdDSA').publicJwk],
       },
+      hosts: ['127.0.0.1', '::1', 'billing.internal'],
       createdAtMs: START_MS,
       updatedAtMs: START_MS,
       ...overrides,
@@ -122,7 +125,141 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
     };
   }
 
+  function caRecord(label: string, overrides: Partial<CaRecord> = {}): CaRecord {
+    return {
+      id: unique(label),
+      state: 'next',
+      certificatePem: '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n',
+      parentsPem: '',
+      encryptedPrivateKey: `v1.${randomUUID()}.ciphertext`,
+      notBeforeMs: START_MS - 60_000,
+      notAfterMs: START_MS + 30 * DAY_MS,
+      createdAtMs: START_MS,
+      activatesAtMs: START_MS + DAY_MS,
+      retiredAtMs: null,
+      publishUntilMs: null,
+      ...overrides,
+    };
+  }
+
+  function svid(label: string, overrides: Partial<IssuedSvidRecord> = {}): IssuedSvidRecord {
+    return {
+      serialNumber: Buffer.from(unique(label)).toString('hex'),
+      caId: unique('ca-of-svids'),
+      serviceName: 'billing',
+      spiffeId: 'spiffe://tessera.local/billing',
+      issuedAtMs: START_MS,
+      notAfterMs: START_MS + 3_600_000,
+      revokedAtMs: null,
+      ...overrides,
+    };
+  }
+
   void describe(`Store contract: ${name}`, () => {
+    void describe('certificate authorities', () => {
+      void it('stores CA records, lists them oldest first and updates their state', async () => {
+        await withStore(async (store) => {
+          const older = caRecord('ca-a', { state: 'active', activatesAtMs: START_MS });
+          const newer = caRecord('ca-b', { createdAtMs: START_MS + 1, parentsPem: 'root pem' });
+          await store.insertCa(newer);
+          await store.insertCa(older);
+          const mine = (await store.listCas()).filter(
+            (r) => r.id === older.id || r.id === newer.id,
+          );
+          assert.deepEqual(mine, [older, newer]);
+          await store.updateCa(older.id, {
+            state: 'retired',
+            retiredAtMs: START_MS + 5,
+            publishUntilMs: START_MS + 3_600_000,
+          });
+          await store.updateCa(newer.id, { state: 'active', activatesAtMs: START_MS + 5 });
+          const after = (await store.listCas()).filter(
+            (r) => r.id === older.id || r.id === newer.id,
+          );
+          assert.deepEqual(after, [
+            {
+              ...older,
+              state: 'retired',
+              retiredAtMs: START_MS + 5,
+              publishUntilMs: START_MS + 3_600_000,
+            },
+            { ...newer, state: 'active', activatesAtMs: START_MS + 5 },
+          ]);
+          await assert.rejects(store.insertCa(older));
+        });
+      });
+
+      void it('refuses a state outside next, active, retired', async () => {
+        await withStore(async (store) => {
+          await assert.rejects(
+            store.insertCa(caRecord('ca-bad', { state: 'revoked' as CaRecord['state'] })),
+          );
+        });
+      });
+    });
+
+    void describe('issued SVIDs', () => {
+      void it('records SVIDs, revokes one once, and lists revoked ones per CA until they expire', async () => {
+        await withStore(async (store) => {
+          const caId = unique('ca-revoke');
+          const kept = svid('svid-kept', { caId });
+          const revoked = svid('svid-revoked', { caId, notAfterMs: START_MS + 7_200_000 });
+          const otherCa = svid('svid-other-ca', { caId: unique('ca-other') });
+          for (const record of [kept, revoked, otherCa]) await store.recordSvid(record);
+          await assert.rejects(store.recordSvid(kept));
+          assert.deepEqual(await store.getSvid(kept.serialNumber), kept);
+          assert.deepEqual(await store.revokeSvid(revoked.serialNumber, START_MS + 10), {
+            ...revoked,
+            revokedAtMs: START_MS + 10,
+          });
+          // The first revocation time stays.
+          assert.equal(
+            (await store.revokeSvid(revoked.serialNumber, START_MS + 20))?.revokedAtMs,
+            START_MS + 10,
+          );
+          await store.revokeSvid(otherCa.serialNumber, START_MS + 10);
+          assert.deepEqual(
+            (await store.listRevokedSvids(caId, START_MS + 100)).map((r) => r.serialNumber),
+            [revoked.serialNumber],
+          );
+          assert.deepEqual(await store.listRevokedSvids(caId, revoked.notAfterMs), []);
+          assert.equal(await store.revokeSvid(unique('no-such-serial'), START_MS), undefined);
+          // An expired certificate needs no revocation.
+          assert.equal(await store.revokeSvid(kept.serialNumber, kept.notAfterMs), undefined);
+        });
+      });
+
+      void it("tells the latest expiry of a CA's SVIDs, null when none is kept", async () => {
+        await withStore(async (store) => {
+          const caId = unique('ca-latest');
+          assert.equal(await store.latestSvidExpiry(caId), null);
+          await store.recordSvid(svid('svid-l1', { caId, notAfterMs: START_MS + 5_000 }));
+          await store.recordSvid(svid('svid-l2', { caId, notAfterMs: START_MS + 9_000 }));
+          await store.recordSvid(svid('svid-l3', { caId, notAfterMs: START_MS + 7_000 }));
+          assert.equal(await store.latestSvidExpiry(caId), START_MS + 9_000);
+        });
+      });
+    });
+
+    void describe('bundle sequence', () => {
+      void it('moves forward when the digest changes and stays put when it does not', async () => {
+        await withStore(async (store) => {
+          const first = await store.bundleSequence(unique('digest-1'));
+          assert.ok(first >= 1);
+          assert.equal(await store.bundleSequence(unique('digest-1')), first);
+          const second = await store.bundleSequence(unique('digest-2'));
+          assert.equal(second, first + 1);
+          const results = await Promise.all(
+            Array.from({ length: 5 }, () => store.bundleSequence(unique('digest-3'))),
+          );
+          assert.ok(
+            results.every((n) => n === second + 1),
+            String(results),
+          );
+        });
+      });
+    });
+
     void it('answers ping while open and fails it once closed', async () => {
       const store = await open(new ManualClock(START_MS));
       await store.ping();
@@ -738,8 +875,12 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         });
         const keptToken = joinToken('purge-token-kept', { expiresAtMs: later * 1000 });
         for (const token of [goneToken, usedToken, keptToken]) await store.insertJoinToken(token);
+        const goneSvid = svid('purge-svid-gone', { notAfterMs: soon * 1000 });
+        const keptSvid = svid('purge-svid-kept', { notAfterMs: later * 1000 });
+        await store.recordSvid(goneSvid);
+        await store.recordSvid(keptSvid);
 
-        assert.equal(await store.purgeExpired(cutoff), 4);
+        assert.equal(await store.purgeExpired(cutoff), 5);
         assert.equal(await store.purgeExpired(cutoff), 0);
 
         // Looked at from before the expiry, the purged rows are gone and the others are not.
@@ -751,6 +892,8 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         ]);
         assert.equal(await store.consumeJoinToken(goneToken.tokenHash, base), undefined);
         assert.notEqual(await store.consumeJoinToken(keptToken.tokenHash, base), undefined);
+        assert.equal(await store.getSvid(goneSvid.serialNumber), undefined);
+        assert.deepEqual(await store.getSvid(keptSvid.serialNumber), keptSvid);
       });
     });
   });
