@@ -7,6 +7,7 @@ import type {
   AuthorityPeers,
   AuthoritySettings,
 } from './context.ts';
+import type { CertificateAuthority } from './ca/certificate-authority.ts';
 import {
   DEFAULT_AGGREGATION,
   DEFAULT_FAILURE_LIMIT,
@@ -25,6 +26,7 @@ export interface AuthorityContextDeps {
   readonly settings: AuthoritySettings;
   readonly store: Store;
   readonly keys: AuthorityKeys;
+  readonly ca: CertificateAuthority;
   readonly clock: Clock;
   readonly logger: FastifyBaseLogger;
   readonly adminToken: Buffer;
@@ -60,6 +62,7 @@ export function createAuthorityContext(deps: AuthorityContextDeps): AuthorityCon
     store,
     services: deps.services ?? new ServiceCache(store, clock),
     keys,
+    ca: deps.ca,
     clock,
     logger: deps.logger,
     peers: deps.peers ?? ALONE,

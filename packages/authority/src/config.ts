@@ -8,6 +8,7 @@ import {
   parseWorkloadId,
   TesseraError,
 } from '@tessera/core';
+import { caTimings } from './ca/timings.ts';
 import type { RevocationFeedSettings } from './context.ts';
 
 /** Most authority processes one cluster runs (`workers`). */
@@ -46,12 +47,6 @@ export const authorityConfigSchema = Type.Object(
               maxItems: 32,
               description:
                 "IP addresses or DNS names the authority's own SVID also carries as SANs (besides the listen and issuer hosts)",
-            }),
-          ),
-          bundleFile: Type.Optional(
-            Type.String({
-              minLength: 1,
-              description: 'Where the CA bundle (PEM) is written at start and on every change',
             }),
           ),
         },
@@ -100,6 +95,35 @@ export const authorityConfigSchema = Type.Object(
           alg: Type.Optional(Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA')])),
           rotationHours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 24 * 90 })),
           jwksMaxAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    ca: Type.Optional(
+      Type.Object(
+        {
+          certFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description:
+                "Operator's CA certificate (PEM); the authority's CAs are issued under it",
+            }),
+          ),
+          keyFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: "Operator's CA private key (PEM, mode 0600)",
+            }),
+          ),
+          lifetimeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 * 365 * 86_400 })),
+          rotateEverySeconds: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 10 * 365 * 86_400 }),
+          ),
+          prepublishSeconds: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 10 * 365 * 86_400 }),
+          ),
+          svidLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+          maxSvidLifetimeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
         },
         { additionalProperties: false },
       ),
@@ -174,6 +198,8 @@ export interface AuthorityConfig {
   readonly rotationIntervalMs: number;
   readonly jwksMaxAgeSeconds: number;
   readonly bodyLimitBytes: number;
+  /** The trust domain's CA (X.509-SVIDs, bundle, CRL); see `ca/certificate-authority.ts`. */
+  readonly ca: CaConfig;
   /** Revocation stream limits (per process: in a cluster, per worker). */
   readonly revocationFeed: RevocationFeedSettings;
   /** Processes serving (1: this one; more: a cluster, see `startAuthorityCluster`). */
@@ -208,6 +234,17 @@ export interface AuthorityTlsConfig {
   readonly hosts: readonly string[];
   /** Where the CA bundle PEM is written (dev: `DATA_DIR/bundle.pem`). */
   readonly bundleFile?: string;
+}
+
+export interface CaConfig {
+  /** Operator's CA certificate and key: the authority's CAs become intermediates under it. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly lifetimeSeconds: number;
+  readonly rotateEverySeconds: number;
+  readonly prepublishSeconds: number;
+  readonly svidLifetimeSeconds: number;
+  readonly maxSvidLifetimeSeconds: number;
 }
 
 function insecure(setting: string, why: string): TesseraError {
@@ -288,6 +325,16 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
       );
     }
   });
+  if ((file.ca?.certFile === undefined) !== (file.ca?.keyFile === undefined)) {
+    throw new TesseraError('ERR_CONFIG_INVALID', '/ca: give both certFile and keyFile, or neither');
+  }
+  const timings = caTimings({
+    lifetimeSeconds: file.ca?.lifetimeSeconds,
+    rotateEverySeconds: file.ca?.rotateEverySeconds,
+    prepublishSeconds: file.ca?.prepublishSeconds,
+    svidLifetimeSeconds: file.ca?.svidLifetimeSeconds,
+    maxSvidLifetimeSeconds: file.ca?.maxSvidLifetimeSeconds,
+  });
   return Object.freeze({
     issuer: file.issuer,
     trustDomain: file.trustDomain,
@@ -309,6 +356,11 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     rotationIntervalMs: (file.keys?.rotationHours ?? 24) * 3600 * 1000,
     jwksMaxAgeSeconds: file.keys?.jwksMaxAgeSeconds ?? 300,
     bodyLimitBytes: file.bodyLimitBytes ?? 64 * 1024,
+    ca: Object.freeze({
+      ...(file.ca?.certFile !== undefined ? { certFile: file.ca.certFile } : {}),
+      ...(file.ca?.keyFile !== undefined ? { keyFile: file.ca.keyFile } : {}),
+      ...timings,
+    }),
     revocationFeed: Object.freeze({
       maxStreamsPerClient: file.revocationFeed?.maxStreamsPerClient ?? 4,
       heartbeatMs: (file.revocationFeed?.heartbeatSeconds ?? 15) * 1000,
@@ -353,6 +405,7 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
       jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     },
     bodyLimitBytes: config.bodyLimitBytes,
+    ca: { ...config.ca },
     revocationFeed: {
       maxStreamsPerClient: config.revocationFeed.maxStreamsPerClient,
       heartbeatSeconds: Math.max(1, Math.round(config.revocationFeed.heartbeatMs / 1000)),

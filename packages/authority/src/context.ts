@@ -1,5 +1,6 @@
 import type { Clock, Jwks, KeyResolver, SigningKey } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { CertificateAuthority } from './ca/certificate-authority.ts';
 import type { UnauthenticatedFailures } from './client-auth/failures.ts';
 import type { AuthorityMetrics } from './metrics.ts';
 import type { RevocationFeed } from './revocation/feed.ts';
@@ -67,6 +68,8 @@ export interface AuthorityContext {
   /** Registry reads for the hot path (at most a second old; this instance's changes at once). */
   readonly services: ServiceCache;
   readonly keys: AuthorityKeys;
+  /** The trust domain's CA: X.509-SVIDs, the bundle, the CRL. */
+  readonly ca: CertificateAuthority;
   readonly clock: Clock;
   readonly revocations: RevocationFeed;
   readonly metrics: AuthorityMetrics;

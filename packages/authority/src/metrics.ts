@@ -7,6 +7,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export interface AuthorityMetrics {
   readonly registry: Registry;
   readonly tokensIssued: Counter<'grant_type'>;
+  /** X.509-SVIDs issued, by how the caller authenticated. */
+  readonly svidsIssued: Counter<'auth_method'>;
   readonly failures: Counter<'endpoint' | 'reason'>;
   readonly requestDuration: Histogram<'route' | 'method' | 'status'>;
 }
@@ -20,6 +22,12 @@ export function createMetrics(): AuthorityMetrics {
       name: 'tessera_authority_tokens_issued_total',
       help: 'Access tokens issued',
       labelNames: ['grant_type'],
+      registers: [registry],
+    }),
+    svidsIssued: new Counter({
+      name: 'tessera_authority_svids_issued_total',
+      help: 'X.509-SVIDs issued, by client authentication method',
+      labelNames: ['auth_method'],
       registers: [registry],
     }),
     failures: new Counter({

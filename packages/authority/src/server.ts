@@ -5,6 +5,8 @@ import { registerFormParser } from './http/form.ts';
 import { refuseOtherMethods } from './http/method-not-allowed.ts';
 import { sendOAuthError } from './http/oauth-error.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerBundleRoutes } from './routes/bundle.ts';
+import { registerSvidRoute, SVID_ENDPOINT_PATH } from './routes/svid.ts';
 import { registerDiscoveryRoutes } from './routes/discovery.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerRevocationRoutes } from './routes/revocation.ts';
@@ -16,7 +18,12 @@ import {
 } from './tls/server-credentials.ts';
 
 /** Paths whose failures must be RFC 6749 §5.2 JSON rather than Tessera's `{ code, message }`. */
-const OAUTH_PATHS = new Set(['/oauth2/token', '/oauth2/revoke', '/oauth2/introspect']);
+const OAUTH_PATHS = new Set([
+  '/oauth2/token',
+  '/oauth2/revoke',
+  '/oauth2/introspect',
+  SVID_ENDPOINT_PATH,
+]);
 
 /**
  * Builds the authority's HTTP server over an already-wired context. Every response body on an
@@ -85,6 +92,8 @@ export function buildAuthorityServer(
 
   registerDiscoveryRoutes(app, ctx);
   registerTokenRoute(app, ctx);
+  registerSvidRoute(app, ctx);
+  registerBundleRoutes(app, ctx);
   registerRevocationRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerHealthRoutes(app, ctx);

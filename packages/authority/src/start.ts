@@ -1,7 +1,14 @@
 import { Server as TlsServer } from 'node:tls';
 import { systemClock, TesseraError, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
 import { anchorAuditHead } from './audit/anchor.ts';
+import {
+  CertificateAuthority,
+  type CaChanges,
+  type OperatorRoot,
+} from './ca/certificate-authority.ts';
 import { createAuthorityContext } from './authority.ts';
 import {
   ClientAuthenticationError,
@@ -58,6 +65,52 @@ async function auditKeyChanges(
   await context.audit({ type: 'key.scheduled_change', actor: 'system', data: { ...changes } });
 }
 
+/** Scheduled CA changes (creation, activation, retirement) go to the audit log. */
+async function auditCaChanges(
+  context: Pick<AuthorityContext, 'logger' | 'audit'>,
+  changes: CaChanges,
+): Promise<void> {
+  const changed = Object.values(changes).some((ids: readonly string[]) => ids.length > 0);
+  if (!changed) return;
+  context.logger.info({ changes }, 'certificate authorities changed');
+  await context.audit({ type: 'ca.scheduled_change', actor: 'system', data: { ...changes } });
+}
+
+/** The operator's CA from `ca.certFile` / `ca.keyFile` (the key file owner-only, like every secret). */
+async function readOperatorRoot(config: AuthorityConfig): Promise<OperatorRoot | undefined> {
+  const { certFile, keyFile } = config.ca;
+  if (certFile === undefined || keyFile === undefined) return undefined;
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(await readOwnerOnlyFile(keyFile, 'ca.keyFile'));
+  } catch (error) {
+    if (error instanceof TesseraError) throw error;
+    throw new TesseraError('ERR_CONFIG_INVALID', 'ca.keyFile: not a PEM private key');
+  }
+  return { certificatePem: await readFile(certFile, 'utf8'), privateKey };
+}
+
+function certificateAuthority(
+  config: AuthorityConfig,
+  store: Store,
+  kek: KeyEncryptionKey,
+  clock: Clock,
+  operatorRoot: OperatorRoot | undefined,
+): CertificateAuthority {
+  return new CertificateAuthority(
+    { store, kek, clock },
+    {
+      trustDomain: config.trustDomain,
+      caLifetimeSeconds: config.ca.lifetimeSeconds,
+      rotateEverySeconds: config.ca.rotateEverySeconds,
+      prepublishSeconds: config.ca.prepublishSeconds,
+      defaultSvidLifetimeSeconds: config.ca.svidLifetimeSeconds,
+      maxSvidLifetimeSeconds: config.ca.maxSvidLifetimeSeconds,
+      ...(operatorRoot !== undefined ? { operatorRoot } : {}),
+    },
+  );
+}
+
 /** Most `pruneAudit` batches one retention pass runs (10,000 records each). */
 const MAX_PRUNE_BATCHES = 100;
 
@@ -104,18 +157,19 @@ export async function initialiseAuthorityStore(
   const clock = deps.clock ?? systemClock;
   const kek = parseKek(await readKekFile(config.kekFile), 'kekFile');
   await readSecretFile(config.adminTokenFile, 'adminTokenFile');
+  const operatorRoot = await readOperatorRoot(config);
   const store = await openConfiguredStore(config, clock);
   try {
     const changes = await keyManager(config, store, kek, clock).init();
-    await auditKeyChanges(
-      {
-        logger: deps.logger,
-        audit: async (entry) => {
-          await store.appendAudit({ ...entry, atMs: clock.now() });
-        },
+    const auditing = {
+      logger: deps.logger,
+      audit: async (entry: Parameters<AuthorityContext['audit']>[0]) => {
+        await store.appendAudit({ ...entry, atMs: clock.now() });
       },
-      changes,
-    );
+    };
+    await auditKeyChanges(auditing, changes);
+    const ca = certificateAuthority(config, store, kek, clock, operatorRoot);
+    await auditCaChanges(auditing, await ca.init());
   } finally {
     await store.close();
   }
@@ -126,6 +180,11 @@ export interface RunningAuthority {
   readonly app: FastifyInstance;
   readonly context: AuthorityContext;
   readonly keys: KeyManager;
+  /**
+   * The trust domain's CA. `ca.issueSvid({ spiffeId, publicKey, hosts })` issues the authority's
+   * own server certificate (`spiffe://<td>/tessera-authority`).
+   */
+  readonly ca: CertificateAuthority;
   /**
    * Re-reads what other instances may have changed in the store (registry, revocations, signing
    * keys) now, instead of at the next poll. A cluster worker runs it when another one changed
@@ -173,6 +232,8 @@ export async function startAuthority(
   const store = await openConfiguredStore(config, clock);
   const keys = keyManager(config, store, kek, clock);
   const initialChanges = await keys.init();
+  const ca = certificateAuthority(config, store, kek, clock, await readOperatorRoot(config));
+  const initialCaChanges = await ca.init();
   const services = new ServiceCache(store, clock);
   const context = createAuthorityContext({
     settings: {
@@ -187,6 +248,7 @@ export async function startAuthority(
     store,
     services,
     keys,
+    ca,
     clock,
     logger: deps.logger,
     adminToken,
@@ -219,22 +281,16 @@ export async function startAuthority(
   });
   await context.revocations.poll();
   await auditKeyChanges(context, initialChanges);
+  await auditCaChanges(context, initialCaChanges);
   let tlsSource: ServerCredentialSource | undefined;
   if (config.tls !== undefined) {
-    if (deps.serverSvidIssuer === undefined) {
-      await store.close();
-      throw new TesseraError(
-        'ERR_CONFIG_INVALID',
-        'tls: the authority has no CA to serve TLS from',
-      );
-    }
     tlsSource = new ServerCredentialSource(
       config.tls,
       {
         trustDomain: config.trustDomain,
         hosts: serverHosts(config.listen.host, config.issuer, config.tls.hosts),
       },
-      { issuer: deps.serverSvidIssuer, clock, logger: deps.logger },
+      { issuer: deps.serverSvidIssuer ?? ca, clock, logger: deps.logger },
     );
     try {
       await tlsSource.refresh();
@@ -277,6 +333,16 @@ export async function startAuthority(
           deps.logger.error({ err }, 'renewing the server certificate failed');
         }),
       TLS_REFRESH_INTERVAL_MS,
+    ),
+    setInterval(
+      () =>
+        void ca
+          .tick()
+          .then((changes) => auditCaChanges(context, changes))
+          .catch((err: unknown) => {
+            deps.logger.error({ err }, 'CA schedule failed');
+          }),
+      30_000,
     ),
     setInterval(
       () =>
@@ -326,10 +392,12 @@ export async function startAuthority(
     app,
     context,
     keys,
+    ca,
     async refresh() {
       services.clear();
       await context.revocations.poll();
       await auditKeyChanges(context, await keys.tick());
+      await auditCaChanges(context, await ca.tick());
     },
     async close() {
       for (const timer of timers) clearInterval(timer);

@@ -194,5 +194,8 @@ export function revokesFeedClient(record: RevocationRecord, client: FeedClient):
       return record.value === client.token?.jti;
     case 'kid':
       return record.value === client.token?.kid;
+    case 'svid':
+      // Streams are opened with a token or an assertion, never with a certificate.
+      return false;
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import {
   exportPublicJwk,
   isScopeToken,
@@ -70,6 +71,11 @@ async function isAdminPeer(request: FastifyRequest, ctx: AuthorityContext): Prom
   return false;
 }
 
+/** The longest any credential the authority issues can live: a token, or an X.509-SVID. */
+function credentialLifetime(ctx: AuthorityContext): number {
+  return Math.max(MAX_TOKEN_LIFETIME_SECONDS, ctx.ca.maxSvidLifetimeSeconds);
+}
+
 function bad(reply: FastifyReply, detail: string, request: FastifyRequest): FastifyReply {
   request.log.info({ detail }, 'admin request refused');
   return reply.code(400).send(publicErrorBody('ERR_REQUEST_INVALID'));
@@ -107,7 +113,23 @@ function publicService(record: ServiceRecord) {
       ? { token_endpoint_auth_method: record.tokenEndpointAuthMethod }
       : {}),
     bound_tokens: record.boundTokens === true,
+    ...(record.hosts !== undefined && record.hosts.length > 0 ? { hosts: record.hosts } : {}),
   };
+}
+
+/** Most host SANs one service's SVIDs carry. */
+export const MAX_SERVICE_HOSTS = 32;
+/** A DNS name as a certificate SAN carries it: lower-case LDH labels, no wildcard, no trailing dot. */
+const DNS_NAME =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A host SAN: an IPv4/IPv6 address or a DNS name. Returns the refusal reason, if any. */
+function hostProblem(hosts: readonly string[]): string | undefined {
+  if (new Set(hosts).size !== hosts.length) return 'a host is listed twice';
+  for (const host of hosts) {
+    if (isIP(host) === 0 && !DNS_NAME.test(host)) return 'a host is not an IP address or DNS name';
+  }
+  return undefined;
 }
 
 const scopeList = {
@@ -147,6 +169,11 @@ const serviceBody = {
       anyOf: [{ type: 'string', enum: TOKEN_ENDPOINT_AUTH_METHODS }, { type: 'null' }],
     },
     bound_tokens: { type: 'boolean' },
+    hosts: {
+      type: 'array',
+      maxItems: MAX_SERVICE_HOSTS,
+      items: { type: 'string', minLength: 1, maxLength: 253 },
+    },
   },
 } as const;
 
@@ -157,6 +184,7 @@ interface ServiceBody {
   grants?: { audience: string; scopes: string[] }[];
   jwks?: unknown;
   enabled?: boolean;
+  hosts?: string[];
   /** One method only; null: either (the default). Absent on an update: unchanged. */
   token_endpoint_auth_method?: TokenEndpointAuthMethod | null;
   /** Tokens for this service as audience are always certificate-bound. Absent on an update: unchanged. */
@@ -248,6 +276,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             return bad(reply, error.code, request);
           }
           if (typeof grants === 'string') return bad(reply, grants, request);
+          const hostRefusal = hostProblem(body.hosts ?? []);
+          if (hostRefusal !== undefined) return bad(reply, hostRefusal, request);
           const spiffeId = serviceSpiffeId(trustDomain, body.name);
           const now = ctx.clock.now();
           const existing = await ctx.store.getService(body.name);
@@ -258,6 +288,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             grants,
             jwks: jwks ?? existing?.jwks ?? { keys: [] },
             ...withClientAuthSettings(body, existing),
+            hosts: body.hosts ?? existing?.hosts ?? [],
             createdAtMs: existing?.createdAtMs ?? now,
             updatedAtMs: now,
           };
@@ -273,6 +304,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
               enabled: record.enabled,
               tokenEndpointAuthMethod: record.tokenEndpointAuthMethod ?? null,
               boundTokens: record.boundTokens === true,
+              hosts: record.hosts ?? [],
             },
           });
           return reply.code(existing === undefined ? 201 : 200).send(publicService(record));
@@ -303,13 +335,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           kind: 'subject',
           value: record.spiffeId,
           issuedAtOrBefore: nowSeconds + Math.ceil(SERVICE_CACHE_TTL_MS / 1000) + 1,
-          expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+          // Its X.509-SVIDs too (plugins read a subject entry as covering certificates with
+          // notBefore at or before it), which outlive tokens.
+          expiresAt: nowSeconds + credentialLifetime(ctx),
         });
         await ctx.audit({ type: 'service.disabled', actor: 'admin', data: { name: record.name } });
         return reply.code(204).send();
       });
 
-      admin.post<{ Body: { service: string; ttlSeconds?: number } }>(
+      admin.post<{ Body: { service: string; ttlSeconds?: number; ttl_seconds?: number } }>(
         '/join-tokens',
         {
           schema: {
@@ -320,6 +354,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
               properties: {
                 service: { type: 'string', pattern: SERVICE_NAME },
                 ttlSeconds: { type: 'integer', minimum: 1, maximum: MAX_JOIN_TOKEN_TTL_SECONDS },
+                ttl_seconds: { type: 'integer', minimum: 1, maximum: MAX_JOIN_TOKEN_TTL_SECONDS },
               },
             },
           },
@@ -330,7 +365,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           }
           const token = randomBytes(32).toString('base64url');
           const now = ctx.clock.now();
-          const ttl = request.body.ttlSeconds ?? 900;
+          if (request.body.ttlSeconds !== undefined && request.body.ttl_seconds !== undefined) {
+            return bad(reply, 'give ttlSeconds or ttl_seconds, not both', request);
+          }
+          const ttl = request.body.ttlSeconds ?? request.body.ttl_seconds ?? 900;
           const id = randomUUID();
           await ctx.store.insertJoinToken({
             id,
@@ -397,6 +435,71 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         },
       );
 
+      admin.get('/ca', () => ({
+        cas: ctx.ca.show(),
+        schedule: {
+          lifetimeSeconds: ctx.ca.caLifetimeSeconds,
+          rotateEverySeconds: ctx.ca.rotateEverySeconds,
+          prepublishSeconds: ctx.ca.prepublishSeconds,
+          svidLifetimeSeconds: ctx.ca.defaultSvidLifetimeSeconds,
+          maxSvidLifetimeSeconds: ctx.ca.maxSvidLifetimeSeconds,
+        },
+      }));
+
+      admin.post('/ca/rotate', async () => {
+        const { next, changes } = await ctx.ca.rotate();
+        await ctx.audit({
+          type: 'ca.rotated',
+          actor: 'admin',
+          data: { next: next.id, activatesAt: next.activatesAt, ...changes },
+        });
+        return { next, cas: ctx.ca.show() };
+      });
+
+      admin.post<{ Body: { serial: string } }>(
+        '/svids/revoke',
+        {
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['serial'],
+              properties: { serial: { type: 'string', pattern: '^[0-9a-fA-F]{1,40}$' } },
+            },
+          },
+        },
+        async (request, reply) => {
+          // As parseX509Svid writes it: lower-case hex without leading zero octets.
+          const serial = request.body.serial.toLowerCase().replace(/^(00)+(?=.)/, '');
+          const now = ctx.clock.now();
+          const svid = await ctx.store.revokeSvid(serial, now);
+          if (svid === undefined) return reply.code(404).send(publicErrorBody('ERR_NOT_FOUND'));
+          const record = await ctx.revocations.add({
+            kind: 'svid',
+            value: svid.serialNumber,
+            issuedAtOrBefore: null,
+            expiresAt: Math.ceil(svid.notAfterMs / 1000),
+          });
+          await ctx.audit({
+            type: 'revocation.added',
+            actor: 'admin',
+            data: {
+              kind: 'svid',
+              serial: svid.serialNumber,
+              spiffeId: svid.spiffeId,
+              ca: svid.caId,
+            },
+          });
+          return reply.code(201).send({
+            id: record.id,
+            kind: record.kind,
+            value: record.value,
+            spiffe_id: svid.spiffeId,
+            expires_at: record.expiresAt,
+          });
+        },
+      );
+
       admin.post<{ Body: { jti?: string; exp?: number; service?: string } }>(
         '/revocations',
         {
@@ -439,7 +542,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
               kind: 'subject',
               value: subject,
               issuedAtOrBefore: nowSeconds,
-              expiresAt: nowSeconds + MAX_TOKEN_LIFETIME_SECONDS,
+              expiresAt: nowSeconds + credentialLifetime(ctx),
             });
           }
           await ctx.audit({

@@ -28,6 +28,53 @@ function withCursorColumn<T extends string>(
 }
 
 /**
+ * Replaces the revocations table's kind CHECK constraint. SQLite cannot alter a CHECK constraint,
+ * so there the table is rebuilt, keeping every id and the AUTOINCREMENT high-water mark (see
+ * withCursorColumn: an id handed out once must never come back).
+ */
+async function allowRevocationKinds(
+  db: Kysely<unknown>,
+  dialect: StoreDialect,
+  kinds: readonly string[],
+): Promise<void> {
+  const allowed = sql.join(kinds.map((kind) => sql.lit(kind)));
+  if (dialect === 'postgres') {
+    await sql`alter table revocations drop constraint revocations_kind_check`.execute(db);
+    await sql`alter table revocations add constraint revocations_kind_check check (kind in (${allowed}))`.execute(
+      db,
+    );
+    return;
+  }
+  const highest = await sql<{
+    seq: number;
+  }>`select seq from sqlite_sequence where name = 'revocations'`.execute(db);
+  await withCursorColumn(db.schema.createTable('revocations_rebuilt'), dialect)
+    .addColumn('kind', 'text', (col) => col.notNull())
+    .addColumn('value', 'text', (col) => col.notNull())
+    .addColumn('issued_at_or_before', 'bigint')
+    .addColumn('expires_at', 'bigint', (col) => col.notNull())
+    .addColumn('created_at_ms', 'bigint', (col) => col.notNull())
+    .addCheckConstraint('revocations_kind_check', sql`kind in (${allowed})`)
+    .execute();
+  await sql`insert into revocations_rebuilt (id, kind, value, issued_at_or_before, expires_at, created_at_ms)
+    select id, kind, value, issued_at_or_before, expires_at, created_at_ms from revocations`.execute(
+    db,
+  );
+  await db.schema.dropTable('revocations').execute();
+  await db.schema.alterTable('revocations_rebuilt').renameTo('revocations').execute();
+  await db.schema
+    .createIndex('revocations_expires_at_idx')
+    .on('revocations')
+    .column('expires_at')
+    .execute();
+  const seq = highest.rows[0]?.seq;
+  if (seq !== undefined) {
+    await sql`delete from sqlite_sequence where name = 'revocations'`.execute(db);
+    await sql`insert into sqlite_sequence (name, seq) values ('revocations', ${seq})`.execute(db);
+  }
+}
+
+/**
  * The store's schema history, one migration per step, shared by both dialects. Append new steps;
  * never edit one that has shipped.
  */
@@ -249,6 +296,7 @@ export function storeMigrations(dialect: StoreDialect): Readonly<Record<string, 
           .addColumn('digest', 'text', (col) => col.notNull())
           .addCheckConstraint('bundle_sequence_single_row', sql`id = 1`)
           .execute();
+        await allowRevocationKinds(db, dialect, ['jti', 'subject', 'kid', 'svid']);
       },
     },
     // Issue 13: a service may be held to one client authentication method (tls_client_auth over

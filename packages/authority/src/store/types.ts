@@ -76,16 +76,18 @@ export interface SigningKeyRecord {
 }
 
 /**
- * `jti`: one token. `subject`: every token of a subject issued at or before a moment. `kid`:
- * every token signed by a withdrawn signing key (`keys rotate --revoke-previous`).
+ * `jti`: one token. `subject`: every token of a subject issued at or before a moment (and every
+ * X.509-SVID of it with `notBefore` at or before it). `kid`: every token signed by a withdrawn
+ * signing key (`keys rotate --revoke-previous`). `svid`: one X.509-SVID, by serial (lower-case
+ * hex), until its `notAfter`.
  */
-export type RevocationKind = 'jti' | 'subject' | 'kid';
+export type RevocationKind = 'jti' | 'subject' | 'kid' | 'svid';
 
 export interface RevocationRecord {
   /** Monotonic cursor for `GET /v1/revocations?since=`. */
   readonly id: number;
   readonly kind: RevocationKind;
-  /** The `jti`, the subject's SPIFFE ID / user id, or the withdrawn key's `kid`. */
+  /** The `jti`, the subject's SPIFFE ID / user id, the withdrawn key's `kid`, or the SVID serial. */
   readonly value: string;
   /** For `subject`: tokens issued at or before this second are revoked. */
   readonly issuedAtOrBefore: number | null;

@@ -548,6 +548,30 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         });
       });
 
+      void it('keeps a revoked X.509-SVID serial (kind svid) like any other entry', async () => {
+        await withStore(async (store) => {
+          const serial = Buffer.from(unique('svid-serial')).toString('hex');
+          const stored = await store.addRevocation({
+            kind: 'svid',
+            value: serial,
+            issuedAtOrBefore: null,
+            expiresAt: START_S + 3600,
+            createdAtMs: START_MS,
+          });
+          assert.equal(stored.kind, 'svid');
+          assert.deepEqual(await store.listRevocations(stored.id - 1, START_S), [stored]);
+          await assert.rejects(
+            store.addRevocation({
+              kind: 'other' as 'svid',
+              value: serial,
+              issuedAtOrBefore: null,
+              expiresAt: START_S + 3600,
+              createdAtMs: START_MS,
+            }),
+          );
+        });
+      });
+
       void it('leaves out entries that have expired at the given time', async () => {
         await withStore(async (store) => {
           const short = await store.addRevocation({
