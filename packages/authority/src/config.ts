@@ -49,6 +49,12 @@ export const authorityConfigSchema = Type.Object(
                 "IP addresses or DNS names the authority's own SVID also carries as SANs (besides the listen and issuer hosts)",
             }),
           ),
+          bundleFile: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'Where the CA bundle (PEM) is written at start and on every change',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
