@@ -8,6 +8,7 @@ import {
 import type { AdminOptions } from './commands/admin.ts';
 import type { AuditCommandOptions, AuditFormat } from './commands/audit.ts';
 import type { ServiceAddOptions } from './commands/service.ts';
+import type { SvidGetOptions } from './commands/svid.ts';
 import type { TokenGetOptions } from './commands/token.ts';
 import { CliError, processIo, type CliIo } from './io.ts';
 
@@ -32,6 +33,15 @@ function parseEpochSeconds(value: string): number {
   const seconds = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
     throw new InvalidArgumentError('expected the token exp: a positive whole number of seconds');
+  }
+  return seconds;
+}
+
+/** Commander argument parser: a positive whole number of seconds (at most 24 h). */
+function parsePositiveInteger(value: string): number {
+  const seconds = /^\d{1,6}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0 || seconds > 86_400) {
+    throw new InvalidArgumentError('expected a whole number of seconds from 1 to 86400');
   }
   return seconds;
 }
@@ -198,6 +208,59 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       run(async () => {
         const { revoke } = await import('./commands/admin.ts');
         await revoke(options, io);
+      }),
+    );
+
+  program
+    .command('svid')
+    .description('X.509-SVIDs (workload certificates)')
+    .command('get')
+    .description(
+      'get an X.509-SVID for a fresh key (private_key_jwt with --key); writes svid.pem, svid.key (0600) and bundle.pem',
+    )
+    .requiredOption('--service <name>', 'the service (name or SPIFFE ID)')
+    .requiredOption('--key <file>', "the service's private key (PEM), to authenticate")
+    .option('--out <dir>', 'where to write svid.pem, svid.key and bundle.pem', '.')
+    .option(
+      '--ttl <seconds>',
+      'lifetime to ask for (default 1 h, at most 24 h)',
+      parsePositiveInteger,
+    )
+    .option('--trust-domain <domain>', 'trust domain of service names', 'tessera.local')
+    .addOption(authorityOption())
+    .addOption(caOption())
+    .action((options: SvidGetOptions) =>
+      run(async () => {
+        const { svidGet } = await import('./commands/svid.ts');
+        await svidGet(options, io);
+      }),
+    );
+
+  const ca = program.command('ca').description("the trust domain's certificate authority");
+  ca.command('rotate')
+    .description('publish the next CA now; it starts signing after one maximum SVID lifetime')
+    .addOption(authorityOption())
+    .addOption(caOption())
+    .addOption(adminTokenOption())
+    .addOption(adminCertOption())
+    .addOption(adminKeyOption())
+    .action((options: AdminOptions) =>
+      run(async () => {
+        const { caRotate } = await import('./commands/admin.ts');
+        await caRotate(options, io);
+      }),
+    );
+  ca.command('show')
+    .description('show the CAs in the bundle and the CA schedule')
+    .addOption(authorityOption())
+    .addOption(caOption())
+    .addOption(adminTokenOption())
+    .addOption(adminCertOption())
+    .addOption(adminKeyOption())
+    .action((options: AdminOptions) =>
+      run(async () => {
+        const { caShow } = await import('./commands/admin.ts');
+        await caShow(options, io);
       }),
     );
 

@@ -48,3 +48,15 @@ export async function keysRotate(
     ),
   );
 }
+
+/** `tessera ca rotate`: publishes the next CA now; it signs once it has been published long enough. */
+export async function caRotate(options: AdminOptions, io: CliIo): Promise<void> {
+  const client = await adminClient(options);
+  io.out(JSON.stringify(await client.request('POST', '/v1/admin/ca/rotate')));
+}
+
+/** `tessera ca show`: the CAs in the bundle (active, next, retired) and the CA schedule. */
+export async function caShow(options: AdminOptions, io: CliIo): Promise<void> {
+  const client = await adminClient(options);
+  io.out(JSON.stringify(await client.request('GET', '/v1/admin/ca'), null, 2));
+}
