@@ -61,6 +61,11 @@ export interface WorkloadIdentityOptions {
   /** This workload's SPIFFE ID (its `client_id`). */
   readonly spiffeId: string;
   readonly credentials: WorkloadCredentials;
+  /**
+   * Ask for certificates of this lifetime (the form's `ttl`; the authority caps it at its maximum).
+   * Default: the authority's SVID lifetime.
+   */
+  readonly svidLifetimeSeconds?: number;
   /** Key type of the SVID's key. Default P-256. */
   readonly keyType?: 'P-256' | 'Ed25519';
   readonly clock?: Clock;
@@ -168,6 +173,9 @@ export class WorkloadIdentity {
     const credentials = options.credentials as Partial<{ key: SigningKey; joinToken: string }>;
     if (credentials.key === undefined && typeof credentials.joinToken !== 'string')
       throw new TesseraError('ERR_CONFIG_INVALID', 'credentials: a key or a join token');
+    const ttl = options.svidLifetimeSeconds;
+    if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1))
+      throw new TesseraError('ERR_CONFIG_INVALID', 'svidLifetimeSeconds: a positive integer');
     if (options.authority.ca !== undefined) {
       trustBundleFromPem(options.authority.ca);
       this.#authorityCa = options.authority.ca;
@@ -506,7 +514,13 @@ export class WorkloadIdentity {
     const ask = (useSvid: boolean) =>
       requestSvid(
         this.#authorityUrl,
-        { csr, ...this.#fields(useSvid) },
+        {
+          csr,
+          ...(this.#options.svidLifetimeSeconds !== undefined
+            ? { ttl: String(this.#options.svidLifetimeSeconds) }
+            : {}),
+          ...this.#fields(useSvid),
+        },
         { timeoutMs, ...(dispatcher !== undefined ? { dispatcher } : {}) },
       );
     let answer;
