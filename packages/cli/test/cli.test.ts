@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { freePort } from '@tessera/authority/testing';
+import { freePort, requestOverTls } from '@tessera/authority/testing';
+import { createTestCa } from '@tessera/core/testing';
 import { eventually } from '@tessera/core/testing';
 import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
@@ -120,8 +121,11 @@ class AuthorityProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Polls `/readyz` (at most 20 s) until 200 and the start message is out. */
-  async waitReady(url: string): Promise<void> {
+  /**
+   * Polls `/readyz` (at most 20 s) until 200 and the start message is out; over HTTPS with the CA
+   * bundle from `bundleFile` once it exists.
+   */
+  async waitReady(url: string, bundleFile?: string): Promise<void> {
     const ready = async () => {
       if (!this.running) {
         const { stdout, stderr } = this.output();
@@ -129,7 +133,11 @@ class AuthorityProcess {
           `authority exited early (${String(this.child.exitCode)}):\n${stdout}\n${stderr}`,
         );
       }
-      const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      const readyz =
+        bundleFile === undefined
+          ? fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })
+          : readFile(bundleFile, 'utf8').then((ca) => requestOverTls(`${url}/readyz`, { ca }));
+      const status = await readyz.then(
         (response) => response.status,
         () => 0,
       );
@@ -735,6 +743,84 @@ describe(
     });
   },
 );
+
+describe('tessera CLI against an HTTPS dev authority (--dev --tls)', { timeout: 120_000 }, () => {
+  let cwd: string;
+  let url: string;
+  let port: number;
+  let authority: AuthorityProcess | undefined;
+  const bundle = () => join(cwd, '.tessera', 'bundle.pem');
+
+  before(async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'tessera-cli-tls-'));
+    port = await freePort();
+    url = `https://127.0.0.1:${port}`;
+  });
+
+  after(async () => {
+    await authority?.kill();
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS with its own SVID and writes the CA bundle into the data dir', async () => {
+    authority = new AuthorityProcess(['--dev', '--tls', '--listen', `127.0.0.1:${port}`], cwd);
+    await authority.waitReady(url, bundle());
+    const { stderr } = authority.output();
+    assert.ok(stderr.includes(`authority listening on ${url} (issuer ${url})`), stderr);
+    assert.ok(stderr.includes(`CA bundle in ${bundle()}`), stderr);
+    assert.equal(await modeOf(bundle()), 0o644);
+    await rememberSecretFile('TLS admin token', join(cwd, '.tessera', 'admin.token'));
+  });
+
+  it('registers services and gets tokens with the bundle found by default', async () => {
+    const env = { TESSERA_AUTHORITY: url };
+    for (const args of [
+      ['service', 'add', 'billing'],
+      ['service', 'add', 'vault', '--bound-tokens'],
+      ['service', 'add', 'event-service', '--grant', 'billing=invoices:write', '--grant', 'vault'],
+    ]) {
+      assertExit(await tessera(args, { cwd, env }), 0);
+    }
+    const key = join('.tessera', 'keys', 'event-service.key');
+    const base = ['token', 'get', '--service', 'event-service', '--key', key];
+    const [token, bound] = await Promise.all([
+      tessera([...base, '--aud', 'billing', '--scope', 'invoices:write'], { cwd, env }),
+      tessera([...base, '--aud', 'vault'], { cwd, env }),
+    ]);
+    assertExit(token, 0);
+    assert.match(token.stdout.trim(), JWT);
+    assert.equal(claimsOf(token.stdout.trim()).iss, url);
+    // A bound-token audience needs the client certificate; the CLI's private_key_jwt has none.
+    assertExit(bound, 1);
+    assert.match(bound.stderr, /authority answered 400 \(invalid_request\)/);
+    const inspect = await tessera(['token', 'inspect', token.stdout.trim()], { cwd, env });
+    assertExit(inspect, 0);
+    assert.match(inspect.stdout, /signature: valid/);
+  });
+
+  it('refuses an authority whose certificate does not chain to --ca, and plain HTTP to it', async () => {
+    const other = join(cwd, 'other-ca.pem');
+    await writeFile(other, createTestCa().certPem);
+    const [wrongCa, plain] = await Promise.all([
+      tessera(['keys', 'rotate', '--authority', url, '--ca', other], { cwd }),
+      tessera(['keys', 'rotate', '--authority', `http://127.0.0.1:${port}`], { cwd }),
+    ]);
+    assertExit(wrongCa, 1);
+    assert.match(
+      wrongCa.stderr,
+      /cannot reach the authority at https:.*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
+    assertExit(plain, 1);
+  });
+
+  it('a plain-HTTP dev start removes the bundle, so the CLI goes back to http', async () => {
+    assert.equal(await authority?.stop(10_000), 0);
+    authority = new AuthorityProcess(['--dev', '--listen', `127.0.0.1:${port}`], cwd);
+    await authority.waitReady(`http://127.0.0.1:${port}`);
+    assert.equal(await exists(bundle()), false);
+    assert.equal(await authority.stop(10_000), 0);
+  });
+});
 
 describe('tessera CLI output', () => {
   it('never contains the admin token, the KEK or a private key', () => {
