@@ -40,6 +40,7 @@ import {
 } from './rate-limit.ts';
 import { RemoteJwks } from './remote-jwks.ts';
 import { RevocationSync } from './revocation-sync.ts';
+import { authorityFetch } from './authority-fetch.ts';
 import { isAllowedAddress, parseAllowlist, type ParsedAllowlist } from './ip-allowlist.ts';
 import {
   FORWARDED_CLIENT_CERT,
@@ -76,6 +77,16 @@ export interface TesseraPluginOptions {
      * access token for the authority. See {@link AuthorityCredentials}.
      */
     readonly credentials: AuthorityCredentials;
+    /**
+     * For an `https://` authority whose certificate comes from the trust domain's CA: the CA
+     * bundle (PEM, `DATA_DIR/bundle.pem` in dev), or a function returning the current one (read
+     * for each new connection, so a rotated bundle is picked up). The JWKS and the revocation feed
+     * are then fetched trusting only it, and the authority's certificate must carry `spiffeId`.
+     * Without it, the system's CAs and the host name are checked, as for any HTTPS URL.
+     */
+    readonly ca?: string | (() => string);
+    /** The authority's SPIFFE ID, checked with `ca`. Default `spiffe://<trust domain>/tessera-authority`. */
+    readonly spiffeId?: string;
   };
   /** A ready verifier (tests, or keys from elsewhere). Revocation freshness is then the caller's business. */
   readonly verifier?: AccessTokenVerifier;
@@ -349,9 +360,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   } else if (authority !== undefined) {
     const issuer = authority.issuer ?? authority.url.replace(/\/$/, '');
     const tokenCache = new VerifiedTokenCache(options.cache ?? {});
+    const trusted = authorityTrust(authority, policy.trustDomain);
     const remoteKeys = new RemoteJwks({
       url: new URL('/.well-known/jwks.json', authority.url).toString(),
       clock,
+      ...(trusted === undefined ? {} : { fetch: trusted.fetch }),
       // A key that left the JWKS (an emergency `keys rotate --revoke-previous`) must take the
       // tokens it signed with it, including those already verified and cached.
       onKeysRemoved: (kids) => {
@@ -370,6 +383,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       authorityUrl: authority.url,
       clock,
       authorization,
+      ...(trusted === undefined ? {} : { fetch: trusted.fetch }),
       onError: (err) => {
         app.log.warn({ err: String(err) }, 'tessera: revocation feed unavailable');
       },
@@ -407,7 +421,16 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     app.addHook('onClose', (_instance, closed) => {
       clearInterval(refresher);
       sync.stop();
-      closed();
+      if (trusted === undefined) closed();
+      else
+        trusted.close().then(
+          () => {
+            closed();
+          },
+          () => {
+            closed();
+          },
+        );
     });
     jwks = remoteKeys;
     revocations = sync;
@@ -939,6 +962,29 @@ function callerRateLimiter(
     ...(redis !== undefined ? { redis } : {}),
   });
   return { limiter, max, timeWindowMs, maxKeys };
+}
+
+/** The authority's trust options, checked; undefined without `authority.ca`. */
+function authorityTrust(
+  authority: NonNullable<TesseraPluginOptions['authority']>,
+  trustDomain: string,
+): ReturnType<typeof authorityFetch> | undefined {
+  const { ca, spiffeId } = authority as { ca?: unknown; spiffeId?: unknown };
+  if (ca === undefined) {
+    if (spiffeId !== undefined) throw optionsError('authority.spiffeId needs authority.ca');
+    return undefined;
+  }
+  if (typeof ca !== 'function' && (typeof ca !== 'string' || !ca.includes('-----BEGIN'))) {
+    throw optionsError('authority.ca is a PEM bundle or a function returning one');
+  }
+  if (!authority.url.startsWith('https://')) {
+    throw optionsError('authority.ca is for an https:// authority');
+  }
+  const expected = spiffeId ?? `spiffe://${trustDomain}/tessera-authority`;
+  if (typeof expected !== 'string' || !expected.startsWith(`spiffe://${trustDomain}/`)) {
+    throw optionsError(`authority.spiffeId is a SPIFFE ID in ${trustDomain}`);
+  }
+  return authorityFetch({ ca: ca as string | (() => string), spiffeId: expected, trustDomain });
 }
 
 interface MtlsSettings {

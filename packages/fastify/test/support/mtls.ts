@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { PeerCertificate } from 'node:tls';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { issueCertificate, pemEncode } from '@tessera/core';
@@ -112,13 +113,24 @@ export async function curl(
   };
 }
 
-/** One keep-alive TLS connection (maxSockets 1) presenting `client`, for per-connection checks. */
-export function keepAliveAgent(ca: string, client?: TestCertificate): Agent {
+/**
+ * One keep-alive TLS connection (maxSockets 1) presenting `client`, for per-connection checks.
+ * The server is checked by host name (`localhost`), or by its SPIFFE ID when `serverId` is given.
+ */
+export function keepAliveAgent(ca: string, client?: TestCertificate, serverId?: string): Agent {
   return new Agent({
     keepAlive: true,
     maxSockets: 1,
     ca,
     servername: 'localhost',
+    ...(serverId === undefined
+      ? {}
+      : {
+          checkServerIdentity: (_host: string, certificate: PeerCertificate) =>
+            certificate.subjectaltname === `URI:${serverId}`
+              ? undefined
+              : new Error(`server is not ${serverId}`),
+        }),
     ...(client === undefined ? {} : { cert: client.certPem, key: client.keyPem }),
   });
 }
