@@ -99,6 +99,12 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     )
     .option('--data-dir <dir>', 'data directory for --dev (default: .tessera)')
     .option(
+      '--admin-spiffe-id <id>',
+      'a SPIFFE ID that is admin over mTLS with its SVID (repeatable; added to admin.spiffeIds)',
+      collect,
+      [],
+    )
+    .option(
       '--tls',
       "HTTPS with the authority's own SVID from its CA; with --dev the CA bundle goes to DATA_DIR/bundle.pem",
     )
@@ -115,6 +121,7 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
         listen?: string;
         workers?: string;
         tls?: boolean;
+        adminSpiffeId: string[];
       }) =>
         run(async () => {
           const { authorityStart } = await import('./commands/authority.ts');

@@ -763,7 +763,17 @@ describe('tessera CLI against an HTTPS dev authority (--dev --tls)', { timeout: 
   });
 
   it('serves HTTPS with its own SVID and writes the CA bundle into the data dir', async () => {
-    authority = new AuthorityProcess(['--dev', '--tls', '--listen', `127.0.0.1:${port}`], cwd);
+    authority = new AuthorityProcess(
+      [
+        '--dev',
+        '--tls',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--admin-spiffe-id',
+        'spiffe://tessera.local/ops',
+      ],
+      cwd,
+    );
     await authority.waitReady(url, bundle());
     const { stderr } = authority.output();
     assert.ok(stderr.includes(`authority listening on ${url} (issuer ${url})`), stderr);
@@ -796,6 +806,48 @@ describe('tessera CLI against an HTTPS dev authority (--dev --tls)', { timeout: 
     const inspect = await tessera(['token', 'inspect', token.stdout.trim()], { cwd, env });
     assertExit(inspect, 0);
     assert.match(inspect.stdout, /signature: valid/);
+  });
+
+  it('is admin with a listed SVID (--cert/--key) and no admin token; another SVID gets 401', async () => {
+    const env = { TESSERA_AUTHORITY: url };
+    assertExit(await tessera(['service', 'add', 'ops'], { cwd, env }), 0);
+    const svids = await Promise.all(
+      ['ops', 'event-service'].map((name) =>
+        tessera(
+          [
+            'svid',
+            'get',
+            '--service',
+            name,
+            '--key',
+            join('.tessera', 'keys', `${name}.key`),
+            '--out',
+            name,
+          ],
+          { cwd, env },
+        ),
+      ),
+    );
+    for (const svid of svids) assertExit(svid, 0);
+    const rotate = (name: string) =>
+      tessera(
+        [
+          'keys',
+          'rotate',
+          '--admin-token-file',
+          'no-such-token',
+          '--cert',
+          join(name, 'svid.pem'),
+          '--key',
+          join(name, 'svid.key'),
+        ],
+        { cwd, env },
+      );
+    const [ops, events] = await Promise.all([rotate('ops'), rotate('event-service')]);
+    assertExit(ops, 0);
+    assert.match(ops.stdout, /"activeKid"/);
+    assertExit(events, 1);
+    assert.match(events.stderr, /authority answered 401/);
   });
 
   it('refuses an authority whose certificate does not chain to --ca, and plain HTTP to it', async () => {

@@ -94,6 +94,7 @@ export async function authorityStart(
     listen?: string;
     workers?: string;
     tls?: boolean;
+    adminSpiffeId?: string[];
   },
   io: CliIo,
 ): Promise<void> {
@@ -131,13 +132,17 @@ export async function authorityStart(
   }
   // --tls with a config file that has no `tls` section: the authority's own SVID, nothing else.
   const addTls = options.tls === true && config.tls === undefined;
-  if (listen !== undefined || workers !== undefined || addTls) {
+  const adminSpiffeIds = [...config.adminSpiffeIds, ...(options.adminSpiffeId ?? [])];
+  if (listen !== undefined || workers !== undefined || addTls || options.adminSpiffeId?.length) {
     config = validateConfig(
       {
         ...configDocument(config),
         ...(listen !== undefined ? { listen } : {}),
         ...(workers !== undefined ? { workers } : {}),
         ...(addTls ? { tls: {} } : {}),
+        ...(adminSpiffeIds.length > 0
+          ? { admin: { spiffeIds: [...new Set(adminSpiffeIds)] } }
+          : {}),
       },
       { dev: config.dev },
     );
