@@ -103,6 +103,8 @@ const NO_RENEGOTIATION = constants.SSL_OP_NO_RENEGOTIATION;
 /** Renewal at half the lifetime, ± 5 % of it so a fleet started together spreads out. */
 const RENEW_AT = 0.5;
 const RENEW_JITTER = 0.1;
+/** However short a certificate, renewals are at least this far apart. */
+const MIN_RENEW_DELAY_MS = 1000;
 /** setTimeout's limit; longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -597,8 +599,16 @@ export class WorkloadIdentity {
       this.#failures = 0;
       const { notBefore, notAfter } = this.#current?.issued.info ?? { notBefore: 0, notAfter: 0 };
       const fraction = RENEW_AT + RENEW_JITTER * (this.#random() - 0.5);
-      const renewAtMs = (notBefore + (notAfter - notBefore) * fraction) * 1000;
-      this.#renewTimer = this.#timer(renewAtMs - this.#clock.now(), () => void this.#renew());
+      const now = this.#clock.now();
+      // Half the lifetime, but never before half of what is left: an authority backdates
+      // notBefore for clock skew (60 s), and with a short lifetime the half-life point is already
+      // past, which would renew again at once, in a loop.
+      const renewAtMs = Math.max(
+        (notBefore + (notAfter - notBefore) * fraction) * 1000,
+        now + (notAfter * 1000 - now) * fraction,
+        now + MIN_RENEW_DELAY_MS,
+      );
+      this.#renewTimer = this.#timer(renewAtMs - now, () => void this.#renew());
     } catch (error) {
       if (this.#isClosed()) return;
       this.#failures += 1;

@@ -45,6 +45,8 @@ export interface StubSvidAuthority {
   readonly issuedSerials: string[];
   down: boolean;
   lifetimeSeconds: number;
+  /** notBefore this far before now, as an authority does for clock skew. Default 0. */
+  backdateSeconds: number;
   refreshHintSeconds: number;
   issueFor: string | undefined;
   /** Adds a new CA (or `next`) to the bundle and signs with it from now on; the old one stays trusted. */
@@ -100,6 +102,7 @@ export async function startStubSvidAuthority(options: {
     issuedSerials,
     down: false,
     lifetimeSeconds: options.lifetimeSeconds ?? 3600,
+    backdateSeconds: 0,
     refreshHintSeconds: 300,
     issueFor: undefined,
     rotateCa(next = createTestCa(trustDomain)) {
@@ -181,7 +184,7 @@ export async function startStubSvidAuthority(options: {
         serialNumber: new Uint8Array(serial),
         subject: {},
         publicKey,
-        notBefore: now,
+        notBefore: now - state.backdateSeconds,
         notAfter: now + state.lifetimeSeconds,
         profile: { kind: 'leaf', uris: [state.issueFor ?? caller.id], dnsNames: ['localhost'] },
         issuer: { privateKey: state.ca.privateKey, certificate: state.ca.der },

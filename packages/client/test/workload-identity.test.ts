@@ -498,6 +498,51 @@ describe('workload identity: renewal, outage and rotation', () => {
   });
 });
 
+describe('workload identity: renewal schedule', () => {
+  it('a backdated short-lived certificate is renewed at half of what is left, not at once in a loop', async () => {
+    const authority = await startStubSvidAuthority({ services: keys, lifetimeSeconds: 4 });
+    authority.backdateSeconds = 60;
+    const billing = await createWorkloadIdentity(identityOptions(authority, BILLING));
+    try {
+      const first = billing.current()?.svid;
+      assert.ok(first);
+      const issuedAt = authority.requests.find((r) => r.path === '/v1/svid/x509')?.atMs ?? 0;
+      await nextEvent(billing, 'rotated');
+      const svidRequests = authority.requests.filter((r) => r.path === '/v1/svid/x509');
+      assert.equal(svidRequests.length, 2);
+      assert.ok((svidRequests[1]?.atMs ?? 0) >= (issuedAt + first.notAfter * 1000) / 2);
+    } finally {
+      await billing.close();
+      await authority.close();
+    }
+  });
+});
+
+describe('workload identity: events', () => {
+  it('a listener that throws and a failure nobody listens to are logged, not thrown', async () => {
+    const authority = await startStubSvidAuthority({ services: keys, lifetimeSeconds: 2 });
+    const warnings: string[] = [];
+    const billing = await createWorkloadIdentity(
+      identityOptions(authority, BILLING, {
+        logger: { info: () => undefined, warn: (_fields, message) => warnings.push(message) },
+      }),
+    );
+    try {
+      billing.on('rotated', () => {
+        throw new Error('listener bug');
+      });
+      await nextEvent(billing, 'rotated');
+      assert.ok(warnings.includes('workload identity listener threw'));
+      authority.down = true;
+      await nextEvent(billing, 'expired');
+      assert.ok(warnings.includes('workload identity: renewal failed'));
+    } finally {
+      await billing.close();
+      await authority.close();
+    }
+  });
+});
+
 describe('workload identity: outage, CA rotation, credentials', () => {
   it('keeps serving its certificate while the authority is down, then fails closed at expiry', async () => {
     const authority = await startStubSvidAuthority({ services: keys, lifetimeSeconds: 3 });
