@@ -1,5 +1,4 @@
-import type { PeerCertificate } from 'node:tls';
-import { isTesseraError, parseX509Svid, TesseraError } from '@tessera/core';
+import { expectPeerSpiffeId, TesseraError } from '@tessera/core';
 import { Agent, buildConnector, Dispatcher } from 'undici';
 
 /** What a TLS client presents and trusts at one moment: the current SVID (if any) and the bundle. */
@@ -17,32 +16,6 @@ export interface ClientTlsSource {
   material(requireSvid: boolean): ClientTlsMaterial | TesseraError;
   /** Calls `listener` after every change (rotation, bundle, expiry); returns the unsubscribe. */
   onChange(listener: () => void): () => void;
-}
-
-/**
- * Refuses a server whose certificate is not an X.509-SVID for exactly `expected`. Node calls this
- * after the chain verified against the bundle, in place of its host-name check: in SPIFFE the
- * identity is the URI SAN, and a valid certificate of another service must not pass because it
- * also lists the host name. Returning an error fails the handshake.
- */
-export function checkServerSpiffeId(
-  expected: string,
-  trustDomain: string,
-): (hostname: string, certificate: PeerCertificate) => Error | undefined {
-  return (_hostname, certificate) => {
-    try {
-      const { spiffeId } = parseX509Svid(new Uint8Array(certificate.raw), { trustDomain });
-      if (spiffeId.uri === expected) return undefined;
-      return new TesseraError(
-        'ERR_SVID_UNEXPECTED',
-        `server is ${spiffeId.uri}, expected ${expected}`,
-      );
-    } catch (error) {
-      return isTesseraError(error)
-        ? error
-        : new TesseraError('ERR_SVID_INVALID', 'server certificate could not be read');
-    }
-  };
 }
 
 function originOfConnect(options: buildConnector.Options): string | undefined {
@@ -119,7 +92,7 @@ export class SpiffeDispatcher extends Dispatcher {
           rejectUnauthorized: true,
           minVersion: 'TLSv1.2',
           maxCachedSessions: 0,
-          checkServerIdentity: checkServerSpiffeId(expected, this.#trustDomain),
+          checkServerIdentity: expectPeerSpiffeId(expected, { trustDomain: this.#trustDomain }),
         })(options, callback);
       },
     });

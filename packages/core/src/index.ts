@@ -169,6 +169,7 @@ export {
   MAX_CSR_PEM_BYTES,
   parseX509Svid,
   certificateThumbprint,
+  expectPeerSpiffeId,
   type X509SvidInfo,
   issueCertificateRevocationList,
   type RevocationListTemplate,

@@ -1,5 +1,4 @@
-import type { PeerCertificate } from 'node:tls';
-import { isTesseraError, parseX509Svid, TesseraError } from '@tessera/core';
+import { expectPeerSpiffeId } from '@tessera/core';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 
 /** How the plugin trusts an HTTPS authority whose certificate comes from the trust domain's CA. */
@@ -12,28 +11,6 @@ export interface AuthorityTrust {
 }
 
 /**
- * In place of the host-name check: the authority's certificate must be an X.509-SVID for exactly
- * `expected` (its chain was already checked against the bundle). A valid certificate of another
- * workload of the trust domain must not pass for the authority.
- */
-function checkAuthorityId(expected: string, trustDomain: string) {
-  return (_hostname: string, certificate: PeerCertificate): Error | undefined => {
-    try {
-      const { spiffeId } = parseX509Svid(new Uint8Array(certificate.raw), { trustDomain });
-      if (spiffeId.uri === expected) return undefined;
-      return new TesseraError(
-        'ERR_SVID_UNEXPECTED',
-        `authority is ${spiffeId.uri}, expected ${expected}`,
-      );
-    } catch (error) {
-      return isTesseraError(error)
-        ? error
-        : new TesseraError('ERR_SVID_INVALID', 'authority certificate could not be read');
-    }
-  };
-}
-
-/**
  * A `fetch` for the JWKS and the revocation feed that trusts only the bundle and checks the
  * authority's SPIFFE ID. TLS sessions are not resumed: a resumed session would skip both checks
  * of a new handshake, and the bundle may have changed since.
@@ -43,7 +20,11 @@ export function authorityFetch(trust: AuthorityTrust): {
   close(): Promise<void>;
 } {
   const currentCa = typeof trust.ca === 'function' ? trust.ca : () => trust.ca as string;
-  const checkServerIdentity = checkAuthorityId(trust.spiffeId, trust.trustDomain);
+  // The authority's certificate names its SPIFFE ID, not a host name: a valid certificate of
+  // another workload of the trust domain must not pass for the authority.
+  const checkServerIdentity = expectPeerSpiffeId(trust.spiffeId, {
+    trustDomain: trust.trustDomain,
+  });
   const agent = new Agent({
     connect: (options, callback) => {
       buildConnector({

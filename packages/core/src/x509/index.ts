@@ -13,3 +13,4 @@ export {
   type RevocationListTemplate,
   type RevokedSerial,
 } from './crl.ts';
+export { expectPeerSpiffeId } from './peer-id.ts';
