@@ -452,9 +452,23 @@ void describe('admin over mTLS', () => {
       ...(certificate !== undefined ? { cert: certificate.certPem, key: certificate.keyPem } : {}),
     });
 
-  void it('accepts a listed SPIFFE ID without the admin token', async () => {
-    const response = await adminRequest(ca.issueSvid('/ops'));
+  void it('accepts a listed SPIFFE ID without the admin token, and audits it as the actor', async () => {
+    const ops = ca.issueSvid('/ops');
+    const response = await adminRequest(ops);
     assert.equal(response.status, 200);
+    const revoked = await authority.request('/v1/admin/revocations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jti: 'audited-by-svid' }),
+      cert: ops.certPem,
+      key: ops.keyPem,
+    });
+    assert.equal(revoked.status, 201);
+    const audit = (await (await authority.admin('GET', '/v1/admin/audit?limit=1000')).json()) as {
+      records: { type: string; actor: string; data: { value?: string } }[];
+    };
+    const record = audit.records.find((r) => r.data.value === 'audited-by-svid');
+    assert.equal(record?.actor, id('ops'));
   });
 
   const ADMIN_REFUSALS: readonly {

@@ -52,6 +52,16 @@ export function isAdmin(request: FastifyRequest, expectedHash: Buffer): boolean 
  * for any client) names one of the configured `admin.spiffeIds`, and its service, when it is
  * registered, is not disabled. Refusals are logged with their reason; the answer stays 401.
  */
+/**
+ * Who the audit log names for an admin request: the SPIFFE ID of an admin over mTLS, else
+ * `admin` (the shared admin token).
+ */
+const adminPeers = new WeakMap<FastifyRequest, string>();
+
+function adminActor(request: FastifyRequest): string {
+  return adminPeers.get(request) ?? 'admin';
+}
+
 async function isAdminPeer(request: FastifyRequest, ctx: AuthorityContext): Promise<boolean> {
   const listed = ctx.settings.adminSpiffeIds ?? [];
   if (listed.length === 0 || !hasPeerCertificate(request)) return false;
@@ -62,7 +72,10 @@ async function isAdminPeer(request: FastifyRequest, ctx: AuthorityContext): Prom
       svid.serviceName === undefined ? undefined : await ctx.services.get(svid.serviceName);
     if (!listed.includes(svid.spiffeId.uri)) reason = 'admin_id_not_listed';
     else if (service !== undefined && !service.enabled) reason = 'client_disabled';
-    else return true;
+    else {
+      adminPeers.set(request, svid.spiffeId.uri);
+      return true;
+    }
   } catch (error) {
     if (!(error instanceof ClientAuthenticationError)) throw error;
     reason = error.reason;
@@ -296,7 +309,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           ctx.services.invalidate(record.name);
           await ctx.audit({
             type: existing === undefined ? 'service.registered' : 'service.updated',
-            actor: 'admin',
+            actor: adminActor(request),
             data: {
               name: record.name,
               grants,
@@ -339,7 +352,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           // notBefore at or before it), which outlive tokens.
           expiresAt: nowSeconds + credentialLifetime(ctx),
         });
-        await ctx.audit({ type: 'service.disabled', actor: 'admin', data: { name: record.name } });
+        await ctx.audit({
+          type: 'service.disabled',
+          actor: adminActor(request),
+          data: { name: record.name },
+        });
         return reply.code(204).send();
       });
 
@@ -380,7 +397,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           });
           await ctx.audit({
             type: 'join_token.created',
-            actor: 'admin',
+            actor: adminActor(request),
             data: { id, service: request.body.service, ttlSeconds: ttl },
           });
           return reply
@@ -422,13 +439,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
             });
             await ctx.audit({
               type: 'revocation.added',
-              actor: 'admin',
+              actor: adminActor(request),
               data: { kind: 'kid', kid: result.revokedKid },
             });
           }
           await ctx.audit({
             type: 'key.rotated',
-            actor: 'admin',
+            actor: adminActor(request),
             data: { ...result, revokePrevious },
           });
           return result;
@@ -446,11 +463,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
         },
       }));
 
-      admin.post('/ca/rotate', async () => {
+      admin.post('/ca/rotate', async (request) => {
         const { next, changes } = await ctx.ca.rotate();
         await ctx.audit({
           type: 'ca.rotated',
-          actor: 'admin',
+          actor: adminActor(request),
           data: { next: next.id, activatesAt: next.activatesAt, ...changes },
         });
         return { next, cas: ctx.ca.show() };
@@ -482,7 +499,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           });
           await ctx.audit({
             type: 'revocation.added',
-            actor: 'admin',
+            actor: adminActor(request),
             data: {
               kind: 'svid',
               serial: svid.serialNumber,
@@ -547,7 +564,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           }
           await ctx.audit({
             type: 'revocation.added',
-            actor: 'admin',
+            actor: adminActor(request),
             data: { kind: record.kind, value: record.value },
           });
           return reply.code(201).send({
