@@ -172,31 +172,41 @@ const codeIn = (error: unknown) =>
     .map((e) => (isTesseraError(e) ? e.code : (e as { code?: string }).code))
     .filter((c) => c !== undefined);
 
-describe('workload identity: refusals', () => {
-  let authority: StubSvidAuthority;
-  let billing: WorkloadIdentity;
-  let events: WorkloadIdentity;
-  let served: { server: Server; url: string };
+interface TwoServices {
+  authority: StubSvidAuthority;
+  billing: WorkloadIdentity;
+  events: WorkloadIdentity;
+  served: { server: Server; url: string };
+}
+
+/** For one describe block: a stub authority, billing serving mTLS, and event-service. */
+function twoServices(): TwoServices {
+  const fixture = {} as TwoServices;
   before(async () => {
-    authority = await startStubSvidAuthority({ services: keys });
-    billing = await createWorkloadIdentity(identityOptions(authority, BILLING));
-    events = await createWorkloadIdentity(identityOptions(authority, EVENTS));
-    served = await mtlsServer(billing);
+    fixture.authority = await startStubSvidAuthority({ services: keys });
+    fixture.billing = await createWorkloadIdentity(identityOptions(fixture.authority, BILLING));
+    fixture.events = await createWorkloadIdentity(identityOptions(fixture.authority, EVENTS));
+    fixture.served = await mtlsServer(fixture.billing);
   });
   after(async () => {
-    await closeServer(served.server);
-    await billing.close();
-    await events.close();
-    await authority.close();
+    await closeServer(fixture.served.server);
+    await fixture.billing.close();
+    await fixture.events.close();
+    await fixture.authority.close();
   });
+  return fixture;
+}
+
+describe('workload identity: refusals', () => {
+  const f = twoServices();
 
   it('the server refuses a client without a certificate (node, curl, openssl)', async () => {
-    const port = Number(new URL(served.url).port);
-    const result = await handshake(port, { ca: authority.bundlePem() });
+    const port = Number(new URL(f.served.url).port);
+    const result = await handshake(port, { ca: f.authority.bundlePem() });
     assert.ok(result.error, 'handshake without a client certificate must fail');
     result.socket?.destroy();
     const ca = join(dir, 'refusal-ca.pem');
-    await writeFile(ca, authority.bundlePem());
+    await writeFile(ca, f.authority.bundlePem());
     const curl = await run('curl', [
       '-sS',
       '--cacert',
@@ -223,14 +233,14 @@ describe('workload identity: refusals', () => {
   });
 
   it('the server refuses certificates it must not trust', async () => {
-    const port = Number(new URL(served.url).port);
+    const port = Number(new URL(f.served.url).port);
     const otherCa = createTestCa(TD);
     const CASES: readonly [string, TestCertificate][] = [
       ['another CA, same trust domain', otherCa.issueSvid('/event-service')],
-      ['a CA certificate presented as a leaf', authority.ca.issueIntermediate()],
+      ['a CA certificate presented as a leaf', f.authority.ca.issueIntermediate()],
       [
         'expired',
-        authority.ca.issueSvid('/event-service', {
+        f.authority.ca.issueSvid('/event-service', {
           notAfter: Math.floor(Date.now() / 1000) - 10,
           notBefore: Math.floor(Date.now() / 1000) - 100,
         }),
@@ -238,7 +248,7 @@ describe('workload identity: refusals', () => {
     ];
     for (const [name, certificate] of CASES) {
       const result = await handshake(port, {
-        ca: authority.bundlePem(),
+        ca: f.authority.bundlePem(),
         key: certificate.keyPem,
         cert: certificate.certPem,
       });
@@ -249,18 +259,22 @@ describe('workload identity: refusals', () => {
   it('the client refuses a server whose valid certificate is another service’s', async () => {
     const otherCa = createTestCa(TD);
     const CASES: readonly [string, TestCertificate, string | undefined][] = [
-      ['the expected service', authority.ca.issueSvid('/billing'), undefined],
-      ['another service of the same CA', authority.ca.issueSvid('/ledger'), 'ERR_SVID_UNEXPECTED'],
+      ['the expected service', f.authority.ca.issueSvid('/billing'), undefined],
+      [
+        'another service of the same CA',
+        f.authority.ca.issueSvid('/ledger'),
+        'ERR_SVID_UNEXPECTED',
+      ],
       [
         'two URI SANs',
-        authority.ca.issueLeaf([BILLING, `spiffe://${TD}/ledger`]),
+        f.authority.ca.issueLeaf([BILLING, `spiffe://${TD}/ledger`]),
         'ERR_SVID_INVALID',
       ],
       // The test CA's name constraint refuses it in the chain check already.
-      ['another trust domain', authority.ca.issueLeaf(['spiffe://other.example/billing']), '*'],
+      ['another trust domain', f.authority.ca.issueLeaf(['spiffe://other.example/billing']), '*'],
       ['another CA', otherCa.issueSvid('/billing'), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
     ];
-    const dispatcher = events.dispatcher({ expectedServerId: BILLING });
+    const dispatcher = f.events.dispatcher({ expectedServerId: BILLING });
     try {
       for (const [name, certificate, code] of CASES) {
         const server = createServer(
@@ -297,9 +311,9 @@ describe('workload identity: refusals', () => {
       { ledger: { url: 'https://127.0.0.1:1' } },
       { trustDomain: TD },
     );
-    const dispatcher = events.dispatcher({ services });
+    const dispatcher = f.events.dispatcher({ services });
     try {
-      await assert.rejects(request(`${served.url}/`, { dispatcher }), (error) =>
+      await assert.rejects(request(`${f.served.url}/`, { dispatcher }), (error) =>
         codeIn(error).includes('ERR_CONFIG_INVALID'),
       );
     } finally {
@@ -308,37 +322,37 @@ describe('workload identity: refusals', () => {
   });
 
   it('refuses what the authority issues for another SPIFFE ID and keeps its own', async () => {
-    const before = billing.current()?.svid.serialNumber;
+    const before = f.billing.current()?.svid.serialNumber;
     const errors: string[] = [];
-    const identity = await createWorkloadIdentity(identityOptions(authority, EVENTS));
+    const identity = await createWorkloadIdentity(identityOptions(f.authority, EVENTS));
     try {
       identity.on('error', (error) => errors.push(error.code));
-      authority.issueFor = `spiffe://${TD}/ledger`;
+      f.authority.issueFor = `spiffe://${TD}/ledger`;
       await assert.rejects(
-        createWorkloadIdentity(identityOptions(authority, BILLING, { startTimeoutMs: 1000 })),
+        createWorkloadIdentity(identityOptions(f.authority, BILLING, { startTimeoutMs: 1000 })),
         (error) =>
           codeIn(error).includes('ERR_UNAVAILABLE') &&
           codeIn(error).includes('ERR_SVID_UNEXPECTED'),
       );
-      assert.equal(billing.current()?.svid.serialNumber, before);
+      assert.equal(f.billing.current()?.svid.serialNumber, before);
     } finally {
-      authority.issueFor = undefined;
+      f.authority.issueFor = undefined;
       await identity.close();
     }
   });
 
   it('creation fails with a clear error when no SVID arrives within the bound', async () => {
-    authority.down = true;
+    f.authority.down = true;
     try {
       await assert.rejects(
-        createWorkloadIdentity(identityOptions(authority, BILLING, { startTimeoutMs: 500 })),
+        createWorkloadIdentity(identityOptions(f.authority, BILLING, { startTimeoutMs: 500 })),
         (error) =>
           isTesseraError(error) &&
           error.code === 'ERR_UNAVAILABLE' &&
           (error.detail ?? '').includes('no X.509-SVID from the authority within 500 ms'),
       );
     } finally {
-      authority.down = false;
+      f.authority.down = false;
     }
   });
 
@@ -361,35 +375,20 @@ describe('workload identity: refusals', () => {
 });
 
 describe('workload identity: serving and calling over mTLS', () => {
-  let authority: StubSvidAuthority;
-  let billing: WorkloadIdentity;
-  let events: WorkloadIdentity;
-  let served: { server: Server; url: string };
-  before(async () => {
-    authority = await startStubSvidAuthority({ services: keys });
-    billing = await createWorkloadIdentity(identityOptions(authority, BILLING));
-    events = await createWorkloadIdentity(identityOptions(authority, EVENTS));
-    served = await mtlsServer(billing);
-  });
-  after(async () => {
-    await closeServer(served.server);
-    await billing.close();
-    await events.close();
-    await authority.close();
-  });
+  const f = twoServices();
 
   it('obtains an X.509-SVID for its SPIFFE ID with a key made in memory', () => {
-    const current = billing.current();
+    const current = f.billing.current();
     assert.equal(current?.svid.spiffeId.uri, BILLING);
-    assert.equal(authority.requests.filter((r) => r.auth === 'assertion').length >= 2, true);
+    assert.equal(f.authority.requests.filter((r) => r.auth === 'assertion').length >= 2, true);
     assert.doesNotMatch(current.certificatePem, /PRIVATE KEY/);
   });
 
   it('openssl s_client and curl with a client certificate are served', async () => {
-    const port = Number(new URL(served.url).port);
+    const port = Number(new URL(f.served.url).port);
     const ca = join(dir, 'bundle.pem');
-    await writeFile(ca, authority.bundlePem());
-    const caller = await files('caller', authority.ca.issueSvid('/event-service'));
+    await writeFile(ca, f.authority.bundlePem());
+    const caller = await files('caller', f.authority.ca.issueSvid('/event-service'));
     const openssl = await run(
       'openssl',
       [
@@ -430,15 +429,15 @@ describe('workload identity: serving and calling over mTLS', () => {
   });
 
   it('the client dispatcher does mTLS and the bearer token together, through the service map', async () => {
-    const services = createServiceMap({ billing: { url: served.url } }, { trustDomain: TD });
-    const agent = events.dispatcher({ services });
+    const services = createServiceMap({ billing: { url: f.served.url } }, { trustDomain: TD });
+    const agent = f.events.dispatcher({ services });
     const dispatcher = createServiceDispatcher({
       tokens: { getToken: (audience) => Promise.resolve(`token-for-${audience}`) },
       services,
       agent,
     });
     try {
-      const response = await request(`${served.url}/invoices`, { dispatcher });
+      const response = await request(`${f.served.url}/invoices`, { dispatcher });
       assert.deepEqual(await response.body.json(), {
         caller: EVENTS,
         authorization: `Bearer token-for-${BILLING}`,
