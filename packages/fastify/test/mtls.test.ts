@@ -451,29 +451,29 @@ describe('@tessera/fastify mtls: x-forwarded-client-cert', () => {
     });
   });
 
-  it('ignores the header without a certificate: 401, not the forwarded identity', async () => {
-    const billing = await start('none', { mode: 'required', revocations });
-    const count = billing.audit.length;
-    const response = await fetch(`http://127.0.0.1:${String(billing.port)}/whoami`, {
-      headers: { 'x-forwarded-client-cert': forwardedEvents },
+  /** Plain-HTTP services that must not take the header from this client (127.0.0.1). */
+  const IGNORED: readonly [string, MtlsOptions][] = [
+    ['without forwardedClientCert', { mode: 'required', revocations }],
+    [
+      'from a proxy that is not listed',
+      {
+        mode: 'required',
+        revocations,
+        forwardedClientCert: { trustedProxies: ['10.0.0.1', 'spiffe://tessera.local/edge-proxy'] },
+      },
+    ],
+  ];
+  for (const [name, mtls] of IGNORED) {
+    it(`ignores the header ${name}: 401 without a certificate, not the forwarded identity`, async () => {
+      const billing = await start('none', mtls);
+      const count = billing.audit.length;
+      const response = await fetch(`http://127.0.0.1:${String(billing.port)}/whoami`, {
+        headers: { 'x-forwarded-client-cert': forwardedEvents },
+      });
+      assert.equal(response.status, 401);
+      assert.equal(await billing.reasonAfter(count), 'ERR_CERT_MISSING');
     });
-    assert.equal(response.status, 401);
-    assert.equal(await billing.reasonAfter(count), 'ERR_CERT_MISSING');
-  });
-
-  it('ignores the header from a proxy that is not listed', async () => {
-    const billing = await start('none', {
-      mode: 'required',
-      revocations,
-      forwardedClientCert: { trustedProxies: ['10.0.0.1', 'spiffe://tessera.local/edge-proxy'] },
-    });
-    const count = billing.audit.length;
-    const response = await fetch(`http://127.0.0.1:${String(billing.port)}/whoami`, {
-      headers: { 'x-forwarded-client-cert': forwardedEvents },
-    });
-    assert.equal(response.status, 401);
-    assert.equal(await billing.reasonAfter(count), 'ERR_CERT_MISSING');
-  });
+  }
 
   it('honours the header from a listed proxy address, parsed as strictly as a socket certificate', async () => {
     const billing = await start('none', {
