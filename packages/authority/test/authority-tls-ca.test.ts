@@ -14,6 +14,7 @@ import {
 } from '@tessera/core';
 import { createTestCa } from '@tessera/core/testing';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
+import { curlTokenClaims, opensslThumbprint } from './support/curl-token.ts';
 
 /**
  * The HTTPS authority with its real CA (no test issuer): its own SVID carries 127.0.0.1 as an
@@ -141,43 +142,19 @@ void describe('the authority over HTTPS with its own CA', () => {
     const key = join(files, 'svid.key');
     await writeFile(cert, svid.certPem);
     await writeFile(key, svid.keyPem, { mode: 0o600 });
-    const { stdout } = await run(
-      'curl',
-      [
-        '--silent',
-        '--show-error',
-        '--max-time',
-        '20',
-        '--cacert',
-        bundleFile,
-        '--cert',
-        cert,
-        '--key',
-        key,
-        '-d',
-        'grant_type=client_credentials',
-        '--data-urlencode',
-        `client_id=${EVENTS}`,
-        '-d',
-        'audience=billing',
-        '-d',
-        'certificate_bound=true',
-        `https://127.0.0.1:${port}/oauth2/token`,
-      ],
-      { timeout: 30_000 },
-    );
-    const token = (JSON.parse(stdout) as { access_token: string }).access_token;
-    const claims = JSON.parse(
-      Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'),
-    ) as { cnf?: unknown; iss?: string };
-    const fingerprint = await run(
-      'openssl',
-      ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'],
-      { timeout: 10_000 },
-    );
-    const hex = /Fingerprint=([0-9A-F:]+)/.exec(fingerprint.stdout)?.[1]?.replaceAll(':', '');
-    assert.ok(hex !== undefined);
-    assert.deepEqual(claims.cnf, { 'x5t#S256': Buffer.from(hex, 'hex').toString('base64url') });
+    const claims = await curlTokenClaims({
+      url: `https://127.0.0.1:${port}/oauth2/token`,
+      bundle: bundleFile,
+      cert,
+      key,
+      form: {
+        grant_type: 'client_credentials',
+        client_id: EVENTS,
+        audience: 'billing',
+        certificate_bound: 'true',
+      },
+    });
+    assert.deepEqual(claims.cnf, { 'x5t#S256': await opensslThumbprint(cert) });
     assert.equal(claims.iss, `https://127.0.0.1:${port}`);
   });
 

@@ -14,6 +14,7 @@ import {
   type TestCertificate,
 } from '@tessera/core/testing';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
+import { curlTokenClaims, opensslThumbprint } from './support/curl-token.ts';
 import { testSvidIssuer } from './support/test-svid-issuer.ts';
 
 const run = promisify(execFile);
@@ -321,47 +322,21 @@ void describe('tls_client_auth at the token endpoint', () => {
     const svid = await writeCertificate('event-service', ca.issueSvid('/event-service'));
     const bundle = join(files, 'bundle.pem');
     await writeFile(bundle, await authority.bundlePem());
-    const { stdout } = await run(
-      'curl',
-      [
-        '--silent',
-        '--show-error',
-        '--max-time',
-        '20',
-        '--resolve',
-        `localhost:${port}:127.0.0.1`,
-        '--cacert',
-        bundle,
-        '--cert',
-        svid.cert,
-        '--key',
-        svid.key,
-        '--data-urlencode',
-        'grant_type=client_credentials',
-        '--data-urlencode',
-        `client_id=${id('event-service')}`,
-        '--data-urlencode',
-        'audience=billing',
-        '--data-urlencode',
-        'scope=invoices:write',
-        '--data-urlencode',
-        'certificate_bound=true',
-        `https://localhost:${port}/oauth2/token`,
-      ],
-      { timeout: 30_000 },
-    );
-    const body = JSON.parse(stdout) as { access_token: string; token_type: string };
-    const claims = claimsOf(body.access_token);
-    const fingerprint = await run(
-      'openssl',
-      ['x509', '-in', svid.cert, '-noout', '-fingerprint', '-sha256'],
-      {
-        timeout: 10_000,
+    const claims = await curlTokenClaims({
+      url: `https://localhost:${port}/oauth2/token`,
+      resolve: `localhost:${port}:127.0.0.1`,
+      bundle,
+      cert: svid.cert,
+      key: svid.key,
+      form: {
+        grant_type: 'client_credentials',
+        client_id: id('event-service'),
+        audience: 'billing',
+        scope: 'invoices:write',
+        certificate_bound: 'true',
       },
-    );
-    const hex = /Fingerprint=([0-9A-F:]+)/.exec(fingerprint.stdout)?.[1]?.replaceAll(':', '');
-    assert.ok(hex !== undefined);
-    assert.deepEqual(claims.cnf, { 'x5t#S256': Buffer.from(hex, 'hex').toString('base64url') });
+    });
+    assert.deepEqual(claims.cnf, { 'x5t#S256': await opensslThumbprint(svid.cert) });
     assert.equal(claims.sub, id('event-service'));
     assert.equal(claims.aud, id('billing'));
     assert.equal(claims.iss, `https://127.0.0.1:${port}`);

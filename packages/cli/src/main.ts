@@ -6,6 +6,7 @@ import {
   defaultAuthorityUrl,
 } from './authority-client.ts';
 import type { AdminOptions } from './commands/admin.ts';
+import type { AuthorityStartOptions } from './commands/authority.ts';
 import type { AuditCommandOptions, AuditFormat } from './commands/audit.ts';
 import type { ServiceAddOptions } from './commands/service.ts';
 import type { SvidGetOptions } from './commands/svid.ts';
@@ -113,20 +114,11 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
       '--workers <n>',
       'authority processes sharing the port and the store (default 1, or the config file)',
     )
-    .action(
-      (options: {
-        dev: boolean;
-        config?: string;
-        dataDir?: string;
-        listen?: string;
-        workers?: string;
-        tls?: boolean;
-        adminSpiffeId: string[];
-      }) =>
-        run(async () => {
-          const { authorityStart } = await import('./commands/authority.ts');
-          await authorityStart(options, io);
-        }),
+    .action((options: AuthorityStartOptions) =>
+      run(async () => {
+        const { authorityStart } = await import('./commands/authority.ts');
+        await authorityStart(options, io);
+      }),
     );
 
   const service = program.command('service').description('manage registered services');

@@ -82,22 +82,22 @@ function parseWorkers(value: string | undefined): number | undefined {
   return workers;
 }
 
+export interface AuthorityStartOptions {
+  readonly dev: boolean;
+  readonly config?: string;
+  readonly dataDir?: string;
+  readonly listen?: string;
+  readonly workers?: string;
+  readonly tls?: boolean;
+  /** `--admin-spiffe-id`, added to `admin.spiffeIds`. */
+  readonly adminSpiffeId?: string[];
+}
+
 /**
  * `tessera authority start`: runs until SIGINT/SIGTERM, then shuts down cleanly. With more than
  * one worker this process is the cluster primary, and each worker runs this same command.
  */
-export async function authorityStart(
-  options: {
-    dev: boolean;
-    config?: string;
-    dataDir?: string;
-    listen?: string;
-    workers?: string;
-    tls?: boolean;
-    adminSpiffeId?: string[];
-  },
-  io: CliIo,
-): Promise<void> {
+export async function authorityStart(options: AuthorityStartOptions, io: CliIo): Promise<void> {
   if (isAuthorityWorker()) {
     // The primary validated everything and passed the config; this process only serves.
     await runAuthorityWorker({ logger: createAuthorityLogger() });
