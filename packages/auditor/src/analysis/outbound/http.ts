@@ -290,11 +290,26 @@ class HttpModelBuilder {
   }
 
   /** The site an expression evaluates to (`this.client`, an imported instance …). */
-  private siteOf(unit: SourceUnit, expression: ts.Expression): HttpSite | undefined {
+  private siteOf(unit: SourceUnit, expression: ts.Expression, depth = 0): HttpSite | undefined {
     const direct = this.byNode.get(unwrap(expression));
     if (direct !== undefined) return direct;
     const final = resolveFinal(this.symbols, unit, expression);
-    return this.byNode.get(unwrap(final.expression));
+    const node = unwrap(final.expression);
+    const found = this.byNode.get(node);
+    if (found !== undefined || depth > 2) return found;
+    // `secure ? new Agent({ connect: { cert, key } }) : undefined`: the one site a branch holds.
+    const branches = ts.isConditionalExpression(node)
+      ? [node.whenTrue, node.whenFalse]
+      : ts.isBinaryExpression(node) &&
+          (node.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken ||
+            node.operatorToken.kind === ts.SyntaxKind.BarBarToken ||
+            node.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken)
+        ? [node.left, node.right]
+        : [];
+    const sites = branches
+      .map((branch) => this.siteOf(final.unit, branch, depth + 1))
+      .filter((site): site is HttpSite => site !== undefined);
+    return sites.length === 1 ? sites[0] : undefined;
   }
 
   private objectArgument(
