@@ -149,7 +149,7 @@ async function tesseraWiring(authority: ChainAuthority): Promise<Wiring> {
   );
   await registerServices({
     authorityUrl: authority.url,
-    adminToken: authority.adminToken,
+    admin: { token: authority.adminToken },
     grants: grantsFromPolicy(policy),
     keys,
   });

@@ -1,11 +1,15 @@
 import { isAbsolute, relative } from 'node:path';
+import type { DemoTransport } from './config.ts';
 
 export interface BannerInput {
+  readonly transport: DemoTransport;
   readonly authorityUrl: string;
   readonly gatewayUrl: string;
   readonly eventServiceUrl: string;
   readonly billingUrl: string;
   readonly adminTokenPath: string;
+  /** The CA bundle (mTLS). */
+  readonly bundlePath?: string | undefined;
   readonly keyDir: string;
   readonly logDir: string;
 }
@@ -31,6 +35,42 @@ export function suggestedCommands(input: BannerInput): { comment: string; comman
   ];
 }
 
+/** Where the suggested `tessera svid get` writes the outside caller's SVID. */
+export const SVID_DIR = '.tessera/svid';
+
+/**
+ * The commands the mTLS banner suggests: an SVID for event-service with the CLI, then curl with
+ * it, and without it. With the default ports and data directory they are, character for
+ * character, commands from the README's "Calling a service over mTLS" (a test checks, and runs
+ * them against the demo).
+ */
+export function suggestedMtlsCommands(
+  input: BannerInput,
+  cwd: string,
+): { comment: string; command: string }[] {
+  const bundle = shown(input.bundlePath ?? '', cwd);
+  const key = shown(`${input.keyDir}/event-service.key`, cwd);
+  const cert = `--cert ${SVID_DIR}/svid.pem --key ${SVID_DIR}/svid.key --cacert ${bundle}`;
+  return [
+    {
+      comment: `an X.509-SVID for event-service, with its registered key: svid.pem, svid.key (0600), bundle.pem`,
+      command: `npm run -s tessera -- svid get --service event-service --key ${key} --out ${SVID_DIR}`,
+    },
+    {
+      comment: "billing's /whoami: the caller is the service the certificate names",
+      command: `curl -s ${cert} ${input.billingUrl}/whoami`,
+    },
+    {
+      comment: 'the chain: api-gateway → event-service → billing, mTLS and a token at every hop',
+      command: `curl -s ${cert} -X POST ${input.gatewayUrl}/events -H 'content-type: application/json' -d '{"name":"Tessera Live","priceCents":4500}'`,
+    },
+    {
+      comment: 'no client certificate: the TLS handshake is refused, before any HTTP',
+      command: `curl -sS --cacert ${bundle} ${input.billingUrl}/whoami`,
+    },
+  ];
+}
+
 /** `path` relative to `cwd` when it lies inside it (shorter to paste), else absolute. */
 function shown(path: string, cwd: string): string {
   const rel = relative(cwd, path);
@@ -39,8 +79,15 @@ function shown(path: string, cwd: string): string {
 
 /** What `npm start` prints once everything is up. */
 export function banner(input: BannerInput, cwd: string): string {
+  const mtls = input.transport === 'mtls';
   const rows: [string, string, string][] = [
-    ['authority', input.authorityUrl, 'dev mode; issues every service token below'],
+    [
+      'authority',
+      input.authorityUrl,
+      mtls
+        ? "dev mode; the trust domain's CA: every SVID and token below"
+        : 'dev mode; issues every service token below',
+    ],
     [
       'api-gateway',
       input.gatewayUrl,
@@ -53,23 +100,39 @@ export function banner(input: BannerInput, cwd: string): string {
       'POST /invoices: event-service only; GET /invoices/:id: api-gateway only',
     ],
   ];
-  const lines = [
-    'Tessera ticketing demo: running on 127.0.0.1',
-    '',
-    ...rows.map(([name, url, what]) => `  ${name.padEnd(15)}${url.padEnd(25)}${what}`),
-    '',
-    `  admin token   ${shown(input.adminTokenPath, cwd)}`,
+  const files = [
+    mtls && input.bundlePath !== undefined
+      ? `  CA bundle     ${shown(input.bundlePath, cwd)} (trust only this; every server presents its SVID)`
+      : `  admin token   ${shown(input.adminTokenPath, cwd)}`,
     `  service keys  ${shown(input.keyDir, cwd)}/<service>.key (mode 0600, reused on restart)`,
     `  audit events  ${shown(input.logDir, cwd)}/<service>.log (one per request)`,
-    '',
-    'Try (every service also answers GET /whoami with its verified caller):',
-    '',
-    ...suggestedCommands(input).flatMap(({ comment, command }) => [
-      `  # ${comment}`,
-      `  ${command}`,
-      '',
-    ]),
-    'The 403 and revocation walkthroughs are in README.md, "The ticketing demo". Ctrl-C stops everything.',
   ];
+  const commands = (list: { comment: string; command: string }[]) =>
+    list.flatMap(({ comment, command }) => [`  # ${comment}`, `  ${command}`, '']);
+  const lines = mtls
+    ? [
+        'Tessera ticketing demo: every hop over mutual TLS on 127.0.0.1',
+        '',
+        ...rows.map(([name, url, what]) => `  ${name.padEnd(15)}${url.padEnd(26)}${what}`),
+        '',
+        ...files,
+        '',
+        'Every service requires a client certificate from the trust domain. Get one, then call:',
+        '',
+        ...commands(suggestedMtlsCommands(input, cwd)),
+        'Plain HTTP with bearer tokens only: TESSERA_DEMO_TRANSPORT=http npm start. More in README.md, "The ticketing demo". Ctrl-C stops everything.',
+      ]
+    : [
+        'Tessera ticketing demo: running on 127.0.0.1',
+        '',
+        ...rows.map(([name, url, what]) => `  ${name.padEnd(15)}${url.padEnd(25)}${what}`),
+        '',
+        ...files,
+        '',
+        'Try (every service also answers GET /whoami with its verified caller):',
+        '',
+        ...commands(suggestedCommands(input)),
+        'The 403 and revocation walkthroughs are in README.md, "The ticketing demo". Ctrl-C stops everything.',
+      ];
   return lines.join('\n');
 }

@@ -22,14 +22,27 @@ export const PORT_VARIABLES: Readonly<Record<keyof DemoPorts, string>> = Object.
   billing: 'BILLING_PORT',
 });
 
+/**
+ * How the demo's hops talk: `mtls` (the default) runs every hop, the authority included, over
+ * mutual TLS with X.509-SVIDs from the authority, bearer tokens on top; `http` is the plain-HTTP
+ * demo with bearer tokens only, for debugging and for outside tools that speak plain HTTP.
+ */
+export type DemoTransport = 'mtls' | 'http';
+export const TRANSPORT_VARIABLE = 'TESSERA_DEMO_TRANSPORT';
+const TRANSPORTS: readonly DemoTransport[] = ['mtls', 'http'];
+
 export const DATA_DIR_VARIABLE = 'TESSERA_DATA_DIR';
 /** The same directory `tessera authority start --dev` and `tessera service add` use. */
 export const DEFAULT_DEMO_DATA_DIR = '.tessera';
 
-/** Ports and data directory from `env`; a malformed port is an error naming its variable. */
+/**
+ * Ports, data directory and transport from `env`; a malformed value is an error naming its
+ * variable.
+ */
 export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): {
   dataDir: string;
   ports: DemoPorts;
+  transport: DemoTransport;
 } {
   const port = (name: keyof DemoPorts): number => {
     const variable = PORT_VARIABLES[name];
@@ -42,6 +55,14 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
     return parsed;
   };
   const dataDir = env[DATA_DIR_VARIABLE];
+  const transport = env[TRANSPORT_VARIABLE];
+  if (
+    transport !== undefined &&
+    transport !== '' &&
+    !(TRANSPORTS as readonly string[]).includes(transport)
+  ) {
+    throw new Error(`${TRANSPORT_VARIABLE} must be one of: ${TRANSPORTS.join(', ')}`);
+  }
   return {
     dataDir: dataDir === undefined || dataDir === '' ? DEFAULT_DEMO_DATA_DIR : dataDir,
     ports: {
@@ -50,5 +71,6 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
       eventService: port('eventService'),
       billing: port('billing'),
     },
+    transport: transport === undefined || transport === '' ? 'mtls' : (transport as DemoTransport),
   };
 }

@@ -36,6 +36,7 @@ export function startEventService(
     key: options.key,
     authorityUrl: options.authorityUrl,
     policy: options.policy,
+    identity: options.identity,
     urls: { [BILLING]: options.billingUrl },
   });
   return startService(

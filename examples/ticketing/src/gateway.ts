@@ -33,6 +33,7 @@ export function startGateway(
     key: options.key,
     authorityUrl: options.authorityUrl,
     policy: options.policy,
+    identity: options.identity,
     urls: { [EVENT_SERVICE]: options.eventServiceUrl, [BILLING]: options.billingUrl },
   });
   const forward = async (

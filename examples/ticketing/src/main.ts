@@ -2,7 +2,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthorityLogger, prepareDevMode, startAuthority } from '@tessera/authority';
-import { parsePolicy, type Policy, type SigningKey } from '@tessera/core';
+import { createWorkloadIdentity, type WorkloadIdentity } from '@tessera/client';
+import { parsePolicy, serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import pino from 'pino';
 import { banner } from './banner.ts';
 import { BILLING, startBilling } from './billing.ts';
@@ -12,11 +13,13 @@ import {
   demoSettingsFromEnv,
   PORT_VARIABLES,
   type DemoPorts,
+  type DemoTransport,
 } from './config.ts';
 import { EVENT_SERVICE, startEventService } from './event-service.ts';
 import { API_GATEWAY, startGateway } from './gateway.ts';
 import { loadOrCreateServiceKey, serviceKeyPath } from './keys.ts';
-import { grantsFromPolicy, registerServices } from './registration.ts';
+import { LAUNCHER, launcherAdminCredential } from './launcher-identity.ts';
+import { grantsFromPolicy, registerServices, type AdminCredential } from './registration.ts';
 import type { HandlerObserver, RunningService } from './service.ts';
 
 const HOST = '127.0.0.1';
@@ -33,11 +36,17 @@ export interface DemoOptions {
   /** Print nothing (tests). */
   readonly quiet?: boolean;
   readonly observe?: HandlerObserver;
+  /** Default `mtls`: every hop, the authority included, over mutual TLS. */
+  readonly transport?: DemoTransport;
 }
 
 export interface RunningDemo {
   readonly dataDir: string;
+  readonly transport: DemoTransport;
+  /** The dev admin token (the launcher itself uses it only in the plain-HTTP demo). */
   readonly adminTokenPath: string;
+  /** `<dataDir>/bundle.pem`, the trust domain's CA bundle (mTLS only). */
+  readonly bundlePath: string | undefined;
   readonly policy: Policy;
   readonly authorityUrl: string;
   readonly urls: {
@@ -71,18 +80,29 @@ async function closeAll(closers: readonly (() => Promise<void>)[]): Promise<void
  * `policy.yaml` (idempotently: keys are reused across restarts), then billing, event-service and
  * api-gateway, each verifying its callers with `@tessera/fastify` and calling the next with
  * `@tessera/client`.
+ *
+ * With `mtls` (the default) the authority serves HTTPS with its own SVID, the launcher registers
+ * the services over mTLS as an admin SPIFFE ID (see {@link launcherAdminCredential}), and each
+ * service gets its SVID in-process from a workload identity: it serves HTTPS with a client
+ * certificate required, and calls upstream through the identity's dispatcher, which checks the
+ * upstream's SPIFFE ID, with a bearer token as well.
  */
 export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const ports = { ...DEFAULT_PORTS, ...options.ports };
   if (ports.authority === 0) {
     throw new Error('the authority needs a fixed port: its URL is the issuer of every token');
   }
+  const transport = options.transport ?? 'mtls';
+  const mtls = transport === 'mtls';
   const policy = parsePolicy(await readFile(POLICY_FILE, 'utf8'));
   const dev = await prepareDevMode({
     dataDir: options.dataDir ?? DEFAULT_DEMO_DATA_DIR,
     listen: { host: HOST, port: ports.authority },
+    tls: mtls,
   });
   const { dataDir } = dev;
+  const trustDomain = dev.config.trustDomain;
+  const bundlePath = dev.config.tls?.bundleFile;
   const logFile = (service: string) => join(dataDir, 'logs', `${service}.log`);
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -92,7 +112,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       authorityLog.end();
       return Promise.resolve();
     });
-    const authority = await startAuthority(dev.config, {
+    const config = mtls
+      ? { ...dev.config, adminSpiffeIds: [serviceSpiffeId(trustDomain, LAUNCHER)] }
+      : dev.config;
+    const authority = await startAuthority(config, {
       logger: createAuthorityLogger({ level: 'info', destination: authorityLog }),
     });
     closers.push(async () => {
@@ -102,25 +125,44 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       authority.app.server.closeAllConnections();
       await closing;
     });
+    const bundle = bundlePath === undefined ? undefined : await readFile(bundlePath, 'utf8');
 
     const keys = new Map<string, SigningKey>();
     for (const service of policy.services) {
       keys.set(service.name, await loadOrCreateServiceKey(dataDir, service.name));
     }
+    const admin: AdminCredential = mtls
+      ? await launcherAdminCredential(authority.context.ca, trustDomain)
+      : { token: (await readFile(dev.adminTokenPath, 'utf8')).trim() };
     await registerServices({
       authorityUrl: authority.url,
-      adminToken: (await readFile(dev.adminTokenPath, 'utf8')).trim(),
+      admin,
       grants: grantsFromPolicy(policy),
       keys,
+      // SVIDs name the address too, so curl and openssl can check the host as well.
+      ...(mtls ? { hosts: [HOST] } : {}),
     });
 
-    const common = (service: string, port: number) => ({
+    /** The service's SVID, renewed in-process; closed after the service that serves it. */
+    const identityOf = async (service: string): Promise<WorkloadIdentity | undefined> => {
+      if (bundle === undefined) return undefined;
+      const identity = await createWorkloadIdentity({
+        authority: { url: authority.url, ca: bundle },
+        spiffeId: serviceSpiffeId(trustDomain, service),
+        credentials: { key: keys.get(service)! },
+      });
+      closers.push(() => identity.close());
+      return identity;
+    };
+    const common = async (service: string, port: number) => ({
       policy,
       authorityUrl: authority.url,
       key: keys.get(service)!,
       host: HOST,
       port,
       logFile: logFile(service),
+      identity: await identityOf(service),
+      authorityCa: bundle,
       ...(options.observe !== undefined ? { observe: options.observe } : {}),
     });
     const started = async (service: Promise<RunningService>) => {
@@ -128,16 +170,16 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       closers.push(() => running.close());
       return running;
     };
-    const billing = await started(startBilling(common(BILLING, ports.billing)));
+    const billing = await started(startBilling(await common(BILLING, ports.billing)));
     const events = await started(
       startEventService({
-        ...common(EVENT_SERVICE, ports.eventService),
+        ...(await common(EVENT_SERVICE, ports.eventService)),
         billingUrl: billing.url,
       }),
     );
     const gateway = await started(
       startGateway({
-        ...common(API_GATEWAY, ports.gateway),
+        ...(await common(API_GATEWAY, ports.gateway)),
         eventServiceUrl: events.url,
         billingUrl: billing.url,
       }),
@@ -145,7 +187,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
     const demo: RunningDemo = {
       dataDir,
+      transport,
       adminTokenPath: dev.adminTokenPath,
+      bundlePath,
       policy,
       authorityUrl: authority.url,
       urls: { [API_GATEWAY]: gateway.url, [EVENT_SERVICE]: events.url, [BILLING]: billing.url },
@@ -157,6 +201,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       console.log(
         banner(
           {
+            transport,
+            bundlePath,
             authorityUrl: authority.url,
             gatewayUrl: gateway.url,
             eventServiceUrl: events.url,

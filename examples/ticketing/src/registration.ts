@@ -1,4 +1,6 @@
-import type { Policy, SigningKey } from '@tessera/core';
+import type { PeerCertificate } from 'node:tls';
+import { parseX509Svid, type Policy, type SigningKey } from '@tessera/core';
+import { Agent, fetch, getGlobalDispatcher } from 'undici';
 
 /**
  * What the authority lets a service ask for: tokens to each of these audiences (services that
@@ -41,36 +43,88 @@ export function grantsFromPolicy(policy: Policy): ServiceGrant[] {
 }
 
 /**
+ * How the launcher proves to the admin API that it is an admin:
+ * - `certificate`: an X.509-SVID whose SPIFFE ID the authority lists as an admin, presented as
+ *   the client certificate over mutual TLS; `ca` is the trust bundle, and the server must be the
+ *   authority's SVID (`authorityId`);
+ * - `token`: the dev authority's admin token, for the plain-HTTP demo.
+ */
+export type AdminCredential =
+  | {
+      readonly certificate: {
+        readonly cert: string;
+        readonly key: string;
+        readonly ca: string;
+        readonly authorityId: string;
+      };
+    }
+  | { readonly token: string };
+
+/** Accepts only the server whose X.509-SVID names `expected`: the SPIFFE ID, not the host name. */
+function serverIs(expected: string) {
+  return (_hostname: string, certificate: PeerCertificate): Error | undefined => {
+    try {
+      const { spiffeId } = parseX509Svid(new Uint8Array(certificate.raw));
+      return spiffeId.uri === expected ? undefined : new Error(`server is ${spiffeId.uri}`);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  };
+}
+
+/**
  * Registers (or re-registers: the admin API upserts) every service with its public key and
- * grant. Running it again with the same keys changes nothing, so the demo does it on every start.
+ * grant, and `hosts` (the addresses its SVIDs name besides its SPIFFE ID, so `curl` and
+ * `openssl` can check the host too). Running it again with the same keys changes nothing, so the
+ * demo does it on every start.
  */
 export async function registerServices(options: {
   readonly authorityUrl: string;
-  readonly adminToken: string;
+  readonly admin: AdminCredential;
   readonly grants: readonly ServiceGrant[];
   readonly keys: ReadonlyMap<string, SigningKey>;
+  readonly hosts?: readonly string[];
 }): Promise<void> {
-  for (const grant of options.grants) {
-    const key = options.keys.get(grant.name);
-    if (key === undefined) throw new Error(`no key for ${grant.name}`);
-    const response = await fetch(new URL('/v1/admin/services', options.authorityUrl), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${options.adminToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({
-        name: grant.name,
-        grants: grant.grants,
-        jwks: { keys: [key.publicJwk] },
-      }),
-      signal: AbortSignal.timeout(5000),
-    });
-    await response.body?.cancel();
-    if (response.status !== 200 && response.status !== 201) {
-      throw new Error(
-        `registering ${grant.name} failed: the authority answered ${response.status}`,
-      );
+  const { admin } = options;
+  const mtls = 'certificate' in admin ? admin.certificate : undefined;
+  const agent =
+    mtls === undefined
+      ? undefined
+      : new Agent({
+          connect: {
+            cert: mtls.cert,
+            key: mtls.key,
+            ca: mtls.ca,
+            checkServerIdentity: serverIs(mtls.authorityId),
+          },
+        });
+  try {
+    for (const grant of options.grants) {
+      const key = options.keys.get(grant.name);
+      if (key === undefined) throw new Error(`no key for ${grant.name}`);
+      const response = await fetch(new URL('/v1/admin/services', options.authorityUrl), {
+        method: 'POST',
+        headers: {
+          ...('token' in admin ? { authorization: `Bearer ${admin.token}` } : {}),
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          name: grant.name,
+          grants: grant.grants,
+          jwks: { keys: [key.publicJwk] },
+          ...(options.hosts !== undefined ? { hosts: options.hosts } : {}),
+        }),
+        signal: AbortSignal.timeout(5000),
+        dispatcher: agent ?? getGlobalDispatcher(),
+      });
+      await response.body?.cancel();
+      if (response.status !== 200 && response.status !== 201) {
+        throw new Error(
+          `registering ${grant.name} failed: the authority answered ${response.status}`,
+        );
+      }
     }
+  } finally {
+    await agent?.close();
   }
 }

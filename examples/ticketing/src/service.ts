@@ -5,7 +5,8 @@ import {
   type SigningKey,
   type TraceContext,
 } from '@tessera/core';
-import { tessera } from '@tessera/fastify';
+import type { WorkloadIdentity } from '@tessera/client';
+import { tessera, tesseraHttpsOptions } from '@tessera/fastify';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -13,6 +14,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
 import pino from 'pino';
 import type { UpstreamResponse } from './upstreams.ts';
 
@@ -41,6 +43,15 @@ export interface ServiceOptions {
   /** Where this service's log, including one Tessera audit event per request, is written. */
   readonly logFile: string;
   readonly observe?: HandlerObserver;
+  /**
+   * The mTLS demo: the service's X.509-SVID from the authority. It serves HTTPS with a client
+   * certificate required, trusting only the trust domain's bundle, and the plugin takes the
+   * caller from that certificate (`mtls` mode, the same policy); a bearer token, when sent too,
+   * must name the same service.
+   */
+  readonly identity?: WorkloadIdentity | undefined;
+  /** The authority's CA bundle (PEM), when the authority serves HTTPS. */
+  readonly authorityCa?: string | undefined;
 }
 
 export interface RunningService {
@@ -127,12 +138,18 @@ export async function startService(
 ): Promise<RunningService> {
   const destination = pino.destination({ dest: options.logFile, sync: true, mkdir: true });
   const logger: FastifyBaseLogger = pino({ name, level: 'info' }, destination);
+  const { identity } = options;
   const app = Fastify({
     loggerInstance: logger,
     // One Tessera audit event per request is the request log; Fastify's own two would repeat it.
     logController: new LogController({ disableRequestLogging: true }),
-  });
+    // null: plain HTTP (the http demo).
+    https: identity === undefined ? null : tesseraHttpsOptions(identity),
+  }) as unknown as FastifyInstance;
+  // Renewed SVIDs and bundle changes reach new handshakes without a restart.
+  const detach = identity?.attachServer(app.server as unknown as TlsServer);
   const close = async () => {
+    detach?.();
     try {
       await app.close();
       await release();
@@ -161,7 +178,12 @@ export async function startService(
     await app.register(tessera, {
       service: name,
       policy: options.policy,
-      authority: { url: options.authorityUrl, credentials: { privateKey: options.key.privateKey } },
+      authority: {
+        url: options.authorityUrl,
+        credentials: { privateKey: options.key.privateKey },
+        ...(options.authorityCa !== undefined ? { ca: options.authorityCa } : {}),
+      },
+      ...(identity !== undefined ? { mtls: { mode: 'required' } } : {}),
     });
     const { observe } = options;
     if (observe !== undefined) {
@@ -180,5 +202,6 @@ export async function startService(
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  return { name, url: `http://${options.host}:${port}`, close };
+  const scheme = identity === undefined ? 'http' : 'https';
+  return { name, url: `${scheme}://${options.host}:${port}`, close };
 }

@@ -2,6 +2,7 @@ import {
   ClientCredentialsTokenSource,
   createServiceDispatcher,
   createServiceMap,
+  type WorkloadIdentity,
 } from '@tessera/client';
 import { serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import { Agent, request } from 'undici';
@@ -27,6 +28,9 @@ export interface Upstreams {
  * An outbound client for `self`: tokens from the authority with `self`'s own key (never a
  * forwarded user token, never a shared secret), one per upstream audience with the scopes the
  * policy requires there; `traceparent` and `x-correlation-id` continue the inbound request's.
+ * With a workload `identity` (the mTLS demo) every connection also presents `self`'s X.509-SVID
+ * and accepts an upstream only if its certificate names the SPIFFE ID the service map expects
+ * for that address, and the tokens come over mTLS too.
  */
 export function createUpstreams(options: {
   readonly self: string;
@@ -34,13 +38,16 @@ export function createUpstreams(options: {
   readonly authorityUrl: string;
   readonly policy: Policy;
   readonly urls: Readonly<Record<string, string>>;
+  readonly identity?: WorkloadIdentity | undefined;
 }): Upstreams {
-  const { policy, self, urls } = options;
-  const tokens = new ClientCredentialsTokenSource({
-    authorityUrl: options.authorityUrl,
-    clientId: serviceSpiffeId(policy.trustDomain, self),
-    key: options.key,
-  });
+  const { identity, policy, self, urls } = options;
+  const tokens =
+    identity?.tokenSource() ??
+    new ClientCredentialsTokenSource({
+      authorityUrl: options.authorityUrl,
+      clientId: serviceSpiffeId(policy.trustDomain, self),
+      key: options.key,
+    });
   const services = createServiceMap(
     Object.fromEntries(
       Object.entries(urls).map(([name, url]) => [
@@ -50,7 +57,7 @@ export function createUpstreams(options: {
     ),
     { trustDomain: policy.trustDomain },
   );
-  const agent = new Agent();
+  const agent = identity?.dispatcher({ services }) ?? new Agent();
   const dispatcher = createServiceDispatcher({ tokens, services, agent });
   return {
     async call(service, method, path, body) {

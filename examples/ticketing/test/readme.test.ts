@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '@tessera/core';
-import { suggestedCommands } from '../src/banner.ts';
+import { fileURLToPath } from 'node:url';
+import { banner, suggestedCommands, suggestedMtlsCommands } from '../src/banner.ts';
 import { DEFAULT_PORTS } from '../src/config.ts';
 import { POLICY_FILE } from '../src/main.ts';
 
 const root = new URL('../../../', import.meta.url);
+const REPO = fileURLToPath(root).replace(/\/$/, '');
 const readme = readFileSync(new URL('README.md', root), 'utf8');
 const policy = parsePolicy(readFileSync(POLICY_FILE, 'utf8'));
 
@@ -57,7 +59,7 @@ describe('README: the ticketing demo', () => {
 
   it('sends every curl command to the port of a service that has that route', () => {
     for (const command of curls) {
-      const match = /http:\/\/127\.0\.0\.1:(\d+)(\/[^\s'"]*)/.exec(command);
+      const match = /https?:\/\/127\.0\.0\.1:(\d+)(\/[^\s'"]*)/.exec(command);
       assert.ok(match !== null, command);
       const service = SERVICE_ON_PORT.get(Number(match[1]));
       assert.ok(service !== undefined, `unknown port in: ${command}`);
@@ -70,19 +72,44 @@ describe('README: the ticketing demo', () => {
     }
   });
 
-  it('shows the commands the banner suggests, character for character', () => {
-    const commands = suggestedCommands({
-      authorityUrl: `http://127.0.0.1:${DEFAULT_PORTS.authority}`,
-      gatewayUrl: `http://127.0.0.1:${DEFAULT_PORTS.gateway}`,
-      eventServiceUrl: `http://127.0.0.1:${DEFAULT_PORTS.eventService}`,
-      billingUrl: `http://127.0.0.1:${DEFAULT_PORTS.billing}`,
-      adminTokenPath: '.tessera/admin.token',
-      keyDir: '.tessera/keys',
-      logDir: '.tessera/logs',
-    });
-    for (const { command } of commands) {
+  /** What the banner is given with the default ports, from the repository root. */
+  const bannerInput = (transport: 'mtls' | 'http') => {
+    const scheme = transport === 'mtls' ? 'https' : 'http';
+    return {
+      transport,
+      authorityUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.authority}`,
+      gatewayUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.gateway}`,
+      eventServiceUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.eventService}`,
+      billingUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.billing}`,
+      adminTokenPath: `${REPO}/.tessera/admin.token`,
+      bundlePath: transport === 'mtls' ? `${REPO}/.tessera/bundle.pem` : undefined,
+      keyDir: `${REPO}/.tessera/keys`,
+      logDir: `${REPO}/.tessera/logs`,
+    };
+  };
+
+  it('shows the commands the plain-HTTP banner suggests, character for character', () => {
+    for (const { command } of suggestedCommands(bannerInput('http'))) {
       assert.ok(curls.includes(command), `missing: ${command}`);
     }
+  });
+
+  it('shows the commands the mTLS banner suggests, character for character', () => {
+    const typed = demo
+      .split('\n')
+      .filter((line) => line.startsWith('$ '))
+      .map((line) => line.slice(2));
+    for (const { command } of suggestedMtlsCommands(bannerInput('mtls'), REPO)) {
+      assert.ok(typed.includes(command), `missing: ${command}`);
+    }
+  });
+
+  it('shows what `npm start` prints, as the mTLS banner prints it', () => {
+    const shows = readme.slice(
+      readme.indexOf('\n## What `npm start` shows\n'),
+      readme.indexOf('\n## The ticketing demo\n'),
+    );
+    assert.ok(shows.includes(banner(bannerInput('mtls'), REPO)));
   });
 
   it('is what `npm start` runs; the core walkthrough stays as `npm run quickstart`', () => {

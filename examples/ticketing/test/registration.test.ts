@@ -35,8 +35,12 @@ describe('registration from policy.yaml', () => {
 });
 
 describe('demo settings from the environment', () => {
-  it('defaults to 7700–7703 and ./.tessera', () => {
-    assert.deepEqual(demoSettingsFromEnv({}), { dataDir: '.tessera', ports: DEFAULT_PORTS });
+  it('defaults to mutual TLS on 7700–7703 and ./.tessera', () => {
+    assert.deepEqual(demoSettingsFromEnv({}), {
+      dataDir: '.tessera',
+      ports: DEFAULT_PORTS,
+      transport: 'mtls',
+    });
     assert.deepEqual(DEFAULT_PORTS, {
       authority: 7700,
       gateway: 7701,
@@ -53,13 +57,24 @@ describe('demo settings from the environment', () => {
         EVENT_SERVICE_PORT: '8802',
         BILLING_PORT: '8803',
         TESSERA_DATA_DIR: '/tmp/demo',
+        TESSERA_DEMO_TRANSPORT: 'http',
       }),
       {
         dataDir: '/tmp/demo',
         ports: { authority: 8800, gateway: 8801, eventService: 8802, billing: 8803 },
+        transport: 'http',
       },
     );
   });
+
+  for (const value of ['https', 'HTTP', 'tls', 'plain']) {
+    it(`refuses TESSERA_DEMO_TRANSPORT=${value}, naming the variable`, () => {
+      assert.throws(
+        () => demoSettingsFromEnv({ TESSERA_DEMO_TRANSPORT: value }),
+        /TESSERA_DEMO_TRANSPORT must be one of: mtls, http/,
+      );
+    });
+  }
 
   for (const value of ['0', '65536', 'http', '77o1', '-1', '7701.5']) {
     it(`refuses GATEWAY_PORT=${value}, naming the variable`, () => {
