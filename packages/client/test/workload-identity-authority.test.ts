@@ -94,6 +94,24 @@ describe('workload identity against the authority over HTTPS', () => {
     );
   });
 
+  it('starts from a join token with an Ed25519 key and renews over mTLS (the token is spent)', async () => {
+    await authority.register('ledger', [], []);
+    const created = await authority.admin('POST', '/v1/admin/join-tokens', { service: 'ledger' });
+    assert.equal(created.status, 201);
+    const { token } = (await created.json()) as { token: string };
+    const ledger = await createWorkloadIdentity({
+      ...options('spiffe://tessera.local/ledger', billingKey, await authority.bundlePem(), {
+        keyType: 'Ed25519',
+        svidLifetimeSeconds: 4,
+      }),
+      credentials: { joinToken: token },
+    });
+    identities.push(ledger);
+    const first = ledger.current()?.svid.serialNumber;
+    assert.equal(ledger.current()?.svid.spiffeId.uri, 'spiffe://tessera.local/ledger');
+    assert.notEqual(await nextRotation(ledger), first);
+  });
+
   it('obtains SVIDs, serves mTLS, calls with mTLS plus a token, renews over mTLS', async () => {
     const ca = await authority.bundlePem();
     const billing = await createWorkloadIdentity(
@@ -143,12 +161,14 @@ describe('workload identity against the authority over HTTPS', () => {
         bearer: true,
       });
 
+      const metrics = async () => (await authority.request('/metrics')).text();
+      const before = svidsIssued(await metrics(), 'tls_client_auth');
       const first = billing.current()?.svid.serialNumber;
       const renewed = await nextRotation(billing);
       assert.notEqual(renewed, first);
-      const metrics = await (await authority.request('/metrics')).text();
-      assert.ok(svidsIssued(metrics, 'tls_client_auth') >= 1, 'renewal used the SVID over mTLS');
-      assert.ok(svidsIssued(metrics, 'private_key_jwt') >= 2);
+      const now = await metrics();
+      assert.ok(svidsIssued(now, 'tls_client_auth') > before, 'renewal used the SVID over mTLS');
+      assert.ok(svidsIssued(now, 'private_key_jwt') >= 2);
       const again = await request(`${url}/invoices`, { dispatcher });
       assert.equal(again.statusCode, 200);
       await again.body.dump();
