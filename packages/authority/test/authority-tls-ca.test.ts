@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   pemDecodeAll,
 } from '@tessera/core';
 import { createTestCa } from '@tessera/core/testing';
+import { requestOverTls } from '../src/testing/tls-request.ts';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
 import { curlTokenClaims, opensslThumbprint } from './support/curl-token.ts';
 
@@ -195,5 +196,132 @@ void describe('the authority over HTTPS with its own CA', () => {
       .map((line) => (JSON.parse(line) as { reason?: string }).reason)
       .filter((reason) => reason !== undefined);
     assert.deepEqual(reasons, ['svid_revoked', 'svid_revoked']);
+  });
+});
+
+void describe('CA bundle changes', () => {
+  void it('rewrites the bundle file and the trusted client CAs when the next CA is published', async () => {
+    const before = await authority.bundlePem();
+    assert.equal(pemDecodeAll(before, 'CERTIFICATE').length, 1);
+    const rotated = await authority.admin('POST', '/v1/admin/ca/rotate');
+    assert.equal(rotated.status, 200);
+    await authority.running.refreshTls();
+    const after = await authority.bundlePem();
+    assert.equal(pemDecodeAll(after, 'CERTIFICATE').length, 2);
+    assert.equal(authority.running.serverCredentials?.ca, after);
+    // The server still presents a certificate that chains to the bundle as written.
+    await writeFile(bundleFile, after);
+    const { stdout } = await run(
+      'sh',
+      [
+        '-c',
+        `openssl s_client -connect 127.0.0.1:${port} -CAfile "$1" </dev/null 2>&1`,
+        'sh',
+        bundleFile,
+      ],
+      { timeout: 20_000 },
+    );
+    assert.match(stdout, /Verify return code: 0 \(ok\)/);
+  });
+});
+
+void describe('operator-provided server certificate (tls.certFile, tls.keyFile)', () => {
+  let operator: TestAuthority;
+  let dir: string;
+  const operatorCa = createTestCa('tessera.local');
+  const EDGE = 'spiffe://tessera.local/edge';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-tls-operator-'));
+    const first = operatorCa.issueSvid('/edge');
+    await writeFile(join(dir, 'tls.crt'), first.certPem);
+    await writeFile(join(dir, 'tls.key'), first.keyPem, { mode: 0o600 });
+    operator = await startTestAuthority({
+      tls: true,
+      config: {
+        tls: {
+          certFile: join(dir, 'tls.crt'),
+          keyFile: join(dir, 'tls.key'),
+          bundleFile: join(dir, 'bundle.pem'),
+        },
+      },
+    });
+  });
+
+  after(async () => {
+    await operator.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const serverSerial = async () => {
+    const response = await requestOverTls(`${operator.url}/healthz`, {
+      ca: operatorCa.certPem,
+      serverSpiffeId: EDGE,
+    });
+    assert.equal(response.status, 200);
+    return operator.running.serverCredentials?.cert;
+  };
+
+  void it("serves the operator's chain, and picks up new files without a restart", async () => {
+    const first = await serverSerial();
+    const second = operatorCa.issueSvid('/edge');
+    await writeFile(join(dir, 'tls.crt'), second.certPem);
+    await writeFile(join(dir, 'tls.key'), second.keyPem, { mode: 0o600 });
+    await operator.running.refreshTls();
+    const now = await serverSerial();
+    assert.notEqual(now, first);
+    assert.equal(now, second.certPem);
+    const { stdout } = await run(
+      'sh',
+      [
+        '-c',
+        `openssl s_client -connect 127.0.0.1:${new URL(operator.url).port} </dev/null 2>/dev/null | openssl x509 -noout -serial`,
+      ],
+      { timeout: 20_000 },
+    );
+    const serial = /serial=([0-9A-F]+)/
+      .exec(stdout)?.[1]
+      ?.toLowerCase()
+      .replace(/^(00)+/, '');
+    assert.equal(serial, parseX509Svid(second.der).serialNumber);
+  });
+
+  void it("still checks client certificates against the authority's own CA bundle", async () => {
+    for (const body of [{ name: 'billing' }, { name: 'event-service', audiences: ['billing'] }]) {
+      const registered = await requestOverTls(`${operator.url}/v1/admin/services`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${operator.adminToken}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+        ca: operatorCa.certPem,
+        serverSpiffeId: EDGE,
+      });
+      assert.equal(registered.status, 201);
+    }
+    const tokenWith = (certPem: string, keyPem: string) =>
+      requestOverTls(`${operator.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: EVENTS,
+          audience: 'billing',
+        }).toString(),
+        ca: operatorCa.certPem,
+        serverSpiffeId: EDGE,
+        cert: certPem,
+        key: keyPem,
+      });
+    const foreign = operatorCa.issueSvid('/event-service');
+    assert.equal((await tokenWith(foreign.certPem, foreign.keyPem)).status, 401);
+    const key = newKey();
+    const own = await operator.running.ca.issueSvid({
+      spiffeId: EVENTS,
+      publicKey: createPublicKey(key),
+    });
+    const ownKey = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+    assert.equal((await tokenWith(own.chainPem, ownKey)).status, 200);
   });
 });
