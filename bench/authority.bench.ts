@@ -11,7 +11,9 @@
  * process on one thread per worker, all at once, while no load runs, so candidate and baseline
  * are given the same number of cores; the published line says how many (`cores`).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import {
+  createCertificationRequest,
   generateSigningKey,
   JWT_BEARER_ASSERTION_TYPE,
   mintClientAssertion,
@@ -96,6 +98,20 @@ const ENDPOINTS: readonly Endpoint[] = [
     fields: {},
     introspects: true,
     accepts: (body) => body.active === true,
+  },
+  {
+    name: 'authority.svid_x509',
+    path: '/v1/svid/x509',
+    baseline: { name: 'crypto.sign', work: 'sign' },
+    // One CSR for every request: the authority takes only its key, and signs a new certificate
+    // (new serial, recorded in the store, audited) each time.
+    fields: {
+      csr: createCertificationRequest(
+        generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      ),
+    },
+    introspects: false,
+    accepts: (body) => typeof body.svid === 'string' && typeof body.bundle === 'string',
   },
 ];
 

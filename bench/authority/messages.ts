@@ -16,9 +16,10 @@ export interface AuthorityReady {
  * The least signature work the authority does per request, measured raw on as many cores as the
  * authority has (one thread per worker):
  * `verify+sign` per token (the client assertion's ES256 verify, the token's ES256 sign),
- * `verify+verify` per introspection (the client assertion's and the introspected token's).
+ * `verify+verify` per introspection (the client assertion's and the introspected token's),
+ * `sign` per X.509-SVID (ECDSA P-256 over a certificate-sized input).
  */
-export type CryptoWork = 'verify+sign' | 'verify+verify';
+export type CryptoWork = 'verify+sign' | 'verify+verify' | 'sign';
 
 export type AuthorityRequest =
   | { readonly type: 'ceiling'; readonly work: CryptoWork; readonly durationMs: number }

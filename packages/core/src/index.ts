@@ -174,4 +174,7 @@ export {
   issueCertificateRevocationList,
   type RevocationListTemplate,
   type RevokedSerial,
+  createLeafIssuer,
+  type LeafIssuer,
+  type LeafRequest,
 } from './x509/index.ts';

@@ -10,12 +10,14 @@ import { TesseraError } from '../src/errors.ts';
 import {
   certificateThumbprint,
   createCertificationRequest,
+  createLeafIssuer,
   issueCertificate,
   issueCertificateRevocationList,
   parseCertificationRequest,
   parseX509Svid,
   pemDecodeAll,
   pemEncode,
+  type LeafRequest,
 } from '../src/x509/index.ts';
 import { createTestCa } from '../src/testing/test-ca.ts';
 
@@ -431,6 +433,140 @@ describe('IP address SANs', () => {
         notAfter: 2,
         profile: { kind: 'leaf', uris: ['spiffe://tessera.local/a'], ipAddresses: ['localhost'] },
         issuer: { privateKey: ca.privateKey, certificate: ca.der },
+      }),
+    );
+  });
+});
+
+describe('createLeafIssuer (the fast path of issueCertificate for leaves)', () => {
+  const cases: [string, 'P-256' | 'Ed25519', 'P-256' | 'Ed25519', Partial<LeafRequest>][] = [
+    ['P-256 CA, P-256 leaf, URI SAN only', 'P-256', 'P-256', {}],
+    [
+      'Ed25519 CA, P-256 leaf, IP and DNS SANs',
+      'Ed25519',
+      'P-256',
+      {
+        dnsNames: ['billing.internal', 'a.b.c'],
+        ipAddresses: ['127.0.0.1', '::1', '10.1.2.3'],
+      },
+    ],
+    [
+      'Ed25519 CA, Ed25519 leaf, a long SAN list (long-form lengths)',
+      'Ed25519',
+      'Ed25519',
+      {
+        dnsNames: Array.from({ length: 40 }, (_, i) => `host-${i}.tessera.internal`),
+      },
+    ],
+    [
+      'Ed25519 CA, validity past 2049 (GeneralizedTime)',
+      'Ed25519',
+      'P-256',
+      {
+        notAfter: 2_600_000_000,
+      },
+    ],
+  ];
+  for (const [name, caType, leafType, extra] of cases) {
+    test(`writes the same DER as issueCertificate: ${name}`, () => {
+      const issuerCa = createTestCa('tessera.local', { keyType: caType });
+      const leafKey =
+        leafType === 'P-256'
+          ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+          : generateKeyPairSync('ed25519').privateKey;
+      const request: LeafRequest = {
+        serialNumber: new Uint8Array([0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+        publicKey: createPublicKey(leafKey),
+        notBefore: Math.floor(Date.now() / 1000) - 60,
+        notAfter: Math.floor(Date.now() / 1000) + 3600,
+        uris: ['spiffe://tessera.local/billing'],
+        ...extra,
+      };
+      const issuer = { privateKey: issuerCa.privateKey, certificate: issuerCa.der };
+      const fast = createLeafIssuer(issuer, { organization: 'Tessera' }).issue(request);
+      const slow = issueCertificate({
+        serialNumber: request.serialNumber,
+        subject: { organization: 'Tessera' },
+        publicKey: request.publicKey,
+        notBefore: request.notBefore,
+        notAfter: request.notAfter,
+        profile: {
+          kind: 'leaf',
+          uris: request.uris,
+          ...(request.dnsNames !== undefined ? { dnsNames: request.dnsNames } : {}),
+          ...(request.ipAddresses !== undefined ? { ipAddresses: request.ipAddresses } : {}),
+        },
+        issuer,
+      });
+      const fastCert = new X509Certificate(fast);
+      assert.ok(fastCert.verify(createPublicKey(issuerCa.privateKey)));
+      if (caType === 'Ed25519') {
+        // Deterministic signatures: the whole certificate is the same.
+        assert.equal(Buffer.from(fast).toString('hex'), Buffer.from(slow).toString('hex'));
+      } else {
+        // ECDSA signatures differ; everything they sign must not.
+        const tbs = (der: Uint8Array) =>
+          der.subarray(4, 4 + ((der[6] ?? 0) << 8) + (der[7] ?? 0) + 4);
+        assert.equal(
+          Buffer.from(tbs(fast)).toString('hex'),
+          Buffer.from(tbs(slow)).toString('hex'),
+        );
+      }
+      const caFile = file(`leaf-issuer-ca-${caType}.pem`, issuerCa.certPem);
+      const leafFile = file('leaf-issuer-leaf.pem', pemEncode('CERTIFICATE', fast));
+      const verified = opensslAll(
+        'verify',
+        '-attime',
+        String(request.notBefore + 60),
+        '-CAfile',
+        caFile,
+        leafFile,
+      );
+      assert.equal(verified.status, 0, verified.output);
+    });
+  }
+
+  test("takes the CSR's SubjectPublicKeyInfo as is, with the same result", () => {
+    const issuerCa = createTestCa('tessera.local', { keyType: 'Ed25519' });
+    const issuer = createLeafIssuer({ privateKey: issuerCa.privateKey, certificate: issuerCa.der });
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const fromCsr = parseCertificationRequest(createCertificationRequest(key));
+    assert.deepEqual(
+      Buffer.from(fromCsr.spki),
+      createPublicKey(key).export({ type: 'spki', format: 'der' }),
+    );
+    const base = {
+      serialNumber: new Uint8Array([7]),
+      publicKey: fromCsr.publicKey,
+      notBefore: 1_000_000_000,
+      notAfter: 1_000_003_600,
+      uris: ['spiffe://tessera.local/a'],
+    };
+    assert.deepEqual(issuer.issue({ ...base, spki: fromCsr.spki }), issuer.issue(base));
+  });
+
+  test('refuses an RSA issuer key and a leaf window that ends before it starts', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+    rejectsWith('ERR_X509_INVALID', () =>
+      createLeafIssuer({ privateKey: rsa, certificate: ca.der }),
+    );
+    const issuer = createLeafIssuer({ privateKey: ca.privateKey, certificate: ca.der });
+    rejectsWith('ERR_X509_INVALID', () =>
+      issuer.issue({
+        serialNumber: new Uint8Array([1]),
+        publicKey: ca.privateKey,
+        notBefore: 10,
+        notAfter: 10,
+        uris: ['spiffe://tessera.local/a'],
+      }),
+    );
+    rejectsWith('ERR_X509_INVALID', () =>
+      issuer.issue({
+        serialNumber: new Uint8Array([1]),
+        publicKey: createPublicKey(rsa),
+        notBefore: 10,
+        notAfter: 20,
+        uris: ['spiffe://tessera.local/a'],
       }),
     );
   });

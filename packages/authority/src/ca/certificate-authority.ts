@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } fro
 import { isIP } from 'node:net';
 import {
   certificateThumbprint,
+  createLeafIssuer,
   isTesseraError,
   issueCertificate,
   issueCertificateRevocationList,
@@ -10,6 +11,7 @@ import {
   pemEncode,
   TesseraError,
   type Clock,
+  type LeafIssuer,
 } from '@tessera/core';
 import { decryptPrivateKey, encryptPrivateKey, type KeyEncryptionKey } from '../keys/kek.ts';
 import type { CaRecord, Store } from '../store/types.ts';
@@ -58,6 +60,8 @@ export interface IssueSvidRequest {
   readonly spiffeId: string;
   /** The subject's public key (P-256 or Ed25519). */
   readonly publicKey: KeyObject;
+  /** Its SubjectPublicKeyInfo DER, when at hand (`parseCertificationRequest` gives it). */
+  readonly spki?: Uint8Array;
   /** Requested lifetime; default `defaultSvidLifetimeSeconds`, capped at the maximum and at the CA's expiry. */
   readonly lifetimeSeconds?: number;
   /** IP addresses and DNS names to add as SANs. */
@@ -117,6 +121,8 @@ const CRL_CACHE_MS = 5_000;
 /** AAD prefix: a CA key blob cannot be passed off as a signing key's, or the reverse. */
 const AAD_PREFIX = 'ca:';
 const MAX_HOSTS = 32;
+/** Subject of every X.509-SVID; the identity is the URI SAN (SPIFFE X.509-SVID §2). */
+const LEAF_SUBJECT = { organization: 'Tessera' } as const;
 
 function invalid(detail: string): TesseraError {
   return new TesseraError('ERR_CONFIG_INVALID', detail);
@@ -187,6 +193,7 @@ interface LoadedCa {
   readonly privateKey: KeyObject;
   /** The certificates above it that go into an SVID's chain (not a self-signed root). */
   readonly chainTailPem: string;
+  readonly leaves: LeafIssuer;
 }
 
 /**
@@ -232,6 +239,7 @@ export class CertificateAuthority {
   #records: readonly CaRecord[] = [];
   readonly #loaded = new Map<string, LoadedCa>();
   #crl: { key: string; der: Uint8Array; builtAtMs: number } | undefined;
+  #bundleCache: { key: string; certificates: string[]; pem: string } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -357,19 +365,15 @@ export class CertificateAuthority {
     if (notAfter <= now) throw new TesseraError('ERR_UNAVAILABLE', 'the active CA has expired');
     const notBefore = Math.max(now - BACKDATE_SECONDS, seconds(ca.record.notBeforeMs));
     const serial = randomSerial();
-    const der = issueCertificate({
+    const der = ca.leaves.issue({
       serialNumber: serial.bytes,
-      subject: { organization: 'Tessera' },
       publicKey: request.publicKey,
+      ...(request.spki !== undefined ? { spki: request.spki } : {}),
       notBefore,
       notAfter,
-      profile: {
-        kind: 'leaf',
-        uris: [id.uri],
-        dnsNames: hosts.filter((host) => isIP(host) === 0),
-        ipAddresses: hosts.filter((host) => isIP(host) !== 0),
-      },
-      issuer: { privateKey: ca.privateKey, certificate: ca.der },
+      uris: [id.uri],
+      dnsNames: hosts.filter((host) => isIP(host) === 0),
+      ipAddresses: hosts.filter((host) => isIP(host) !== 0),
     });
     await this.#store.recordSvid({
       serialNumber: serial.hex,
@@ -393,22 +397,31 @@ export class CertificateAuthority {
 
   /** The CA certificates in the bundle (PEM, each once): the operator's root, then ours. */
   bundleCertificates(): string[] {
+    return this.#bundle().certificates;
+  }
+
+  /** `GET /v1/bundle.pem`: every trusted CA certificate, for openssl and curl. */
+  bundlePem(): string {
+    return this.#bundle().pem;
+  }
+
+  /** The bundle, rebuilt only when the set of published CAs changed (every SVID response has it). */
+  #bundle(): { key: string; certificates: string[]; pem: string } {
     const now = this.#clock.now();
-    const pems: string[] = [];
-    if (this.#operatorRoot !== undefined) pems.push(this.#operatorRoot.certificate.toString());
     const { active, next } = resolve(this.#records, now);
     const ordered = [
       ...(active === undefined ? [] : [active]),
       ...(next === undefined ? [] : [next]),
       ...this.#records.filter((r) => r !== active && r !== next && this.#isPublished(r, now)),
     ];
+    const key = ordered.map((record) => record.id).join(' ');
+    if (this.#bundleCache?.key === key) return this.#bundleCache;
+    const pems: string[] = [];
+    if (this.#operatorRoot !== undefined) pems.push(this.#operatorRoot.certificate.toString());
     for (const record of ordered) pems.push(new X509Certificate(record.certificatePem).toString());
-    return [...new Set(pems)];
-  }
-
-  /** `GET /v1/bundle.pem`: every trusted CA certificate, for openssl and curl. */
-  bundlePem(): string {
-    return this.bundleCertificates().join('');
+    const certificates = [...new Set(pems)];
+    this.#bundleCache = { key, certificates, pem: certificates.join('') };
+    return this.#bundleCache;
   }
 
   /**
@@ -583,7 +596,13 @@ export class CertificateAuthority {
         : [der, ...parents.filter((parent) => !isSelfSigned(new X509Certificate(parent)))]
             .map((cert) => pemEncode('CERTIFICATE', cert))
             .join('');
-    return { record, der, privateKey, chainTailPem };
+    return {
+      record,
+      der,
+      privateKey,
+      chainTailPem,
+      leaves: createLeafIssuer({ privateKey, certificate: der }, LEAF_SUBJECT),
+    };
   }
 
   async #createCa(state: 'active' | 'next', activatesAtMs: number, now: number): Promise<CaRecord> {

@@ -1,5 +1,9 @@
-import type { KeyObject } from 'node:crypto';
-import { isTesseraError, parseCertificationRequest, MAX_CSR_PEM_BYTES } from '@tessera/core';
+import {
+  isTesseraError,
+  MAX_CSR_PEM_BYTES,
+  parseCertificationRequest,
+  type CertificationRequestKey,
+} from '@tessera/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientAuthenticationError, type AuthorityContext } from '../context.ts';
 import { authenticatePeerService, hasPeerCertificate } from '../client-auth/peer-svid.ts';
@@ -27,9 +31,9 @@ function readCsr(
   request: FastifyRequest,
   reply: FastifyReply,
   csr: string,
-): KeyObject | undefined {
+): CertificationRequestKey | undefined {
   try {
-    return parseCertificationRequest(csr).publicKey;
+    return parseCertificationRequest(csr);
   } catch (error) {
     if (!isTesseraError(error)) throw error;
     ctx.metrics.failures.inc({ endpoint: 'svid', reason: error.code });
@@ -139,7 +143,7 @@ export function registerSvidRoute(app: FastifyInstance, ctx: AuthorityContext): 
 
     let method: AuthMethod;
     let service: ServiceRecord | undefined;
-    let publicKey: KeyObject | undefined;
+    let publicKey: CertificationRequestKey | undefined;
     if (joinToken !== undefined) {
       method = 'join_token';
       // Checked before the token is spent: a bad CSR does not burn a one-use token.
@@ -162,7 +166,8 @@ export function registerSvidRoute(app: FastifyInstance, ctx: AuthorityContext): 
 
     const issued = await ctx.ca.issueSvid({
       spiffeId: service.spiffeId,
-      publicKey,
+      publicKey: publicKey.publicKey,
+      spki: publicKey.spki,
       ...(lifetimeSeconds !== undefined ? { lifetimeSeconds } : {}),
       ...(service.hosts !== undefined && service.hosts.length > 0 ? { hosts: service.hosts } : {}),
     });

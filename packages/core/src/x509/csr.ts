@@ -1,14 +1,11 @@
 import { CertificationRequest, CertificationRequestInfo, Attributes } from '@peculiar/asn1-csr';
 import { Name } from '@peculiar/asn1-x509';
-import { sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { BIT_STRING, INTEGER, readElement, SEQUENCE } from './der.ts';
 import { TesseraError } from '../errors.ts';
 import {
-  OID_ECDSA_WITH_SHA256,
-  OID_ED25519,
   digestFor,
   keyTypeOf,
-  parseDer,
-  publicKeyFromSpki,
   serializeDer,
   signatureAlgorithmFor,
   spkiOf,
@@ -17,12 +14,24 @@ import {
 } from './asn1.ts';
 import { pemDecodeAll, pemEncode } from './pem.ts';
 
+const OBJECT_IDENTIFIER = 0x06;
+/** 1.2.840.10045.4.3.2 and 1.3.101.112, as OBJECT IDENTIFIER content octets. */
+const ECDSA_WITH_SHA256_OID = Uint8Array.of(0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02);
+const ED25519_OID = Uint8Array.of(0x2b, 0x65, 0x70);
+const NULL = Uint8Array.of(0x05, 0x00);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
+
 /** A CSR larger than this is refused before it is parsed; a P-256 CSR is about 250 bytes. */
 export const MAX_CSR_PEM_BYTES = 8192;
 
 export interface CertificationRequestKey {
   readonly publicKey: KeyObject;
   readonly keyType: CertificateKeyType;
+  /** The key's SubjectPublicKeyInfo (DER) as the CSR carries it, for `LeafRequest.spki`. */
+  readonly spki: Uint8Array;
 }
 
 /**
@@ -66,34 +75,72 @@ export function parseCertificationRequest(pem: string): CertificationRequestKey 
   const [block] = blocks;
   if (blocks.length !== 1 || block === undefined)
     throw new TesseraError('ERR_CSR_INVALID', 'more than one CSR');
-  let request: CertificationRequest;
-  try {
-    request = parseDer(block, CertificationRequest, 'CSR');
-  } catch {
-    throw new TesseraError('ERR_CSR_INVALID', 'CSR is not valid DER');
-  }
-  if (request.certificationRequestInfo.version !== 0)
-    throw new TesseraError('ERR_CSR_INVALID', 'CSR version is not 1');
+  // Walked with the strict DER reader rather than the schema: parsing a CSR into schema objects
+  // cost several times its signature check, on the path of every SVID issuance.
+  const invalid = (detail: string) => new TesseraError('ERR_CSR_INVALID', detail);
+  const outer = readElement(block, 0);
+  if (outer?.tag !== SEQUENCE || outer.end !== block.byteLength)
+    throw invalid('CSR is not valid DER');
+  const info = readElement(block, outer.start, outer.end);
+  const algorithm = info && readElement(block, info.end, outer.end);
+  const signature = algorithm && readElement(block, algorithm.end, outer.end);
+  if (
+    info?.tag !== SEQUENCE ||
+    algorithm?.tag !== SEQUENCE ||
+    signature?.tag !== BIT_STRING ||
+    signature.end !== outer.end
+  )
+    throw invalid('CSR is not valid DER');
+  const version = readElement(block, info.start, info.end);
+  const subject = version && readElement(block, version.end, info.end);
+  const spki = subject && readElement(block, subject.end, info.end);
+  const attributes = spki && readElement(block, spki.end, info.end);
+  if (
+    version?.tag !== INTEGER ||
+    subject?.tag !== SEQUENCE ||
+    spki?.tag !== SEQUENCE ||
+    attributes?.tag !== 0xa0 ||
+    attributes.end !== info.end
+  )
+    throw invalid('CSR is not valid DER');
+  if (version.end - version.start !== 1 || block[version.start] !== 0)
+    throw invalid('CSR version is not 1');
   let publicKey: KeyObject;
   try {
-    publicKey = publicKeyFromSpki(request.certificationRequestInfo.subjectPKInfo);
+    publicKey = createPublicKey({
+      key: Buffer.from(block.subarray(subject.end, spki.end)),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     throw new TesseraError('ERR_CSR_KEY', 'CSR public key cannot be read');
   }
   const keyType = keyTypeOf(publicKey);
   if (keyType === undefined) throw new TesseraError('ERR_CSR_KEY', 'key must be P-256 or Ed25519');
-  const expected = keyType === 'P-256' ? OID_ECDSA_WITH_SHA256 : OID_ED25519;
-  const algorithm = request.signatureAlgorithm;
-  if (algorithm.algorithm !== expected || (keyType === 'Ed25519' && algorithm.parameters))
-    throw new TesseraError('ERR_CSR_INVALID', 'CSR signature algorithm does not match its key');
-  const signed = request.certificationRequestInfoRaw;
-  if (signed === undefined) throw new TesseraError('ERR_CSR_INVALID', 'CSR body is missing');
+  const oid = readElement(block, algorithm.start, algorithm.end);
+  const expected = keyType === 'P-256' ? ECDSA_WITH_SHA256_OID : ED25519_OID;
+  const parameters = block.subarray(oid?.end ?? algorithm.start, algorithm.end);
+  if (
+    oid?.tag !== OBJECT_IDENTIFIER ||
+    !sameBytes(block.subarray(oid.start, oid.end), expected) ||
+    // RFC 8410 §3: Ed25519 has no parameters; RFC 5758 §3.2: nor has ecdsa-with-SHA256 (a NULL
+    // written by old encoders is tolerated).
+    !(parameters.byteLength === 0 || (keyType === 'P-256' && sameBytes(parameters, NULL)))
+  )
+    throw invalid('CSR signature algorithm does not match its key');
+  if (signature.end - signature.start < 2 || block[signature.start] !== 0)
+    throw invalid('CSR signature is not a whole number of octets');
   let valid = false;
   try {
-    valid = verify(digestFor(keyType), toBytes(signed), publicKey, toBytes(request.signature));
+    valid = verify(
+      digestFor(keyType),
+      block.subarray(outer.start, info.end),
+      publicKey,
+      block.subarray(signature.start + 1, signature.end),
+    );
   } catch {
     valid = false;
   }
-  if (!valid) throw new TesseraError('ERR_CSR_INVALID', 'CSR signature does not verify');
-  return { publicKey, keyType };
+  if (!valid) throw invalid('CSR signature does not verify');
+  return { publicKey, keyType, spki: block.slice(subject.end, spki.end) };
 }

@@ -14,3 +14,4 @@ export {
   type RevokedSerial,
 } from './crl.ts';
 export { expectPeerSpiffeId } from './peer-id.ts';
+export { createLeafIssuer, type LeafIssuer, type LeafRequest } from './leaf-issuer.ts';

@@ -136,7 +136,7 @@ export function issueCertificate(template: CertificateTemplate): Uint8Array {
   );
 }
 
-function profileExtensions(profile: CertificateProfile, emptySubject: boolean) {
+export function profileExtensions(profile: CertificateProfile, emptySubject: boolean) {
   if (profile.kind === 'ca') {
     const extensions = [
       extension(
@@ -186,7 +186,7 @@ function profileExtensions(profile: CertificateProfile, emptySubject: boolean) {
   ];
 }
 
-function buildName(subject: CertificateTemplate['subject']): Name {
+export function buildName(subject: CertificateTemplate['subject']): Name {
   const rdns: RelativeDistinguishedName[] = [];
   const add = (type: string, value: string | undefined) => {
     if (value === undefined) return;
