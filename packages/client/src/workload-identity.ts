@@ -356,8 +356,17 @@ export class WorkloadIdentity {
           : {}),
       });
     let inner = make();
-    if (dispatcher !== undefined) this.on('rotated', () => (inner = make()));
-    return { getToken: (audience, scopes) => inner.getToken(audience, scopes) };
+    let madeFor = this.#current;
+    return {
+      getToken: (audience, scopes) => {
+        // Over mTLS a token may be bound to the certificate: none outlives its certificate.
+        if (dispatcher !== undefined && madeFor !== this.#current) {
+          inner = make();
+          madeFor = this.#current;
+        }
+        return inner.getToken(audience, scopes);
+      },
+    };
   }
 
   /** Stops renewal and bundle refresh and closes the authority connections. Idempotent. */

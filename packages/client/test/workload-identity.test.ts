@@ -675,12 +675,21 @@ describe('workload identity: outage, CA rotation, credentials', () => {
     }
   });
 
-  it('its token source uses the https authority with the same trust, over mTLS', async () => {
-    const authority = await startStubSvidAuthority({ services: keys, tls: true });
+  it('its token source uses the https authority over mTLS, and no token outlives its certificate', async () => {
+    const authority = await startStubSvidAuthority({
+      services: keys,
+      tls: true,
+      lifetimeSeconds: 3,
+    });
     const events = await createWorkloadIdentity(identityOptions(authority, EVENTS));
     try {
-      const token = await events.tokenSource().getToken(BILLING, []);
+      const tokens = events.tokenSource();
+      const token = await tokens.getToken(BILLING, []);
       assert.match(token, /-svid$/);
+      assert.equal(await tokens.getToken(BILLING, []), token, 'cached while the certificate lasts');
+      await nextEvent(events, 'rotated');
+      // A token bound to the previous certificate (cnf) would be refused with the new one.
+      assert.notEqual(await tokens.getToken(BILLING, []), token);
     } finally {
       await events.close();
       await authority.close();
