@@ -17,6 +17,8 @@ export interface ForwardedClientCertOptions {
 }
 
 const MAX_HEADER_BYTES = 16 * 1024;
+/** Parsed header values remembered (a proxy forwards the same few clients again and again). */
+const MAX_REMEMBERED = 1000;
 
 /**
  * `x-forwarded-client-cert` from listed proxies only. The proxy terminated the client's TLS
@@ -28,6 +30,8 @@ export class ForwardedClientCert {
   readonly #addresses: BlockList;
   readonly #identities: ReadonlySet<string>;
   readonly #trustDomain: string;
+  /** Header value → identity; emptied when full. Expiry and revocation are still checked per request. */
+  readonly #parsed = new Map<string, PeerIdentity>();
 
   constructor(options: ForwardedClientCertOptions, trustDomain: string) {
     const given = (options as { trustedProxies?: unknown } | null)?.trustedProxies;
@@ -68,6 +72,15 @@ export class ForwardedClientCert {
   identity(header: string | string[]): PeerIdentity {
     // Two header fields would be two proxies' word against each other: refuse.
     if (typeof header !== 'string' || header.length > MAX_HEADER_BYTES) return MALFORMED;
+    const known = this.#parsed.get(header);
+    if (known !== undefined) return known;
+    if (this.#parsed.size >= MAX_REMEMBERED) this.#parsed.clear();
+    const identity = this.#parse(header);
+    this.#parsed.set(header, identity);
+    return identity;
+  }
+
+  #parse(header: string): PeerIdentity {
     const element = lastElement(header);
     const cert = element === undefined ? undefined : field(element, 'cert');
     if (cert === null) return MALFORMED;

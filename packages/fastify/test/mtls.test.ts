@@ -493,6 +493,25 @@ describe('@tessera/fastify mtls: x-forwarded-client-cert', () => {
     }
   });
 
+  it('checks a forwarded certificate against revocations on every request', async () => {
+    const feed = new MemoryRevocationSet({ clock });
+    const client = ca.issueSvid('/event-service');
+    const billing = await start('none', {
+      mode: 'required',
+      revocations: feed,
+      forwardedClientCert: { trustedProxies: ['127.0.0.1'] },
+    });
+    const call = () =>
+      fetch(`http://127.0.0.1:${String(billing.port)}/whoami`, {
+        headers: { 'x-forwarded-client-cert': xfcc(client) },
+      });
+    assert.equal((await call()).status, 200);
+    feed.revokeCertificate(parseX509Svid(client.der).serialNumber, NOW + 3600);
+    const count = billing.audit.length;
+    assert.equal((await call()).status, 401);
+    assert.equal(await billing.reasonAfter(count), 'ERR_SVID_REVOKED');
+  });
+
   it('honours the header from a proxy identified by its own SVID', async () => {
     const billing = await start('required', {
       mode: 'required',
