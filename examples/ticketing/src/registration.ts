@@ -1,5 +1,4 @@
-import type { PeerCertificate } from 'node:tls';
-import { parseX509Svid, type Policy, type SigningKey } from '@tessera/core';
+import { expectPeerSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import { Agent, fetch, getGlobalDispatcher } from 'undici';
 
 /**
@@ -60,18 +59,6 @@ export type AdminCredential =
     }
   | { readonly token: string };
 
-/** Accepts only the server whose X.509-SVID names `expected`: the SPIFFE ID, not the host name. */
-function serverIs(expected: string) {
-  return (_hostname: string, certificate: PeerCertificate): Error | undefined => {
-    try {
-      const { spiffeId } = parseX509Svid(new Uint8Array(certificate.raw));
-      return spiffeId.uri === expected ? undefined : new Error(`server is ${spiffeId.uri}`);
-    } catch (error) {
-      return error instanceof Error ? error : new Error(String(error));
-    }
-  };
-}
-
 /**
  * Registers (or re-registers: the admin API upserts) every service with its public key and
  * grant, and `hosts` (the addresses its SVIDs name besides its SPIFFE ID, so `curl` and
@@ -95,7 +82,8 @@ export async function registerServices(options: {
             cert: mtls.cert,
             key: mtls.key,
             ca: mtls.ca,
-            checkServerIdentity: serverIs(mtls.authorityId),
+            // The authority's SPIFFE ID, not the host name, is what its certificate must prove.
+            checkServerIdentity: expectPeerSpiffeId(mtls.authorityId),
           },
         });
   try {
