@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type PeerCertificate } from 'node:tls';
+import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
+import { connect, TLSSocket, type PeerCertificate } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { JWT_BEARER_ASSERTION_TYPE, parseX509Svid } from '@tessera/core';
@@ -14,6 +15,7 @@ import {
   type TestCertificate,
 } from '@tessera/core/testing';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
+import { expectServerSpiffeId } from '../src/testing/tls-request.ts';
 import { curlTokenClaims, opensslThumbprint } from './support/curl-token.ts';
 import { testSvidIssuer } from './support/test-svid-issuer.ts';
 
@@ -504,6 +506,36 @@ void describe('admin over mTLS', () => {
 void describe('server certificate renewal', () => {
   void it('renews its server certificate at half its lifetime without a restart', async () => {
     const before = parseX509Svid((await serverCertificate()).raw).serialNumber;
+    // A keep-alive connection opened before the swap.
+    const agent = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca: await authority.bundlePem(),
+      checkServerIdentity: expectServerSpiffeId(authority.spiffeId),
+    });
+    const healthz = () =>
+      new Promise<{ status: number; reused: boolean; serial: string }>((resolve, reject) => {
+        const request = httpsGet(
+          `${authority.url}/healthz`,
+          { agent, timeout: 10_000 },
+          (response) => {
+            response.resume();
+            const socket = response.socket;
+            response.on('end', () => {
+              assert.ok(socket instanceof TLSSocket);
+              resolve({
+                status: response.statusCode ?? 0,
+                reused: request.reusedSocket,
+                serial: parseX509Svid(socket.getPeerCertificate().raw).serialNumber,
+              });
+            });
+          },
+        );
+        request.on('timeout', () => request.destroy(new Error('timeout')));
+        request.on('error', reject);
+      });
+    const opened = await healthz();
+    assert.equal(opened.serial, before);
     await authority.running.refreshTls();
     assert.equal(parseX509Svid((await serverCertificate()).raw).serialNumber, before);
     clock.advance(31 * 60_000);
@@ -515,5 +547,9 @@ void describe('server certificate renewal', () => {
     const renewed = parseX509Svid((await serverCertificate()).raw);
     assert.notEqual(renewed.serialNumber, before);
     assert.equal(renewed.serialNumber, authority.running.serverCredentials?.serialNumber);
+    // The open connection keeps serving with the certificate it started with.
+    const again = await healthz();
+    assert.deepEqual(again, { status: 200, reused: true, serial: before });
+    agent.destroy();
   });
 });
