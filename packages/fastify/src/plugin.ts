@@ -767,7 +767,8 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       refuse(state, reply, 'ERR_TOKEN_MALFORMED');
       return;
     }
-    if (refusedAsStale(request, reply, state)) return;
+    // A certificate caller's request was checked above (one warning per request in serve-stale).
+    if (state.peer?.svid === undefined && refusedAsStale(request, reply, state)) return;
     if (failureBudget?.exhausted(request.ip, state.startedAt) === true) {
       refuse(state, reply, 'ERR_VERIFY_BUDGET');
       return;
