@@ -295,10 +295,26 @@ describe('POST /v1/svid/x509 (real sockets, openssl as the peer)', () => {
       service: 'retired-service',
     });
     const { token } = (await created.json()) as { token: string };
+    const before = await issued(
+      await requestSvid(authority, gone, createCertificationRequest(p256())),
+    );
+    const serial = parseX509Svid(new Uint8Array(new X509Certificate(before.svid).raw)).serialNumber;
     assert.equal(
       (await authority.admin('DELETE', '/v1/admin/services/retired-service')).status,
       204,
     );
+    // Its SVIDs go into the CRL too.
+    const crl = new Uint8Array(await (await fetch(`${authority.url}/v1/crl`)).arrayBuffer());
+    const text = openssl(
+      'crl',
+      '-inform',
+      'DER',
+      '-in',
+      file('disabled.crl', crl),
+      '-noout',
+      '-text',
+    );
+    assert.match(text.toLowerCase(), new RegExp(`serial number: ${serial}`));
     await refusal(
       await requestSvid(authority, gone, createCertificationRequest(p256())),
       401,

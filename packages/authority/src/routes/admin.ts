@@ -352,10 +352,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AuthorityContext)
           // notBefore at or before it), which outlive tokens.
           expiresAt: nowSeconds + credentialLifetime(ctx),
         });
+        // And into the CRL, for outside tools that check certificates with it.
+        const svidsRevoked = await ctx.store.revokeSvidsOf(record.spiffeId, now);
         await ctx.audit({
           type: 'service.disabled',
           actor: adminActor(request),
-          data: { name: record.name },
+          data: { name: record.name, svidsRevoked },
         });
         return reply.code(204).send();
       });

@@ -548,6 +548,19 @@ export class KyselyStore implements Store {
     return row === undefined ? undefined : svidFromRow(row);
   }
 
+  async revokeSvidsOf(spiffeId: string, atMs: number): Promise<number> {
+    requireInteger(atMs, 'atMs');
+    const result = await this.#db
+      .updateTable('issued_svids')
+      .set({ revoked_at_ms: atMs })
+      .where('spiffe_id', '=', spiffeId)
+      .where('revoked_at_ms', 'is', null)
+      .where('issued_at_ms', '<=', atMs)
+      .where('not_after_ms', '>', atMs)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async listRevokedSvids(caId: string, nowMs: number): Promise<IssuedSvidRecord[]> {
     const rows = await this.#db
       .selectFrom('issued_svids')

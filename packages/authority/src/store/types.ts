@@ -243,6 +243,11 @@ export interface Store {
    * undefined when no unexpired SVID has this serial.
    */
   revokeSvid(serialNumber: string, atMs: number): Promise<IssuedSvidRecord | undefined>;
+  /**
+   * Marks revoked at `atMs` every unexpired, not yet revoked SVID issued to `spiffeId` at or
+   * before `atMs` (a disabled or revoked service). Returns how many.
+   */
+  revokeSvidsOf(spiffeId: string, atMs: number): Promise<number>;
   /** Revoked SVIDs signed by `caId` that have not expired at `nowMs`, in serial order. */
   listRevokedSvids(caId: string, nowMs: number): Promise<IssuedSvidRecord[]>;
   /** The latest `notAfterMs` of the SVIDs `caId` signed that are still kept; null when none. */

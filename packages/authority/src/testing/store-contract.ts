@@ -229,6 +229,27 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
         });
       });
 
+      void it('revokes every current SVID of one SPIFFE ID issued until a moment', async () => {
+        await withStore(async (store) => {
+          const caId = unique('ca-service-revoke');
+          const spiffeId = `spiffe://tessera.local/${unique('disabled')}`;
+          const older = svid('svid-s1', { caId, spiffeId, issuedAtMs: START_MS });
+          const newer = svid('svid-s2', { caId, spiffeId, issuedAtMs: START_MS + 50 });
+          const expired = svid('svid-s3', { caId, spiffeId, notAfterMs: START_MS + 5 });
+          const other = svid('svid-s4', { caId });
+          for (const record of [older, newer, expired, other]) await store.recordSvid(record);
+          assert.equal(await store.revokeSvidsOf(spiffeId, START_MS + 10), 1);
+          assert.deepEqual(
+            (await store.listRevokedSvids(caId, START_MS + 10)).map((r) => r.serialNumber),
+            [older.serialNumber],
+          );
+          assert.equal((await store.getSvid(newer.serialNumber))?.revokedAtMs, null);
+          assert.equal((await store.getSvid(other.serialNumber))?.revokedAtMs, null);
+          assert.equal(await store.revokeSvidsOf(spiffeId, START_MS + 100), 1);
+          assert.equal(await store.revokeSvidsOf(spiffeId, START_MS + 200), 0);
+        });
+      });
+
       void it("tells the latest expiry of a CA's SVIDs, null when none is kept", async () => {
         await withStore(async (store) => {
           const caId = unique('ca-latest');
