@@ -404,15 +404,27 @@ void describe('certificate-bound tokens with private_key_jwt', () => {
     assert.deepEqual(reasonsSince(mark), ['certificate_untrusted']);
   });
 
-  void it("binds to the client's own SVID", async () => {
+  void it("binds to the client's own SVID, and introspection shows the binding", async () => {
     const svid = ca.issueSvid('/event-service');
     const response = await tokenRequest(
       withAssertion({ audience: 'billing', certificate_bound: 'true' }),
       svid,
     );
     assert.equal(response.status, 200);
-    const claims = claimsOf(((await response.json()) as { access_token: string }).access_token);
-    assert.deepEqual(claims.cnf, { 'x5t#S256': parseX509Svid(svid.der).thumbprint });
+    const token = ((await response.json()) as { access_token: string }).access_token;
+    const cnf = { 'x5t#S256': parseX509Svid(svid.der).thumbprint };
+    assert.deepEqual(claimsOf(token).cnf, cnf);
+    const introspection = await authority.request('/oauth2/introspect', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${authority.adminToken}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    const body = (await introspection.json()) as { active: boolean; cnf?: unknown };
+    assert.equal(body.active, true);
+    assert.deepEqual(body.cnf, cnf);
   });
 });
 

@@ -145,6 +145,8 @@ export function registerRevocationRoutes(app: FastifyInstance, ctx: AuthorityCon
       jti: claims.jti,
       ...(claims.scope !== undefined ? { scope: claims.scope } : {}),
       ...(claims.act !== undefined ? { act: claims.act } : {}),
+      // RFC 8705 §3.2: a resource server that introspects learns the binding too.
+      ...(claims.cnf !== undefined ? { cnf: claims.cnf } : {}),
     });
   });
 

@@ -19,6 +19,8 @@ export interface IssuedTokenClaims {
   readonly scope?: string;
   readonly act?: { readonly sub: string };
   readonly tenant_id?: string;
+  /** RFC 8705 §3.1: the client certificate the token is bound to. */
+  readonly cnf?: { readonly 'x5t#S256': string };
 }
 
 function asClaims(value: unknown, issuer: string): IssuedTokenClaims | undefined {
