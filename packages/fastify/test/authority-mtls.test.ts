@@ -8,7 +8,7 @@ import {
   pemDecodeAll,
   type SigningKey,
 } from '@tessera/core';
-import { createTestCa, eventually, type TestCertificate } from '@tessera/core/testing';
+import { createTestCa, eventually, ManualClock, type TestCertificate } from '@tessera/core/testing';
 import { freePort, startTestAuthority, type TestAuthority } from '@tessera/authority/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { tessera, tesseraHttpsOptions, type TesseraPluginOptions } from '../src/index.ts';
@@ -72,6 +72,7 @@ describe('@tessera/fastify with an HTTPS authority (authority.ca) and mTLS calle
   async function billingApp(
     trust: Partial<NonNullable<TesseraPluginOptions['authority']>>,
     https?: { key: string; cert: string },
+    clock?: ManualClock,
   ): Promise<FastifyInstance> {
     const app = (
       https === undefined
@@ -88,6 +89,7 @@ describe('@tessera/fastify with an HTTPS authority (authority.ca) and mTLS calle
         ...trust,
       },
       ...(https === undefined ? {} : { mtls: { mode: 'required' as const } }),
+      ...(clock === undefined ? {} : { clock }),
     });
     app.get('/whoami', (request) => ({ caller: request.caller?.spiffeId }));
     return app;
@@ -185,6 +187,30 @@ describe('@tessera/fastify with an HTTPS authority (authority.ca) and mTLS calle
     } finally {
       eventsConnection.destroy();
       gatewayConnection.destroy();
+    }
+  });
+
+  it('refuses a certificate caller while the revocation feed is stale (fail closed)', async () => {
+    const clock = new ManualClock(Date.now());
+    const server = await svidFor(authority, billing);
+    const app = await billingApp(
+      { ca: bundle },
+      { key: server.keyPem, cert: server.certPem },
+      clock,
+    );
+    const port = await freePort();
+    await app.listen({ host: '127.0.0.1', port });
+    await eventually(() => app.tessera.revocations?.state === 'streaming', 5000);
+    const connection = keepAliveAgent(bundle, await svidFor(authority, events), billing.clientId);
+    try {
+      assert.equal((await get(connection, port, '/whoami')).status, 200);
+      // The feed's last news is now 61 s old on the plugin's clock (its limit is 60 s).
+      clock.advance(61_000);
+      const stale = await get(connection, port, '/whoami');
+      assert.equal(stale.status, 401);
+      assert.equal((JSON.parse(stale.body) as { code: string }).code, 'ERR_REVOCATIONS_STALE');
+    } finally {
+      connection.destroy();
     }
   });
 });
