@@ -442,6 +442,25 @@ for (const { transport, title } of TRANSPORTS)
       }
     });
 
+    it(`registered the services as ${mtls ? 'the launcher, over mTLS' : 'the admin token'}, per the authority's audit log`, async () => {
+      const listed = await http('GET', `${demo.authorityUrl}/v1/admin/audit?limit=1000`, {
+        ...(mtls ? { dispatcher: await client.trustingAuthority() } : {}),
+        headers: { authorization: `Bearer ${await adminToken()}` },
+      });
+      assert.equal(listed.status, 200, listed.text);
+      const registered = (listed.json.records as { type: string; actor: string; data: unknown }[])
+        .filter((r) => r.type === 'service.registered')
+        .map((r) => [(r.data as { name: string }).name, r.actor]);
+      // Over mTLS the actor is the launcher's SPIFFE ID from its client certificate: the launcher
+      // never sent the static admin token.
+      const actor = mtls ? 'spiffe://tessera.local/ticketing-launcher' : 'admin';
+      assert.deepEqual(registered, [
+        ['api-gateway', actor],
+        ['event-service', actor],
+        ['billing', actor],
+      ]);
+    });
+
     it('keeps each service key in <dataDir>/keys with mode 0600', async () => {
       for (const service of ['api-gateway', 'event-service', 'billing']) {
         const { mode } = await stat(demo.keyFile(service));
