@@ -143,6 +143,21 @@ const ROWS: readonly Row[] = [
 
   // Invalid: ERR_CONFIG_INVALID naming the setting (its JSON pointer)
   {
+    name: 'an operator CA and a short CA schedule that fits together',
+    document: {
+      ...VALID,
+      ca: {
+        certFile: '/etc/tessera/root.pem',
+        keyFile: '/etc/tessera/root.key',
+        lifetimeSeconds: 6 * 3600,
+        rotateEverySeconds: 4 * 3600,
+        prepublishSeconds: 3600,
+        svidLifetimeSeconds: 600,
+        maxSvidLifetimeSeconds: 3600,
+      },
+    },
+  },
+  {
     name: 'audit and client-authentication settings at their bounds',
     document: {
       ...VALID,
@@ -169,6 +184,18 @@ const ROWS: readonly Row[] = [
       ['audit', { anchorIntervalSeconds: 0 }, '/audit/anchorIntervalSeconds'],
       ['audit', { anchorFile: '' }, '/audit/anchorFile'],
       ['audit', { retention: 30 }, '/audit/retention'],
+      ['ca', { certFile: '/etc/tessera/root.pem' }, '/ca'],
+      ['ca', { keyFile: '/etc/tessera/root.key' }, '/ca'],
+      ['ca', { prepublishSeconds: 600 }, '/ca/prepublishSeconds'],
+      ['ca', { rotateEverySeconds: 30 * 86_400 }, '/ca/rotateEverySeconds'],
+      ['ca', { lifetimeSeconds: 86_400 }, '/ca/lifetimeSeconds'],
+      [
+        'ca',
+        { svidLifetimeSeconds: 7200, maxSvidLifetimeSeconds: 3600 },
+        '/ca/svidLifetimeSeconds',
+      ],
+      ['ca', { maxSvidLifetimeSeconds: 86_401 }, '/ca/maxSvidLifetimeSeconds'],
+      ['ca', { bundleFile: '/tmp/b.pem' }, '/ca/bundleFile'],
     ] as const
   ).map(([block, value, setting]) => ({
     name: `${block} ${JSON.stringify(value)}`,

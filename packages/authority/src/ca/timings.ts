@@ -18,9 +18,13 @@ export interface CaTimings {
   readonly maxSvidLifetimeSeconds: number;
 }
 
-function integerIn(value: number, min: number, max: number, name: string): number {
+/** `setting` is the JSON pointer the error names first; `hint` says what the bounds come from. */
+function integerIn(value: number, min: number, max: number, setting: string, hint = ''): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new TesseraError('ERR_CONFIG_INVALID', `${name} must be an integer in ${min}..${max}`);
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      `${setting}: must be an integer in ${min}..${max}${hint === '' ? '' : ` (${hint})`}`,
+    );
   }
   return value;
 }
@@ -49,25 +53,29 @@ export function caTimings(options: {
     options.svidLifetimeSeconds ?? Math.min(3600, maxSvid),
     60,
     maxSvid,
-    '/ca/svidLifetimeSeconds (at most /ca/maxSvidLifetimeSeconds)',
+    '/ca/svidLifetimeSeconds',
+    'at most /ca/maxSvidLifetimeSeconds',
   );
   const lifetime = integerIn(
     options.lifetimeSeconds ?? 30 * DAY_S,
     3 * maxSvid,
     10 * 365 * DAY_S,
-    '/ca/lifetimeSeconds (at least 3 x /ca/maxSvidLifetimeSeconds)',
+    '/ca/lifetimeSeconds',
+    'at least 3 x /ca/maxSvidLifetimeSeconds',
   );
   const prepublish = integerIn(
     options.prepublishSeconds ?? maxSvid,
     maxSvid,
     lifetime - maxSvid,
-    '/ca/prepublishSeconds (at least /ca/maxSvidLifetimeSeconds)',
+    '/ca/prepublishSeconds',
+    'at least /ca/maxSvidLifetimeSeconds',
   );
   const rotateEvery = integerIn(
     options.rotateEverySeconds ?? Math.max(prepublish, Math.floor(lifetime / 2)),
     prepublish,
     lifetime - maxSvid,
-    '/ca/rotateEverySeconds (from /ca/prepublishSeconds to /ca/lifetimeSeconds - /ca/maxSvidLifetimeSeconds)',
+    '/ca/rotateEverySeconds',
+    'from /ca/prepublishSeconds to /ca/lifetimeSeconds - /ca/maxSvidLifetimeSeconds',
   );
   return {
     lifetimeSeconds: lifetime,
