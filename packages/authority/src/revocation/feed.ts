@@ -77,7 +77,7 @@ export class RevocationFeed {
     if (record.kind === 'jti') this.#set.revokeToken(record.value, record.expiresAt);
     else if (record.kind === 'subject') {
       this.#set.revokeSubject(record.value, record.issuedAtOrBefore ?? 0, record.expiresAt);
-    } else if ((record.kind as string) === 'svid') {
+    } else if (record.kind === 'svid') {
       this.#set.revokeCertificate(record.value, record.expiresAt);
     }
     // A `kid` entry is for verifiers: here the key has already left the published JWKS, so
