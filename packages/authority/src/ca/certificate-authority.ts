@@ -15,6 +15,7 @@ import {
 } from '@tessera/core';
 import { decryptPrivateKey, encryptPrivateKey, type KeyEncryptionKey } from '../keys/kek.ts';
 import type { CaRecord, Store } from '../store/types.ts';
+import { resolveRotation, type Rotation } from '../keys/rotation.ts';
 import { caTimings } from './timings.ts';
 
 /** The part of the {@link Store} the CA uses. */
@@ -135,37 +136,12 @@ function integerIn(value: number, min: number, max: number, name: string): numbe
   return value;
 }
 
-function byId(a: CaRecord, b: CaRecord): number {
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-interface Resolution {
-  readonly active: CaRecord | undefined;
-  readonly next: CaRecord | undefined;
-  /** Due CAs other than the active one: they may have signed, so they retire. */
-  readonly superseded: readonly CaRecord[];
-  /** Pending CAs other than the next one (a creation race): they never signed. */
-  readonly discarded: readonly CaRecord[];
-}
-
 /**
- * Which CA signs, computed the same way by every instance from the same records (as the signing
- * keys' `resolve` in `keys/manager.ts`): the due CA that activated last signs; the pending CA that
- * activates first is next. Activation times are stored, so instances switch at the same moment.
+ * Which CA signs now and next, as for the signing keys ({@link resolveRotation}): activation
+ * times are stored, so instances sharing a store switch at the same moment.
  */
-function resolve(records: readonly CaRecord[], nowMs: number): Resolution {
-  const due: CaRecord[] = [];
-  const pending: CaRecord[] = [];
-  for (const record of records) {
-    if (record.state === 'active' || (record.state === 'next' && record.activatesAtMs <= nowMs)) {
-      due.push(record);
-    } else if (record.state === 'next') pending.push(record);
-  }
-  due.sort((a, b) => b.activatesAtMs - a.activatesAtMs || byId(a, b));
-  pending.sort((a, b) => a.activatesAtMs - b.activatesAtMs || byId(a, b));
-  const [active, ...superseded] = due;
-  const [next, ...discarded] = pending;
-  return { active, next, superseded, discarded };
+function resolve(records: readonly CaRecord[], nowMs: number): Rotation<CaRecord> {
+  return resolveRotation(records, nowMs, (record) => record.id);
 }
 
 function noChanges(): CaChanges {

@@ -13,6 +13,7 @@ import {
 } from '@tessera/core';
 import type { SigningKeyRecord, SigningKeyState, Store } from '../store/types.ts';
 import { decryptPrivateKey, encryptPrivateKey, type KeyEncryptionKey } from './kek.ts';
+import { resolveRotation, type Rotation } from './rotation.ts';
 
 /** The part of the {@link Store} the key manager uses. */
 export type SigningKeyStore = Pick<
@@ -122,42 +123,9 @@ function byKid(a: SigningKeyRecord, b: SigningKeyRecord): number {
   return a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0;
 }
 
-interface Resolution {
-  /** The key that signs now. */
-  readonly active: SigningKeyRecord | undefined;
-  /** The key that signs next. */
-  readonly next: SigningKeyRecord | undefined;
-  /** Other due keys: they may have signed, so they retire (and stay published). */
-  readonly superseded: readonly SigningKeyRecord[];
-  /** Other pending keys: they never signed, so they are withdrawn. */
-  readonly discarded: readonly SigningKeyRecord[];
-}
-
-/**
- * Which key signs, computed the same way by every instance from the same records, so instances
- * sharing a store agree without locks even when a race left extra keys behind.
- *
- * A key is due when it is `active`, or `next` with its activation time reached. The active key is
- * the due key that activated last (a rotation always activates the newer key), ties broken by
- * `kid`. The next key is the pending key that activates first, ties broken by `kid`: two
- * instances that created a next key at once computed the same activation time, so the `kid`
- * decides.
- */
-function resolve(records: readonly SigningKeyRecord[], nowMs: number): Resolution {
-  const due: SigningKeyRecord[] = [];
-  const pending: SigningKeyRecord[] = [];
-  for (const record of records) {
-    if (record.state === 'active' || (record.state === 'next' && record.activatesAtMs <= nowMs)) {
-      due.push(record);
-    } else if (record.state === 'next') {
-      pending.push(record);
-    }
-  }
-  due.sort((a, b) => b.activatesAtMs - a.activatesAtMs || byKid(a, b));
-  pending.sort((a, b) => a.activatesAtMs - b.activatesAtMs || byKid(a, b));
-  const [active, ...superseded] = due;
-  const [next, ...discarded] = pending;
-  return { active, next, superseded, discarded };
+/** Which key signs now and next: see {@link resolveRotation}. */
+function resolve(records: readonly SigningKeyRecord[], nowMs: number): Rotation<SigningKeyRecord> {
+  return resolveRotation(records, nowMs, (record) => record.kid);
 }
 
 function noChanges(): KeyChanges {

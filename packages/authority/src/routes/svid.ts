@@ -7,11 +7,10 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ClientAuthenticationError, type AuthorityContext } from '../context.ts';
 import { authenticatePeerService, hasPeerCertificate } from '../client-auth/peer-svid.ts';
-import { clientSource } from '../client-auth/failures.ts';
 import { sendOAuthError } from '../http/oauth-error.ts';
 import type { ServiceRecord } from '../store/types.ts';
 import { sha256 } from './admin.ts';
-import { authenticateOrReply, readForm } from './token.ts';
+import { authenticateOrReply, readForm, refuseClient, throttledOrReply } from './token.ts';
 
 export const SVID_ENDPOINT_PATH = '/v1/svid/x509';
 
@@ -53,42 +52,23 @@ async function authenticateJoinToken(
   reply: FastifyReply,
   token: string,
 ): Promise<ServiceRecord | undefined> {
-  const source = clientSource(reply.request);
-  const retryAfter = ctx.unauthenticated.throttle(source, 'svid');
-  if (retryAfter > 0) {
-    reply.header('retry-after', String(retryAfter));
-    void sendOAuthError(
-      reply,
-      'temporarily_unavailable',
-      'too many failed client authentications; retry later',
-      429,
-    );
-    return undefined;
-  }
-  const refuse = (reason: string): undefined => {
-    ctx.unauthenticated.refused(source, 'svid', reason);
-    reply.log.warn({ reason, endpoint: 'svid' }, 'client authentication failed');
-    void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
-  };
-  if (token.length > 256) {
-    refuse('join_token_invalid');
-    return;
-  }
-  const used = await ctx.store.consumeJoinToken(sha256(token).toString('hex'), ctx.clock.now());
-  if (used === undefined) {
-    refuse('join_token_invalid');
-    return;
-  }
-  const service = await ctx.store.getService(used.serviceName);
-  if (service === undefined) {
-    refuse('unknown_client');
-    return;
-  }
-  if (!service.enabled) {
-    refuse('client_disabled');
-    return;
-  }
-  return service;
+  if (throttledOrReply(ctx, reply, 'svid')) return undefined;
+  const used =
+    token.length > 256
+      ? undefined
+      : await ctx.store.consumeJoinToken(sha256(token).toString('hex'), ctx.clock.now());
+  const service = used === undefined ? undefined : await ctx.store.getService(used.serviceName);
+  const reason =
+    used === undefined
+      ? 'join_token_invalid'
+      : service === undefined
+        ? 'unknown_client'
+        : service.enabled
+          ? undefined
+          : 'client_disabled';
+  if (reason === undefined) return service;
+  refuseClient(ctx, reply, 'svid', reason);
+  return undefined;
 }
 
 /**
@@ -100,13 +80,12 @@ async function authenticateTlsPeer(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<ServiceRecord | undefined> {
+  if (throttledOrReply(ctx, reply, 'svid')) return undefined;
   try {
     return (await authenticatePeerService(request, ctx)).service;
   } catch (error) {
     if (!(error instanceof ClientAuthenticationError)) throw error;
-    ctx.unauthenticated.refused(clientSource(request), 'svid', error.reason);
-    reply.log.warn({ reason: error.reason, endpoint: 'svid' }, 'client authentication failed');
-    void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+    refuseClient(ctx, reply, 'svid', error.reason);
     return undefined;
   }
 }
@@ -157,8 +136,8 @@ export function registerSvidRoute(app: FastifyInstance, ctx: AuthorityContext): 
       method = 'tls_client_auth';
       service = await authenticateTlsPeer(ctx, request, reply);
     } else {
-      ctx.unauthenticated.refused(clientSource(request), 'svid', 'no_client_auth');
-      return sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+      refuseClient(ctx, reply, 'svid', 'no_client_auth');
+      return reply;
     }
     if (service === undefined) return reply;
     publicKey ??= readCsr(ctx, request, reply, csr);

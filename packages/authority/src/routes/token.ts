@@ -60,27 +60,47 @@ export async function authenticateOrReply(
   reply: FastifyReply,
   endpoint: string,
 ): Promise<ServiceRecord | undefined> {
-  const source = clientSource(reply.request);
-  const retryAfter = ctx.unauthenticated.throttle(source, endpoint);
-  if (retryAfter > 0) {
-    reply.header('retry-after', String(retryAfter));
-    void sendOAuthError(
-      reply,
-      'temporarily_unavailable',
-      'too many failed client authentications; retry later',
-      429,
-    );
-    return undefined;
-  }
+  if (throttledOrReply(ctx, reply, endpoint)) return undefined;
   try {
     return await authenticateClient(ctx, parameters, reply.request);
   } catch (error) {
     if (!(error instanceof ClientAuthenticationError)) throw error;
-    ctx.unauthenticated.refused(source, endpoint, error.reason);
-    reply.log.warn({ reason: error.reason, endpoint }, 'client authentication failed');
-    void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
+    refuseClient(ctx, reply, endpoint, error.reason);
     return undefined;
   }
+}
+
+/** A source past its failed-authentication budget: answers 429 and returns true. */
+export function throttledOrReply(
+  ctx: AuthorityContext,
+  reply: FastifyReply,
+  endpoint: string,
+): boolean {
+  const retryAfter = ctx.unauthenticated.throttle(clientSource(reply.request), endpoint);
+  if (retryAfter === 0) return false;
+  reply.header('retry-after', String(retryAfter));
+  void sendOAuthError(
+    reply,
+    'temporarily_unavailable',
+    'too many failed client authentications; retry later',
+    429,
+  );
+  return true;
+}
+
+/**
+ * Answers `invalid_client` (401) for a failed client authentication, with `reason` in the metrics,
+ * the log and the aggregated audit row of the source (never on the wire).
+ */
+export function refuseClient(
+  ctx: AuthorityContext,
+  reply: FastifyReply,
+  endpoint: string,
+  reason: string,
+): void {
+  ctx.unauthenticated.refused(clientSource(reply.request), endpoint, reason);
+  reply.log.warn({ reason, endpoint }, 'client authentication failed');
+  void sendOAuthError(reply, 'invalid_client', 'client authentication failed');
 }
 
 /**
