@@ -241,6 +241,21 @@ describe('certification requests (PKCS#10)', () => {
     );
   });
 
+  test('refuses a P-256 key whose point is not on the curve (ERR_CSR_KEY, before any signature check)', () => {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const der = pemDecodeAll(createCertificationRequest(key), 'CERTIFICATE REQUEST')[0]!;
+    const point = Buffer.from(der).indexOf(
+      Buffer.from(createPublicKey(key).export({ type: 'spki', format: 'der' })).subarray(26),
+    );
+    assert.ok(point > 0);
+    const offCurve = der.slice();
+    // The last byte of Y: the point (X, Y ^ 1) is not on P-256.
+    offCurve[point + 64] = offCurve[point + 64]! ^ 0x01;
+    rejectsWith('ERR_CSR_KEY', () =>
+      parseCertificationRequest(pemEncode('CERTIFICATE REQUEST', offCurve)),
+    );
+  });
+
   test('refuses a CSR whose signature does not verify', () => {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const der = pemDecodeAll(createCertificationRequest(key), 'CERTIFICATE REQUEST')[0]!;
