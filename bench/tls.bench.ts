@@ -19,6 +19,7 @@ import {
   pemDecodeAll,
   systemClock,
 } from '@tessera/core';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestCa } from '@tessera/core/testing';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
 import type { LoadResult } from './authority/messages.ts';
@@ -31,6 +32,7 @@ import type {
   TlsServerClosed,
   TlsServerRequest,
   TlsServerStarted,
+  TlsServerUsage,
   TlsVariant,
 } from './tls/messages.ts';
 
@@ -77,8 +79,9 @@ async function startServers(
   fixture: { material: TlsMaterial; privateKeyPem: string },
   pinned: boolean,
   children: BenchChild<TlsServerRequest>[],
-): Promise<Started> {
+): Promise<{ started: Started; processes: Record<TlsVariant, BenchChild<TlsServerRequest>> }> {
   const started = {} as Record<TlsVariant, TlsServerStarted>;
+  const processes = {} as Record<TlsVariant, BenchChild<TlsServerRequest>>;
   for (const variant of VARIANTS) {
     const { child } = await spawnBenchChild<TlsServerRequest>(
       new URL('./tls/server.ts', import.meta.url),
@@ -89,12 +92,13 @@ async function startServers(
       },
     );
     children.push(child);
+    processes[variant] = child;
     started[variant] = await child.request<TlsServerStarted>(
       { type: 'start', kind, variant, ...fixture },
       STARTUP_TIMEOUT_MS,
     );
   }
-  return started;
+  return { started, processes };
 }
 
 /**
@@ -154,7 +158,14 @@ function checkHttpRound(variant: TlsVariant, result: LoadResult): void {
   }
 }
 
-type Figures = Readonly<Record<TlsVariant, { rounds: number[]; latencies: number[] }>>;
+interface VariantFigures {
+  readonly rounds: number[];
+  readonly latencies: number[];
+  /** The server process's CPU time per request (or handshake) in each round, µs. */
+  readonly cpuPerOp: number[];
+}
+
+type Figures = Readonly<Record<TlsVariant, VariantFigures>>;
 
 interface Setup {
   readonly pinned: boolean;
@@ -201,6 +212,7 @@ function setup(options: Required<RunOptions>): Setup {
  */
 async function alternate<Load>(
   kind: 'fastify' | 'handshake',
+  settleMs: number,
   s: Setup,
   options: Required<RunOptions>,
   loadScript: URL,
@@ -211,13 +223,15 @@ async function alternate<Load>(
     durationMs: number,
   ) => Promise<{ completed: number; latencies: ArrayLike<number> }>,
 ): Promise<Figures> {
-  const figures = {
-    tls: { rounds: [], latencies: [] },
-    mtls: { rounds: [], latencies: [] },
-  } as Record<TlsVariant, { rounds: number[]; latencies: number[] }>;
+  const figures: Record<TlsVariant, VariantFigures> = {
+    tls: { rounds: [], latencies: [], cpuPerOp: [] },
+    mtls: { rounds: [], latencies: [], cpuPerOp: [] },
+  };
   const children: BenchChild<TlsServerRequest>[] = [];
   try {
-    const servers = await startServers(kind, s, s.pinned, children);
+    const { started: servers, processes } = await startServers(kind, s, s.pinned, children);
+    const usage = (variant: TlsVariant): Promise<TlsServerUsage> =>
+      processes[variant].request<TlsServerUsage>({ type: 'usage' }, SLACK_MS);
     if (kind === 'fastify') await checkApps(servers, s);
     const { child: load } = await spawnBenchChild<Load>(loadScript, {
       name: `${kind} load`,
@@ -228,8 +242,17 @@ async function alternate<Load>(
       for (const variant of VARIANTS) await round(load, servers, variant, s.warmupMs);
       for (let r = 0; r < options.rounds; r++) {
         for (const variant of VARIANTS) {
-          const result = await round(load, servers, variant, s.roundMs);
+          // CPU is read from the counted window on: not the handshakes of the round's new
+          // connections while it settles (tls.handshake.* measure those).
+          const running = round(load, servers, variant, s.roundMs);
+          await sleep(settleMs);
+          const before = await usage(variant);
+          const result = await running;
+          const after = await usage(variant);
           figures[variant].rounds.push((result.completed * 1000) / s.roundMs);
+          figures[variant].cpuPerOp.push(
+            (after.cpuMicros - before.cpuMicros) / Math.max(after.served - before.served, 1),
+          );
           for (const latency of Array.from(result.latencies)) {
             figures[variant].latencies.push(latency);
           }
@@ -257,6 +280,7 @@ async function alternate<Load>(
 function measureHttp(s: Setup, options: Required<RunOptions>): Promise<Figures> {
   return alternate<FastifyLoadRequest>(
     'fastify',
+    SETTLE_MS,
     s,
     options,
     new URL('./fastify/load.ts', import.meta.url),
@@ -284,6 +308,7 @@ function measureHttp(s: Setup, options: Required<RunOptions>): Promise<Figures> 
 function measureHandshakes(s: Setup, options: Required<RunOptions>): Promise<Figures> {
   return alternate<HandshakeLoadRequest>(
     'handshake',
+    0,
     s,
     options,
     new URL('./tls/handshake-load.ts', import.meta.url),
@@ -341,6 +366,19 @@ function shared(kind: 'http' | 'handshakes', options: Required<RunOptions>): Pro
   return session;
 }
 
+/**
+ * The server's CPU time per operation, median over rounds, for both variants: steadier than
+ * throughput on a machine shared with other work, which slows the load generator too.
+ */
+function cpuNote(figures: Figures, operation: string): string {
+  const mtls = median(figures.mtls.cpuPerOp);
+  const tls = median(figures.tls.cpuPerOp);
+  return (
+    `server CPU per ${operation}: mtls ${mtls.toFixed(1)} µs, tls ${tls.toFixed(1)} µs ` +
+    `(${(tls / mtls).toFixed(2)}x)`
+  );
+}
+
 const HTTP_NOTE =
   `${CONNECTIONS} keep-alive connections, GET /invoices/:id behind the plugin (rate limit and ` +
   'audit off), ECDSA P-256 certificates';
@@ -363,6 +401,7 @@ export const benchmarks: readonly LoadBenchmark[] = [
     measure: async (options): Promise<Measurement> => {
       const s = await shared('http', options);
       const ratio = median(s.figures.mtls.rounds) / median(s.figures.tls.rounds);
+      const cpu = cpuNote(s.figures, 'request');
       return {
         rounds: s.figures.mtls.rounds,
         baselineRounds: s.figures.tls.rounds,
@@ -370,7 +409,7 @@ export const benchmarks: readonly LoadBenchmark[] = [
         note:
           `${s.note}; ${HTTP_NOTE}; mtls: { mode: 'required' }, the caller's certificate read ` +
           `once per connection, a token bound to it checked per request; ratio ` +
-          `${ratio.toFixed(2)} (target >= ${MTLS_TARGET}: ${ratio >= MTLS_TARGET ? 'met' : 'NOT met'})`,
+          `${ratio.toFixed(2)} (target >= ${MTLS_TARGET}: ${ratio >= MTLS_TARGET ? 'met' : 'NOT met'}); ${cpu}`,
       };
     },
   },
@@ -396,7 +435,8 @@ export const benchmarks: readonly LoadBenchmark[] = [
         latencies: s.figures.mtls.latencies,
         note:
           `${s.note}; full handshakes, ${HANDSHAKE_CONCURRENCY} in flight, no resumption; the ` +
-          'client presents its SVID, the server checks it against the bundle',
+          `client presents its SVID, the server checks it against the bundle; ` +
+          cpuNote(s.figures, 'handshake'),
       };
     },
   },

@@ -25,7 +25,14 @@ export type TlsServerRequest =
       /** PKCS #8 PEM of the ES256 key the app trusts (a bench fixture). */
       readonly privateKeyPem: string;
     }
+  | { readonly type: 'usage' }
   | { readonly type: 'close' };
+
+/** `usage`'s answer: the server process's CPU time and the requests (or handshakes) it served so far. */
+export interface TlsServerUsage {
+  readonly cpuMicros: number;
+  readonly served: number;
+}
 
 export interface TlsServerStarted {
   readonly port: number;

@@ -27,6 +27,7 @@ import type {
   TlsServerClosed,
   TlsServerRequest,
   TlsServerStarted,
+  TlsServerUsage,
   TlsVariant,
 } from './messages.ts';
 
@@ -45,6 +46,8 @@ services:
       - { method: GET, path: /invoices/:id, allow: [{ service: api-gateway, scopes: [${SCOPE}] }] }
 `);
 
+/** Requests answered (fastify) or handshakes completed (handshake), for CPU time per operation. */
+let served = 0;
 let warnLines = 0;
 let lastWarnLine: string | undefined;
 
@@ -92,6 +95,10 @@ async function fastifyApp(
     rateLimit: false,
     ...(variant === 'mtls' ? { mtls: { mode: 'required' as const } } : {}),
   });
+  app.addHook('onResponse', (_request, _reply, done) => {
+    served++;
+    done();
+  });
   app.get<{ Params: { id: string } }>('/invoices/:id', (request) => ({
     id: request.params.id,
     amount: 4200,
@@ -104,6 +111,7 @@ async function fastifyApp(
 function handshakeServer(variant: TlsVariant, material: TlsMaterial): Promise<Server> {
   const server = createServer(tlsOptions(variant, material), (socket) => {
     socket.on('error', () => undefined);
+    served++;
     socket.end('k');
   });
   server.on('tlsClientError', () => undefined);
@@ -116,7 +124,13 @@ function handshakeServer(variant: TlsVariant, material: TlsMaterial): Promise<Se
 
 let running: { close(): Promise<void>; port: number } | undefined;
 
-async function handle(request: TlsServerRequest): Promise<TlsServerStarted | TlsServerClosed> {
+async function handle(
+  request: TlsServerRequest,
+): Promise<TlsServerStarted | TlsServerClosed | TlsServerUsage> {
+  if (request.type === 'usage') {
+    const { user, system } = process.cpuUsage();
+    return { cpuMicros: user + system, served };
+  }
   if (request.type === 'close') {
     await running?.close();
     return { warnLines, lastWarnLine };
