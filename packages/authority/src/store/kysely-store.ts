@@ -216,16 +216,37 @@ export interface AssertionWrite {
 }
 
 /**
- * Writes `assertions` (returning, for each, whether it was new or an expired record taken over)
- * and, when `audit` is given, the audit rows it builds from the last stored record, all in one
- * transaction. Returns `undefined`, having written nothing, when another process holds the
+ * Writes `assertions` (returning, for each, whether it was new or an expired record taken over),
+ * `svids`, and, when `audit` is given, the audit rows it builds from the last stored record, all
+ * in one transaction. Returns `undefined`, having written nothing, when another process holds the
  * database's write lock: the caller retries later instead of the event loop sleeping in SQLite's
  * busy handler.
  */
 export type SqliteWriteBatch = (
   assertions: readonly AssertionWrite[],
   audit: ((lastSeq: number, lastHash: string) => AuditRow[]) | undefined,
+  svids: readonly IssuedSvidRow[],
 ) => boolean[] | undefined;
+
+/** One issued X.509-SVID as stored (`recordSvid`, batched like the replay records on SQLite). */
+export interface IssuedSvidRow {
+  readonly serial_number: string;
+  readonly ca_id: string;
+  readonly service_name: string;
+  readonly spiffe_id: string;
+  readonly issued_at_ms: number;
+  readonly not_after_ms: number;
+  readonly revoked_at_ms: number | null;
+}
+
+interface PendingSvid {
+  readonly row: IssuedSvidRow;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** SVID records per SQLite batch. */
+const MAX_SVID_BATCH = 2000;
 
 /** How long a batch waits before trying again for a write lock another process holds. */
 const WRITE_LOCK_RETRY_MS = 1;
@@ -338,6 +359,7 @@ export class KyselyStore implements Store {
   readonly #auditQueue: PendingAudit[] = [];
   #auditFlushing = false;
   readonly #assertionQueue: PendingAssertion[] = [];
+  readonly #svidQueue: PendingSvid[] = [];
   /** The SQLite batch being written or scheduled, if any. */
   #sqliteFlush: Promise<void> | undefined;
   readonly #db: Kysely<Database>;
@@ -506,18 +528,26 @@ export class KyselyStore implements Store {
   }
 
   async recordSvid(record: IssuedSvidRecord): Promise<void> {
-    await this.#db
-      .insertInto('issued_svids')
-      .values({
-        serial_number: record.serialNumber,
-        ca_id: record.caId,
-        service_name: record.serviceName,
-        spiffe_id: record.spiffeId,
-        issued_at_ms: requireInteger(record.issuedAtMs, 'issuedAtMs'),
-        not_after_ms: requireInteger(record.notAfterMs, 'notAfterMs'),
-        revoked_at_ms: requireNullableInteger(record.revokedAtMs, 'revokedAtMs'),
-      })
-      .execute();
+    const row: IssuedSvidRow = {
+      serial_number: record.serialNumber,
+      ca_id: record.caId,
+      service_name: record.serviceName,
+      spiffe_id: record.spiffeId,
+      issued_at_ms: requireInteger(record.issuedAtMs, 'issuedAtMs'),
+      not_after_ms: requireInteger(record.notAfterMs, 'notAfterMs'),
+      revoked_at_ms: requireNullableInteger(record.revokedAtMs, 'revokedAtMs'),
+    };
+    // On SQLite with the SVID endpoint under load, one write per certificate outside the batch
+    // cost a commit each, and waited for another worker's write lock in the synchronous busy
+    // handler: queued with the replay records instead.
+    if (this.#sqliteWriteBatch !== undefined) {
+      await new Promise<void>((resolve, reject) => {
+        this.#svidQueue.push({ row, resolve, reject });
+        this.#scheduleSqliteFlush();
+      });
+      return;
+    }
+    await this.#db.insertInto('issued_svids').values(row).execute();
   }
 
   async getSvid(serialNumber: string): Promise<IssuedSvidRecord | undefined> {
@@ -731,7 +761,11 @@ export class KyselyStore implements Store {
           resolve();
           // Writes queued while this batch was committing go in the next one.
           if (lockedOut) this.#scheduleSqliteFlush(WRITE_LOCK_RETRY_MS);
-          else if (this.#assertionQueue.length > 0 || this.#auditQueue.length > 0) {
+          else if (
+            this.#assertionQueue.length > 0 ||
+            this.#auditQueue.length > 0 ||
+            this.#svidQueue.length > 0
+          ) {
             this.#scheduleSqliteFlush();
           }
         });
@@ -747,6 +781,7 @@ export class KyselyStore implements Store {
     if (write === undefined) return false;
     const assertions = this.#assertionQueue.splice(0, MAX_ASSERTION_BATCH);
     const audits = this.#auditQueue.splice(0, MAX_AUDIT_BATCH);
+    const svids = this.#svidQueue.splice(0, MAX_SVID_BATCH);
     try {
       const records: AuditRecord[] = [];
       // Holding Kysely's connection guarantees no Kysely transaction is open meanwhile.
@@ -761,18 +796,20 @@ export class KyselyStore implements Store {
                   records.push(...built.records);
                   return built.rows;
                 },
+            svids.map((pending) => pending.row),
           ),
         ),
       );
-      if (fresh === undefined) return this.#lockedOut(assertions, audits);
+      if (fresh === undefined) return this.#lockedOut(assertions, audits, svids);
       this.#lockedOutSince = undefined;
       assertions.forEach((pending, i) => {
         pending.resolve(fresh[i] === true);
       });
       settleAudits(audits, records);
+      for (const pending of svids) pending.resolve();
     } catch (error) {
       this.#lockedOutSince = undefined;
-      for (const pending of [...assertions, ...audits]) pending.reject(error);
+      for (const pending of [...assertions, ...audits, ...svids]) pending.reject(error);
     }
     return false;
   }
@@ -781,7 +818,11 @@ export class KyselyStore implements Store {
    * Puts a batch that found the write lock taken back at the head of the queues, in order, to be
    * retried; fails it once the lock has been out of reach for `writeLockTimeoutMs`.
    */
-  #lockedOut(assertions: PendingAssertion[], audits: PendingAudit[]): boolean {
+  #lockedOut(
+    assertions: PendingAssertion[],
+    audits: PendingAudit[],
+    svids: PendingSvid[],
+  ): boolean {
     const now = performance.now();
     this.#lockedOutSince ??= now;
     if (now - this.#lockedOutSince >= this.#writeLockTimeoutMs) {
@@ -790,11 +831,12 @@ export class KyselyStore implements Store {
         'ERR_UNAVAILABLE',
         `the SQLite write lock stayed taken for ${this.#writeLockTimeoutMs} ms`,
       );
-      for (const pending of [...assertions, ...audits]) pending.reject(error);
+      for (const pending of [...assertions, ...audits, ...svids]) pending.reject(error);
       return false;
     }
     this.#assertionQueue.unshift(...assertions);
     this.#auditQueue.unshift(...audits);
+    this.#svidQueue.unshift(...svids);
     return true;
   }
 

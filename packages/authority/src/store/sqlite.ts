@@ -7,6 +7,7 @@ import {
   KyselyStore,
   type AssertionWrite,
   type AuditRow,
+  type IssuedSvidRow,
   type SqliteWriteBatch,
 } from './kysely-store.ts';
 import { migrateStore } from './migrations.ts';
@@ -116,14 +117,19 @@ function sqliteWriteBatcher(
   const insert = sqlite.prepare(
     'insert into audit_log (seq, at_ms, type, actor, data, prev_hash, hash) values (@seq, @at_ms, @type, @actor, @data, @prev_hash, @hash)',
   );
+  const insertSvid = sqlite.prepare<[IssuedSvidRow]>(
+    'insert into issued_svids (serial_number, ca_id, service_name, spiffe_id, issued_at_ms, not_after_ms, revoked_at_ms) values (@serial_number, @ca_id, @service_name, @spiffe_id, @issued_at_ms, @not_after_ms, @revoked_at_ms)',
+  );
   const write = sqlite.transaction(
     (
       assertions: readonly AssertionWrite[],
       audit: ((lastSeq: number, lastHash: string) => AuditRow[]) | undefined,
+      svids: readonly IssuedSvidRow[],
     ): boolean[] => {
       const fresh = assertions.map(
         (a) => upsert.get(a.key, a.expiresAt, a.nowSeconds) !== undefined,
       );
+      for (const row of svids) insertSvid.run(row);
       if (audit !== undefined) {
         const row = last.get();
         for (const r of audit(row === undefined ? 0 : Number(row.seq), row?.hash ?? GENESIS_HASH)) {
@@ -137,10 +143,10 @@ function sqliteWriteBatcher(
   // handler, which sleeps 1, 2, 5, 10... ms with the event loop stopped. The batch asks once, and
   // the store retries it later while this process goes on serving requests. (This pragma acts
   // when it is prepared, so it cannot be kept as a prepared statement.)
-  return (assertions, audit) => {
+  return (assertions, audit, svids) => {
     sqlite.pragma('busy_timeout = 0');
     try {
-      return write.immediate(assertions, audit);
+      return write.immediate(assertions, audit, svids);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'SQLITE_BUSY') return undefined;
       throw error;
