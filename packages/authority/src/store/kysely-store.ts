@@ -106,6 +106,34 @@ function serviceFromRow(row: Selectable<ServicesTable>): ServiceRecord {
   };
 }
 
+/** The columns of a schedule change (signing keys and CAs share them). */
+function scheduleColumns(
+  patch: Partial<{
+    state: string;
+    activatesAtMs: number;
+    retiredAtMs: number | null;
+    publishUntilMs: number | null;
+  }>,
+): {
+  state?: string;
+  activates_at_ms?: number;
+  retired_at_ms?: number | null;
+  publish_until_ms?: number | null;
+} {
+  return {
+    ...(patch.state !== undefined ? { state: patch.state } : {}),
+    ...(patch.activatesAtMs !== undefined
+      ? { activates_at_ms: requireInteger(patch.activatesAtMs, 'activatesAtMs') }
+      : {}),
+    ...(patch.retiredAtMs !== undefined
+      ? { retired_at_ms: requireNullableInteger(patch.retiredAtMs, 'retiredAtMs') }
+      : {}),
+    ...(patch.publishUntilMs !== undefined
+      ? { publish_until_ms: requireNullableInteger(patch.publishUntilMs, 'publishUntilMs') }
+      : {}),
+  };
+}
+
 function signingKeyFromRow(row: Selectable<SigningKeysTable>): SigningKeyRecord {
   return {
     kid: row.kid,
@@ -444,22 +472,7 @@ export class KyselyStore implements Store {
       Pick<SigningKeyRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>
     >,
   ): Promise<void> {
-    const set: {
-      state?: string;
-      activates_at_ms?: number;
-      retired_at_ms?: number | null;
-      publish_until_ms?: number | null;
-    } = {};
-    if (patch.state !== undefined) set.state = patch.state;
-    if (patch.activatesAtMs !== undefined) {
-      set.activates_at_ms = requireInteger(patch.activatesAtMs, 'activatesAtMs');
-    }
-    if (patch.retiredAtMs !== undefined) {
-      set.retired_at_ms = requireNullableInteger(patch.retiredAtMs, 'retiredAtMs');
-    }
-    if (patch.publishUntilMs !== undefined) {
-      set.publish_until_ms = requireNullableInteger(patch.publishUntilMs, 'publishUntilMs');
-    }
+    const set = scheduleColumns(patch);
     if (Object.keys(set).length === 0) return;
     await this.#db.updateTable('signing_keys').set(set).where('kid', '=', kid).execute();
   }
@@ -497,22 +510,7 @@ export class KyselyStore implements Store {
     id: string,
     patch: Partial<Pick<CaRecord, 'state' | 'activatesAtMs' | 'retiredAtMs' | 'publishUntilMs'>>,
   ): Promise<void> {
-    const set: {
-      state?: string;
-      activates_at_ms?: number;
-      retired_at_ms?: number | null;
-      publish_until_ms?: number | null;
-    } = {};
-    if (patch.state !== undefined) set.state = patch.state;
-    if (patch.activatesAtMs !== undefined) {
-      set.activates_at_ms = requireInteger(patch.activatesAtMs, 'activatesAtMs');
-    }
-    if (patch.retiredAtMs !== undefined) {
-      set.retired_at_ms = requireNullableInteger(patch.retiredAtMs, 'retiredAtMs');
-    }
-    if (patch.publishUntilMs !== undefined) {
-      set.publish_until_ms = requireNullableInteger(patch.publishUntilMs, 'publishUntilMs');
-    }
+    const set = scheduleColumns(patch);
     if (Object.keys(set).length === 0) return;
     await this.#db.updateTable('certificate_authorities').set(set).where('id', '=', id).execute();
   }
