@@ -239,6 +239,8 @@ class RequestState {
   caller: Caller | null = null;
   /** The client certificate's identity, once read (mTLS mode, or a bound token). */
   peer: PeerIdentity | undefined = undefined;
+  /** The presented bearer token, for `requestContext.token` (the client exchanges it). */
+  token: string | undefined = undefined;
   constructor(
     readonly startedAt: number,
     readonly trace: TraceContext,
@@ -526,7 +528,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     state.decision = 'allow';
     if (contextAlways || requestContextWanted()) {
       const context: RequestContext =
-        caller === null ? { trace: state.trace } : { trace: state.trace, caller };
+        caller === null
+          ? { trace: state.trace }
+          : state.token === undefined
+            ? { trace: state.trace, caller }
+            : { trace: state.trace, caller, token: state.token };
       requestContext.run(context, done);
     } else {
       done();
@@ -767,6 +773,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       refuse(state, reply, 'ERR_TOKEN_MALFORMED');
       return;
     }
+    state.token = token;
     // A certificate caller's request was checked above (one warning per request in serve-stale).
     if (state.peer?.svid === undefined && refusedAsStale(request, reply, state)) return;
     if (failureBudget?.exhausted(request.ip, state.startedAt) === true) {

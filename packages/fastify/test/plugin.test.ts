@@ -462,7 +462,11 @@ describe('@tessera/fastify: behaviour', () => {
     });
   interface TracedBody {
     trace: { traceId: string; parentSpanId: string; correlationId: string };
-    context: { trace: { traceId: string }; caller: { spiffeId: string } } | null;
+    context: {
+      trace: { traceId: string };
+      caller: { spiffeId: string };
+      token?: string;
+    } | null;
   }
 
   // These three run in this order: useRequestContext() cannot be undone in a process.
@@ -484,6 +488,8 @@ describe('@tessera/fastify: behaviour', () => {
     const body = (await traced(app)).json<TracedBody>();
     assert.equal(body.context?.trace.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(body.context.caller.spiffeId, EVENTS);
+    // The client's delegate() exchanges the presented token; it must be the verified one.
+    assert.equal(body.context.token, eventsWrite);
     await app.close();
   });
 

@@ -26,6 +26,12 @@ export interface RequestContext {
   readonly trace: TraceContext;
   /** The verified caller, once authenticated. */
   caller?: Caller;
+  /**
+   * The bearer token `caller` was verified from, when it came from one (not for a certificate
+   * caller without a token). It is there only to be exchanged (RFC 8693, the client's
+   * `delegate()`): never forward it, log it or send it anywhere but the authority.
+   */
+  token?: string;
 }
 
 /**
