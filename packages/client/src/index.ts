@@ -15,9 +15,14 @@
  */
 export {
   ClientCredentialsTokenSource,
+  TOKEN_EXCHANGE_GRANT_TYPE,
+  ACCESS_TOKEN_TYPE,
   type TokenSource,
   type TokenSourceOptions,
+  type TokenExchanger,
+  type ExchangedToken,
 } from './token-source.ts';
+export { delegate, type DelegateOptions } from './delegate.ts';
 export {
   createServiceMap,
   type ServiceEntry,

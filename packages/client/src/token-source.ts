@@ -69,6 +69,16 @@ function checkedMetadata(
   return { issuer: expectedIssuer, tokenEndpoint };
 }
 
+/** A token endpoint's JSON answer, unchecked. */
+interface TokenResponseBody {
+  readonly access_token?: unknown;
+  readonly issued_token_type?: unknown;
+  readonly token_type?: unknown;
+  readonly expires_in?: unknown;
+  readonly scope?: unknown;
+  readonly error?: unknown;
+}
+
 interface Entry {
   token?: string;
   expiresAtMs: number;
@@ -76,6 +86,28 @@ interface Entry {
   inflight: Promise<string> | undefined;
   failures: number;
   nextAttemptMs: number;
+}
+
+/** RFC 8693 §3: the grant type and the token type of access tokens. */
+export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** A token issued by a token exchange (RFC 8693 §2.2.1). */
+export interface ExchangedToken {
+  readonly accessToken: string;
+  /** Seconds. */
+  readonly expiresIn: number;
+  /** The granted scopes, when the authority says. */
+  readonly scope?: string;
+}
+
+/** Exchanges a verified inbound token for one for another audience (RFC 8693). */
+export interface TokenExchanger {
+  exchangeToken(
+    subjectToken: string,
+    audience: string,
+    scopes: readonly string[],
+  ): Promise<ExchangedToken>;
 }
 
 /** A source of access tokens for one calling service, per (audience, scopes). */
@@ -90,7 +122,7 @@ export interface TokenSource {
  * callers share one request (single flight); while the authority is down the cached token is
  * served until it expires, and requests back off exponentially with jitter.
  */
-export class ClientCredentialsTokenSource implements TokenSource {
+export class ClientCredentialsTokenSource implements TokenSource, TokenExchanger {
   readonly #options: TokenSourceOptions;
   readonly #clock: Clock;
   readonly #fetch: typeof fetch;
@@ -190,6 +222,76 @@ export class ClientCredentialsTokenSource implements TokenSource {
     audience: string,
     scopes: readonly string[],
   ): Promise<{ token: string; expiresIn: number }> {
+    const { response, json } = await this.#post({
+      grant_type: 'client_credentials',
+      audience,
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    });
+    if (
+      !response.ok ||
+      typeof json.access_token !== 'string' ||
+      typeof json.expires_in !== 'number'
+    ) {
+      const reason = typeof json.error === 'string' ? json.error : `status ${response.status}`;
+      throw new TesseraError(
+        response.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_CLIENT_AUTH',
+        `token request refused (${reason})`,
+      );
+    }
+    return { token: json.access_token, expiresIn: json.expires_in };
+  }
+
+  /**
+   * RFC 8693 token exchange: `subjectToken` (the verified token of the inbound request) for a
+   * token for `audience`, authenticated as this service like client credentials. Not cached here
+   * (`delegate()` caches). A refusal (a 4xx, or an answer that is not an RFC 8693 §2.2.1 bearer
+   * access token) throws `ERR_DELEGATION_REFUSED`; 5xx and network failures `ERR_UNAVAILABLE`.
+   */
+  async exchangeToken(
+    subjectToken: string,
+    audience: string,
+    scopes: readonly string[],
+  ): Promise<ExchangedToken> {
+    const { response, json } = await this.#post({
+      grant_type: TOKEN_EXCHANGE_GRANT_TYPE,
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      audience,
+      ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
+    });
+    if (response.status >= 500) {
+      throw new TesseraError('ERR_UNAVAILABLE', `token exchange answered ${response.status}`);
+    }
+    if (!response.ok) {
+      const reason = typeof json.error === 'string' ? json.error : `status ${response.status}`;
+      throw new TesseraError('ERR_DELEGATION_REFUSED', `token exchange refused (${reason})`);
+    }
+    if (
+      typeof json.access_token !== 'string' ||
+      json.access_token === '' ||
+      json.issued_token_type !== ACCESS_TOKEN_TYPE ||
+      typeof json.token_type !== 'string' ||
+      json.token_type.toLowerCase() !== 'bearer' ||
+      typeof json.expires_in !== 'number' ||
+      !Number.isFinite(json.expires_in) ||
+      json.expires_in <= 0
+    ) {
+      throw new TesseraError(
+        'ERR_DELEGATION_REFUSED',
+        'token exchange answer is not a bearer access token (RFC 8693 §2.2.1)',
+      );
+    }
+    return {
+      accessToken: json.access_token,
+      expiresIn: json.expires_in,
+      ...(typeof json.scope === 'string' ? { scope: json.scope } : {}),
+    };
+  }
+
+  /** One authenticated POST to the token endpoint (`private_key_jwt`). */
+  async #post(
+    fields: Record<string, string>,
+  ): Promise<{ response: Response; json: TokenResponseBody }> {
     let endpoint;
     let response: Response;
     try {
@@ -199,11 +301,9 @@ export class ClientCredentialsTokenSource implements TokenSource {
         { key: this.#options.key, clock: this.#clock },
       );
       const body = new URLSearchParams({
-        grant_type: 'client_credentials',
+        ...fields,
         client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
         client_assertion: assertion,
-        audience,
-        ...(scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
       });
       response = await this.#fetch(endpoint.tokenEndpoint, {
         method: 'POST',
@@ -218,22 +318,7 @@ export class ClientCredentialsTokenSource implements TokenSource {
       if (error instanceof TesseraError) throw error;
       throw new TesseraError('ERR_UNAVAILABLE', 'authority unreachable', { cause: error });
     }
-    const json = (await response.json().catch(() => ({}))) as {
-      access_token?: unknown;
-      expires_in?: unknown;
-      error?: unknown;
-    };
-    if (
-      !response.ok ||
-      typeof json.access_token !== 'string' ||
-      typeof json.expires_in !== 'number'
-    ) {
-      const reason = typeof json.error === 'string' ? json.error : `status ${response.status}`;
-      throw new TesseraError(
-        response.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_CLIENT_AUTH',
-        `token request refused (${reason})`,
-      );
-    }
-    return { token: json.access_token, expiresIn: json.expires_in };
+    const json = (await response.json().catch(() => ({}))) as TokenResponseBody;
+    return { response, json };
   }
 }

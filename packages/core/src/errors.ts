@@ -97,6 +97,7 @@ const CODES = {
   ERR_REQUEST_INVALID: [400, 'request is invalid'],
   ERR_UNAUTHENTICATED: [401, 'credentials are missing or invalid'],
   ERR_CLIENT_AUTH: [401, 'client authentication failed'],
+  ERR_DELEGATION_REFUSED: [403, 'token exchange for the upstream call was refused'],
   ERR_NOT_FOUND: [404, 'resource does not exist'],
   ERR_UNAVAILABLE: [503, 'service is temporarily unavailable'],
   ERR_INTERNAL: [500, 'internal error'],
