@@ -11,6 +11,37 @@ import {
 import { caTimings } from './ca/timings.ts';
 import type { RevocationFeedSettings } from './context.ts';
 
+/**
+ * Signature algorithms an external issuer may be allowed (`users.issuers[].algorithms`): public-key
+ * algorithms only, never `none` or HMAC (a shared secret would let anyone holding it mint users).
+ */
+export const EXTERNAL_ALGORITHMS = Object.freeze([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const);
+export type ExternalAlgorithm = (typeof EXTERNAL_ALGORITHMS)[number];
+
+/** Default allowlist of an external issuer. */
+export const DEFAULT_EXTERNAL_ALGORITHMS: readonly ExternalAlgorithm[] = Object.freeze([
+  'RS256',
+  'ES256',
+  'EdDSA',
+]);
+
+/** Chain depth of delegated tokens (actors in `act`) when `tokenExchange.maxChainDepth` is absent. */
+export const DEFAULT_MAX_CHAIN_DEPTH = 3;
+
+/** Most `act` levels any delegated token carries, whatever the config says. */
+export const MAX_CHAIN_DEPTH = 10;
+
 /** Most authority processes one cluster runs (`workers`). */
 export const MAX_WORKERS = 64;
 
@@ -177,6 +208,71 @@ export const authorityConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    users: Type.Optional(
+      Type.Object(
+        {
+          issuers: Type.Array(
+            Type.Object(
+              {
+                issuer: Type.String({ minLength: 1, maxLength: 2048 }),
+                audience: Type.String({
+                  minLength: 1,
+                  maxLength: 2048,
+                  description: 'The `aud` the issuer puts in tokens meant for us',
+                }),
+                jwksUri: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    maxLength: 2048,
+                    description: "Absent: `jwks_uri` from the issuer's OpenID discovery document",
+                  }),
+                ),
+                algorithms: Type.Optional(
+                  Type.Array(Type.Union(EXTERNAL_ALGORITHMS.map((alg) => Type.Literal(alg))), {
+                    minItems: 1,
+                    maxItems: EXTERNAL_ALGORITHMS.length,
+                    uniqueItems: true,
+                  }),
+                ),
+                tenantClaim: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+                maxTokenBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 64 * 1024 })),
+              },
+              { additionalProperties: false },
+            ),
+            { maxItems: 32 },
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'External OpenID issuers whose user tokens token exchange accepts',
+        },
+      ),
+    ),
+    tokenExchange: Type.Optional(
+      Type.Object(
+        {
+          maxChainDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CHAIN_DEPTH })),
+          mayAct: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  actor: Type.String({ minLength: 1, maxLength: 255 }),
+                  audiences: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+                    maxItems: 1000,
+                  }),
+                },
+                { additionalProperties: false },
+              ),
+              { maxItems: 10_000 },
+            ),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'Which services may exchange user tokens, for which audiences',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -228,8 +324,35 @@ export interface AuthorityConfig {
     /** Where the signed head is also written, outside the store (replaced atomically, 0600). */
     readonly anchorFile?: string;
   };
+  /** External OpenID issuers of user tokens (token exchange); empty: none. */
+  readonly userIssuers: readonly ExternalIssuerConfig[];
+  /** Token exchange policy (RFC 8693). */
+  readonly tokenExchange: TokenExchangeConfig;
   /** Dev mode: loopback-only plain HTTP allowed, secrets generated into the data directory. */
   readonly dev: boolean;
+}
+
+/** One external OpenID issuer (`users.issuers[]`). */
+export interface ExternalIssuerConfig {
+  /** The exact `iss` of its tokens. */
+  readonly issuer: string;
+  /** The `aud` its tokens must carry for us. */
+  readonly audience: string;
+  /** Absent: found through `${issuer}/.well-known/openid-configuration`. */
+  readonly jwksUri?: string;
+  readonly algorithms: readonly ExternalAlgorithm[];
+  /** The claim of its tokens that names the tenant (`tenant_id` of delegated tokens). */
+  readonly tenantClaim?: string;
+  /** Larger subject tokens are refused before any parsing (default 8 KiB). */
+  readonly maxTokenBytes: number;
+}
+
+/** `tokenExchange`: who may act for users, towards which audiences, how deep. */
+export interface TokenExchangeConfig {
+  /** Most actors in a delegated token's `act` chain (default 3). */
+  readonly maxChainDepth: number;
+  /** Actor SPIFFE ID → audience SPIFFE IDs it may exchange user tokens for. */
+  readonly mayAct: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface AuthorityTlsConfig {
@@ -341,6 +464,8 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     svidLifetimeSeconds: file.ca?.svidLifetimeSeconds,
     maxSvidLifetimeSeconds: file.ca?.maxSvidLifetimeSeconds,
   });
+  const userIssuers = validateUserIssuers(file.users?.issuers ?? [], file.issuer);
+  const tokenExchange = validateTokenExchange(file.tokenExchange, file.trustDomain);
   return Object.freeze({
     issuer: file.issuer,
     trustDomain: file.trustDomain,
@@ -387,7 +512,80 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
       anchorIntervalMs: (file.audit?.anchorIntervalSeconds ?? 300) * 1000,
       ...(file.audit?.anchorFile !== undefined ? { anchorFile: file.audit.anchorFile } : {}),
     }),
+    userIssuers,
+    tokenExchange,
     dev: options.dev,
+  });
+}
+
+const DEFAULT_MAX_EXTERNAL_TOKEN_BYTES = 8 * 1024;
+
+function validateUserIssuers(
+  issuers: NonNullable<AuthorityConfigFile['users']>['issuers'],
+  ownIssuer: string,
+): readonly ExternalIssuerConfig[] {
+  const seen = new Set<string>();
+  return Object.freeze(
+    issuers.map((entry, index) => {
+      const at = `/users/issuers/${index}`;
+      // Credentials never go over these URLs, but keys do: a JWKS fetched in clear text could be
+      // replaced on the way, and with it every user.
+      assertSecureUrl(entry.issuer, `users.issuers[${index}].issuer`);
+      if (entry.jwksUri !== undefined) {
+        assertSecureUrl(entry.jwksUri, `users.issuers[${index}].jwksUri`);
+      }
+      if (entry.issuer === ownIssuer) {
+        throw new TesseraError('ERR_CONFIG_INVALID', `${at}/issuer: is the authority itself`);
+      }
+      if (seen.has(entry.issuer)) {
+        throw new TesseraError('ERR_CONFIG_INVALID', `${at}/issuer: listed twice`);
+      }
+      seen.add(entry.issuer);
+      return Object.freeze({
+        issuer: entry.issuer,
+        audience: entry.audience,
+        ...(entry.jwksUri !== undefined ? { jwksUri: entry.jwksUri } : {}),
+        algorithms: Object.freeze([...(entry.algorithms ?? DEFAULT_EXTERNAL_ALGORITHMS)]),
+        ...(entry.tenantClaim !== undefined ? { tenantClaim: entry.tenantClaim } : {}),
+        maxTokenBytes: entry.maxTokenBytes ?? DEFAULT_MAX_EXTERNAL_TOKEN_BYTES,
+      });
+    }),
+  );
+}
+
+/** A service name or SPIFFE ID of the trust domain, as its SPIFFE ID. */
+function workloadIdOf(value: string, trustDomain: string, at: string): string {
+  try {
+    return parseWorkloadId(
+      value.startsWith('spiffe://') ? value : `spiffe://${trustDomain}/${value}`,
+      trustDomain,
+    ).uri;
+  } catch {
+    throw new TesseraError(
+      'ERR_CONFIG_INVALID',
+      `${at}: not a service name or workload SPIFFE ID of the trust domain`,
+    );
+  }
+}
+
+function validateTokenExchange(
+  file: AuthorityConfigFile['tokenExchange'],
+  trustDomain: string,
+): TokenExchangeConfig {
+  const mayAct = new Map<string, Set<string>>();
+  (file?.mayAct ?? []).forEach((entry, index) => {
+    const actor = workloadIdOf(entry.actor, trustDomain, `/tokenExchange/mayAct/${index}/actor`);
+    const audiences = mayAct.get(actor) ?? new Set<string>();
+    entry.audiences.forEach((audience, j) =>
+      audiences.add(
+        workloadIdOf(audience, trustDomain, `/tokenExchange/mayAct/${index}/audiences/${j}`),
+      ),
+    );
+    mayAct.set(actor, audiences);
+  });
+  return Object.freeze({
+    maxChainDepth: file?.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH,
+    mayAct,
   });
 }
 
@@ -422,6 +620,20 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
       maxPerWindow: config.clientAuthFailures.maxFailures,
       windowSeconds: config.clientAuthFailures.windowMs / 1000,
       maxSources: config.clientAuthFailures.maxSources,
+    },
+    ...(config.userIssuers.length > 0
+      ? {
+          users: {
+            issuers: config.userIssuers.map((i) => ({ ...i, algorithms: [...i.algorithms] })),
+          },
+        }
+      : {}),
+    tokenExchange: {
+      maxChainDepth: config.tokenExchange.maxChainDepth,
+      mayAct: [...config.tokenExchange.mayAct].map(([actor, audiences]) => ({
+        actor,
+        audiences: [...audiences],
+      })),
     },
     audit: {
       aggregationIntervalSeconds: config.audit.aggregationIntervalMs / 1000,

@@ -1,5 +1,6 @@
 import type { Clock, Jwks, KeyResolver, SigningKey } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ExternalIssuerConfig, TokenExchangeConfig } from './config.ts';
 import type { CertificateAuthority } from './ca/certificate-authority.ts';
 import type { UnauthenticatedFailures } from './client-auth/failures.ts';
 import type { AuthorityMetrics } from './metrics.ts';
@@ -35,6 +36,10 @@ export interface AuthoritySettings {
   readonly adminSpiffeIds?: readonly string[];
   /** Whether the authority serves HTTPS (and so can see client certificates). */
   readonly tls?: boolean;
+  /** External OpenID issuers whose user tokens token exchange accepts (absent: none). */
+  readonly userIssuers?: readonly ExternalIssuerConfig[];
+  /** Token exchange policy (absent: nobody may act for users). */
+  readonly tokenExchange?: TokenExchangeConfig;
 }
 
 /** Stream limits; in a cluster each worker applies them on its own. */

@@ -244,6 +244,8 @@ export async function startAuthority(
       revocationFeed: config.revocationFeed,
       adminSpiffeIds: config.adminSpiffeIds,
       tls: config.tls !== undefined,
+      userIssuers: config.userIssuers,
+      tokenExchange: config.tokenExchange,
     },
     store,
     services,

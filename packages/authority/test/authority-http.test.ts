@@ -76,7 +76,10 @@ for (const variant of STORES) {
         assert.equal(metadata.issuer, authority.url);
         assert.equal(metadata.token_endpoint, `${authority.url}/oauth2/token`);
         assert.deepEqual(metadata.token_endpoint_auth_methods_supported, ['private_key_jwt']);
-        assert.deepEqual(metadata.grant_types_supported, ['client_credentials']);
+        assert.deepEqual(metadata.grant_types_supported, [
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+        ]);
       });
 
       it('publishes the active and the next key with a bounded cache lifetime', async () => {

@@ -51,6 +51,7 @@ export {
 export type { ServiceCaller, DelegatedCaller, Caller } from './token/caller.ts';
 export {
   type AccessTokenClaims,
+  type ActorClaim,
   ACCESS_TOKEN_TYP,
   DEFAULT_TOKEN_LIFETIME_SECONDS,
   MAX_TOKEN_LIFETIME_SECONDS,

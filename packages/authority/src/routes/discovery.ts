@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { TOKEN_ENDPOINT_PATH, type AuthorityContext } from '../context.ts';
+import { SUBJECT_TOKEN_TYPES, TOKEN_EXCHANGE_GRANT } from './token-exchange.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -17,7 +18,9 @@ export function registerDiscoveryRoutes(app: FastifyInstance, ctx: AuthorityCont
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     introspection_endpoint: `${issuer}/oauth2/introspect`,
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', TOKEN_EXCHANGE_GRANT],
+    // Not registered by RFC 8414; the token types token exchange takes as subject_token_type.
+    token_exchange_subject_token_types_supported: SUBJECT_TOKEN_TYPES,
     response_types_supported: [],
     token_endpoint_auth_methods_supported: authMethods,
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA'],

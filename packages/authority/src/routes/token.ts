@@ -20,6 +20,7 @@ import {
 import { sendOAuthError } from '../http/oauth-error.ts';
 import { authoritySpiffeId } from '../revocation/subscriber-auth.ts';
 import type { ServiceRecord } from '../store/types.ts';
+import { createTokenExchange, TOKEN_EXCHANGE_GRANT } from './token-exchange.ts';
 
 const CLIENT_CREDENTIALS = 'client_credentials';
 
@@ -153,22 +154,38 @@ function resolveAudience(value: string, trustDomain: string): string | undefined
  * audience requires it.
  */
 export function registerTokenRoute(app: FastifyInstance, ctx: AuthorityContext): void {
+  const exchange = createTokenExchange(ctx, {
+    userIssuers: ctx.settings.userIssuers ?? [],
+    tokenExchange: ctx.settings.tokenExchange ?? { maxChainDepth: 3, mayAct: new Map() },
+  });
   app.post(TOKEN_ENDPOINT_PATH, async (request, reply) => {
     const parameters = readForm(request, reply);
     if (parameters === undefined) return reply;
     const grantType = parameters.get('grant_type');
     if (grantType === undefined)
       return sendOAuthError(reply, 'invalid_request', 'grant_type is required');
-    if (grantType !== CLIENT_CREDENTIALS) {
+    if (grantType !== CLIENT_CREDENTIALS && grantType !== TOKEN_EXCHANGE_GRANT) {
       ctx.metrics.failures.inc({ endpoint: 'token', reason: 'unsupported_grant_type' });
       return sendOAuthError(
         reply,
         'unsupported_grant_type',
-        'only client_credentials is supported',
+        'only client_credentials and token exchange are supported',
       );
     }
     const client = await authenticateOrReply(ctx, parameters, reply, 'token');
     if (client === undefined) return reply;
+    if (grantType === TOKEN_EXCHANGE_GRANT) {
+      // RFC 8693 §2.1: the same client authentication as any token request.
+      const audienceValue = parameters.get('audience');
+      return exchange(
+        client,
+        parameters,
+        audienceValue === undefined
+          ? undefined
+          : resolveAudience(audienceValue, ctx.settings.trustDomain),
+        reply,
+      );
+    }
 
     const audienceParameter = parameters.get('audience');
     if (audienceParameter === undefined)

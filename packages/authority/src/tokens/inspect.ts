@@ -2,6 +2,7 @@ import {
   ACCESS_TOKEN_TYP,
   isTesseraError,
   verifyCompactJws,
+  type ActorClaim,
   type Clock,
   type KeyResolver,
 } from '@tessera/core';
@@ -17,8 +18,9 @@ export interface IssuedTokenClaims {
   readonly exp: number;
   readonly jti: string;
   readonly scope?: string;
-  readonly act?: { readonly sub: string };
+  readonly act?: ActorClaim;
   readonly tenant_id?: string;
+  readonly user_iss?: string;
   /** RFC 8705 §3.1: the client certificate the token is bound to. */
   readonly cnf?: { readonly 'x5t#S256': string };
 }

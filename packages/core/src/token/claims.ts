@@ -11,9 +11,19 @@ export interface AccessTokenClaims {
   readonly exp: number;
   readonly jti: string;
   readonly scope?: string;
-  readonly act?: { readonly sub: string };
+  readonly act?: ActorClaim;
   readonly tenant_id?: string;
+  /** Delegated tokens: the issuer that vouched for the user in `sub` (an OpenID issuer). */
+  readonly user_iss?: string;
   readonly cnf?: { readonly 'x5t#S256': string };
+}
+
+/**
+ * RFC 8693 §4.1 `act`: the service acting now, nesting the actors before it (nearest first).
+ */
+export interface ActorClaim {
+  readonly sub: string;
+  readonly act?: ActorClaim;
 }
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */

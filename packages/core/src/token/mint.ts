@@ -8,6 +8,7 @@ import {
   DEFAULT_TOKEN_LIFETIME_SECONDS,
   MAX_TOKEN_LIFETIME_SECONDS,
   type AccessTokenClaims,
+  type ActorClaim,
 } from './claims.ts';
 import { encodeBase64Url } from '../encoding/base64url.ts';
 import { signWithEncodedHeader } from './jws.ts';
@@ -23,6 +24,10 @@ export interface MintAccessTokenInput {
   readonly scopes?: readonly string[];
   /** Set for delegated tokens (RFC 8693 token exchange): the service acting for `subject`. */
   readonly actor?: string;
+  /** With `actor`: the actors before it (RFC 8693 §4.1), nested under the new `act`. */
+  readonly previousActors?: ActorClaim;
+  /** With `actor`: `user_iss`, the issuer that vouched for the user in `subject`. */
+  readonly userIssuer?: string;
   /** `tenant_id`, only from a verified user token. */
   readonly tenantId?: string;
   /** Binds the token to a client certificate (RFC 8705 §3.1, `cnf.x5t#S256`). */
@@ -118,7 +123,13 @@ export function mintAccessToken(
     jti: input.jti ?? randomUUID(),
   };
   if (scopes.length > 0) claims.scope = scopes.join(' ');
-  if (input.actor !== undefined) claims.act = { sub: input.actor };
+  if (input.actor !== undefined) {
+    claims.act =
+      input.previousActors === undefined
+        ? { sub: input.actor }
+        : { sub: input.actor, act: input.previousActors };
+    if (input.userIssuer !== undefined) claims.user_iss = input.userIssuer;
+  }
   if (input.tenantId !== undefined) claims.tenant_id = input.tenantId;
   if (input.certificateThumbprint !== undefined) {
     claims.cnf = { 'x5t#S256': input.certificateThumbprint };
