@@ -5,6 +5,7 @@
 import type { Benchmark } from './harness.ts';
 
 import { benchmarks as auditor } from './auditor.bench.ts';
+import { benchmarks as client } from './client.bench.ts';
 import { benchmarks as authority } from './authority.bench.ts';
 import { benchmarks as core } from './core.bench.ts';
 import { benchmarks as demo } from './demo.bench.ts';
@@ -15,6 +16,7 @@ import { benchmarks as tls } from './tls.bench.ts';
 export const benchmarks: readonly Benchmark[] = [
   ...core,
   ...authority,
+  ...client,
   ...fastify,
   ...fastifyMemory,
   ...tls,

@@ -29,6 +29,20 @@ export interface DelegateOptions {
   readonly skewSeconds?: number;
 }
 
+/**
+ * The inbound token's SHA-256, computed once per request context (a request making several
+ * calls hashes its token once); recomputed whenever the context's token is not the one hashed.
+ */
+const digests = new WeakMap<object, { readonly token: string; readonly digest: string }>();
+
+function digestOf(token: string, context: object): string {
+  const known = digests.get(context);
+  if (known?.token === token) return known.digest;
+  const digest = createHash('sha256').update(token).digest('base64url');
+  digests.set(context, { token, digest });
+  return digest;
+}
+
 interface Cached {
   readonly token: string;
   readonly reuseUntilMs: number;
@@ -56,12 +70,13 @@ class DelegatedTokens {
 
   /** A delegated token, synchronously when cached. */
   get(
+    context: object,
     subjectToken: string,
     subjectExpiresAt: number,
     audience: string,
     scopes: readonly string[],
   ): string | Promise<string> {
-    const digest = createHash('sha256').update(subjectToken).digest('base64url');
+    const digest = digestOf(subjectToken, context);
     const key = `${digest} ${audience} ${scopes.length === 0 ? '' : [...scopes].sort().join(' ')}`;
     const cached = this.#entries.get(key);
     if (cached !== undefined) {
@@ -156,7 +171,13 @@ export function delegate(options: DelegateOptions): Interceptor {
       return true;
     } else {
       try {
-        token = delegated.get(context.token, caller.expiresAt, target.spiffeId, target.scopes);
+        token = delegated.get(
+          context,
+          context.token,
+          caller.expiresAt,
+          target.spiffeId,
+          target.scopes,
+        );
       } catch (error) {
         failed(handler, error);
         return true;

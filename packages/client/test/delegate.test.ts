@@ -386,6 +386,17 @@ describe('delegate()', () => {
     assert.equal(authority.exchanges.length, 3, 'alice and bob hit the cache the second time');
   });
 
+  it('keys by the token itself, even when a request context is reused with another token', async () => {
+    const dispatcher = dispatcherWith();
+    const context = inbound('alice').context;
+    await call(dispatcher, context);
+    context.token = inbound('bob').token;
+    await call(dispatcher, context);
+    assert.equal(claimsOf(received[0]).sub, 'alice');
+    assert.equal(claimsOf(received[1]).sub, 'bob');
+    assert.equal(authority.exchanges.length, 2);
+  });
+
   it('shares one exchange between concurrent identical calls (single flight)', async () => {
     const dispatcher = dispatcherWith();
     const { context } = inbound('alice');
