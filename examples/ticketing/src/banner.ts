@@ -7,6 +7,8 @@ export interface BannerInput {
   readonly gatewayUrl: string;
   readonly eventServiceUrl: string;
   readonly billingUrl: string;
+  /** The user IdP's issuer. */
+  readonly idpUrl: string;
   readonly adminTokenPath: string;
   /** The CA bundle (mTLS). */
   readonly bundlePath?: string | undefined;
@@ -34,6 +36,9 @@ export function suggestedCommands(input: BannerInput): { comment: string; comman
     },
   ];
 }
+
+/** The command the banner suggests for a user token (README's "Logging in as a user"). */
+export const LOGIN_COMMAND = 'npm run login -- alice';
 
 /** Where the suggested `tessera svid get` writes the outside caller's SVID. */
 export const SVID_DIR = '.tessera/svid';
@@ -99,6 +104,7 @@ export function banner(input: BannerInput, cwd: string): string {
       input.billingUrl,
       'POST /invoices: event-service only; GET /invoices/:id: api-gateway only',
     ],
+    ['user IdP', input.idpUrl, 'OpenID provider: alice (tenant acme), bob (tenant globex)'],
   ];
   const files = [
     mtls && input.bundlePath !== undefined
@@ -106,6 +112,11 @@ export function banner(input: BannerInput, cwd: string): string {
       : `  admin token   ${shown(input.adminTokenPath, cwd)}`,
     `  service keys  ${shown(input.keyDir, cwd)}/<service>.key (mode 0600, reused on restart)`,
     `  audit events  ${shown(input.logDir, cwd)}/<service>.log (one per request)`,
+  ];
+  const login = [
+    `  # a user's access token (JWT for api-gateway, 300 s) from the IdP, on the last line`,
+    `  ${LOGIN_COMMAND}`,
+    '',
   ];
   const commands = (list: { comment: string; command: string }[]) =>
     list.flatMap(({ comment, command }) => [`  # ${comment}`, `  ${command}`, '']);
@@ -117,6 +128,7 @@ export function banner(input: BannerInput, cwd: string): string {
         '',
         ...files,
         '',
+        ...login,
         'Every service requires a client certificate from the trust domain. Get one, then call:',
         '',
         ...commands(suggestedMtlsCommands(input, cwd)),
@@ -129,6 +141,7 @@ export function banner(input: BannerInput, cwd: string): string {
         '',
         ...files,
         '',
+        ...login,
         'Try (every service also answers GET /whoami with its verified caller):',
         '',
         ...commands(suggestedCommands(input)),

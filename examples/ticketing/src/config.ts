@@ -5,6 +5,8 @@ export interface DemoPorts {
   readonly gateway: number;
   readonly eventService: number;
   readonly billing: number;
+  /** The demo's user IdP (OpenID provider); its URL is the issuer of every user token. */
+  readonly idp: number;
 }
 
 export const DEFAULT_PORTS: DemoPorts = Object.freeze({
@@ -12,6 +14,7 @@ export const DEFAULT_PORTS: DemoPorts = Object.freeze({
   gateway: 7701,
   eventService: 7702,
   billing: 7703,
+  idp: 7704,
 });
 
 /** The environment variable that overrides each port. */
@@ -20,6 +23,7 @@ export const PORT_VARIABLES: Readonly<Record<keyof DemoPorts, string>> = Object.
   gateway: 'GATEWAY_PORT',
   eventService: 'EVENT_SERVICE_PORT',
   billing: 'BILLING_PORT',
+  idp: 'IDP_PORT',
 });
 
 /**
@@ -70,6 +74,7 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
       gateway: port('gateway'),
       eventService: port('eventService'),
       billing: port('billing'),
+      idp: port('idp'),
     },
     transport: transport === undefined || transport === '' ? 'mtls' : (transport as DemoTransport),
   };

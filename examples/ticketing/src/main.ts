@@ -17,6 +17,7 @@ import {
 } from './config.ts';
 import { EVENT_SERVICE, startEventService } from './event-service.ts';
 import { API_GATEWAY, startGateway } from './gateway.ts';
+import { startIdp } from './idp.ts';
 import { loadOrCreateServiceKey, serviceKeyPath } from './keys.ts';
 import { LAUNCHER, launcherAdminCredential } from './launcher-identity.ts';
 import { grantsFromPolicy, registerServices, type AdminCredential } from './registration.ts';
@@ -29,8 +30,8 @@ export interface DemoOptions {
   /** Default `.tessera` (relative to the working directory). */
   readonly dataDir?: string;
   /**
-   * Default 7700–7703. A service port may be 0 (any free port); the authority's may not, since
-   * its URL is the issuer of every token.
+   * Default 7700–7704. A service port may be 0 (any free port), and so may the IdP's (its
+   * issuer follows); the authority's may not, since its URL is the issuer of every token.
    */
   readonly ports?: Partial<DemoPorts>;
   /** Print nothing (tests). */
@@ -49,6 +50,8 @@ export interface RunningDemo {
   readonly bundlePath: string | undefined;
   readonly policy: Policy;
   readonly authorityUrl: string;
+  /** The user IdP's issuer, `http://127.0.0.1:<idp port>` (plain HTTP in both transports). */
+  readonly idpUrl: string;
   readonly urls: {
     readonly [API_GATEWAY]: string;
     readonly [EVENT_SERVICE]: string;
@@ -185,6 +188,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       }),
     );
 
+    // The users' OpenID provider: plain HTTP on loopback in both transports (see ./idp.ts).
+    const idp = await startIdp({ port: ports.idp });
+    closers.push(() => idp.close());
+
     const demo: RunningDemo = {
       dataDir,
       transport,
@@ -192,6 +199,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       bundlePath,
       policy,
       authorityUrl: authority.url,
+      idpUrl: idp.issuer,
       urls: { [API_GATEWAY]: gateway.url, [EVENT_SERVICE]: events.url, [BILLING]: billing.url },
       keyFile: (service) => serviceKeyPath(dataDir, service),
       logFile,
@@ -207,6 +215,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
             gatewayUrl: gateway.url,
             eventServiceUrl: events.url,
             billingUrl: billing.url,
+            idpUrl: idp.issuer,
             adminTokenPath: dev.adminTokenPath,
             keyDir: join(dataDir, 'keys'),
             logDir: join(dataDir, 'logs'),

@@ -187,7 +187,7 @@ for (const { transport, title } of TRANSPORTS)
       dataDir = await mkdtemp(join(tmpdir(), 'tessera-ticketing-'));
       demo = await startDemo({
         dataDir,
-        ports: { authority: await freePort(), gateway: 0, eventService: 0, billing: 0 },
+        ports: { authority: await freePort(), gateway: 0, eventService: 0, billing: 0, idp: 0 },
         quiet: true,
         transport,
         observe: (service, request) => {
@@ -472,7 +472,7 @@ for (const { transport, title } of TRANSPORTS)
 describe('restarting the demo', () => {
   it('reuses the keys and registers again without a change, and the chain still works', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tessera-ticketing-'));
-    const ports = { authority: await freePort(), gateway: 0, eventService: 0, billing: 0 };
+    const ports = { authority: await freePort(), gateway: 0, eventService: 0, billing: 0, idp: 0 };
     try {
       const first = await startDemo({ dataDir, ports, quiet: true });
       const keyBefore = await readFile(first.keyFile('event-service'), 'utf8');

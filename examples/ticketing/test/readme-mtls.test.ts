@@ -92,6 +92,7 @@ describe('README: calling a demo service over mTLS, run against the demo', () =>
       gateway: await freePort(),
       eventService: await freePort(),
       billing: await freePort(),
+      idp: await freePort(),
     };
     demo = await startDemo({ dataDir: join(cwd, '.tessera'), ports, quiet: true });
     assert.equal(demo.transport, 'mtls', 'npm start runs mTLS by default');

@@ -81,6 +81,7 @@ describe('README: the ticketing demo', () => {
       gatewayUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.gateway}`,
       eventServiceUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.eventService}`,
       billingUrl: `${scheme}://127.0.0.1:${DEFAULT_PORTS.billing}`,
+      idpUrl: `http://127.0.0.1:${DEFAULT_PORTS.idp}`,
       adminTokenPath: `${REPO}/.tessera/admin.token`,
       bundlePath: transport === 'mtls' ? `${REPO}/.tessera/bundle.pem` : undefined,
       keyDir: `${REPO}/.tessera/keys`,

@@ -35,7 +35,7 @@ describe('registration from policy.yaml', () => {
 });
 
 describe('demo settings from the environment', () => {
-  it('defaults to mutual TLS on 7700–7703 and ./.tessera', () => {
+  it('defaults to mutual TLS on 7700–7703, the IdP on 7704, and ./.tessera', () => {
     assert.deepEqual(demoSettingsFromEnv({}), {
       dataDir: '.tessera',
       ports: DEFAULT_PORTS,
@@ -46,6 +46,7 @@ describe('demo settings from the environment', () => {
       gateway: 7701,
       eventService: 7702,
       billing: 7703,
+      idp: 7704,
     });
   });
 
@@ -56,12 +57,13 @@ describe('demo settings from the environment', () => {
         GATEWAY_PORT: '8801',
         EVENT_SERVICE_PORT: '8802',
         BILLING_PORT: '8803',
+        IDP_PORT: '8804',
         TESSERA_DATA_DIR: '/tmp/demo',
         TESSERA_DEMO_TRANSPORT: 'http',
       }),
       {
         dataDir: '/tmp/demo',
-        ports: { authority: 8800, gateway: 8801, eventService: 8802, billing: 8803 },
+        ports: { authority: 8800, gateway: 8801, eventService: 8802, billing: 8803, idp: 8804 },
         transport: 'http',
       },
     );
