@@ -1,11 +1,13 @@
 /** Where the demo listens and keeps its data; read from the environment once, at start. */
 
+import { DEFAULT_IDP_PORT, IDP_PORT_VARIABLE } from '@tessera/example-idp';
+
 export interface DemoPorts {
   readonly authority: number;
   readonly gateway: number;
   readonly eventService: number;
   readonly billing: number;
-  /** The demo's user IdP (OpenID provider); its URL is the issuer of every user token. */
+  /** The demo's user IdP (examples/idp); its URL is the issuer of every user token. */
   readonly idp: number;
 }
 
@@ -14,7 +16,7 @@ export const DEFAULT_PORTS: DemoPorts = Object.freeze({
   gateway: 7701,
   eventService: 7702,
   billing: 7703,
-  idp: 7704,
+  idp: DEFAULT_IDP_PORT,
 });
 
 /** The environment variable that overrides each port. */
@@ -23,7 +25,7 @@ export const PORT_VARIABLES: Readonly<Record<keyof DemoPorts, string>> = Object.
   gateway: 'GATEWAY_PORT',
   eventService: 'EVENT_SERVICE_PORT',
   billing: 'BILLING_PORT',
-  idp: 'IDP_PORT',
+  idp: IDP_PORT_VARIABLE,
 });
 
 /**

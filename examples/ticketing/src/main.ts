@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthorityLogger, prepareDevMode, startAuthority } from '@tessera/authority';
 import { createWorkloadIdentity, type WorkloadIdentity } from '@tessera/client';
+import { startIdp } from '@tessera/example-idp';
 import { parsePolicy, serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import pino from 'pino';
 import { banner } from './banner.ts';
@@ -17,7 +18,6 @@ import {
 } from './config.ts';
 import { EVENT_SERVICE, startEventService } from './event-service.ts';
 import { API_GATEWAY, startGateway } from './gateway.ts';
-import { startIdp } from './idp.ts';
 import { loadOrCreateServiceKey, serviceKeyPath } from './keys.ts';
 import { LAUNCHER, launcherAdminCredential } from './launcher-identity.ts';
 import { grantsFromPolicy, registerServices, type AdminCredential } from './registration.ts';
@@ -188,7 +188,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       }),
     );
 
-    // The users' OpenID provider: plain HTTP on loopback in both transports (see ./idp.ts).
+    // The users' OpenID provider: plain HTTP on loopback in both transports (see examples/idp).
     const idp = await startIdp({ port: ports.idp });
     closers.push(() => idp.close());
 

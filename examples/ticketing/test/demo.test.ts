@@ -13,6 +13,7 @@ import {
   type TokenSource,
   type WorkloadIdentity,
 } from '@tessera/client';
+import { login } from '@tessera/example-idp/login';
 import { serviceSpiffeId, signingKeyFromPrivateKey, type SigningKey } from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
@@ -210,6 +211,17 @@ for (const { transport, title } of TRANSPORTS)
       for (const url of [demo.authorityUrl, gateway, events, billing]) {
         assert.equal(new URL(url).protocol, scheme, url);
       }
+    });
+
+    it('runs the user IdP on loopback plain HTTP, and a user can log in', async () => {
+      assert.match(demo.idpUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const response = await fetch(`${demo.idpUrl}/.well-known/openid-configuration`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { issuer: string }).issuer, demo.idpUrl);
+      const tokens = await login(demo.idpUrl, 'bob');
+      assert.equal(tokens.token_type, 'Bearer');
     });
 
     it('runs the chain gateway → event-service → billing, one trace id and correlation id at every hop', async () => {

@@ -13,6 +13,10 @@ import type { Configuration, default as Provider } from 'oidc-provider';
  * given automatically to the demo's own public client. It listens on 127.0.0.1 only.
  */
 
+/** Where `npm start` runs the IdP unless {@link IDP_PORT_VARIABLE} says otherwise. */
+export const DEFAULT_IDP_PORT = 7704;
+export const IDP_PORT_VARIABLE = 'IDP_PORT';
+
 /** The gateway's SPIFFE ID in the dev trust domain: the `aud` of every access token. */
 export const IDP_AUDIENCE = 'spiffe://tessera.local/api-gateway';
 /** The claim that carries the user's tenant. */

@@ -1,8 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { demoSettingsFromEnv } from './config.ts';
-import { DEMO_USERS, IDP_AUDIENCE, LOGIN_CLIENT_ID, LOGIN_REDIRECT_URI } from './idp.ts';
+import {
+  DEFAULT_IDP_PORT,
+  DEMO_USERS,
+  IDP_AUDIENCE,
+  IDP_PORT_VARIABLE,
+  LOGIN_CLIENT_ID,
+  LOGIN_REDIRECT_URI,
+} from './idp.ts';
 
 /**
  * `npm run login -- <user>`: the authorization-code flow with PKCE (S256), driven headlessly
@@ -181,14 +187,14 @@ async function runFromCommandLine(args: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  let issuer: string;
-  try {
-    issuer = `http://127.0.0.1:${demoSettingsFromEnv(process.env).ports.idp}`;
-  } catch (error) {
-    console.error(`login: ${(error as Error).message}`);
+  const portText = process.env[IDP_PORT_VARIABLE] ?? '';
+  const port = portText === '' ? DEFAULT_IDP_PORT : Number(portText);
+  if (!/^\d{0,5}$/.test(portText) || !(port >= 1 && port <= 65535)) {
+    console.error(`login: ${IDP_PORT_VARIABLE} must be a port number from 1 to 65535`);
     process.exitCode = 2;
     return;
   }
+  const issuer = `http://127.0.0.1:${port}`;
   try {
     const tokens = await login(issuer, user);
     console.log(
