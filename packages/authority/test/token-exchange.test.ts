@@ -1,71 +1,15 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { JWT_BEARER_ASSERTION_TYPE, type SigningKey } from '@tessera/core';
-import {
-  decodeJwt,
-  exportJWK,
-  generateKeyPair,
-  SignJWT,
-  type CryptoKey,
-  type JWK,
-  type JWTPayload,
-} from 'jose';
-import { freePort } from '../src/testing/free-port.ts';
+import { decodeJwt, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
+import { startStubIdp, type StubIdp } from './support/stub-idp.ts';
 
 const TD = 'spiffe://tessera.local';
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
 const IDP_AUDIENCE = 'tessera-gateway';
-
-/** A stub OpenID provider on loopback: discovery and JWKS, tokens signed with jose. */
-interface StubIdp {
-  readonly issuer: string;
-  readonly server: Server;
-  readonly privateKey: CryptoKey;
-  readonly kid: string;
-  jwksRequests: number;
-  sign(
-    claims: JWTPayload,
-    options?: { issuer?: string; key?: CryptoKey; kid?: string },
-  ): Promise<string>;
-}
-
-async function startStubIdp(): Promise<StubIdp> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' };
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const idp: StubIdp = {
-    issuer,
-    privateKey,
-    kid: 'idp-1',
-    jwksRequests: 0,
-    server: createServer((request, response) => {
-      response.setHeader('content-type', 'application/json');
-      if (request.url === '/.well-known/openid-configuration') {
-        response.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
-      } else if (request.url === '/jwks') {
-        idp.jwksRequests += 1;
-        response.end(JSON.stringify({ keys: [jwk] }));
-      } else {
-        response.statusCode = 404;
-        response.end('{}');
-      }
-    }),
-    async sign(claims, options = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iat: now, exp: now + 600, aud: IDP_AUDIENCE, ...claims })
-        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'idp-1', typ: 'at+jwt' })
-        .setIssuer(options.issuer ?? issuer)
-        .sign(options.key ?? privateKey);
-    },
-  };
-  await new Promise<void>((resolve) => idp.server.listen(port, '127.0.0.1', resolve));
-  return idp;
-}
 
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -118,7 +62,7 @@ describe('token exchange (RFC 8693)', () => {
   }
 
   before(async () => {
-    idp = await startStubIdp();
+    idp = await startStubIdp(IDP_AUDIENCE);
     authority = await startTestAuthority({
       config: {
         users: { issuers: [{ issuer: idp.issuer, audience: IDP_AUDIENCE, tenantClaim: 'tenant' }] },
@@ -146,7 +90,7 @@ describe('token exchange (RFC 8693)', () => {
   });
   after(async () => {
     await authority.close();
-    await new Promise((resolve) => idp.server.close(resolve));
+    await idp.close();
   });
 
   it('lists the grant and the subject token types in its metadata', async () => {
@@ -467,7 +411,7 @@ describe('token exchange (RFC 8693)', () => {
     assert.equal(response.status, 401);
   });
 
-  it('fetched the IdP keys once through discovery', () => {
-    assert.equal(idp.jwksRequests >= 1, true);
+  it('found the IdP keys through discovery and fetched them once for every test', () => {
+    assert.equal(idp.jwksRequests, 1);
   });
 });
