@@ -31,7 +31,7 @@ export function startBilling(options: ServiceOptions): Promise<RunningService> {
           eventId: request.body.eventId,
           amountCents: request.body.amountCents,
           status: 'open',
-          createdBy: request.caller!.spiffeId,
+          createdBy: request.caller!.spiffeId ?? request.caller!.user,
         };
         invoices.set(invoice.id, invoice);
         // Money changes hands: record what was created and by whom, beside the plugin's event.

@@ -27,6 +27,7 @@ const CODES = {
   ERR_TOKEN_ISSUED_IN_FUTURE: [401, 'access token was issued in the future'],
   ERR_TOKEN_LIFETIME: [401, 'access token lifetime exceeds the maximum'],
   ERR_TOKEN_REVOKED: [401, 'access token has been revoked'],
+  ERR_TOKEN_ACT: [401, 'access token actor chain is malformed or too deep'],
 
   // Where credentials come from (RFC 6750) and what the verifier knows
   ERR_CREDENTIALS_MISSING: [401, 'no bearer credentials'],
@@ -66,7 +67,11 @@ const CODES = {
   ERR_POLICY_NO_RULE: [403, 'no policy rule covers this route'],
   ERR_POLICY_CALLER: [403, 'caller is not allowed on this route'],
   ERR_POLICY_SCOPE: [403, 'caller lacks a required scope'],
-  ERR_POLICY_DELEGATION: [403, 'delegated callers are not allowed on this route'],
+  ERR_POLICY_DELEGATION: [
+    403,
+    'caller kind (service, delegated, user) is not allowed on this route',
+  ],
+  ERR_POLICY_TENANT: [403, 'caller tenant is not allowed on this route'],
 
   // HTTP message signatures (RFC 9421) and content digests (RFC 9530)
   ERR_SIG_MISSING: [401, 'request signature is missing'],

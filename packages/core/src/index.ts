@@ -48,7 +48,18 @@ export {
   MAX_JWKS_KEYS,
   KeySet,
 } from './keys/jwks.ts';
-export type { ServiceCaller, DelegatedCaller, Caller } from './token/caller.ts';
+export type {
+  ServiceCaller,
+  DelegatedCaller,
+  UserCaller,
+  WorkloadCaller,
+  Caller,
+} from './token/caller.ts';
+export {
+  createUserTokenVerifier,
+  type UserTokenVerifier,
+  type UserTokenVerifierOptions,
+} from './token/user-token.ts';
 export {
   type AccessTokenClaims,
   type ActorClaim,
@@ -86,6 +97,7 @@ export {
   createVerifier,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   MAX_CLOCK_TOLERANCE_SECONDS,
+  MAX_ACTOR_CHAIN,
   type VerifierOptions,
   type AccessTokenVerifier,
 } from './token/verify.ts';
@@ -96,13 +108,17 @@ export {
   compilePolicy,
   evaluate,
   isPublicRoute,
+  admitsUsers,
   routesOf,
+  type RouteParams,
   policySchema,
   HTTP_METHODS,
   DELEGATION_MODES,
+  USER_MODES,
   type PolicyDocument,
   type HttpMethod,
   type DelegationMode,
+  type UserMode,
   MAX_POLICY_BYTES,
   MAX_POLICY_NESTING,
   MAX_YAML_ALIASES,
@@ -112,6 +128,8 @@ export {
   type PolicyService,
   type PolicyRoute,
   type PolicyAllowEntry,
+  type PolicyUsersEntry,
+  type PolicyTenantRule,
   type PolicyDecision,
   type PolicyAllow,
   type PolicyDeny,

@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 
 import { TESSERA_ERROR_CODES, TesseraError } from '../src/errors.ts';
 import {
+  admitsUsers,
   compilePolicy,
   evaluate,
   isPublicRoute,
@@ -17,7 +18,7 @@ import {
   routesOf,
 } from '../src/policy/index.ts';
 import type { Policy, PolicyDecision, PolicyDenyCode, PolicyFormat } from '../src/policy/index.ts';
-import type { Caller, DelegatedCaller, ServiceCaller } from '../src/token/caller.ts';
+import type { Caller, DelegatedCaller, ServiceCaller, UserCaller } from '../src/token/caller.ts';
 import { fuzzSeed, mulberry32, mutate } from '../src/testing/fuzz.ts';
 
 type Obj = Record<string, unknown>;
@@ -469,6 +470,7 @@ const delegatedCaller = (spiffeId: string, scopes: readonly string[]): Delegated
   kind: 'delegated',
   user: 'alice',
   tenant: 'acme',
+  actors: [spiffeId],
 });
 
 const GATEWAY_SCOPES = ['events:read', 'events:write', 'events:admin'];
@@ -542,6 +544,133 @@ const DECISIONS: readonly (readonly [name: string, caller: Caller | null, servic
   ['delegated caller lacking the scope', delegatedCaller(idOf('api-gateway'), ['events:read']), 'event-service', 'POST', '/events', 'ERR_POLICY_SCOPE'],
 ];
 
+/**
+ * Users behind services: a policy whose routes say who must be behind a call (`user`), admit end
+ * users of the edge's OpenID issuer (`{ users: true }`) and hold callers to a tenant (`tenant`).
+ */
+const EDGE_YAML = `
+version: 1
+trustDomain: tessera.local
+services:
+  api-gateway:
+    routes:
+      - { method: GET, path: /me, user: required, allow: [{ users: true }] }
+      - { method: GET, path: /tenants/:tenantId/invoices/:id, user: required, tenant: { param: tenantId }, allow: [{ users: true, scopes: [invoices:read] }] }
+      - { method: GET, path: /internal, allow: [{ service: event-service, scopes: [x] }] }
+      - { method: GET, path: /mixed, allow: [{ users: true }, { service: event-service, scopes: [x] }] }
+  event-service:
+    routes:
+      - { method: GET, path: /events/:id, user: required, allow: [{ service: api-gateway, scopes: [events:read] }] }
+      - { method: POST, path: /jobs, user: forbidden, allow: [{ service: api-gateway, scopes: [events:read] }] }
+      - { method: GET, path: /acme-only, tenant: { in: [acme] }, allow: [{ service: api-gateway, scopes: [events:read] }] }
+      - { method: GET, path: /whoami, allow: any-authenticated }
+      - { method: GET, path: /whoami/user, user: required, allow: any-authenticated }
+`;
+
+const userCaller = (tenant: string | undefined, scopes: readonly string[] = []): UserCaller => ({
+  kind: 'user',
+  user: 'alice',
+  scopes,
+  jti: '',
+  issuer: 'http://127.0.0.1:7704',
+  issuedAt: 1_700_000_000,
+  expiresAt: 1_700_000_300,
+  ...(tenant === undefined ? {} : { tenant }),
+});
+const alice = userCaller('acme', ['invoices:read']);
+const aliceNoTenant = userCaller(undefined, ['invoices:read']);
+const gatewayForAlice = delegatedCaller(idOf('api-gateway'), ['events:read']);
+const gatewayForBob: DelegatedCaller = { ...gatewayForAlice, user: 'bob', tenant: 'globex' };
+const gatewayAlone = serviceCaller(idOf('api-gateway'), ['events:read']);
+const eventsAlone = serviceCaller(idOf('event-service'), ['x']);
+const acmeParams = { tenantId: 'acme', id: 'inv-1' };
+const globexParams = { tenantId: 'globex', id: 'inv-1' };
+
+// policy route × caller → decision. prettier-ignore keeps one row per line.
+// prettier-ignore
+const EDGE_DECISIONS: readonly (readonly [name: string, caller: Caller | null, service: string, method: string, route: string, expected: Expected, params?: Readonly<Record<string, string>>])[] = [
+  ['user route, user caller', alice, 'api-gateway', 'GET', '/me', 'allow'],
+  ['user route, no caller', null, 'api-gateway', 'GET', '/me', 'ERR_POLICY_CALLER'],
+  ['user route, service caller (a service token where a user is required)', eventsAlone, 'api-gateway', 'GET', '/me', 'ERR_POLICY_DELEGATION'],
+  ['user route, delegated caller not listed', delegatedCaller(idOf('event-service'), ['x']), 'api-gateway', 'GET', '/me', 'ERR_POLICY_CALLER'],
+  ['tenant by path parameter, same tenant', alice, 'api-gateway', 'GET', '/tenants/:tenantId/invoices/:id', 'allow', acmeParams],
+  ['tenant by path parameter, another tenant (alice reads globex)', alice, 'api-gateway', 'GET', '/tenants/:tenantId/invoices/:id', 'ERR_POLICY_TENANT', globexParams],
+  ['tenant by path parameter, caller without a tenant', aliceNoTenant, 'api-gateway', 'GET', '/tenants/:tenantId/invoices/:id', 'ERR_POLICY_TENANT', acmeParams],
+  ['tenant by path parameter, no params given', alice, 'api-gateway', 'GET', '/tenants/:tenantId/invoices/:id', 'ERR_POLICY_TENANT'],
+  ['tenant by path parameter, user lacking the scope', userCaller('acme'), 'api-gateway', 'GET', '/tenants/:tenantId/invoices/:id', 'ERR_POLICY_SCOPE', acmeParams],
+  ['service-only allow list, user caller', alice, 'api-gateway', 'GET', '/internal', 'ERR_POLICY_CALLER'],
+  ['mixed route, user caller', alice, 'api-gateway', 'GET', '/mixed', 'allow'],
+  ['mixed route, listed service', eventsAlone, 'api-gateway', 'GET', '/mixed', 'allow'],
+  ['user-required service route, delegated caller', gatewayForAlice, 'event-service', 'GET', '/events/:id', 'allow'],
+  ['user-required service route, the same service as itself', gatewayAlone, 'event-service', 'GET', '/events/:id', 'ERR_POLICY_DELEGATION'],
+  ['user-required service route, user caller without users entry', alice, 'event-service', 'GET', '/events/:id', 'ERR_POLICY_CALLER'],
+  ['service-only route, service caller', gatewayAlone, 'event-service', 'POST', '/jobs', 'allow'],
+  ['service-only route, delegated caller', gatewayForAlice, 'event-service', 'POST', '/jobs', 'ERR_POLICY_DELEGATION'],
+  ['service-only route, user caller', alice, 'event-service', 'POST', '/jobs', 'ERR_POLICY_DELEGATION'],
+  ['tenant list, listed tenant', gatewayForAlice, 'event-service', 'GET', '/acme-only', 'allow'],
+  ['tenant list, other tenant', gatewayForBob, 'event-service', 'GET', '/acme-only', 'ERR_POLICY_TENANT'],
+  ['tenant list, service caller without tenant', gatewayAlone, 'event-service', 'GET', '/acme-only', 'ERR_POLICY_TENANT'],
+  ['any-authenticated, service caller', gatewayAlone, 'event-service', 'GET', '/whoami', 'allow'],
+  ['any-authenticated, delegated caller', gatewayForAlice, 'event-service', 'GET', '/whoami', 'allow'],
+  ['any-authenticated admits workloads only, not end users', alice, 'event-service', 'GET', '/whoami', 'ERR_POLICY_CALLER'],
+  ['any-authenticated with user required, delegated caller', gatewayForBob, 'event-service', 'GET', '/whoami/user', 'allow'],
+  ['any-authenticated with user required, service caller', gatewayAlone, 'event-service', 'GET', '/whoami/user', 'ERR_POLICY_DELEGATION'],
+];
+
+describe('policy: users behind services', () => {
+  const policy = parsePolicy(EDGE_YAML);
+  for (const [name, caller, target, method, route, expected, params] of EDGE_DECISIONS) {
+    test(`${expected === 'allow' ? 'allows' : 'denies'}: ${name}`, () => {
+      assert.equal(
+        outcome(evaluate(policy, caller, target, method, route, params), method, route),
+        expected,
+      );
+    });
+  }
+
+  test('admitsUsers marks only routes with a users entry', () => {
+    assert.equal(admitsUsers(policy, 'api-gateway', 'GET', '/me'), true);
+    assert.equal(admitsUsers(policy, 'api-gateway', 'GET', '/mixed'), true);
+    assert.equal(admitsUsers(policy, 'api-gateway', 'GET', '/internal'), false);
+    assert.equal(admitsUsers(policy, 'event-service', 'GET', '/whoami'), false);
+    assert.equal(admitsUsers(policy, 'api-gateway', 'GET', '/nope'), false);
+    assert.equal(admitsUsers(policy, 'nope', 'GET', '/me'), false);
+  });
+
+  test('a document without user or tenant keys compiles to user: allowed and no tenant', () => {
+    for (const service of compilePolicy(BASE).services) {
+      for (const rule of service.routes) {
+        assert.equal(rule.user, 'allowed');
+        assert.equal(rule.tenant, undefined);
+      }
+    }
+  });
+
+  // prettier-ignore
+  const INVALID_EDGE: readonly (readonly [name: string, route: string, pointer: string])[] = [
+    ['user: maybe', '{ method: GET, path: /x, user: maybe, allow: [{ users: true }] }', '/services/api-gateway/routes/0/user'],
+    ['users: false', '{ method: GET, path: /x, allow: [{ users: false }] }', '/services/api-gateway/routes/0/allow/0/users'],
+    ['users entry with an unknown key', '{ method: GET, path: /x, allow: [{ users: true, tenant: acme }] }', '/services/api-gateway/routes/0/allow/0/tenant'],
+    ['users entry with empty scopes', '{ method: GET, path: /x, allow: [{ users: true, scopes: [] }] }', '/services/api-gateway/routes/0/allow/0/scopes'],
+    ['users listed twice', '{ method: GET, path: /x, allow: [{ users: true }, { users: true }] }', '/services/api-gateway/routes/0/allow/1'],
+    ['users admitted where users are forbidden', '{ method: GET, path: /x, user: forbidden, allow: [{ users: true }] }', '/services/api-gateway/routes/0/allow/0'],
+    ['tenant param not in the path', '{ method: GET, path: /x/:id, tenant: { param: tenantId }, allow: [{ users: true }] }', '/services/api-gateway/routes/0/tenant/param'],
+    ['tenant param naming a static segment', '{ method: GET, path: /tenantId, tenant: { param: tenantId }, allow: [{ users: true }] }', '/services/api-gateway/routes/0/tenant/param'],
+    ['tenant with both param and in', '{ method: GET, path: /t/:t, tenant: { param: t, in: [a] }, allow: [{ users: true }] }', '/services/api-gateway/routes/0/tenant/in'],
+    ['tenant list empty', '{ method: GET, path: /x, tenant: { in: [] }, allow: [{ users: true }] }', '/services/api-gateway/routes/0/tenant/in'],
+    ['tenant as a bare string', '{ method: GET, path: /x, tenant: acme, allow: [{ users: true }] }', '/services/api-gateway/routes/0/tenant'],
+    ['public route with a user rule', '{ method: GET, path: /x, public: true, user: required }', '/services/api-gateway/routes/0'],
+    ['public route with a tenant rule', '{ method: GET, path: /x, public: true, tenant: { in: [a] } }', '/services/api-gateway/routes/0'],
+  ];
+  for (const [name, route, pointer] of INVALID_EDGE) {
+    test(`rejects ${name} at ${pointer}`, () => {
+      const text = `version: 1\ntrustDomain: tessera.local\nservices:\n  api-gateway:\n    routes:\n      - ${route}\n`;
+      const error = expectInvalid(() => parsePolicy(text));
+      assert.ok(error.detail?.startsWith(`${pointer}: `), `detail ${String(error.detail)}`);
+    });
+  }
+});
+
 /** The decision as one table value; an allow must also name the rule for this method and route. */
 function outcome(decision: PolicyDecision, method: string, route: string): Expected {
   if (!decision.allow) {
@@ -573,7 +702,7 @@ describe('policy: evaluate', () => {
   }
 
   test('every deny code is reached by some row', () => {
-    const reached = new Set(DECISIONS.map((row) => row[5]));
+    const reached = new Set([...DECISIONS, ...EDGE_DECISIONS].map((row) => row[5]));
     for (const code of POLICY_DENY_CODES) assert.ok(reached.has(code), code);
   });
 
@@ -589,6 +718,7 @@ describe('policy: evaluate', () => {
       service: 'billing',
       method: 'POST',
       path: '/invoices',
+      user: 'allowed',
       access: 'callers',
       allow: [
         {

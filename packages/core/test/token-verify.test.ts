@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { TesseraError, type TesseraErrorCode } from '../src/errors.ts';
 import { VerifiedTokenCache } from '../src/token/cache.ts';
 import { mintAccessToken } from '../src/token/mint.ts';
-import { createVerifier, type VerifierOptions } from '../src/token/verify.ts';
+import { createVerifier, MAX_ACTOR_CHAIN, type VerifierOptions } from '../src/token/verify.ts';
 import { MemoryRevocationSet } from '../src/revocation/memory.ts';
 import {
   b64,
@@ -46,6 +46,29 @@ const valid = forge(serviceClaims());
 const [validHeader, validPayload, validSignature] = valid.split('.') as [string, string, string];
 const omit = (name: string) =>
   Object.fromEntries(Object.entries(serviceClaims()).filter(([claim]) => claim !== name));
+
+/** `act` chains that must be refused with `ERR_TOKEN_ACT`, whatever else the token says. */
+const nested = (depth: number): unknown =>
+  depth === 0 ? undefined : { sub: EVENTS, act: nested(depth - 1) };
+const ACT_ATTACKS: readonly (readonly [string, unknown])[] = [
+  ['act without sub', {}],
+  ['act.sub not a SPIFFE ID', { sub: 'event-service' }],
+  ['act that is a string', EVENTS],
+  ['act that is an array', [{ sub: EVENTS }]],
+  ['act that is null', null],
+  ['act.sub a number', { sub: 7 }],
+  ['act.sub a trust domain, not a workload', { sub: 'spiffe://tessera.local' }],
+  ['act.sub from another trust domain', { sub: 'spiffe://evil.example/event-service' }],
+  ['act.sub with a query', { sub: 'spiffe://tessera.local/event-service?x=1' }],
+  ['act.sub with a dot segment', { sub: 'spiffe://tessera.local/a/../event-service' }],
+  ['act.sub upper-case trust domain', { sub: 'spiffe://Tessera.local/event-service' }],
+  ['nested act without sub', { sub: EVENTS, act: {} }],
+  ['nested act with a malformed SPIFFE ID', { sub: EVENTS, act: { sub: 'spiffe://x/%zz' } }],
+  ['nested act a string', { sub: EVENTS, act: GATEWAY }],
+  ['nested act null', { sub: EVENTS, act: null }],
+  ['deeply nested malformed actor', { sub: EVENTS, act: { sub: GATEWAY, act: { sub: 'nope' } } }],
+  ['a chain one actor longer than MAX_ACTOR_CHAIN', nested(MAX_ACTOR_CHAIN + 1)],
+];
 
 /**
  * Every forged or malformed token we know of, one row each, with the code it must produce.
@@ -369,16 +392,11 @@ const ATTACKS: readonly { name: string; token: () => string; code: TesseraErrorC
     token: () => forge(serviceClaims({ client_id: GATEWAY })),
     code: 'ERR_TOKEN_SUBJECT',
   },
-  {
-    name: 'act without sub',
-    token: () => forge(serviceClaims({ sub: 'user-42', act: {} })),
-    code: 'ERR_TOKEN_CLAIMS',
-  },
-  {
-    name: 'act.sub not a SPIFFE ID',
-    token: () => forge(serviceClaims({ sub: 'user-42', act: { sub: 'event-service' } })),
-    code: 'ERR_TOKEN_SUBJECT',
-  },
+  ...ACT_ATTACKS.map(([name, act]) => ({
+    name,
+    token: () => forge(serviceClaims({ sub: 'user-42', client_id: EVENTS, act })),
+    code: 'ERR_TOKEN_ACT' as const,
+  })),
   {
     name: 'delegated client_id differs from act.sub',
     token: () =>
@@ -475,6 +493,22 @@ describe('access token verification: accepted tokens', () => {
     assert.equal(caller.tenant, 'acme');
     assert.equal(caller.certificateThumbprint, 'abc');
     assert.deepEqual(caller.scopes, []);
+  });
+
+  it('reads the whole act chain into actors, nearest first', () => {
+    const chain = { sub: EVENTS, act: { sub: GATEWAY } };
+    const caller = verifier({ trustDomain: TRUST_DOMAIN }).verify(
+      forge(serviceClaims({ sub: 'alice', client_id: EVENTS, act: chain, tenant_id: 'acme' })),
+    );
+    assert.equal(caller.kind, 'delegated');
+    assert.equal(caller.spiffeId, EVENTS);
+    assert.deepEqual(caller.actors, [EVENTS, GATEWAY]);
+    assert.ok(Object.isFrozen(caller.actors));
+    assert.equal(caller.tenant, 'acme');
+    const longest = verifier({ trustDomain: TRUST_DOMAIN }).verify(
+      forge(serviceClaims({ sub: 'alice', client_id: EVENTS, act: nested(MAX_ACTOR_CHAIN) })),
+    );
+    assert.equal(longest.kind === 'delegated' ? longest.actors.length : 0, MAX_ACTOR_CHAIN);
   });
 
   it('accepts the RFC 9864 Ed25519 algorithm name for an Ed25519 key', () => {

@@ -1,6 +1,6 @@
 import { TesseraError } from '../errors.ts';
 import type { TesseraErrorCode } from '../errors.ts';
-import type { DelegationMode, HttpMethod } from './schema.ts';
+import type { DelegationMode, HttpMethod, UserMode } from './schema.ts';
 
 /** One caller admitted on a route, resolved to the SPIFFE ID its token must carry. */
 export interface PolicyAllowEntry {
@@ -13,12 +13,28 @@ export interface PolicyAllowEntry {
   readonly delegated: DelegationMode;
 }
 
+/** The entry admitting end users (`kind: 'user'` callers of the external issuer) on a route. */
+export interface PolicyUsersEntry {
+  readonly users: true;
+  /** Every one of these must be among the user token's scopes. */
+  readonly scopes: readonly string[];
+}
+
+/**
+ * Which tenants may call a route: the caller's `tenant` must equal the named path parameter's
+ * value, or be one of `in`. A caller without a tenant never matches.
+ */
+export type PolicyTenantRule = { readonly param: string } | { readonly in: readonly string[] };
+
 interface PolicyRouteBase {
   /** The service that exposes the route. */
   readonly service: string;
   readonly method: HttpMethod;
   /** The Fastify route pattern, matched as an exact string against `routeOptions.url`. */
   readonly path: string;
+  /** Whether a user must (or must not) be behind the call; `allowed` when the document is silent. */
+  readonly user: UserMode;
+  readonly tenant?: PolicyTenantRule;
 }
 
 /**
@@ -28,7 +44,12 @@ interface PolicyRouteBase {
 export type PolicyRoute =
   | (PolicyRouteBase & { readonly access: 'public' })
   | (PolicyRouteBase & { readonly access: 'any-authenticated' })
-  | (PolicyRouteBase & { readonly access: 'callers'; readonly allow: readonly PolicyAllowEntry[] });
+  | (PolicyRouteBase & {
+      readonly access: 'callers';
+      readonly allow: readonly PolicyAllowEntry[];
+      /** Present when end users of the external issuer are admitted (`{ users: true }`). */
+      readonly users?: PolicyUsersEntry;
+    });
 
 /** A declared service and the routes it exposes (none for a pure client). */
 export interface PolicyService {
@@ -64,6 +85,7 @@ export const POLICY_DENY_CODES = [
   'ERR_POLICY_CALLER',
   'ERR_POLICY_DELEGATION',
   'ERR_POLICY_SCOPE',
+  'ERR_POLICY_TENANT',
 ] as const satisfies readonly TesseraErrorCode[];
 
 /** A reason a request is denied; a `TesseraErrorCode`, ready for `new TesseraError(code)`. */

@@ -16,6 +16,10 @@ const DENY_NO_RULE = deny('ERR_POLICY_NO_RULE');
 const DENY_CALLER = deny('ERR_POLICY_CALLER');
 const DENY_DELEGATION = deny('ERR_POLICY_DELEGATION');
 const DENY_SCOPE = deny('ERR_POLICY_SCOPE');
+const DENY_TENANT = deny('ERR_POLICY_TENANT');
+
+/** Path parameters as Fastify hands them over (`request.params`). */
+export type RouteParams = Readonly<Record<string, string | undefined>>;
 
 function findRoute(
   policy: Policy,
@@ -26,6 +30,38 @@ function findRoute(
   const compiled = servicesOf(policy).get(service);
   if (compiled === undefined) return DENY_UNKNOWN_SERVICE;
   return compiled.routes.get(routeKey(method, routePattern)) ?? DENY_NO_RULE;
+}
+
+/** The route's `user` rule: `required` wants a user behind the call, `forbidden` a service. */
+function userModeAllows(route: PolicyRoute, caller: Caller): boolean {
+  switch (route.user) {
+    case 'allowed':
+      return true;
+    case 'required':
+      return caller.kind === 'delegated' || caller.kind === 'user';
+    case 'forbidden':
+      return caller.kind === 'service';
+  }
+}
+
+function tenantAllows(
+  route: PolicyRoute,
+  caller: Caller,
+  params: RouteParams | undefined,
+): boolean {
+  const rule = route.tenant;
+  if (rule === undefined) return true;
+  const tenant = caller.tenant;
+  if (tenant === undefined) return false;
+  if ('param' in rule) return params?.[rule.param] === tenant;
+  return rule.in.includes(tenant);
+}
+
+function hasScopes(required: readonly string[], caller: Caller): boolean {
+  for (const scope of required) {
+    if (!caller.scopes.includes(scope)) return false;
+  }
+  return true;
 }
 
 /** A kind this code does not know is neither, and fails both `required` and `forbidden`. */
@@ -51,9 +87,12 @@ function delegationAllows(entry: PolicyAllowEntry, caller: Caller): boolean {
  *
  * Checks, in order: unknown service (`ERR_POLICY_UNKNOWN_SERVICE`); no rule for the method and
  * pattern (`ERR_POLICY_NO_RULE`); a `public` route allows anyone; no caller
- * (`ERR_POLICY_CALLER`); `any-authenticated` allows any caller; no allow entry for the caller's
- * SPIFFE ID, which for a delegated call is the acting service (`ERR_POLICY_CALLER`); delegation
- * mode (`ERR_POLICY_DELEGATION`); a required scope missing (`ERR_POLICY_SCOPE`).
+ * (`ERR_POLICY_CALLER`); the route's `user` rule (`ERR_POLICY_DELEGATION`); `any-authenticated`
+ * allows any service or delegated caller; a user caller needs a `{ users: true }` entry, any
+ * other an entry for its SPIFFE ID, which for a delegated call is the acting service
+ * (`ERR_POLICY_CALLER`); the entry's delegation mode (`ERR_POLICY_DELEGATION`); a required scope
+ * missing (`ERR_POLICY_SCOPE`); the route's tenant rule (`ERR_POLICY_TENANT`), which reads
+ * `params` (Fastify's `request.params`) for `tenant: { param }`.
  *
  * Throws `ERR_POLICY_INVALID` if `policy` did not come from `compilePolicy`.
  *
@@ -69,20 +108,46 @@ export function evaluate(
   service: string,
   method: string,
   routePattern: string,
+  params?: RouteParams,
 ): PolicyDecision {
   const found = findRoute(policy, service, method, routePattern);
   if ('code' in found) return found;
   const { route, decision } = found;
   if (route.access === 'public') return decision;
   if (caller === null) return DENY_CALLER;
-  if (route.access === 'any-authenticated') return decision;
-  const entry = found.callers.get(caller.spiffeId);
-  if (entry === undefined) return DENY_CALLER;
-  if (!delegationAllows(entry, caller)) return DENY_DELEGATION;
-  for (const scope of entry.scopes) {
-    if (!caller.scopes.includes(scope)) return DENY_SCOPE;
+  if (!userModeAllows(route, caller)) return DENY_DELEGATION;
+  if (route.access === 'callers') {
+    if (caller.kind === 'user') {
+      // End users are admitted only by an explicit `{ users: true }` entry.
+      const users = route.users;
+      if (users === undefined) return DENY_CALLER;
+      if (!hasScopes(users.scopes, caller)) return DENY_SCOPE;
+    } else {
+      const entry = found.callers.get(caller.spiffeId);
+      if (entry === undefined) return DENY_CALLER;
+      if (!delegationAllows(entry, caller)) return DENY_DELEGATION;
+      if (!hasScopes(entry.scopes, caller)) return DENY_SCOPE;
+    }
+  } else if (caller.kind === 'user') {
+    // `any-authenticated` predates end users at the edge: it means any workload caller.
+    return DENY_CALLER;
   }
+  if (!tenantAllows(route, caller, params)) return DENY_TENANT;
   return decision;
+}
+
+/**
+ * True when the route admits end users (`{ users: true }` in its allow list), so the Fastify
+ * plugin verifies the external issuer's tokens there. False for unknown services and routes.
+ */
+export function admitsUsers(
+  policy: Policy,
+  service: string,
+  method: string,
+  routePattern: string,
+): boolean {
+  const found = findRoute(policy, service, method, routePattern);
+  return !('code' in found) && found.route.access === 'callers' && found.route.users !== undefined;
 }
 
 /**

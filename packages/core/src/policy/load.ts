@@ -10,6 +10,8 @@ import type {
   PolicyAllowEntry,
   PolicyRoute,
   PolicyService,
+  PolicyTenantRule,
+  PolicyUsersEntry,
 } from './compiled.ts';
 import { decodePolicyText } from './decode.ts';
 import type { PolicyFormat } from './decode.ts';
@@ -99,10 +101,18 @@ function asPolicyInvalid(error: unknown): TesseraError {
  */
 function describeSchemaError(error: ValueError): { path: string; problem: string } {
   if (error.type !== ValueErrorType.Union) return { path: error.path, problem: error.message };
+  // A union of objects (the allow entry kinds, the tenant rule forms): the variant whose keys the
+  // value uses is the one the author meant, so its first error is the one to report.
+  const meant = variantByKeys(error);
+  if (meant !== undefined) return describeSchemaError(meant);
+  // Depth counts segments, not characters, and a tie keeps the earlier variant: `/allow/0/user`
+  // (an unknown key of a service entry) must not lose to `/allow/0/users` (the users entry's
+  // missing key) for being one character shorter.
+  const depth = (path: string): number => path.split('/').length;
   let deepest: ValueError | undefined;
   for (const variant of error.errors) {
     const first = variant.First();
-    if (first !== undefined && first.path.length > (deepest ?? error).path.length) deepest = first;
+    if (first !== undefined && depth(first.path) > depth((deepest ?? error).path)) deepest = first;
   }
   if (deepest !== undefined) return describeSchemaError(deepest);
   const { description } = error.schema;
@@ -110,6 +120,26 @@ function describeSchemaError(error: ValueError): { path: string; problem: string
     path: error.path,
     problem: typeof description === 'string' ? `expected ${description}` : error.message,
   };
+}
+
+function variantByKeys(error: ValueError): ValueError | undefined {
+  const { value } = error;
+  const variants: unknown = (error.schema as { anyOf?: unknown }).anyOf;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (!Array.isArray(variants)) return undefined;
+  const keys = Object.keys(value);
+  let best = 0;
+  let chosen: number | undefined;
+  variants.forEach((variant: { properties?: Record<string, unknown> }, index) => {
+    const properties = variant.properties;
+    if (properties === undefined) return;
+    const score = keys.filter((key) => Object.hasOwn(properties, key)).length;
+    if (score > best) {
+      best = score;
+      chosen = index;
+    }
+  });
+  return chosen === undefined ? undefined : error.errors[chosen]?.First();
 }
 
 function compileValid(input: unknown): Policy {
@@ -211,6 +241,9 @@ function compileRoute(
   resolveCaller: ResolveCaller,
 ): CompiledRoute {
   const { method, path } = route;
+  const user = route.user ?? 'allowed';
+  const tenant = compileTenant(route, at);
+  const base = { service, method, path, user, ...(tenant === undefined ? {} : { tenant }) };
   let rule: PolicyRoute;
   const callers = new Map<string, PolicyAllowEntry>();
   if (route.public !== undefined) {
@@ -220,13 +253,28 @@ function compileRoute(
         'a route is either "public: true" or has "allow", not both',
       );
     }
-    rule = { service, method, path, access: 'public' };
+    // A public route has no caller to hold to a user or tenant rule: it would read as a
+    // restriction that never applies.
+    if (route.user !== undefined || route.tenant !== undefined) {
+      throw invalidPolicy(toJsonPointer(at), 'a public route takes no "user" or "tenant"');
+    }
+    rule = { ...base, access: 'public' };
   } else if (route.allow === undefined) {
     throw invalidPolicy(toJsonPointer(at), 'a route needs "public: true" or "allow"');
   } else if (route.allow === 'any-authenticated') {
-    rule = { service, method, path, access: 'any-authenticated' };
+    rule = { ...base, access: 'any-authenticated' };
   } else {
+    let users: PolicyUsersEntry | undefined;
     route.allow.forEach((entry, position) => {
+      if ('users' in entry) {
+        const entryAt = toJsonPointer([...at, 'allow', position]);
+        if (users !== undefined) throw invalidPolicy(entryAt, 'users are listed twice');
+        if (user === 'forbidden') {
+          throw invalidPolicy(entryAt, 'users are admitted on a route with "user: forbidden"');
+        }
+        users = Object.freeze({ users: true, scopes: Object.freeze([...(entry.scopes ?? [])]) });
+        return;
+      }
       const entryAt = [...at, 'allow', position, 'service'];
       const caller = resolveCaller(entry.service, entryAt);
       // Two entries for one caller would make the outcome depend on which one is consulted.
@@ -244,11 +292,10 @@ function compileRoute(
       );
     });
     rule = {
-      service,
-      method,
-      path,
+      ...base,
       access: 'callers',
       allow: Object.freeze([...callers.values()]),
+      ...(users === undefined ? {} : { users }),
     };
   }
   Object.freeze(rule);
@@ -257,4 +304,20 @@ function compileRoute(
     decision: Object.freeze({ allow: true, public: rule.access === 'public', rule }),
     callers,
   };
+}
+
+/** The tenant rule of a route; a `param` must be one of the route's own path parameters. */
+function compileTenant(route: RouteDocument, at: Path): PolicyTenantRule | undefined {
+  const tenant = route.tenant;
+  if (tenant === undefined) return undefined;
+  if ('param' in tenant) {
+    if (!route.path.split('/').includes(`:${tenant.param}`)) {
+      throw invalidPolicy(
+        toJsonPointer([...at, 'tenant', 'param']),
+        `the path has no parameter :${tenant.param}`,
+      );
+    }
+    return Object.freeze({ param: tenant.param });
+  }
+  return Object.freeze({ in: Object.freeze([...tenant.in]) });
 }

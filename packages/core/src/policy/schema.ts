@@ -17,6 +17,15 @@ export const DELEGATION_MODES = ['allowed', 'required', 'forbidden'] as const;
 export type DelegationMode = (typeof DELEGATION_MODES)[number];
 
 /**
+ * Whether a route needs a user behind the call: `required` admits delegated and user callers
+ * only, `forbidden` service callers only, `allowed` (default) any kind its allow list admits.
+ */
+export const USER_MODES = ['allowed', 'required', 'forbidden'] as const;
+
+/** See {@link USER_MODES}. */
+export type UserMode = (typeof USER_MODES)[number];
+
+/**
  * A service name is one SPIFFE ID path segment (SPIFFE ID standard §2.2), never `.` or `..`,
  * so `spiffe://<trust-domain>/<name>` is always a valid workload ID. 255 characters keeps the
  * whole ID far below the standard's 2048-byte cap.
@@ -66,6 +75,38 @@ const allowEntrySchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** An allow entry that admits end users calling the edge with the external issuer's tokens. */
+const usersEntrySchema = Type.Object(
+  {
+    users: Type.Literal(true),
+    scopes: Type.Optional(
+      Type.Array(Type.String({ pattern: SCOPE_PATTERN, maxLength: 256 }), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'The user token must carry every one of these scopes',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A tenant value as carried in `tenant_id`. */
+const TENANT_ID = Type.String({ minLength: 1, maxLength: 256 });
+
+const tenantSchema = Type.Union(
+  [
+    Type.Object(
+      { param: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 128 }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { in: Type.Array(TENANT_ID, { minItems: 1, uniqueItems: true }) },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: '{ param: <path parameter> } or { in: [tenant, ...] }' },
+);
+
 const routeSchema = Type.Object(
   {
     method: Type.Union(
@@ -76,12 +117,22 @@ const routeSchema = Type.Object(
     public: Type.Optional(Type.Literal(true)),
     allow: Type.Optional(
       Type.Union(
-        [Type.Literal('any-authenticated'), Type.Array(allowEntrySchema, { minItems: 1 })],
+        [
+          Type.Literal('any-authenticated'),
+          Type.Array(Type.Union([allowEntrySchema, usersEntrySchema]), { minItems: 1 }),
+        ],
         {
           description: '"any-authenticated" or a non-empty list of allow entries',
         },
       ),
     ),
+    user: Type.Optional(
+      Type.Union(
+        USER_MODES.map((mode) => Type.Literal(mode)),
+        { description: 'allowed (default), required or forbidden' },
+      ),
+    ),
+    tenant: Type.Optional(tenantSchema),
   },
   {
     additionalProperties: false,

@@ -34,6 +34,38 @@ export interface DelegatedCaller extends CallerBase {
   readonly kind: 'delegated';
   /** The end user (`sub`). */
   readonly user: string;
+  /**
+   * Every service in the `act` chain as SPIFFE IDs, nearest first: `actors[0]` is `act.sub`
+   * (equal to `spiffeId`), `actors[1]` is `act.act.sub`, and so on (RFC 8693 §4.1).
+   */
+  readonly actors: readonly string[];
 }
 
-export type Caller = ServiceCaller | DelegatedCaller;
+/**
+ * An end user calling the edge directly with a token of the configured external OpenID issuer.
+ * Only the Fastify plugin's `users` option makes one, only on routes whose policy admits users.
+ * It has no workload identity: `spiffeId` is absent, and an `act` claim in the token is ignored
+ * (a user token is never delegated).
+ */
+export interface UserCaller {
+  readonly kind: 'user';
+  readonly spiffeId?: undefined;
+  /** The end user (`sub`). */
+  readonly user: string;
+  /** The configured claim (default `tenant_id`) of the verified token, when present. */
+  readonly tenant?: string;
+  /** The `scope` claim's (or `scp` array's) scopes. */
+  readonly scopes: readonly string[];
+  /** `jti`, or `''` when the issuer sets none. */
+  readonly jti: string;
+  /** The external issuer (`iss`). */
+  readonly issuer: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly certificateThumbprint?: undefined;
+}
+
+/** A caller with a workload identity: what the authority's access tokens (and certificates) give. */
+export type WorkloadCaller = ServiceCaller | DelegatedCaller;
+
+export type Caller = ServiceCaller | DelegatedCaller | UserCaller;

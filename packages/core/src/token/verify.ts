@@ -4,7 +4,7 @@ import type { KeyResolver } from '../keys/jwks.ts';
 import type { RevocationSet } from '../revocation/set.ts';
 import { parseWorkloadId } from '../spiffe/id.ts';
 import { VerifiedTokenCache } from './cache.ts';
-import type { Caller } from './caller.ts';
+import type { DelegatedCaller, WorkloadCaller } from './caller.ts';
 import { ACCESS_TOKEN_TYP, MAX_TOKEN_LIFETIME_SECONDS } from './claims.ts';
 import {
   checkSignature,
@@ -17,6 +17,11 @@ import {
 import { parseScope } from './scope.ts';
 
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5;
+/**
+ * The most actors an `act` chain may name. The authority's own default is 3; this bound only
+ * stops a token from making the verifier walk (and the audit log carry) an arbitrarily deep chain.
+ */
+export const MAX_ACTOR_CHAIN = 8;
 export const MAX_CLOCK_TOLERANCE_SECONDS = 30;
 
 export interface VerifierOptions {
@@ -44,12 +49,12 @@ export interface VerifierOptions {
 /** Verifies access tokens for one service. Create once per service; reuse for every request. */
 export interface AccessTokenVerifier {
   /** Verifies synchronously (the signature check runs on the calling thread). */
-  verify(token: string): Caller;
+  verify(token: string): WorkloadCaller;
   /**
    * Same checks, but an uncached signature check runs on libuv's thread pool, so concurrent
    * requests use every core. Cache hits resolve without leaving the event loop.
    */
-  verifyAsync(token: string): Promise<Caller>;
+  verifyAsync(token: string): Promise<WorkloadCaller>;
 }
 
 const TYP = [ACCESS_TOKEN_TYP];
@@ -73,6 +78,35 @@ function numericDate(
     throw claimsError(`"${name}" must be a NumericDate`);
   }
   return value;
+}
+
+function actError(detail: string): TesseraError {
+  return new TesseraError('ERR_TOKEN_ACT', detail);
+}
+
+/**
+ * The actors of an RFC 8693 §4.1 `act` claim, nearest first, each a workload SPIFFE ID (of the
+ * trust domain, when one is set). Members other than `sub` and `act` are ignored, as the RFC
+ * allows; anything else malformed, or a chain longer than {@link MAX_ACTOR_CHAIN}, is refused.
+ */
+function actorChain(act: unknown, trustDomain: string | undefined): string[] {
+  const actors: string[] = [];
+  let link = act;
+  while (link !== undefined) {
+    if (actors.length === MAX_ACTOR_CHAIN) throw actError('chain is too deep');
+    if (typeof link !== 'object' || link === null || Array.isArray(link)) {
+      throw actError('"act" is not an object');
+    }
+    const { sub, act: previous } = link as Record<string, unknown>;
+    if (typeof sub !== 'string') throw actError('"act" must carry "sub"');
+    try {
+      actors.push(parseWorkloadId(sub, trustDomain).uri);
+    } catch {
+      throw actError('an actor is not a workload SPIFFE ID of the trust domain');
+    }
+    link = previous;
+  }
+  return actors;
 }
 
 function requiredString(claims: Record<string, unknown>, name: string, maxLength: number): string {
@@ -149,7 +183,7 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     }
   }
 
-  function checkRevoked(caller: Caller): void {
+  function checkRevoked(caller: WorkloadCaller): void {
     if (revocations === undefined) return;
     if (
       revocations.isRevoked(caller.jti, caller.spiffeId, caller.issuedAt) ||
@@ -160,7 +194,7 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
     }
   }
 
-  function fromCache(token: string): Caller | undefined {
+  function fromCache(token: string): WorkloadCaller | undefined {
     if (cache === undefined) return undefined;
     const hit = cache.get(token);
     if (hit?.owner !== owner) return undefined;
@@ -168,11 +202,13 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
       cache.delete(token);
       throw new TesseraError('ERR_TOKEN_EXPIRED');
     }
-    checkRevoked(hit.caller);
-    return hit.caller;
+    // Only this verifier stores entries under its owner, and it stores workload callers only.
+    const caller = hit.caller as WorkloadCaller;
+    checkRevoked(caller);
+    return caller;
   }
 
-  function validateClaims(prepared: PreparedJws): Caller {
+  function validateClaims(prepared: PreparedJws): WorkloadCaller {
     const claims = parsePayloadObject(prepared.payload);
     if (claims.iss !== issuer) throw new TesseraError('ERR_TOKEN_ISSUER');
     const aud = claims.aud;
@@ -227,40 +263,45 @@ export function createVerifier(options: VerifierOptions): AccessTokenVerifier {
       ...(tenant !== undefined ? { tenant } : {}),
       ...(thumbprint !== undefined ? { certificateThumbprint: thumbprint } : {}),
     };
-    let caller: Caller;
+    let caller: WorkloadCaller;
     if (act === undefined) {
       const id = spiffeId(sub);
       if (clientId !== id)
         throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "sub"');
       caller = { kind: 'service', spiffeId: id, ...common };
     } else {
-      const actor =
-        typeof act === 'object' && act !== null ? (act as Record<string, unknown>).sub : undefined;
-      if (typeof actor !== 'string') throw claimsError('"act" must carry "sub"');
-      const id = spiffeId(actor);
-      if (clientId !== id)
+      const actors = actorChain(act, trustDomain);
+      const [id] = actors;
+      if (id === undefined || clientId !== id)
         throw new TesseraError('ERR_TOKEN_SUBJECT', '"client_id" differs from "act.sub"');
-      caller = { kind: 'delegated', spiffeId: id, user: sub, ...common };
+      const delegated: DelegatedCaller = {
+        kind: 'delegated',
+        spiffeId: id,
+        user: sub,
+        actors: Object.freeze(actors),
+        ...common,
+      };
+      caller = delegated;
     }
     Object.freeze(caller);
     checkRevoked(caller);
     return caller;
   }
 
-  function remember(token: string, caller: Caller): Caller {
+  function remember(token: string, caller: WorkloadCaller): WorkloadCaller {
     cache?.set(token, { owner, caller, expiresAt: caller.expiresAt });
     return caller;
   }
 
   return Object.freeze({
-    verify(token: string): Caller {
+    verify(token: string): WorkloadCaller {
       const cached = fromCache(token);
       if (cached !== undefined) return cached;
       const prepared = prepareCompactJws(token, keys, { maxTokenBytes, typ: TYP });
       checkSignature(prepared);
       return remember(token, validateClaims(prepared));
     },
-    async verifyAsync(token: string): Promise<Caller> {
+    async verifyAsync(token: string): Promise<WorkloadCaller> {
       const cached = fromCache(token);
       if (cached !== undefined) return cached;
       const prepared = prepareCompactJws(token, keys, { maxTokenBytes, typ: TYP });
