@@ -15,8 +15,16 @@ export interface AuditSink {
 
 /** The fields of one audit event, in the order they are written. */
 export interface AuditEvent {
+  /** Who the request is for: the user when there is one, else the calling service. */
   readonly caller: string | null;
+  /** The acting service of a delegated call (`act.sub`). */
   readonly actor: string | null;
+  /** The end user of a delegated or user call. */
+  readonly user: string | null;
+  /** The caller's verified tenant (`tenant_id`, or the edge's configured claim). */
+  readonly tenant: string | null;
+  /** A delegated call's whole actor chain, nearest first. */
+  readonly actors: readonly string[] | null;
   readonly jti: string | null;
   readonly route: string | null;
   readonly method: string;
@@ -44,6 +52,13 @@ function nullable(value: string | null): string {
   return value === null ? 'null' : jsonString(value);
 }
 
+function stringArray(values: readonly string[] | null): string {
+  if (values === null) return 'null';
+  let out = '';
+  for (const value of values) out += (out === '' ? '' : ',') + jsonString(value);
+  return `[${out}]`;
+}
+
 /** pino's `level` for `info`, and the message pino's callers would pass. */
 const PREFIX_HEAD = '{"level":30,"time":';
 const PREFIX_TAIL = `,"pid":${process.pid},"hostname":${jsonString(hostname())},"event":"tessera.request","caller":`;
@@ -57,6 +72,12 @@ export function auditLine(time: number, event: AuditEvent): string {
     nullable(event.caller) +
     ',"actor":' +
     nullable(event.actor) +
+    ',"user":' +
+    nullable(event.user) +
+    ',"tenant":' +
+    nullable(event.tenant) +
+    ',"actors":' +
+    stringArray(event.actors) +
     ',"jti":' +
     nullable(event.jti) +
     ',"route":' +

@@ -9,6 +9,7 @@ export {
   type RateLimitOptions,
   type TesseraPluginOptions,
   type TesseraRuntime,
+  type UsersOptions,
 } from './plugin.ts';
 export type { AuthorityCredentials } from './authority-credentials.ts';
 export type { RateLimiter, RedisClientLike, RedisUnavailableMode } from './rate-limit.ts';

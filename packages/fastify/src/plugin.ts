@@ -1,6 +1,10 @@
 import {
+  admitsUsers,
   assertSecureUrl,
+  createUserTokenVerifier,
   createVerifier,
+  KeySet,
+  parseJwks,
   evaluate,
   httpStatusFor,
   isPublicRoute,
@@ -14,10 +18,14 @@ import {
   VerifiedTokenCache,
   type AccessTokenVerifier,
   type Caller,
+  type KeyResolver,
+  type SigningAlgorithm,
+  type UserTokenVerifier,
   type Clock,
   type Policy,
   type RequestContext,
   type RevocationSet,
+  type RouteParams,
   type TesseraErrorCode,
   type X509SvidInfo,
   type TraceContext,
@@ -153,6 +161,32 @@ export interface TesseraPluginOptions {
    * certificate identifies nobody, but a certificate-bound token still needs its certificate.
    */
   readonly mtls?: MtlsOptions;
+  /**
+   * End users at the edge: tokens of this external OpenID issuer are verified directly, on the
+   * routes whose policy entry admits users (`allow: [{ users: true }]`), and become
+   * `kind: 'user'` callers. Everywhere else, and for every other token, nothing changes.
+   */
+  readonly users?: UsersOptions;
+}
+
+/** The external OpenID provider whose tokens identify end users at the edge. */
+export interface UsersOptions {
+  /** The provider's issuer identifier (`iss`), compared exactly. */
+  readonly issuer: string;
+  /** The audience its tokens must carry for this service (`aud`, or one member of it). */
+  readonly audience: string;
+  /**
+   * The provider's keys: its `jwks_uri` (https, or http to a loopback address), fetched and
+   * cached, refetched on an unknown `kid` at most once per `jwksCooldownMs`; or a fixed
+   * {@link KeySet} / JWKS document.
+   */
+  readonly jwks: string | KeySet | { readonly keys: readonly unknown[] };
+  /** Accepted algorithms, a subset of ES256 and EdDSA. Default both. */
+  readonly algorithms?: readonly SigningAlgorithm[];
+  /** The claim naming the user's tenant. Default `tenant_id`. */
+  readonly tenantClaim?: string;
+  /** Least time between two fetches for unknown `kid`s. Default 30 s. */
+  readonly jwksCooldownMs?: number;
 }
 
 /**
@@ -204,7 +238,11 @@ export interface RateLimitOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The verified caller; null on public routes and refused requests. Set only by Tessera. */
+    /**
+     * The verified caller; null on public routes and refused requests. Set only by Tessera.
+     * `kind` says whether a service calls as itself, for a user (`user`, `tenant`, `actors`), or
+     * an end user calls the edge directly (`users` option).
+     */
     caller: Caller | null;
     /** This request's W3C trace context and correlation id (continued or started by Tessera). */
     traceContext: TraceContext | null;
@@ -220,6 +258,8 @@ export interface TesseraRuntime {
   /** True when keys or revocations are older than their stale limits. */
   degraded(): boolean;
   readonly jwks?: RemoteJwks;
+  /** The external issuer's JWKS, when `users.jwks` is a URL. */
+  readonly userJwks?: RemoteJwks;
   readonly revocations?: RevocationSync;
   /** The registry holding the plugin's gauges, unless `metrics: false`. */
   readonly metrics?: Registry;
@@ -440,6 +480,24 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     throw optionsError('give exactly one of authority and verifier');
   }
 
+  const edgeUsers = usersSettings(options, clock, app);
+  const userVerifier = edgeUsers?.verifier;
+  const userJwks = edgeUsers?.jwks;
+  if (userJwks !== undefined) {
+    let userRefresher: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      await userJwks.refresh();
+      userRefresher = setInterval(() => {
+        if (userJwks.isDue()) void userJwks.refresh();
+      }, 1000);
+      userRefresher.unref();
+    });
+    app.addHook('onClose', (_instance, closed) => {
+      clearInterval(userRefresher);
+      closed();
+    });
+  }
+
   if (mtls?.revocations !== undefined && revocations !== undefined) {
     throw optionsError('mtls.revocations is for a given verifier; with authority the feed is used');
   }
@@ -464,8 +522,12 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
   const failureBudget = verificationFailureBudget(options);
   const metrics = options.metrics === false ? undefined : (options.metrics ?? new Registry());
   const runtime: TesseraRuntime = {
-    degraded: () => (jwks?.isStale() ?? false) || (revocations?.isStale() ?? false),
+    degraded: () =>
+      (jwks?.isStale() ?? false) ||
+      (revocations?.isStale() ?? false) ||
+      (userJwks?.isStale() ?? false),
     ...(jwks !== undefined ? { jwks } : {}),
+    ...(userJwks !== undefined ? { userJwks } : {}),
     ...(revocations !== undefined ? { revocations } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
     ...(rateLimiter !== undefined ? { rateLimiter } : {}),
@@ -551,19 +613,34 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     // An unmatched route (404) needs a valid token like any other, but there is no rule to apply.
     const route = state.route;
     if (route !== undefined) {
-      const decision = evaluate(policy, caller, service, request.method, route);
+      const decision = evaluate(
+        policy,
+        caller,
+        service,
+        request.method,
+        route,
+        request.params as RouteParams,
+      );
       if (!decision.allow) {
         refuse(state, reply, decision.code);
         return;
       }
     }
-    if (allowlist !== undefined && !isAllowedAddress(allowlist, caller.spiffeId, request.ip)) {
+    // The allowlist names services; an end user has no workload identity to look up.
+    if (
+      allowlist !== undefined &&
+      caller.spiffeId !== undefined &&
+      !isAllowedAddress(allowlist, caller.spiffeId, request.ip)
+    ) {
       refuse(state, reply, 'ERR_IP_NOT_ALLOWED');
       return;
     }
     if (rateLimiter !== undefined) {
       // Keyed on the verified identity, never on anything the request could vary.
-      const verdict = rateLimiter.take(caller.spiffeId, state.startedAt);
+      const verdict = rateLimiter.take(
+        caller.spiffeId ?? `user ${caller.issuer} ${caller.user}`,
+        state.startedAt,
+      );
       if (verdict !== ADMITTED) {
         refuseLimited(state, reply, verdict);
         return;
@@ -651,9 +728,10 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     refuse(state, reply, code);
   }
 
-  /** A `kid` we have not seen: the authority may have rotated. Refetch (rate-limited), retry once. */
+  /** A `kid` we have not seen: the issuer may have rotated. Refetch (rate-limited), retry once. */
   function verifyAfterKeyRefresh(
     keys: RemoteJwks,
+    verify: (token: string) => Caller,
     token: string,
     request: FastifyRequest,
     reply: FastifyReply,
@@ -664,7 +742,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       () => {
         let caller: Caller;
         try {
-          caller = verifier.verify(token);
+          caller = verify(token);
         } catch (error) {
           refuseUnverified(
             request,
@@ -680,6 +758,22 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         refuseUnverified(request, reply, state, 'ERR_TOKEN_KID_UNKNOWN');
       },
     );
+  }
+
+  const verifyService = (token: string): Caller => verifier.verify(token);
+  const verifyUser =
+    userVerifier === undefined ? undefined : (token: string): Caller => userVerifier.verify(token);
+
+  /** Whether a route admits end users, remembered like {@link isPublic}. */
+  const userRoutes = new Map<string, boolean>();
+  function isUserRoute(method: string, route: string): boolean {
+    const key = `${method} ${route}`;
+    let known = userRoutes.get(key);
+    if (known === undefined) {
+      known = admitsUsers(policy, service, method, route);
+      userRoutes.set(key, known);
+    }
+    return known;
   }
 
   /** Whether a route pattern and method are public, remembered: patterns are a fixed set. */
@@ -780,13 +874,23 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       refuse(state, reply, 'ERR_VERIFY_BUDGET');
       return;
     }
+    // Only on routes that admit end users, and only for a token naming the external issuer:
+    // the service-token path pays one branch. The unverified `iss` only picks the verifier;
+    // each verifier checks everything itself against its own keys.
+    const asUser =
+      userVerifier !== undefined &&
+      route !== undefined &&
+      isUserRoute(request.method, route) &&
+      unverifiedIssuer(token) === userVerifier.issuer;
+    const verify = asUser && verifyUser !== undefined ? verifyUser : verifyService;
+    const keys = asUser ? userJwks : jwks;
     let caller: Caller;
     try {
-      caller = verifier.verify(token);
+      caller = verify(token);
     } catch (error) {
       if (!isTesseraError(error)) throw error;
-      if (error.code === 'ERR_TOKEN_KID_UNKNOWN' && jwks !== undefined) {
-        verifyAfterKeyRefresh(jwks, token, request, reply, state, done);
+      if (error.code === 'ERR_TOKEN_KID_UNKNOWN' && keys !== undefined) {
+        verifyAfterKeyRefresh(keys, verify, token, request, reply, state, done);
       } else {
         refuseUnverified(request, reply, state, error.code);
       }
@@ -839,9 +943,13 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
         const now = clock.now();
         const event = {
           event: 'tessera.request',
+          // Who the request is for: the user when there is one, else the calling service.
           caller:
-            caller === null ? null : caller.kind === 'delegated' ? caller.user : caller.spiffeId,
+            caller === null ? null : caller.kind === 'service' ? caller.spiffeId : caller.user,
           actor: caller?.kind === 'delegated' ? caller.spiffeId : null,
+          user: caller === null || caller.kind === 'service' ? null : caller.user,
+          tenant: caller?.tenant ?? null,
+          actors: caller?.kind === 'delegated' ? caller.actors : null,
           // A certificate caller has no jti.
           jti: caller === null || caller.jti === '' ? null : caller.jti,
           route: state.route ?? null,
@@ -859,6 +967,89 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       }
       done();
     });
+  }
+}
+
+/**
+ * The `iss` of a compact JWS payload, unverified: it only chooses which verifier checks the token.
+ * Undefined for anything that is not a three-segment token with a JSON object payload.
+ */
+function unverifiedIssuer(token: string): string | undefined {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first === -1 || second === -1) return undefined;
+  try {
+    const claims: unknown = JSON.parse(
+      Buffer.from(token.slice(first + 1, second), 'base64url').toString('utf8'),
+    );
+    const iss =
+      typeof claims === 'object' && claims !== null ? (claims as { iss?: unknown }).iss : undefined;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface UsersSettings {
+  readonly verifier: UserTokenVerifier;
+  readonly jwks: RemoteJwks | undefined;
+}
+
+function usersSettings(
+  options: TesseraPluginOptions,
+  clock: Clock,
+  app: FastifyInstance,
+): UsersSettings | undefined {
+  // Options may come from JavaScript callers or config files: check what the types promise.
+  const given = options.users as Partial<Record<keyof UsersOptions, unknown>> | null | undefined;
+  if (given === undefined) return undefined;
+  if (typeof given !== 'object' || given === null) throw optionsError('users is an object');
+  const { issuer, audience, jwks: source } = given;
+  if (typeof issuer !== 'string' || issuer === '') throw optionsError('users.issuer is required');
+  if (typeof audience !== 'string' || audience === '')
+    throw optionsError('users.audience is required');
+  const cooldownMs = given.jwksCooldownMs ?? 30_000;
+  if (!positiveInteger(cooldownMs))
+    throw optionsError('users.jwksCooldownMs is a positive integer');
+  let keys: KeyResolver;
+  let jwks: RemoteJwks | undefined;
+  if (typeof source === 'string') {
+    // The keys decide who is a user: over plain http on the network, anyone on the path could
+    // hand the edge their own.
+    const url = assertSecureUrl(source, '@tessera/fastify: users.jwks');
+    jwks = new RemoteJwks({
+      url: url.toString(),
+      clock,
+      cooldownMs,
+      onError: (err) => {
+        app.log.warn({ err: String(err) }, 'tessera: user JWKS fetch failed; using cached keys');
+      },
+    });
+    keys = jwks;
+  } else if (source instanceof KeySet) {
+    keys = source;
+  } else if (typeof source === 'object' && source !== null) {
+    keys = parseJwks(source);
+  } else {
+    throw optionsError('users.jwks is a JWKS URL, a KeySet or a JWKS document');
+  }
+  try {
+    const verifier = createUserTokenVerifier({
+      issuer,
+      audience,
+      keys,
+      clock,
+      ...(given.algorithms === undefined
+        ? {}
+        : { algorithms: given.algorithms as readonly SigningAlgorithm[] }),
+      ...(given.tenantClaim === undefined ? {} : { tenantClaim: given.tenantClaim as string }),
+      ...(options.cache === undefined ? {} : { cache: new VerifiedTokenCache(options.cache) }),
+    });
+    return { verifier, jwks };
+  } catch (error) {
+    if (isTesseraError(error) && error.code === 'ERR_CONFIG_INVALID')
+      throw optionsError(error.detail ?? 'users is invalid');
+    throw error;
   }
 }
 

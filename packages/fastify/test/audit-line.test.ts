@@ -12,6 +12,9 @@ const SCHEMA: readonly (readonly [string, readonly string[]])[] = [
   ['event', ['string']],
   ['caller', ['string', 'null']],
   ['actor', ['string', 'null']],
+  ['user', ['string', 'null']],
+  ['tenant', ['string', 'null']],
+  ['actors', ['object', 'null']],
   ['jti', ['string', 'null']],
   ['route', ['string', 'null']],
   ['method', ['string']],
@@ -75,6 +78,9 @@ describe('@tessera/fastify: hand-serialized audit lines', () => {
       const line = auditLine(1_700_000_000_000, {
         caller: value,
         actor: value,
+        user: value,
+        tenant: value,
+        actors: [value, value],
         jti: value,
         route: value,
         method: value,
@@ -87,9 +93,19 @@ describe('@tessera/fastify: hand-serialized audit lines', () => {
       });
       const record = parseAgainstSchema(line);
       if (wellFormed(value)) {
-        for (const field of ['caller', 'actor', 'jti', 'route', 'method', 'correlationId']) {
+        for (const field of [
+          'caller',
+          'actor',
+          'user',
+          'tenant',
+          'jti',
+          'route',
+          'method',
+          'correlationId',
+        ]) {
           assert.equal(record[field], value, field);
         }
+        assert.deepEqual(record.actors, [value, value]);
       }
       assert.equal(record.decision, 'deny');
     }
@@ -133,6 +149,10 @@ describe('@tessera/fastify: hand-serialized audit lines', () => {
     const delegated = records[routes.length];
     assert.equal(delegated?.caller, 'user "mallory"\\\n😀');
     assert.equal(delegated.actor, GATEWAY);
+    assert.equal(delegated.user, 'user "mallory"\\\n😀');
+    assert.deepEqual(delegated.actors, [GATEWAY]);
+    assert.equal(records[0].user, null);
+    assert.equal(records[0].actors, null);
     assert.notEqual(
       delegated.correlationId,
       'corr"\\\u0001',
@@ -170,6 +190,9 @@ describe('@tessera/fastify: hand-serialized audit lines', () => {
       'event',
       'caller',
       'actor',
+      'user',
+      'tenant',
+      'actors',
       'route',
       'method',
       'decision',
