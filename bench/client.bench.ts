@@ -128,6 +128,7 @@ export const benchmarks: readonly Benchmark[] = [
           kind: 'delegated',
           user: 'alice',
           spiffeId: 'spiffe://tessera.local/gateway',
+          actors: ['spiffe://tessera.local/gateway'],
           scopes: [],
           jti: inbound.claims.jti,
           issuer: AUTHORITY,

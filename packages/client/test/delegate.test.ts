@@ -229,6 +229,7 @@ describe('delegate()', () => {
       kind: 'delegated',
       user,
       spiffeId: GATEWAY,
+      actors: [GATEWAY],
       scopes: ['invoices:read'],
       jti: minted.claims.jti,
       issuer: authority.url,
