@@ -850,4 +850,34 @@ describe('policy: compiled form', () => {
     assert.equal(decide(gatewayForUser, 'event-service', 'POST', '/events'), 'allow');
     assert.equal(decide(null, 'billing', 'GET', '/whoami'), 'ERR_POLICY_CALLER');
   });
+
+  test('the users-behind-services example in docs/policy.md loads and behaves as documented', () => {
+    const markdown = readFileSync(new URL('../docs/policy.md', import.meta.url), 'utf8');
+    const example = [...markdown.matchAll(/```yaml\n([\s\S]*?)```/g)][1]?.[1];
+    assert.ok(example !== undefined, 'no second yaml example in docs/policy.md');
+    const policy = parsePolicy(example);
+    const decide = (
+      caller: Caller,
+      target: string,
+      method: string,
+      path: string,
+      params?: Record<string, string>,
+    ): Expected => outcome(evaluate(policy, caller, target, method, path, params), method, path);
+    const invoice = '/tenants/:tenantId/invoices/:id';
+    assert.equal(decide(alice, 'api-gateway', 'GET', '/me'), 'allow');
+    assert.equal(
+      decide(alice, 'api-gateway', 'GET', invoice, { tenantId: 'acme', id: '1' }),
+      'allow',
+    );
+    assert.equal(
+      decide(alice, 'api-gateway', 'GET', invoice, { tenantId: 'globex', id: '1' }),
+      'ERR_POLICY_TENANT',
+    );
+    const forAlice = delegatedCaller(idOf('event-service'), ['invoices:read', 'invoices:write']);
+    const asItself = serviceCaller(idOf('event-service'), ['invoices:read', 'invoices:write']);
+    assert.equal(decide(forAlice, 'billing', 'GET', '/invoices/:id'), 'allow');
+    assert.equal(decide(asItself, 'billing', 'GET', '/invoices/:id'), 'ERR_POLICY_DELEGATION');
+    assert.equal(decide(asItself, 'billing', 'POST', '/reconcile'), 'allow');
+    assert.equal(decide(forAlice, 'billing', 'POST', '/reconcile'), 'ERR_POLICY_DELEGATION');
+  });
 });
