@@ -126,6 +126,7 @@ describe('delegate() against the authority', () => {
         kind: 'delegated',
         user: 'alice',
         spiffeId: `${TD}/gateway`,
+        actors: [`${TD}/gateway`],
         scopes: ['invoices:read'],
         jti: claims.jti as string,
         issuer: authority.url,

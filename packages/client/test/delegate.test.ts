@@ -398,6 +398,27 @@ describe('delegate()', () => {
     assert.equal(authority.exchanges.length, 2);
   });
 
+  it('exchanges the token of a user caller at the edge (kind user) as well', async () => {
+    const { token, context } = inbound('dave');
+    const user: RequestContext = {
+      trace: context.trace,
+      caller: {
+        kind: 'user',
+        user: 'dave',
+        scopes: [],
+        jti: '',
+        issuer: 'http://127.0.0.1:1',
+        issuedAt: context.caller!.issuedAt,
+        expiresAt: context.caller!.expiresAt,
+      },
+      token,
+    };
+    await call(dispatcherWith(), user);
+    assert.equal(authority.exchanges.length, 1);
+    assert.equal(authority.clientCredentials, 0);
+    assert.equal(claimsOf(received[0]).sub, 'dave');
+  });
+
   it('shares one exchange between concurrent identical calls (single flight)', async () => {
     const dispatcher = dispatcherWith();
     const { context } = inbound('alice');
