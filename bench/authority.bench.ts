@@ -78,6 +78,8 @@ interface Endpoint {
   readonly fields: Readonly<Record<string, string>>;
   /** Whether requests carry an access token to introspect. */
   readonly introspects: boolean;
+  /** Whether requests carry a user token of the stub OpenID issuer to exchange. */
+  readonly exchanges?: boolean;
   /** Whether a 200 body is the answer to a valid request. */
   readonly accepts: (body: Record<string, unknown>) => boolean;
 }
@@ -113,6 +115,25 @@ const ENDPOINTS: readonly Endpoint[] = [
     introspects: false,
     accepts: (body) => typeof body.svid === 'string' && typeof body.bundle === 'string',
   },
+  {
+    name: 'authority.token_exchange',
+    path: TOKEN_PATH,
+    baseline: { name: 'crypto.verify+verify+sign', work: 'verify+verify+sign' },
+    // A user token of the stub OpenID issuer (ES256, verified against its JWKS every time) for a
+    // delegated token to the target: the client assertion's verify, the subject's, one sign.
+    fields: {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      audience: TARGET,
+      scope: SCOPE,
+    },
+    introspects: false,
+    exchanges: true,
+    accepts: (body) =>
+      typeof body.access_token === 'string' &&
+      body.issued_token_type === 'urn:ietf:params:oauth:token-type:access_token' &&
+      body.scope === SCOPE,
+  },
 ];
 
 interface Fixture {
@@ -120,7 +141,7 @@ interface Fixture {
   /** Who sends the measured requests: the client, or for introspection the tokens' audience. */
   readonly clientId: string;
   readonly clientKey: SigningKey;
-  /** Valid access tokens for the introspection load; empty for the token endpoint. */
+  /** Valid tokens for the introspection (`token`) or token exchange (`subject_token`) load. */
   readonly tokens: readonly string[];
   /** When the first of `tokens` expires (epoch ms); Infinity without tokens. */
   readonly tokensValidUntilMs: number;
@@ -239,6 +260,13 @@ async function prepareFixture(authority: AuthorityReady, endpoint: Endpoint): Pr
     tokens: [],
     tokensValidUntilMs: Infinity,
   };
+  if (endpoint.exchanges === true) {
+    return {
+      ...fixture,
+      tokens: authority.userTokens,
+      tokensValidUntilMs: authority.userTokensValidUntilMs,
+    };
+  }
   if (!endpoint.introspects) return fixture;
   // Taken before the requests, so validity is judged on the safe side.
   const issuedAt = systemClock.now();
@@ -272,6 +300,7 @@ async function checkRefusals(endpoint: Endpoint, fixture: Fixture): Promise<void
     ...endpoint.fields,
     ...clientForm(clientAssertion),
     ...(endpoint.introspects ? { token: fixture.tokens[0]! } : {}),
+    ...(endpoint.exchanges === true ? { subject_token: fixture.tokens[0]! } : {}),
   });
   const accepted = assertion(fixture);
   const valid = await post(url, form(accepted));
@@ -344,6 +373,9 @@ async function runRounds(
         durationMs,
         fields: endpoint.fields,
         ...(endpoint.introspects ? { tokens: fixture.tokens } : {}),
+        ...(endpoint.exchanges === true
+          ? { tokens: fixture.tokens, tokenField: 'subject_token' }
+          : {}),
         client: {
           id: fixture.clientId,
           privateKeyPem: clientKeyPem,

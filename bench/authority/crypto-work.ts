@@ -53,6 +53,13 @@ function cryptoWork(work: CryptoWork, issuer: string): () => unknown {
     const tbs = Buffer.alloc(420, 0x5a);
     return () => sign('sha256', tbs, authorityKey.privateKey);
   }
+  if (work === 'verify+verify+sign') {
+    return () => {
+      verifyOne(client, assertion);
+      verifyOne(authorityKey, token);
+      return sign('sha256', token.input, { key: authorityKey.privateKey, dsaEncoding: P1363 });
+    };
+  }
   return work === 'verify+sign'
     ? () => {
         verifyOne(client, assertion);

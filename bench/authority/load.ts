@@ -35,7 +35,9 @@ function requestBodies(round: LoadRound): string[] {
       ...round.fields,
       client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
       client_assertion: assertion,
-      ...(tokens === undefined || tokens.length === 0 ? {} : { token: tokens[i % tokens.length]! }),
+      ...(tokens === undefined || tokens.length === 0
+        ? {}
+        : { [round.tokenField ?? 'token']: tokens[i % tokens.length]! }),
     }).toString();
   });
 }

@@ -10,6 +10,10 @@ export interface AuthorityReady {
   /** The issuer identifier: the `aud` client assertions carry. */
   readonly issuer: string;
   readonly adminToken: string;
+  /** User access tokens of the stub OpenID issuer the authority trusts (subject tokens). */
+  readonly userTokens: readonly string[];
+  /** When the first of `userTokens` expires (epoch ms). */
+  readonly userTokensValidUntilMs: number;
 }
 
 /**
@@ -17,9 +21,11 @@ export interface AuthorityReady {
  * authority has (one thread per worker):
  * `verify+sign` per token (the client assertion's ES256 verify, the token's ES256 sign),
  * `verify+verify` per introspection (the client assertion's and the introspected token's),
- * `sign` per X.509-SVID (ECDSA P-256 over a certificate-sized input).
+ * `sign` per X.509-SVID (ECDSA P-256 over a certificate-sized input),
+ * `verify+verify+sign` per token exchange (the assertion's and the subject token's verify, the
+ * delegated token's sign).
  */
-export type CryptoWork = 'verify+sign' | 'verify+verify' | 'sign';
+export type CryptoWork = 'verify+sign' | 'verify+verify' | 'sign' | 'verify+verify+sign';
 
 export type AuthorityRequest =
   | { readonly type: 'ceiling'; readonly work: CryptoWork; readonly durationMs: number }
@@ -54,8 +60,10 @@ export interface LoadRound {
   readonly durationMs: number;
   /** Form fields every request carries besides `client_assertion(_type)` and `token`. */
   readonly fields: Readonly<Record<string, string>>;
-  /** Cycled through as the `token` field, one per request (introspection). */
+  /** Cycled through as the `tokenField` field, one per request (introspection, token exchange). */
   readonly tokens?: readonly string[];
+  /** The form field `tokens` go into (default `token`). */
+  readonly tokenField?: string;
   /** The client whose fresh assertions sign every request, one per request. */
   readonly client: {
     readonly id: string;

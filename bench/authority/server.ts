@@ -6,17 +6,22 @@
  * request needs at least, on as many threads as there are workers: the benchmark's baseline.
  */
 import cluster from 'node:cluster';
+import { sign } from 'node:crypto';
+import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKey } from '@tessera/core';
 import {
+  configDocument,
   createAuthorityLogger,
   isAuthorityWorker,
   prepareDevMode,
   runAuthorityWorker,
   startAuthority,
   startAuthorityCluster,
+  validateConfig,
 } from '@tessera/authority';
 import { freePort } from '@tessera/authority/testing';
 import { Worker } from 'node:worker_threads';
@@ -31,6 +36,15 @@ import {
 } from './messages.ts';
 
 const AUTHORITY_WORKERS = authorityWorkers();
+
+/** Distinct user tokens the token exchange load cycles through. */
+const USER_TOKENS = 256;
+const USER_TOKEN_LIFETIME_S = 3600;
+/** The `aud` of the stub issuer's user tokens, and the actor and audience of token exchange. */
+const USER_TOKEN_AUDIENCE = 'bench-gateway';
+const BENCH_ACTOR = 'bench-client';
+const BENCH_AUDIENCE = 'bench-target';
+const BENCH_SCOPE = 'reports:read';
 
 /**
  * A ceiling thread. Node 20 does not run a worker thread's `.ts` entry through the loader the
@@ -81,12 +95,85 @@ if (isAuthorityWorker()) {
   await servePrimary();
 }
 
+/**
+ * A stub OpenID issuer in this process (discovery and JWKS on loopback, fetched once per worker)
+ * and its ES256 user tokens, for `authority.token_exchange`.
+ */
+async function startUserIssuer(): Promise<{
+  issuer: string;
+  tokens: string[];
+  validUntilMs: number;
+  close: () => Promise<void>;
+}> {
+  const key = generateSigningKey('ES256');
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const server = createServer((request, response) => {
+    response.setHeader('content-type', 'application/json');
+    if (request.url === '/.well-known/openid-configuration') {
+      response.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    } else if (request.url === '/jwks') {
+      response.end(JSON.stringify({ keys: [key.publicJwk] }));
+    } else {
+      response.statusCode = 404;
+      response.end('{}');
+    }
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const header = encode({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' });
+  const tokens = Array.from({ length: USER_TOKENS }, (_, i) => {
+    const input = `${header}.${encode({
+      iss: issuer,
+      sub: `user-${i}`,
+      aud: USER_TOKEN_AUDIENCE,
+      iat: now,
+      exp: now + USER_TOKEN_LIFETIME_S,
+      scope: BENCH_SCOPE,
+      tenant: `tenant-${i % 4}`,
+    })}`;
+    const signature = sign('sha256', Buffer.from(input), {
+      key: key.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    return `${input}.${signature.toString('base64url')}`;
+  });
+  return {
+    issuer,
+    tokens,
+    validUntilMs: now * 1000 + USER_TOKEN_LIFETIME_S * 1000,
+    close: () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  };
+}
+
 async function servePrimary(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-authority-'));
-  const { config, adminTokenPath } = await prepareDevMode({
+  const dev = await prepareDevMode({
     dataDir,
     listen: { host: '127.0.0.1', port: await freePort() },
   });
+  const { adminTokenPath } = dev;
+  const userIssuer = await startUserIssuer();
+  // The stub issuer's users may be acted for by the bench client towards the bench target.
+  const config = validateConfig(
+    {
+      ...configDocument(dev.config),
+      users: {
+        issuers: [
+          { issuer: userIssuer.issuer, audience: USER_TOKEN_AUDIENCE, tenantClaim: 'tenant' },
+        ],
+      },
+      tokenExchange: { mayAct: [{ actor: BENCH_ACTOR, audiences: [BENCH_AUDIENCE] }] },
+    },
+    { dev: true },
+  );
   let errorLines = 0;
   let lastErrorLine: string | undefined;
   const countError = (line: string) => {
@@ -114,6 +201,8 @@ async function servePrimary(): Promise<void> {
     url: running.url,
     issuer: config.issuer,
     adminToken: (await readFile(adminTokenPath, 'utf8')).trim(),
+    userTokens: userIssuer.tokens,
+    userTokensValidUntilMs: userIssuer.validUntilMs,
   };
 
   serveParent<AuthorityRequest>(
@@ -128,6 +217,7 @@ async function servePrimary(): Promise<void> {
       }
       await Promise.all((ceilingThreads ?? []).map((thread) => thread.terminate()));
       await running.close();
+      await userIssuer.close();
       await rm(dataDir, { recursive: true, force: true });
       return { errorLines, lastErrorLine };
     },
