@@ -48,8 +48,14 @@ export class UserIssuers {
   private readonly byIssuer = new Map<string, ExternalIssuerConfig>();
   private readonly keySets = new Map<string, Promise<KeySet>>();
 
-  constructor(issuers: readonly ExternalIssuerConfig[]) {
+  private readonly jwksCooldownMs: number;
+
+  constructor(
+    issuers: readonly ExternalIssuerConfig[],
+    options: { readonly jwksCooldownMs?: number } = {},
+  ) {
     for (const issuer of issuers) this.byIssuer.set(issuer.issuer, issuer);
+    this.jwksCooldownMs = options.jwksCooldownMs ?? JWKS_COOLDOWN_MS;
   }
 
   /** Whether `issuer` is one of the configured issuers. */
@@ -115,7 +121,7 @@ export class UserIssuers {
   private keySet(config: ExternalIssuerConfig): Promise<KeySet> {
     let keys = this.keySets.get(config.issuer);
     if (keys === undefined) {
-      keys = discoverKeySet(config);
+      keys = discoverKeySet(config, this.jwksCooldownMs);
       this.keySets.set(config.issuer, keys);
       // A failed discovery is tried again by the next request, not remembered.
       keys.catch(() => this.keySets.delete(config.issuer));
@@ -124,7 +130,7 @@ export class UserIssuers {
   }
 }
 
-async function discoverKeySet(config: ExternalIssuerConfig): Promise<KeySet> {
+async function discoverKeySet(config: ExternalIssuerConfig, cooldownMs: number): Promise<KeySet> {
   let jwksUri = config.jwksUri;
   if (jwksUri === undefined) {
     const response = await fetch(`${config.issuer}/.well-known/openid-configuration`, {
@@ -145,7 +151,7 @@ async function discoverKeySet(config: ExternalIssuerConfig): Promise<KeySet> {
   }
   return createRemoteJWKSet(new URL(jwksUri), {
     timeoutDuration: FETCH_TIMEOUT_MS,
-    cooldownDuration: JWKS_COOLDOWN_MS,
+    cooldownDuration: cooldownMs,
     cacheMaxAge: JWKS_MAX_AGE_MS,
   });
 }

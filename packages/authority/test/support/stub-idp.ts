@@ -21,12 +21,20 @@ export interface StubIdp {
     claims: JWTPayload,
     options?: { issuer?: string; key?: CryptoKey; kid?: string },
   ): Promise<string>;
+  /** Replaces the signing key with a new one under a new `kid`; the JWKS publishes only it. */
+  rotate(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startStubIdp(audience: string): Promise<StubIdp> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'ES256', use: 'sig' };
+  let generation = 1;
+  const keyPair = async () => {
+    const pair = await generateKeyPair('ES256');
+    const kid = `idp-${generation}`;
+    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid, alg: 'ES256', use: 'sig' };
+    return { privateKey: pair.privateKey, jwk, kid };
+  };
+  let current = await keyPair();
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   let jwksRequests = 0;
@@ -36,7 +44,7 @@ export async function startStubIdp(audience: string): Promise<StubIdp> {
       response.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
     } else if (request.url === '/jwks') {
       jwksRequests += 1;
-      response.end(JSON.stringify({ keys: [jwk] }));
+      response.end(JSON.stringify({ keys: [current.jwk] }));
     } else {
       response.statusCode = 404;
       response.end('{}');
@@ -53,9 +61,13 @@ export async function startStubIdp(audience: string): Promise<StubIdp> {
     async sign(claims, options = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ iat: now, exp: now + 600, aud: audience, ...claims })
-        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'idp-1', typ: 'at+jwt' })
+        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? current.kid, typ: 'at+jwt' })
         .setIssuer(options.issuer ?? issuer)
-        .sign(options.key ?? privateKey);
+        .sign(options.key ?? current.privateKey);
+    },
+    async rotate() {
+      generation += 1;
+      current = await keyPair();
     },
     close: () =>
       new Promise<void>((resolve, reject) =>
