@@ -7,7 +7,7 @@ import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { connect, TLSSocket, type PeerCertificate } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { JWT_BEARER_ASSERTION_TYPE, parseX509Svid } from '@tessera/core';
+import { expectPeerSpiffeId, JWT_BEARER_ASSERTION_TYPE, parseX509Svid } from '@tessera/core';
 import {
   createTestCa,
   ManualClock,
@@ -15,7 +15,6 @@ import {
   type TestCertificate,
 } from '@tessera/core/testing';
 import { startTestAuthority, type TestAuthority } from '../src/testing/test-authority.ts';
-import { expectServerSpiffeId } from '../src/testing/tls-request.ts';
 import { curlTokenClaims, opensslThumbprint } from './support/curl-token.ts';
 import { testSvidIssuer } from './support/test-svid-issuer.ts';
 
@@ -523,7 +522,7 @@ void describe('server certificate renewal', () => {
       keepAlive: true,
       maxSockets: 1,
       ca: await authority.bundlePem(),
-      checkServerIdentity: expectServerSpiffeId(authority.spiffeId),
+      checkServerIdentity: expectPeerSpiffeId(authority.spiffeId),
     });
     const healthz = () =>
       new Promise<{ status: number; reused: boolean; serial: string }>((resolve, reject) => {

@@ -6,4 +6,4 @@
 export { storeContract } from './store-contract.ts';
 export { startTestAuthority, type TestAuthority } from './test-authority.ts';
 export { freePort } from './free-port.ts';
-export { expectServerSpiffeId, requestOverTls, type TlsRequestOptions } from './tls-request.ts';
+export { requestOverTls, type TlsRequestOptions } from './tls-request.ts';

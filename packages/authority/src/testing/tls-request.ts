@@ -1,6 +1,5 @@
 import { request as httpsRequest } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
-import { parseX509Svid } from '@tessera/core';
+import { expectPeerSpiffeId } from '@tessera/core';
 
 export interface TlsRequestOptions {
   readonly method?: string;
@@ -18,22 +17,6 @@ export interface TlsRequestOptions {
   readonly serverSpiffeId?: string;
 }
 
-/** Checks the server by its SPIFFE ID: a valid certificate for another workload is refused. */
-export function expectServerSpiffeId(
-  expected: string,
-): (host: string, certificate: PeerCertificate) => Error | undefined {
-  return (_host, certificate) => {
-    try {
-      const { spiffeId } = parseX509Svid(certificate.raw);
-      return spiffeId.uri === expected
-        ? undefined
-        : new Error(`the server is ${spiffeId.uri}, not ${expected}`);
-    } catch {
-      return new Error('the server certificate is not an X.509-SVID');
-    }
-  };
-}
-
 /**
  * One HTTPS request with a private CA bundle and an optional client certificate, answered as a
  * fetch `Response` (a fresh connection each time, so each request presents its own certificate).
@@ -49,7 +32,7 @@ export function requestOverTls(url: string, options: TlsRequestOptions): Promise
         ...(options.cert !== undefined ? { cert: options.cert } : {}),
         ...(options.key !== undefined ? { key: options.key } : {}),
         ...(options.serverSpiffeId !== undefined
-          ? { checkServerIdentity: expectServerSpiffeId(options.serverSpiffeId) }
+          ? { checkServerIdentity: expectPeerSpiffeId(options.serverSpiffeId) }
           : {}),
         agent: false,
         timeout: 10_000,
