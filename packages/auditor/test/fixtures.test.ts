@@ -25,23 +25,14 @@ import {
 import {
   at,
   compareWithExpected,
+  FIXTURES,
   loadExpected,
   type Expected,
   type ExpectedCheck,
+  type FixtureName,
 } from './support/expected.ts';
 
 const FIXTURES_DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const FIXTURES = [
-  'api-gateway',
-  'event-service',
-  'internal-token',
-  'fastapi-style',
-  'well-built',
-  // Written after the rules, and audited for the first time only once its expected results
-  // were fixed: a check on rules that were tuned against the five above.
-  'holdout-notification-service',
-] as const;
-type FixtureName = (typeof FIXTURES)[number];
 
 /**
  * Rows per checklist: SC1–16, SE1–22 (+ SE23, seed 000's per-service rate limiting), SV1–19,

@@ -22,10 +22,43 @@ export interface Expected {
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Reads and shape-checks expected.json; a malformed file is an error naming the place. */
+/** The directory names of the fixtures the rules were written against (test/fixtures/<name>). */
+export const FIXTURES = [
+  'api-gateway',
+  'event-service',
+  'internal-token',
+  'fastapi-style',
+  'well-built',
+  // Written after the rules, and audited for the first time only once its expected results
+  // were fixed: a check on rules that were tuned against the five above.
+  'holdout-notification-service',
+] as const;
+export type FixtureName = (typeof FIXTURES)[number];
+
+/** Reads and shape-checks a single-service expected.json; a malformed file is an error naming the place. */
 export function loadExpected(directory: string): Expected {
   const file = path.join(directory, 'expected.json');
+  return parseService(JSON.parse(readFileSync(file, 'utf8')), file);
+}
+
+/**
+ * Reads expected.json in either form: one service (`{ service, checks }`) or a repository of
+ * several (`{ services: { <name>: { service, checks } } }`, used by the monorepo fixtures, whose
+ * evidence paths are relative to the repository root). Services come back in file order.
+ */
+export function loadExpectedServices(directory: string): Expected[] {
+  const file = path.join(directory, 'expected.json');
   const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!isRecord(raw) || !('services' in raw)) return [parseService(raw, file)];
+  if (!isRecord(raw.services) || Object.keys(raw.services).length === 0) {
+    throw new Error(`${file}: expected { services: { <name>: { service, checks } } }`);
+  }
+  return Object.entries(raw.services).map(([name, value]) =>
+    parseService(value, `${file}: services.${name}`),
+  );
+}
+
+function parseService(raw: unknown, file: string): Expected {
   if (!isRecord(raw) || typeof raw.service !== 'string' || !isRecord(raw.checks)) {
     throw new Error(`${file}: expected { service, checks }`);
   }
