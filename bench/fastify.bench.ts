@@ -5,9 +5,8 @@
  *
  * As for `authority.*`, the apps (`fastify/server.ts`, one process per variant) are pinned to
  * CPU 0, autocannon (`fastify/load.ts`) to CPU 1, and this runner only coordinates. The variants are loaded in alternating rounds (noauth, protected,
- * protected_minimal, fastify_jwt, uncached, noauth, …) so they all see the same machine conditions;
- * the five benchmarks share one
- * such session, which the first of them to run starts.
+ * delegated, protected_minimal, fastify_jwt, uncached, noauth, …) so they all see the same machine
+ * conditions; the six benchmarks share one such session, which the first of them to run starts.
  */
 import { generateSigningKey, mintAccessToken, type SigningKey, systemClock } from '@tessera/core';
 import { canPin, spawnBenchChild, type BenchChild } from './authority/child-process.ts';
@@ -19,6 +18,7 @@ import type {
   ServerClosed,
   ServerRequest,
   ServerStarted,
+  ServerUsage,
   Variant,
 } from './fastify/messages.ts';
 import { VARIANTS } from './fastify/messages.ts';
@@ -56,8 +56,15 @@ interface Fixture {
   readonly apps: Readonly<Record<Variant, ServerStarted>>;
   /** The ES256 key every app trusts. */
   readonly key: SigningKey;
-  /** The one valid token `protected` and `fastify_jwt` are loaded with. */
+  /** The one valid token `protected`, `protected_minimal` and `fastify_jwt` are loaded with. */
   readonly token: string;
+  /** The one delegated token `delegated` is loaded with: a user, a tenant, two actors. */
+  readonly delegatedToken: string;
+}
+
+/** The token a variant is loaded with (`noauth` gets it too, and ignores it). */
+function tokenOf(fixture: Fixture, variant: Variant): string {
+  return variant === 'delegated' ? fixture.delegatedToken : fixture.token;
 }
 
 /**
@@ -65,13 +72,20 @@ interface Fixture {
  * so no request waits behind another and the difference is the work added per request. Under
  * the 64-connection load, p99 is mostly queueing and moves with throughput.
  */
-const UNLOADED: readonly Variant[] = ['noauth', 'protected', 'protected_minimal', 'fastify_jwt'];
+const UNLOADED: readonly Variant[] = [
+  'noauth',
+  'protected',
+  'delegated',
+  'protected_minimal',
+  'fastify_jwt',
+];
 
 /** The issue's targets, checked and printed with the figures (same session, same logger settings). */
 const TARGETS = {
   protectedVsNoauth: 0.75,
   protectedVsFastifyJwt: 1.6,
   minimalVsNoauth: 0.9,
+  delegatedVsProtected: 0.95,
 };
 
 interface Session {
@@ -81,6 +95,11 @@ interface Session {
   readonly unloaded: Readonly<Partial<Record<Variant, number[]>>>;
   /** Raw ES256 verifies per second before each `uncached` round. */
   readonly ceilings: number[];
+  /**
+   * The app process's CPU time per request in each load round, µs: steadier than throughput on a
+   * machine shared with other work, which slows the load generator too.
+   */
+  readonly cpuPerRequest: Readonly<Record<Variant, number[]>>;
   readonly note: string;
 }
 
@@ -89,6 +108,28 @@ function mint(app: ServerStarted, key: SigningKey): string {
     {
       issuer: app.issuer,
       subject: app.subject,
+      audience: app.audience,
+      scopes: [...app.scopes],
+      lifetimeSeconds: TOKEN_LIFETIME_S,
+    },
+    { key, clock: systemClock },
+  ).token;
+}
+
+/**
+ * A delegated token as token exchange issues it for the second hop: `sub` the user, `tenant_id`,
+ * `act: { sub: <app.subject>, act: { sub: <previous actor> } }`, `client_id` the acting service.
+ */
+function mintDelegated(app: ServerStarted, key: SigningKey): string {
+  const { user, userIssuer, tenant, previousActor } = app.delegation;
+  return mintAccessToken(
+    {
+      issuer: app.issuer,
+      subject: user,
+      actor: app.subject,
+      previousActors: { sub: previousActor },
+      userIssuer,
+      tenantId: tenant,
       audience: app.audience,
       scopes: [...app.scopes],
       lifetimeSeconds: TOKEN_LIFETIME_S,
@@ -114,15 +155,16 @@ async function checkRefusals(fixture: Fixture): Promise<void> {
   const stranger = generateSigningKey('ES256');
   for (const variant of VARIANTS) {
     const app = fixture.apps[variant];
+    const forge = variant === 'delegated' ? mintDelegated : mint;
     const forgeries = [
-      { forgery: 'signed by another key', token: mint(app, stranger) },
+      { forgery: 'signed by another key', token: forge(app, stranger) },
       {
         forgery: "signed by another key under the trusted key's kid",
-        token: mint(app, { ...stranger, kid: fixture.key.kid }),
+        token: forge(app, { ...stranger, kid: fixture.key.kid }),
       },
     ];
     const url = app.url;
-    const valid = await get(url, fixture.token);
+    const valid = await get(url, tokenOf(fixture, variant));
     if (valid.status !== 200 || valid.body !== EXPECTED_BODY) {
       throw new Error(`fastify.${variant}: a valid request got HTTP ${valid.status}`);
     }
@@ -178,7 +220,7 @@ async function runRounds(
 
   const credentials = (variant: Variant, durationMs: number): Credentials => {
     if (variant === 'noauth') return { kind: 'none' };
-    if (variant !== 'uncached') return { kind: 'fixed', token: fixture.token };
+    if (variant !== 'uncached') return { kind: 'fixed', token: tokenOf(fixture, variant) };
     const app = fixture.apps.uncached;
     return {
       kind: 'fresh',
@@ -216,6 +258,7 @@ async function runRounds(
   const rounds: Record<Variant, number[]> = {
     noauth: [],
     protected: [],
+    delegated: [],
     protected_minimal: [],
     fastify_jwt: [],
     uncached: [],
@@ -223,11 +266,22 @@ async function runRounds(
   const latencies: Record<Variant, number[]> = {
     noauth: [],
     protected: [],
+    delegated: [],
     protected_minimal: [],
     fastify_jwt: [],
     uncached: [],
   };
   const ceilings: number[] = [];
+  const cpuPerRequest: Record<Variant, number[]> = {
+    noauth: [],
+    protected: [],
+    delegated: [],
+    protected_minimal: [],
+    fastify_jwt: [],
+    uncached: [],
+  };
+  const usage = (variant: Variant): Promise<ServerUsage> =>
+    servers[variant].request<ServerUsage>({ type: 'usage' }, SLACK_MS);
   for (let r = 0; r < options.rounds; r++) {
     for (const variant of VARIANTS) {
       if (variant === 'uncached') {
@@ -235,7 +289,12 @@ async function runRounds(
         ceilings.push(roundCeiling);
         ceiling = Math.max(ceiling, roundCeiling);
       }
+      const before = await usage(variant);
       const result = await loadRound(variant, roundMs);
+      const after = await usage(variant);
+      cpuPerRequest[variant].push(
+        (after.cpuMicros - before.cpuMicros) / Math.max(after.served - before.served, 1),
+      );
       rounds[variant].push((result.completed2xx * 1000) / roundMs);
       for (const latency of result.latencies) latencies[variant].push(latency);
     }
@@ -248,7 +307,7 @@ async function runRounds(
       for (const latency of result.latencies) into.push(latency);
     }
   }
-  return { rounds, latencies, unloaded, ceilings, roundMs, warmupMs };
+  return { rounds, latencies, unloaded, ceilings, cpuPerRequest, roundMs, warmupMs };
 }
 
 async function stopAll(
@@ -288,7 +347,12 @@ async function measureAll(options: Required<RunOptions>): Promise<Session> {
         STARTUP_TIMEOUT_MS,
       );
     }
-    const fixture: Fixture = { apps, key, token: mint(apps.protected, key) };
+    const fixture: Fixture = {
+      apps,
+      key,
+      token: mint(apps.protected, key),
+      delegatedToken: mintDelegated(apps.delegated, key),
+    };
     await checkRefusals(fixture);
     const { child: load } = await spawnBenchChild<FastifyLoadRequest>(
       new URL('./fastify/load.ts', import.meta.url),
@@ -315,7 +379,7 @@ async function measureAll(options: Required<RunOptions>): Promise<Session> {
         `fastify.${variant}: the app logged ${report.warnLines} warning(s) or worse, the last: ${report.lastWarnLine ?? ''}`,
       );
     }
-    const audits = variant === 'protected' || variant === 'uncached';
+    const audits = variant === 'protected' || variant === 'delegated' || variant === 'uncached';
     if (audits && report?.auditBytes === 0) {
       throw new Error(`fastify.${variant}: the plugin wrote no audit events`);
     }
@@ -333,7 +397,7 @@ async function measureAll(options: Required<RunOptions>): Promise<Session> {
   };
 }
 
-// The five benchmarks share one session: the first to run starts it, the others reuse it.
+// The six benchmarks share one session: the first to run starts it, the others reuse it.
 let session: { options: string; result: Promise<Session> } | undefined;
 
 function shared(options: Required<RunOptions>): Promise<Session> {
@@ -346,7 +410,7 @@ function ratio(a: readonly number[], b: readonly number[]): string {
   return (median(a) / median(b)).toFixed(2);
 }
 
-/** The three ratios the issue sets targets for, each with its target and whether it is met. */
+/** The ratios the issue sets targets for, each with its target and whether it is met. */
 function targets(s: Session): string {
   const check = (label: string, value: number, target: number): string =>
     `${label} ${value.toFixed(2)} (target >= ${target}: ${value >= target ? 'met' : 'NOT met'})`;
@@ -363,16 +427,31 @@ function targets(s: Session): string {
       median(r.protected_minimal) / median(r.noauth),
       TARGETS.minimalVsNoauth,
     ),
+    check(
+      'delegated/protected',
+      median(r.delegated) / median(r.protected),
+      TARGETS.delegatedVsProtected,
+    ),
   ].join(', ');
 }
 
-/** The unloaded figures of `variant` against `noauth`'s: p50 and p99, and what was added. */
-function unloadedNote(s: Session, variant: Variant): string {
+/** The app's CPU time per request, median over rounds, of `variant` and of `against`. */
+function cpuNote(s: Session, variant: Variant, against: Variant): string {
+  const mine = median(s.cpuPerRequest[variant]);
+  const base = median(s.cpuPerRequest[against]);
+  return (
+    `app CPU per request: ${variant} ${mine.toFixed(1)} µs, ${against} ${base.toFixed(1)} µs ` +
+    `(${(base / mine).toFixed(2)}x)`
+  );
+}
+
+/** The unloaded figures of `variant` against `against`'s: p50 and p99, and what was added. */
+function unloadedNote(s: Session, variant: Variant, against: Variant = 'noauth'): string {
   const mine = s.unloaded[variant] ?? [];
-  const base = s.unloaded.noauth ?? [];
+  const base = s.unloaded[against] ?? [];
   const ms = (value: number): string => `${value.toFixed(3)} ms`;
   const at = (p: number): string =>
-    `p${p} ${ms(percentile(mine, p))} (noauth ${ms(percentile(base, p))}, added ` +
+    `p${p} ${ms(percentile(mine, p))} (${against} ${ms(percentile(base, p))}, added ` +
     `${ms(percentile(mine, p) - percentile(base, p))})`;
   return `unloaded, one connection (${mine.length} requests): ${at(50)}, ${at(99)}`;
 }
@@ -399,6 +478,23 @@ export const benchmarks: readonly LoadBenchmark[] = [
           `${ratio(s.rounds.protected, s.rounds.fastify_jwt)}x fastify.fastify_jwt; ` +
           `targets: ${targets(s)}; ` +
           unloadedNote(s, 'protected'),
+      };
+    },
+  },
+  {
+    name: 'fastify.delegated',
+    baseline: { name: 'fastify.protected' },
+    measure: async (options): Promise<Measurement> => {
+      const s = await shared(options);
+      return {
+        rounds: s.rounds.delegated,
+        baselineRounds: s.rounds.protected,
+        latencies: s.latencies.delegated,
+        note:
+          `${s.note}; the protected app's options and policy, the same delegated token on every ` +
+          `request (sub a user, tenant_id, an act chain of two services); ` +
+          `targets: ${targets(s)}; ${cpuNote(s, 'delegated', 'protected')}; ` +
+          unloadedNote(s, 'delegated', 'protected'),
       };
     },
   },

@@ -4,11 +4,13 @@
  */
 
 /** The apps under load, each in its own process, all with the same route and logger settings. */
-export type Variant = 'noauth' | 'protected' | 'protected_minimal' | 'fastify_jwt' | 'uncached';
+export type Variant =
+  'noauth' | 'protected' | 'delegated' | 'protected_minimal' | 'fastify_jwt' | 'uncached';
 
 export const VARIANTS: readonly Variant[] = [
   'noauth',
   'protected',
+  'delegated',
   'protected_minimal',
   'fastify_jwt',
   'uncached',
@@ -23,6 +25,16 @@ export interface ServerStarted {
   /** The caller's SPIFFE ID and the scopes the route requires. */
   readonly subject: string;
   readonly scopes: readonly string[];
+  /**
+   * For a delegated token to the same route: the user, its tenant, and the actor before
+   * `subject` in the `act` chain (`subject` is the acting service, `act.sub`).
+   */
+  readonly delegation: {
+    readonly user: string;
+    readonly userIssuer: string;
+    readonly tenant: string;
+    readonly previousActor: string;
+  };
 }
 
 /**
@@ -37,7 +49,15 @@ export type ServerRequest =
       readonly privateKeyPem: string;
     }
   | { readonly type: 'ceiling'; readonly durationMs: number }
+  | { readonly type: 'usage' }
   | { readonly type: 'close' };
+
+/** `usage`'s answer: the app process's CPU time and the requests it received so far. */
+export interface ServerUsage {
+  /** `process.cpuUsage()`, user plus system, µs. */
+  readonly cpuMicros: number;
+  readonly served: number;
+}
 
 /** `ceiling`'s answer: raw ES256 verifies per second of one access token, on the server's CPU. */
 export interface Ceiling {

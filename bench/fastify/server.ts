@@ -8,6 +8,10 @@
  * - `protected`: the Tessera plugin with a local verifier (verified-token cache on), the per-caller
  *   rate limit, and the audit events going to a real file through `auditDestination:
  *   auditFileDestination(file)` (hand-serialized lines, asynchronous, one write per turn);
+ * - `delegated`: exactly `protected` (same plugin options, same policy), loaded with a delegated
+ *   token instead: `sub` a user, `tenant_id`, an `act` chain of two services whose nearest is the
+ *   service `protected`'s token names (the route's policy admits it: `user` and `delegated` are
+ *   `allowed` by default);
  * - `protected_minimal`: the same plugin with the rate limit and the audit events off;
  * - `fastify_jwt`: `@fastify/jwt` in its fastest configuration: ES256, `verify: { cache: true,
  *   cacheKeyBuilder: token => token }` (no hash of the token per request), and a synchronous
@@ -35,12 +39,24 @@ import {
 import { auditFileDestination, tessera } from '@tessera/fastify';
 import { runBenchmark } from '../harness.ts';
 import { serveParent } from '../authority/child-process.ts';
-import type { Ceiling, ServerClosed, ServerRequest, ServerStarted, Variant } from './messages.ts';
+import type {
+  Ceiling,
+  ServerClosed,
+  ServerRequest,
+  ServerStarted,
+  ServerUsage,
+  Variant,
+} from './messages.ts';
 
 const ISSUER = 'http://127.0.0.1:7700';
 const SERVICE = 'billing';
 const AUDIENCE = 'spiffe://tessera.local/billing';
 const CALLER = 'spiffe://tessera.local/api-gateway';
+/** The delegated token's user, tenant, and the actor before {@link CALLER} (`act.act.sub`). */
+const USER = 'alice';
+const USER_ISSUER = 'http://127.0.0.1:7704';
+const TENANT = 'acme';
+const PREVIOUS_ACTOR = 'spiffe://tessera.local/web-frontend';
 const SCOPE = 'invoices:read';
 /**
  * The plugin's default is 1,000 requests per second per caller: a load from one caller would be
@@ -63,6 +79,8 @@ const auditFile = join(dir, 'audit.log');
 const audit = auditFileDestination(auditFile);
 
 let warnLines = 0;
+/** Requests the app's HTTP server received, for CPU time per request (`usage`). */
+let served = 0;
 let lastWarnLine: string | undefined;
 
 /** The same logger settings for every variant; the counting sink writes nothing anywhere. */
@@ -105,11 +123,12 @@ async function build(variant: Variant, key: SigningKey): Promise<FastifyInstance
     case 'noauth':
       break;
     case 'protected':
+    case 'delegated':
     case 'uncached':
       await instance.register(tessera, {
         service: SERVICE,
         policy,
-        verifier: verifier(key, variant === 'protected'),
+        verifier: verifier(key, variant !== 'uncached'),
         auditDestination: audit,
         rateLimit: RATE_LIMIT,
       });
@@ -146,6 +165,10 @@ async function build(variant: Variant, key: SigningKey): Promise<FastifyInstance
       break;
   }
   route(instance);
+  // A plain listener next to Fastify's, the same in every variant: no hook in the request path.
+  instance.server.on('request', () => {
+    served++;
+  });
   await instance.listen({ host: '127.0.0.1', port: 0 });
   return instance;
 }
@@ -174,7 +197,9 @@ function rawVerify(key: SigningKey): () => boolean {
 
 let running: { app: FastifyInstance; baseline: () => boolean } | undefined;
 
-async function handle(request: ServerRequest): Promise<ServerStarted | Ceiling | ServerClosed> {
+async function handle(
+  request: ServerRequest,
+): Promise<ServerStarted | Ceiling | ServerUsage | ServerClosed> {
   switch (request.type) {
     case 'start': {
       if (running !== undefined) throw new Error('already started');
@@ -186,6 +211,12 @@ async function handle(request: ServerRequest): Promise<ServerStarted | Ceiling |
         audience: AUDIENCE,
         subject: CALLER,
         scopes: [SCOPE],
+        delegation: {
+          user: USER,
+          userIssuer: USER_ISSUER,
+          tenant: TENANT,
+          previousActor: PREVIOUS_ACTOR,
+        },
       };
     }
     case 'ceiling': {
@@ -195,6 +226,10 @@ async function handle(request: ServerRequest): Promise<ServerStarted | Ceiling |
         { durationMs: request.durationMs, rounds: 1 },
       );
       return { opsPerSec: report.rounds[0]! };
+    }
+    case 'usage': {
+      const { user, system } = process.cpuUsage();
+      return { cpuMicros: user + system, served };
     }
     case 'close': {
       await running?.app.close();
