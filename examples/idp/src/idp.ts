@@ -27,8 +27,17 @@ export const LOGIN_CLIENT_ID = 'tessera-demo-login';
 export const LOGIN_REDIRECT_URI = 'http://127.0.0.1/callback';
 /** Access tokens live 300 s. */
 export const ACCESS_TOKEN_TTL_SECONDS = 300;
-/** The scope a user token carries for the gateway (besides `openid`). */
-export const GATEWAY_SCOPE = 'events';
+/**
+ * The scopes a user token carries for the gateway (besides `openid` and `tenant`): every scope the
+ * ticketing chain needs behind it. Token exchange only narrows (requested ∩ the user token's ∩ the
+ * actor's grant), so the user's token must hold what billing checks two hops later.
+ */
+export const USER_SCOPES: readonly string[] = Object.freeze([
+  'events:read',
+  'events:write',
+  'invoices:read',
+  'invoices:write',
+]);
 
 /** The demo's users: the user name is the `sub`. */
 export const DEMO_USERS: Readonly<Record<string, { readonly tenant: string }>> = Object.freeze({
@@ -174,7 +183,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<RunningIdp> {
     enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: { openid: ['sub'], tenant: [TENANT_CLAIM] },
-    scopes: ['openid', 'tenant', GATEWAY_SCOPE],
+    scopes: ['openid', 'tenant', ...USER_SCOPES],
     findAccount: (_ctx, id) => {
       const user = userOf(id);
       if (user === undefined) return undefined;
@@ -198,7 +207,7 @@ export async function startIdp(options: IdpOptions = {}): Promise<RunningIdp> {
         getResourceServerInfo: (_ctx, resource) => {
           if (resource !== audience) throw new Error(`unknown resource ${resource}`);
           return {
-            scope: GATEWAY_SCOPE,
+            scope: USER_SCOPES.join(' '),
             audience,
             accessTokenFormat: 'jwt',
             accessTokenTTL: ACCESS_TOKEN_TTL_SECONDS,

@@ -8,6 +8,7 @@ import {
   IDP_PORT_VARIABLE,
   LOGIN_CLIENT_ID,
   LOGIN_REDIRECT_URI,
+  USER_SCOPES,
 } from './idp.ts';
 
 /**
@@ -85,7 +86,7 @@ export async function authorize(
     client_id: LOGIN_CLIENT_ID,
     response_type: 'code',
     redirect_uri: LOGIN_REDIRECT_URI,
-    scope: 'openid tenant events',
+    scope: ['openid', 'tenant', ...USER_SCOPES].join(' '),
     resource: audience,
     state,
     code_challenge: codeChallenge,

@@ -11,6 +11,7 @@ import {
   LOGIN_REDIRECT_URI,
   startIdp,
   TENANT_CLAIM,
+  USER_SCOPES,
   type RunningIdp,
 } from '../src/idp.ts';
 import { authorize, exchangeCode, login, LoginError, pkcePair } from '../src/login.ts';
@@ -79,6 +80,14 @@ describe("the demo's user IdP (oidc-provider) and npm run login", { timeout: 60_
       assert.equal(payload[TENANT_CLAIM], tenant);
       assert.equal(payload.client_id, LOGIN_CLIENT_ID);
       assert.equal(payload.exp! - payload.iat!, ACCESS_TOKEN_TTL_SECONDS);
+      // Every scope the chain behind the gateway needs: token exchange only narrows.
+      assert.deepEqual(String(payload.scope).split(' ').sort(), [
+        'events:read',
+        'events:write',
+        'invoices:read',
+        'invoices:write',
+      ]);
+      assert.deepEqual([...USER_SCOPES].sort(), String(payload.scope).split(' ').sort());
     });
   }
 
