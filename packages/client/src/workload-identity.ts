@@ -31,6 +31,7 @@ import {
 } from './svid-authority.ts';
 import {
   ClientCredentialsTokenSource,
+  type TokenExchanger,
   type TokenSource,
   type TokenSourceOptions,
 } from './token-source.ts';
@@ -325,14 +326,16 @@ export class WorkloadIdentity {
    * A token source for this workload's access tokens (`private_key_jwt` with the credentials' key),
    * talking to the authority with the same trust as the SVID requests (over mTLS with the SVID when
    * the authority is https). Its cache starts afresh on every rotation, so a token bound to a
-   * certificate (`cnf`) is never sent with the next one. Needs `credentials.key`.
+   * certificate (`cnf`) is never sent with the next one. Needs `credentials.key`. It also exchanges
+   * tokens (RFC 8693, `exchangeToken`) with the same client authentication, so
+   * `createServiceDispatcher({ delegate: true })` works over mTLS too.
    */
   tokenSource(
     options: Pick<
       TokenSourceOptions,
       'refreshAhead' | 'retryBaseMs' | 'retryMaxMs' | 'timeoutMs'
     > = {},
-  ): TokenSource {
+  ): TokenSource & TokenExchanger {
     const key = this.#options.credentials.key;
     if (key === undefined)
       throw new TesseraError('ERR_CONFIG_INVALID', 'tokenSource needs credentials.key');
@@ -357,15 +360,18 @@ export class WorkloadIdentity {
       });
     let inner = make();
     let madeFor = this.#current;
+    const current = () => {
+      // Over mTLS a token may be bound to the certificate: none outlives its certificate.
+      if (dispatcher !== undefined && madeFor !== this.#current) {
+        inner = make();
+        madeFor = this.#current;
+      }
+      return inner;
+    };
     return {
-      getToken: (audience, scopes) => {
-        // Over mTLS a token may be bound to the certificate: none outlives its certificate.
-        if (dispatcher !== undefined && madeFor !== this.#current) {
-          inner = make();
-          madeFor = this.#current;
-        }
-        return inner.getToken(audience, scopes);
-      },
+      getToken: (audience, scopes) => current().getToken(audience, scopes),
+      exchangeToken: (subjectToken, audience, scopes) =>
+        current().exchangeToken(subjectToken, audience, scopes),
     };
   }
 
