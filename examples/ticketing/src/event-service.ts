@@ -3,6 +3,7 @@ import { BILLING } from './billing.ts';
 import { idParams, newEventBody, type NewEvent } from './schemas.ts';
 import {
   hopOf,
+  otherTenant,
   relay,
   startService,
   unavailable,
@@ -18,13 +19,17 @@ interface TicketedEvent {
   readonly name: string;
   readonly priceCents: number;
   readonly invoiceId: string;
+  /** Whose event it is: the user and tenant of the verified token, never a header or the body. */
+  readonly user: string;
+  readonly tenant: string;
 }
 
 /**
- * event-service: `GET /events/:id` and `POST /events` for api-gateway. Creating an event bills
- * it: a call to billing `POST /invoices` with event-service's own token (audience billing, scope
- * `invoices:write`), not the token it was called with — the seed audit found user tokens reused
- * for service calls.
+ * event-service: `GET /events/:id` and `POST /events` for api-gateway acting for a user. Creating
+ * an event bills it: a call to billing `POST /invoices` with a token the authority exchanged for
+ * the same user, event-service acting (audience billing, scope `invoices:write`), not the token it
+ * was called with — the seed audit found user tokens reused for service calls. An event belongs
+ * to the user's tenant, and only that tenant reads it.
  */
 export function startEventService(
   options: ServiceOptions & { readonly key: SigningKey; readonly billingUrl: string },
@@ -49,7 +54,11 @@ export function startEventService(
         (request, reply) => {
           const event = events.get(request.params.id);
           if (event === undefined) return reply.code(404).send(publicErrorBody('ERR_NOT_FOUND'));
-          return reply.send({ event, hops: [hopOf(EVENT_SERVICE, request)] });
+          const hop = hopOf(EVENT_SERVICE, request);
+          if (request.caller?.tenant !== event.tenant) {
+            return otherTenant(request, reply, { event: event.id, tenant: event.tenant });
+          }
+          return reply.send({ event, hops: [hop] });
         },
       );
 
@@ -58,6 +67,11 @@ export function startEventService(
         { schema: { body: newEventBody } },
         async (request, reply) => {
           const hop = hopOf(EVENT_SERVICE, request);
+          const caller = request.caller!;
+          // The policy admits only delegated callers here; an event needs a tenant to belong to.
+          if (caller.kind !== 'delegated' || caller.tenant === undefined) {
+            return otherTenant(request, reply, { event: 'new' });
+          }
           // Taken before the billing call, so concurrent requests never share an id.
           const id = `evt-${++lastId}`;
           let billed;
@@ -79,6 +93,8 @@ export function startEventService(
             name: request.body.name,
             priceCents: request.body.priceCents,
             invoiceId: invoice.id,
+            user: caller.user,
+            tenant: caller.tenant,
           };
           events.set(id, event);
           return relay(request, reply, hop, {

@@ -16,10 +16,11 @@ import { createUpstreams, type UpstreamResponse } from './upstreams.ts';
 export const API_GATEWAY = 'api-gateway';
 
 /**
- * api-gateway, the edge: its routes are public in the policy (end users reach them; end-user
- * authentication is out of scope for this demo). Behind it, each call goes out with
- * api-gateway's own token for that upstream — there is no `x-gateway-internal` marker for anyone
- * to copy — and the trace context of the inbound request.
+ * api-gateway, the edge: its routes require an end user (`user: required`, `{ users: true }` in
+ * the policy), who calls with an access token of the demo's OpenID provider, verified by the
+ * plugin's `users` option. Behind it, each call goes out with a token the authority exchanged for
+ * that user and that upstream, api-gateway acting (RFC 8693) — never the user's own token, never
+ * an `x-gateway-internal` marker for anyone to copy — and the trace context of the inbound request.
  */
 export function startGateway(
   options: ServiceOptions & {

@@ -1,9 +1,17 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createAuthorityLogger, prepareDevMode, startAuthority } from '@tessera/authority';
+import {
+  configDocument,
+  createAuthorityLogger,
+  prepareDevMode,
+  startAuthority,
+  validateConfig,
+  type AuthorityConfig,
+} from '@tessera/authority';
 import { createWorkloadIdentity, type WorkloadIdentity } from '@tessera/client';
-import { startIdp } from '@tessera/example-idp';
+import { startIdp, TENANT_CLAIM, type RunningIdp } from '@tessera/example-idp';
+import type { UsersOptions } from '@tessera/fastify';
 import { parsePolicy, serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import pino from 'pino';
 import { banner } from './banner.ts';
@@ -25,6 +33,58 @@ import type { HandlerObserver, RunningService } from './service.ts';
 
 const HOST = '127.0.0.1';
 export const POLICY_FILE = new URL('../policy.yaml', import.meta.url);
+
+/**
+ * Who may act for a user towards whom (the authority's `tokenExchange.mayAct`): the gateway
+ * towards event-service and billing, event-service towards billing. Anything else is refused
+ * (`unauthorized_client`), whatever the registry grants.
+ */
+export const MAY_ACT: readonly { readonly actor: string; readonly audiences: readonly string[] }[] =
+  Object.freeze([
+    Object.freeze({ actor: API_GATEWAY, audiences: Object.freeze([EVENT_SERVICE, BILLING]) }),
+    Object.freeze({ actor: EVENT_SERVICE, audiences: Object.freeze([BILLING]) }),
+  ]);
+
+/** The demo IdP as both the authority and the gateway trust it: its issuer, audience and keys. */
+function userIssuer(idp: RunningIdp) {
+  return {
+    issuer: idp.issuer,
+    audience: idp.audience,
+    jwks: `${idp.issuer}/jwks`,
+    algorithms: ['ES256'] as const,
+    tenantClaim: TENANT_CLAIM,
+  };
+}
+
+/**
+ * The dev authority's config with the user side added: the IdP as the one `users.issuers[]`
+ * entry (token exchange accepts its access tokens as subject tokens, the tenant from
+ * `tenant_id`), {@link MAY_ACT}, and over mTLS the launcher as an admin by SPIFFE ID.
+ */
+function authorityConfig(dev: AuthorityConfig, idp: RunningIdp, admins: readonly string[]) {
+  const users = userIssuer(idp);
+  return validateConfig(
+    {
+      ...configDocument(dev),
+      ...(admins.length > 0 ? { admin: { spiffeIds: [...admins] } } : {}),
+      users: {
+        issuers: [
+          {
+            issuer: users.issuer,
+            audience: users.audience,
+            jwksUri: users.jwks,
+            algorithms: [...users.algorithms],
+            tenantClaim: users.tenantClaim,
+          },
+        ],
+      },
+      tokenExchange: {
+        mayAct: MAY_ACT.map(({ actor, audiences }) => ({ actor, audiences: [...audiences] })),
+      },
+    },
+    { dev: true },
+  );
+}
 
 export interface DemoOptions {
   /** Default `.tessera` (relative to the working directory). */
@@ -115,9 +175,15 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       authorityLog.end();
       return Promise.resolve();
     });
-    const config = mtls
-      ? { ...dev.config, adminSpiffeIds: [serviceSpiffeId(trustDomain, LAUNCHER)] }
-      : dev.config;
+    // The users' OpenID provider first: the authority and the gateway trust its issuer, whose URL
+    // names its port. Plain HTTP on loopback in both transports (see examples/idp).
+    const idp = await startIdp({ port: ports.idp });
+    closers.push(() => idp.close());
+    const config = authorityConfig(
+      dev.config,
+      idp,
+      mtls ? [serviceSpiffeId(trustDomain, LAUNCHER)] : [],
+    );
     const authority = await startAuthority(config, {
       logger: createAuthorityLogger({ level: 'info', destination: authorityLog }),
     });
@@ -185,12 +251,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         ...(await common(API_GATEWAY, ports.gateway)),
         eventServiceUrl: events.url,
         billingUrl: billing.url,
+        users: { ...userIssuer(idp), algorithms: ['ES256'] } satisfies UsersOptions,
       }),
     );
-
-    // The users' OpenID provider: plain HTTP on loopback in both transports (see examples/idp).
-    const idp = await startIdp({ port: ports.idp });
-    closers.push(() => idp.close());
 
     const demo: RunningDemo = {
       dataDir,

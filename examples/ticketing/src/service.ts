@@ -1,12 +1,13 @@
 import {
   isTesseraError,
   publicErrorBody,
+  type Caller,
   type Policy,
   type SigningKey,
   type TraceContext,
 } from '@tessera/core';
 import type { WorkloadIdentity } from '@tessera/client';
-import { tessera, tesseraHttpsOptions } from '@tessera/fastify';
+import { tessera, tesseraHttpsOptions, type UsersOptions } from '@tessera/fastify';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -18,11 +19,24 @@ import type { Server as TlsServer } from 'node:tls';
 import pino from 'pino';
 import type { UpstreamResponse } from './upstreams.ts';
 
-/** What one service saw of a request: who called it and the trace context it continued. */
+/**
+ * What one service saw of a request: who called it, for whom, and the trace context it continued.
+ */
 export interface Hop {
   readonly service: string;
-  /** The verified caller's SPIFFE ID; null at the public edge (no end-user authentication here). */
+  /**
+   * The acting service's SPIFFE ID (for a delegated caller, the nearest actor); null when an end
+   * user calls the edge directly.
+   */
   readonly caller: string | null;
+  /** The end user behind the call (`sub` of the verified token), or null. */
+  readonly user: string | null;
+  /** The user's tenant, from the verified token only, or null. */
+  readonly tenant: string | null;
+  /** A delegated caller's actor chain, SPIFFE IDs nearest first; empty otherwise. */
+  readonly actors: readonly string[];
+  /** Who acts for whom, for people: `billing: alice@acme via event-service ← api-gateway`. */
+  readonly who: string;
   readonly traceId: string;
   readonly spanId: string;
   /** The span of the hop that called this one (from its `traceparent`). */
@@ -52,6 +66,12 @@ export interface ServiceOptions {
   readonly identity?: WorkloadIdentity | undefined;
   /** The authority's CA bundle (PEM), when the authority serves HTTPS. */
   readonly authorityCa?: string | undefined;
+  /**
+   * The edge: end users' tokens of this OpenID provider are verified on the routes whose policy
+   * admits users. Over mTLS a client certificate becomes optional here (a browser or curl has
+   * none): without one, the bearer token names the caller; with one, it must be a valid SVID.
+   */
+  readonly users?: UsersOptions | undefined;
 }
 
 export interface RunningService {
@@ -60,21 +80,64 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** This hop, from the verified caller and the trace context `@tessera/fastify` opened. */
+/** The last segment of a workload SPIFFE ID: the service name within the trust domain. */
+function nameOf(spiffeId: string): string {
+  return spiffeId.slice(spiffeId.lastIndexOf('/') + 1);
+}
+
+/**
+ * Who acts for whom, in one line: `alice@acme via event-service ← api-gateway` (actors nearest
+ * first), `alice@acme (user token)` at the edge, `event-service (as itself)`, `anonymous`.
+ */
+export function describeCaller(caller: Caller | null | undefined): string {
+  if (caller === null || caller === undefined) return 'anonymous';
+  if (caller.kind === 'service') return `${nameOf(caller.spiffeId)} (as itself)`;
+  const user = caller.tenant === undefined ? caller.user : `${caller.user}@${caller.tenant}`;
+  if (caller.kind === 'user') return `${user} (user token)`;
+  return `${user} via ${caller.actors.map(nameOf).join(' ← ')}`;
+}
+
+/**
+ * This hop, from the verified caller and the trace context `@tessera/fastify` opened; also logs
+ * who acts for whom (the plugin's audit event has the same fields).
+ */
 export function hopOf(service: string, request: FastifyRequest): Hop {
   // Undefined, not null, when the plugin was never registered on this app.
   const trace = request.traceContext as TraceContext | null | undefined;
   if (trace === null || trace === undefined) {
     throw new Error('no Tessera trace context: is the plugin registered?');
   }
-  return {
+  const caller = request.caller;
+  const hop: Hop = {
     service,
-    caller: request.caller?.spiffeId ?? null,
+    caller: caller?.spiffeId ?? null,
+    user: caller !== null && caller !== undefined && caller.kind !== 'service' ? caller.user : null,
+    tenant: caller?.tenant ?? null,
+    actors: caller?.kind === 'delegated' ? [...caller.actors] : [],
+    who: `${service}: ${describeCaller(caller)}`,
     traceId: trace.traceId,
     spanId: trace.spanId,
     parentSpanId: trace.parentSpanId ?? null,
     correlationId: trace.correlationId,
   };
+  request.log.info({ user: hop.user, tenant: hop.tenant, actors: hop.actors }, hop.who);
+  return hop;
+}
+
+/**
+ * The 403 for a caller of another tenant than the record it asks for (the tenant is in the
+ * record, not the path, so the policy's `tenant` rule cannot see it). The reason is in the log.
+ */
+export function otherTenant(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  record: Readonly<Record<string, string>>,
+): FastifyReply {
+  request.log.warn(
+    { reason: 'ERR_POLICY_TENANT', ...record, callerTenant: request.caller?.tenant ?? null },
+    'record of another tenant refused',
+  );
+  return reply.code(403).send(publicErrorBody('ERR_POLICY_TENANT'));
 }
 
 function hopsOf(body: unknown): { rest: Record<string, unknown>; hops: unknown[] } | undefined {
@@ -101,6 +164,11 @@ export function relay(
   if (upstream.status === 400 || upstream.status === 404) {
     return reply.code(upstream.status).send(upstream.body);
   }
+  if (upstream.status === 403 && (upstream.body as { code?: unknown })?.code === 'ERR_POLICY_TENANT') {
+    // The user asked for another tenant's record: theirs to hear, with the same generic body.
+    request.log.info({ upstreamStatus: 403, reason: 'ERR_POLICY_TENANT' }, 'upstream refused the user');
+    return reply.code(403).send(publicErrorBody('ERR_POLICY_TENANT'));
+  }
   if (upstream.status === 401 || upstream.status === 403) {
     // The upstream refused this service's own credentials: the registry and the policy disagree,
     // or the token was revoked. An operator must look, so it is an error, not a warning.
@@ -117,6 +185,12 @@ export function unavailable(
   reply: FastifyReply,
   error: unknown,
 ): FastifyReply {
+  if (isTesseraError(error) && error.code === 'ERR_DELEGATION_REFUSED') {
+    // The authority would not let this service act for the user towards that upstream (its
+    // error name is in the detail): the user's call is refused, nothing falls back to our token.
+    request.log.warn({ err: error.code, detail: error.detail }, 'token exchange refused');
+    return reply.code(403).send(publicErrorBody('ERR_DELEGATION_REFUSED'));
+  }
   request.log.warn(
     { err: isTesseraError(error) ? error.code : String(error) },
     'upstream call failed',
@@ -139,12 +213,19 @@ export async function startService(
   const destination = pino.destination({ dest: options.logFile, sync: true, mkdir: true });
   const logger: FastifyBaseLogger = pino({ name, level: 'info' }, destination);
   const { identity } = options;
+  const edge = options.users !== undefined;
   const app = Fastify({
     loggerInstance: logger,
     // One Tessera audit event per request is the request log; Fastify's own two would repeat it.
     logController: new LogController({ disableRequestLogging: true }),
-    // null: plain HTTP (the http demo).
-    https: identity === undefined ? null : tesseraHttpsOptions(identity),
+    // null: plain HTTP (the http demo). The edge takes users without certificates; every other
+    // service refuses a client without one in the handshake.
+    https:
+      identity === undefined
+        ? null
+        : edge
+          ? tesseraHttpsOptions(identity, { clientCertificate: 'optional' })
+          : tesseraHttpsOptions(identity),
   }) as unknown as FastifyInstance;
   // Renewed SVIDs and bundle changes reach new handshakes without a restart.
   const detach = identity?.attachServer(app.server as unknown as TlsServer);
@@ -183,7 +264,8 @@ export async function startService(
         credentials: { privateKey: options.key.privateKey },
         ...(options.authorityCa !== undefined ? { ca: options.authorityCa } : {}),
       },
-      ...(identity !== undefined ? { mtls: { mode: 'required' } } : {}),
+      ...(identity !== undefined ? { mtls: { mode: edge ? 'optional' : 'required' } } : {}),
+      ...(options.users !== undefined ? { users: options.users } : {}),
     });
     const { observe } = options;
     if (observe !== undefined) {

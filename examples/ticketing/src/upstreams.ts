@@ -27,7 +27,8 @@ export interface Upstreams {
 /**
  * An outbound client for `self`: tokens from the authority with `self`'s own key (never a
  * forwarded user token, never a shared secret), one per upstream audience with the scopes the
- * policy requires there; `traceparent` and `x-correlation-id` continue the inbound request's.
+ * policy requires there: for a user's request, a delegated token exchanged for that user, else
+ * `self`'s own; `traceparent` and `x-correlation-id` continue the inbound request's.
  * With a workload `identity` (the mTLS demo) every connection also presents `self`'s X.509-SVID
  * and accepts an upstream only if its certificate names the SPIFFE ID the service map expects
  * for that address, and the tokens come over mTLS too.
@@ -58,7 +59,11 @@ export function createUpstreams(options: {
     { trustDomain: policy.trustDomain },
   );
   const agent = identity?.dispatcher({ services }) ?? new Agent();
-  const dispatcher = createServiceDispatcher({ tokens, services, agent });
+  // delegate: a call made while handling a user's request (a `user` caller at the edge, a
+  // `delegated` one further along) carries a token the authority exchanged for that user and this
+  // upstream (RFC 8693), never the inbound token; a call without a user behind it keeps `self`'s
+  // own client-credentials token.
+  const dispatcher = createServiceDispatcher({ tokens, services, agent, delegate: true });
   return {
     async call(service, method, path, body) {
       const base = urls[service];

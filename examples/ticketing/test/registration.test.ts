@@ -14,7 +14,10 @@ describe('registration from policy.yaml', () => {
       {
         name: 'api-gateway',
         grants: [
-          { audience: 'event-service', scopes: ['events:read', 'events:write'] },
+          {
+            audience: 'event-service',
+            scopes: ['events:read', 'events:write', 'invoices:write'],
+          },
           { audience: 'billing', scopes: ['invoices:read'] },
         ],
       },
@@ -24,9 +27,12 @@ describe('registration from policy.yaml', () => {
   });
 
   it('asks, per upstream, only for the scopes the policy requires there', () => {
+    // invoices:write: event-service's exchange for billing keeps only what the gateway's
+    // delegated token holds (scopes only narrow along a chain).
     assert.deepEqual(scopesFor(policy, 'api-gateway', 'event-service'), [
       'events:read',
       'events:write',
+      'invoices:write',
     ]);
     assert.deepEqual(scopesFor(policy, 'api-gateway', 'billing'), ['invoices:read']);
     assert.deepEqual(scopesFor(policy, 'event-service', 'billing'), ['invoices:write']);
