@@ -164,9 +164,15 @@ export function relay(
   if (upstream.status === 400 || upstream.status === 404) {
     return reply.code(upstream.status).send(upstream.body);
   }
-  if (upstream.status === 403 && (upstream.body as { code?: unknown })?.code === 'ERR_POLICY_TENANT') {
+  if (
+    upstream.status === 403 &&
+    (upstream.body as { code?: unknown })?.code === 'ERR_POLICY_TENANT'
+  ) {
     // The user asked for another tenant's record: theirs to hear, with the same generic body.
-    request.log.info({ upstreamStatus: 403, reason: 'ERR_POLICY_TENANT' }, 'upstream refused the user');
+    request.log.info(
+      { upstreamStatus: 403, reason: 'ERR_POLICY_TENANT' },
+      'upstream refused the user',
+    );
     return reply.code(403).send(publicErrorBody('ERR_POLICY_TENANT'));
   }
   if (upstream.status === 401 || upstream.status === 403) {

@@ -10,11 +10,18 @@ import {
   ClientCredentialsTokenSource,
   createServiceMap,
   createWorkloadIdentity,
+  type TokenExchanger,
   type TokenSource,
   type WorkloadIdentity,
 } from '@tessera/client';
+import { startIdp } from '@tessera/example-idp';
 import { login } from '@tessera/example-idp/login';
-import { serviceSpiffeId, signingKeyFromPrivateKey, type SigningKey } from '@tessera/core';
+import {
+  isTesseraError,
+  serviceSpiffeId,
+  signingKeyFromPrivateKey,
+  type SigningKey,
+} from '@tessera/core';
 import { eventually } from '@tessera/core/testing';
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { DemoTransport } from '../src/config.ts';
@@ -95,15 +102,18 @@ class DemoClient {
     return dispatcher;
   }
 
-  /** `service`'s access tokens, obtained over mTLS with its SVID. */
-  async tokens(service: string): Promise<TokenSource> {
+  /** `service`'s access tokens, obtained (and exchanged) over mTLS with its SVID. */
+  async tokens(service: string): Promise<TokenSource & TokenExchanger> {
     await this.as(service);
     const identity = this.#identities.find((i) => i.spiffeId.endsWith(`/${service}`));
     if (identity === undefined) throw new Error('tokens over mTLS need the mTLS demo');
     return identity.tokenSource();
   }
 
-  /** Trusts the demo's bundle and nothing else, presents no certificate: for the admin token. */
+  /**
+   * Trusts the demo's bundle and nothing else, presents no certificate: for the admin token, and
+   * for end users at the gateway (which takes a bearer token without a client certificate).
+   */
   async trustingAuthority(): Promise<Dispatcher> {
     this.#authority ??= new Agent({
       connect: { ca: await readFile(this.demo.bundlePath!, 'utf8') },
@@ -121,8 +131,20 @@ class DemoClient {
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const EDGE_TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
-/** Who calls the demo from outside over mTLS: any SVID of the trust domain gets through the handshake. */
-const OUTSIDE = 'event-service';
+/** The SPIFFE IDs of the demo's services. */
+const ID = {
+  gateway: 'spiffe://tessera.local/api-gateway',
+  events: 'spiffe://tessera.local/event-service',
+  billing: 'spiffe://tessera.local/billing',
+} as const;
+/** What the gateway asks for in its token to event-service (the policy's allow entries there). */
+const GATEWAY_TO_EVENTS = ['events:read', 'events:write', 'invoices:write'];
+
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
 
 const TRANSPORTS: readonly { transport: DemoTransport; title: string }[] = [
   { transport: 'mtls', title: 'mutual TLS (the default)' },
@@ -140,9 +162,20 @@ for (const { transport, title } of TRANSPORTS)
       const dispatcher = await client.as(service);
       return dispatcher === undefined ? {} : { dispatcher };
     };
+    /**
+     * An end user's request: the IdP's access token as the bearer token, and over mTLS no client
+     * certificate (the bundle trusted, nothing presented), as curl or a browser would.
+     */
+    const asUser = async (token: string, headers: Record<string, string> = {}) => ({
+      ...(mtls ? { dispatcher: await client.trustingAuthority() } : {}),
+      headers: { authorization: `Bearer ${token}`, ...headers },
+    });
     let gateway: string;
     let billing: string;
     let events: string;
+    /** Access tokens of the demo's IdP, from a real login (authorization code with PKCE). */
+    let alice: string;
+    let bob: string;
     const seen: { service: string; headers: IncomingHttpHeaders }[] = [];
 
     /**
@@ -153,6 +186,7 @@ for (const { transport, title } of TRANSPORTS)
       service: string,
       where: (event: Record<string, unknown>) => boolean,
       count = 1,
+      event = 'tessera.request',
     ): Promise<Record<string, unknown>[]> {
       let found: Record<string, unknown>[] = [];
       await eventually(async () => {
@@ -160,7 +194,7 @@ for (const { transport, title } of TRANSPORTS)
           .trim()
           .split('\n')
           .map((line) => JSON.parse(line) as Record<string, unknown>)
-          .filter((e) => e.event === 'tessera.request' && where(e));
+          .filter((e) => (e.event ?? e.msg) === event && where(e));
         return found.length >= count;
       }, 2000);
       assert.equal(found.length, count, `${service}: audit events`);
@@ -170,18 +204,36 @@ for (const { transport, title } of TRANSPORTS)
     const adminToken = async () => (await readFile(demo.adminTokenPath, 'utf8')).trim();
 
     /**
-     * A billing token for event-service, from the authority, signed for with event-service's key
-     * (over mTLS, through the client's own event-service SVID).
+     * `service`'s token source with its registered key: over mTLS through the client's own SVID for
+     * it, over plain HTTP with `private_key_jwt` only. It exchanges tokens as the demo's services do.
      */
-    async function eventServiceBillingToken(): Promise<string> {
-      const tokens = mtls
-        ? await client.tokens('event-service')
+    async function tokensOf(service: string): Promise<TokenSource & TokenExchanger> {
+      return mtls
+        ? client.tokens(service)
         : new ClientCredentialsTokenSource({
             authorityUrl: demo.authorityUrl,
-            clientId: 'spiffe://tessera.local/event-service',
-            key: await keyOf(demo, 'event-service'),
+            clientId: serviceSpiffeId('tessera.local', service),
+            key: await keyOf(demo, service),
           });
-      return tokens.getToken('spiffe://tessera.local/billing', ['invoices:write']);
+    }
+
+    /** A billing token for event-service as itself (no user), signed for with its key. */
+    async function eventServiceBillingToken(): Promise<string> {
+      return (await tokensOf('event-service')).getToken(ID.billing, ['invoices:write']);
+    }
+
+    /**
+     * The token event-service holds when it bills alice: alice's IdP token exchanged by the gateway
+     * for event-service, then by event-service for billing (`invoices:write`).
+     */
+    async function aliceBillingTokenOfEventService(): Promise<string> {
+      const toEvents = await (
+        await tokensOf('api-gateway')
+      ).exchangeToken(alice, ID.events, GATEWAY_TO_EVENTS);
+      const toBilling = await (
+        await tokensOf('event-service')
+      ).exchangeToken(toEvents.accessToken, ID.billing, ['invoices:write']);
+      return toBilling.accessToken;
     }
 
     before(async () => {
@@ -199,6 +251,8 @@ for (const { transport, title } of TRANSPORTS)
       gateway = demo.urls['api-gateway'];
       events = demo.urls['event-service'];
       billing = demo.urls.billing;
+      alice = (await login(demo.idpUrl, 'alice')).access_token;
+      bob = (await login(demo.idpUrl, 'bob')).access_token;
     });
     after(async () => {
       await client.close();
@@ -222,32 +276,50 @@ for (const { transport, title } of TRANSPORTS)
       assert.equal(((await response.json()) as { issuer: string }).issuer, demo.idpUrl);
       const tokens = await login(demo.idpUrl, 'bob');
       assert.equal(tokens.token_type, 'Bearer');
+      assert.equal(claimsOf(tokens.access_token).tenant_id, 'globex');
     });
 
-    it('runs the chain gateway → event-service → billing, one trace id and correlation id at every hop', async () => {
+    it('runs the chain for alice: gateway → event-service → billing, the actors at every hop, one trace id', async () => {
       const created = await http('POST', `${gateway}/events`, {
-        ...(await as(OUTSIDE)),
-        headers: { traceparent: EDGE_TRACEPARENT, 'x-correlation-id': 'order-42' },
+        ...(await asUser(alice, { traceparent: EDGE_TRACEPARENT, 'x-correlation-id': 'order-42' })),
         body: { name: 'Tessera Live', priceCents: 4500 },
       });
       assert.equal(created.status, 201, created.text);
       assert.equal(created.headers.get('x-correlation-id'), 'order-42');
       const { event, invoice } = created.json as {
-        event: { id: string; invoiceId: string; priceCents: number };
-        invoice: { id: string; eventId: string; amountCents: number; createdBy: string };
+        event: { id: string; invoiceId: string; priceCents: number; user: string; tenant: string };
+        invoice: {
+          id: string;
+          eventId: string;
+          amountCents: number;
+          user: string;
+          tenant: string;
+          createdBy: string;
+        };
       };
       assert.equal(invoice.id, event.invoiceId);
       assert.equal(invoice.eventId, event.id);
       assert.equal(invoice.amountCents, 4500);
-      assert.equal(invoice.createdBy, 'spiffe://tessera.local/event-service');
+      // Whose they are comes from the verified tokens: alice's tenant at every hop.
+      assert.deepEqual([event.user, event.tenant], ['alice', 'acme']);
+      assert.deepEqual([invoice.user, invoice.tenant], ['alice', 'acme']);
+      assert.equal(invoice.createdBy, ID.events);
 
       const hops = created.json.hops as Hop[];
       assert.deepEqual(
-        hops.map((h) => [h.service, h.caller]),
+        hops.map((h) => [h.service, h.caller, h.user, h.tenant, h.actors]),
         [
-          ['api-gateway', null],
-          ['event-service', 'spiffe://tessera.local/api-gateway'],
-          ['billing', 'spiffe://tessera.local/event-service'],
+          ['api-gateway', null, 'alice', 'acme', []],
+          ['event-service', ID.gateway, 'alice', 'acme', [ID.gateway]],
+          ['billing', ID.events, 'alice', 'acme', [ID.events, ID.gateway]],
+        ],
+      );
+      assert.deepEqual(
+        hops.map((h) => h.who),
+        [
+          'api-gateway: alice@acme (user token)',
+          'event-service: alice@acme via api-gateway',
+          'billing: alice@acme via event-service ← api-gateway',
         ],
       );
       for (const hop of hops) {
@@ -260,29 +332,72 @@ for (const { transport, title } of TRANSPORTS)
       assert.equal(hops[2]!.parentSpanId, hops[1]!.spanId);
       assert.equal(new Set(hops.map((h) => h.spanId)).size, 3);
 
-      const read = await http('GET', `${gateway}/events/${event.id}`, await as(OUTSIDE));
+      const read = await http('GET', `${gateway}/events/${event.id}`, await asUser(alice));
       assert.equal(read.status, 200, read.text);
       assert.deepEqual(read.json.event, event);
       assert.deepEqual(
-        (read.json.hops as Hop[]).map((h) => h.service),
-        ['api-gateway', 'event-service'],
+        (read.json.hops as Hop[]).map((h) => h.who),
+        ['api-gateway: alice@acme (user token)', 'event-service: alice@acme via api-gateway'],
       );
 
-      const billed = await http('GET', `${gateway}/invoices/${invoice.id}`, await as(OUTSIDE));
+      const billed = await http('GET', `${gateway}/invoices/${invoice.id}`, await asUser(alice));
       assert.equal(billed.status, 200, billed.text);
       assert.deepEqual(billed.json.invoice, invoice);
       assert.deepEqual(
-        (billed.json.hops as Hop[]).map((h) => [h.service, h.caller]),
+        (billed.json.hops as Hop[]).map((h) => [h.service, h.caller, h.who]),
         [
-          ['api-gateway', null],
-          ['billing', 'spiffe://tessera.local/api-gateway'],
+          ['api-gateway', null, 'api-gateway: alice@acme (user token)'],
+          ['billing', ID.gateway, 'billing: alice@acme via api-gateway'],
         ],
       );
+
+      // Each service's log line says who acts for whom, and so does its audit event.
+      const traceOf = (e: Record<string, unknown>) => e.traceId === TRACE_ID;
+      const [audited] = await auditEvents('billing', traceOf);
+      assert.equal(audited!.user, 'alice');
+      assert.equal(audited!.tenant, 'acme');
+      assert.deepEqual(audited!.actors, [ID.events, ID.gateway]);
+      await auditEvents(
+        'billing',
+        (e) => e.reqId === audited!.reqId && e.user === 'alice' && e.tenant === 'acme',
+        1,
+        'billing: alice@acme via event-service ← api-gateway',
+      );
+    });
+
+    it('carries a delegated token at every hop, never the user token', async () => {
+      seen.length = 0;
+      const created = await http('POST', `${gateway}/events`, {
+        ...(await asUser(alice, { 'x-correlation-id': 'delegated-check' })),
+        body: { name: 'Delegated', priceCents: 10 },
+      });
+      assert.equal(created.status, 201, created.text);
+      const chain = seen.filter((s) => s.headers['x-correlation-id'] === 'delegated-check');
+      assert.deepEqual(
+        chain.map((s) => s.service),
+        ['api-gateway', 'event-service', 'billing'],
+      );
+      const [edge, ...inside] = chain.map((s) =>
+        claimsOf(String(s.headers.authorization).replace(/^Bearer /, '')),
+      );
+      assert.equal(edge!.iss, demo.idpUrl, 'the user token reaches the gateway only');
+      for (const [claims, aud, actors] of [
+        [inside[0]!, ID.events, { sub: ID.gateway }],
+        [inside[1]!, ID.billing, { sub: ID.events, act: { sub: ID.gateway } }],
+      ] as const) {
+        assert.equal(claims.iss, demo.authorityUrl);
+        assert.equal(claims.aud, aud);
+        assert.equal(claims.sub, 'alice');
+        assert.equal(claims.tenant_id, 'acme');
+        assert.equal(claims.user_iss, demo.idpUrl);
+        assert.deepEqual(claims.act, actors);
+      }
+      assert.equal(inside[1]!.scope, 'invoices:write', 'scopes only narrow along the chain');
     });
 
     it('starts one trace at the edge when the request brings none', async () => {
       const created = await http('POST', `${gateway}/events`, {
-        ...(await as(OUTSIDE)),
+        ...(await asUser(alice)),
         body: { name: 'No trace yet', priceCents: 100 },
       });
       assert.equal(created.status, 201, created.text);
@@ -294,14 +409,194 @@ for (const { transport, title } of TRANSPORTS)
     });
 
     it('relays a 404 from upstream as a 404, with only code and message', async () => {
-      const missing = await http('GET', `${gateway}/events/evt-999999`, await as(OUTSIDE));
+      const missing = await http('GET', `${gateway}/events/evt-999999`, await asUser(alice));
       assert.equal(missing.status, 404);
       assert.deepEqual(missing.json, { code: 'ERR_NOT_FOUND', message: 'not found' });
     });
 
+    it('refuses anonymous calls at the gateway with 401, on every route', async () => {
+      for (const [method, path, body] of [
+        ['GET', '/events/evt-1', undefined],
+        ['POST', '/events', { name: 'Anonymous', priceCents: 1 }],
+        ['GET', '/invoices/inv-1', undefined],
+      ] as const) {
+        // Over mTLS the gateway lets a client without a certificate finish the handshake (end
+        // users have none); then it needs a user token.
+        const response = await http(method, `${gateway}${path}`, {
+          ...(mtls ? { dispatcher: await client.trustingAuthority() } : {}),
+          ...(body !== undefined ? { body } : {}),
+        });
+        assert.equal(response.status, 401, `${method} ${path}`);
+        assert.deepEqual(response.json, {
+          code: 'ERR_CREDENTIALS_MISSING',
+          message: 'unauthorized',
+        });
+        assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="tessera"');
+      }
+    });
+
+    it('refuses forged user tokens and tokens of another issuer with 401', async () => {
+      const [header, payload, signature] = alice.split('.') as [string, string, string];
+      const claims = claimsOf(alice);
+      const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const other = await startIdp({ port: 0 });
+      let otherIssuers: string;
+      try {
+        otherIssuers = (await login(other.issuer, 'alice')).access_token;
+      } finally {
+        await other.close();
+      }
+      const attacks: [string, string][] = [
+        ['tenant switched', `${header}.${b64({ ...claims, tenant_id: 'globex' })}.${signature}`],
+        ['user switched', `${header}.${b64({ ...claims, sub: 'bob' })}.${signature}`],
+        [
+          'scope added',
+          `${header}.${b64({ ...claims, scope: `${claims.scope} admin` })}.${signature}`,
+        ],
+        [
+          'alg none',
+          `${b64({ ...JSON.parse(Buffer.from(header, 'base64url').toString()), alg: 'none' })}.${payload}.`,
+        ],
+        ['signature cut', `${header}.${payload}.`],
+        ['another IdP (same user name, its own keys and issuer)', otherIssuers],
+        ['not a JWT', 'alice'],
+      ];
+      for (const [name, token] of attacks) {
+        const response = await http('GET', `${gateway}/events/evt-1`, await asUser(token));
+        assert.equal(response.status, 401, name);
+        assert.equal(response.json.message, 'unauthorized', name);
+        assert.deepEqual(Object.keys(response.json).sort(), ['code', 'message'], name);
+      }
+    });
+
+    it("refuses alice bob's invoice and event (403, generic body), and names the reason in the log", async () => {
+      const created = await http('POST', `${gateway}/events`, {
+        ...(await asUser(bob)),
+        body: { name: 'Globex offsite', priceCents: 900 },
+      });
+      assert.equal(created.status, 201, created.text);
+      const { event, invoice } = created.json as {
+        event: { id: string; tenant: string };
+        invoice: { id: string; tenant: string };
+      };
+      assert.equal(invoice.tenant, 'globex');
+      assert.equal(event.tenant, 'globex');
+
+      const own = await http('GET', `${gateway}/invoices/${invoice.id}`, await asUser(bob));
+      assert.equal(own.status, 200, 'bob reads his own invoice');
+
+      for (const path of [`/invoices/${invoice.id}`, `/events/${event.id}`]) {
+        const stolen = await http('GET', `${gateway}${path}`, {
+          ...(await asUser(alice, { 'x-correlation-id': `cross-tenant-${path.split('/')[1]}` })),
+        });
+        assert.equal(stolen.status, 403, path);
+        assert.deepEqual(stolen.json, { code: 'ERR_POLICY_TENANT', message: 'forbidden' });
+        assert.ok(!stolen.text.includes('globex'), 'nothing of the record is in the refusal');
+      }
+      // A spoofed tenant header changes nothing: the tenant comes from the token only.
+      const spoofed = await http(
+        'GET',
+        `${gateway}/invoices/${invoice.id}`,
+        await asUser(alice, { 'x-tenant-id': 'globex' }),
+      );
+      assert.equal(spoofed.status, 403);
+
+      // Twice: the plain attempt and the spoofed header.
+      const refusals = await auditEvents(
+        'billing',
+        (e) => e.invoice === invoice.id && e.callerTenant === 'acme',
+        2,
+        'record of another tenant refused',
+      );
+      for (const refusal of refusals) {
+        assert.equal(refusal.reason, 'ERR_POLICY_TENANT');
+        assert.equal(refusal.tenant, 'globex');
+      }
+    });
+
+    it('refuses event-service an exchange for an audience the policy does not give it (unauthorized_client)', async () => {
+      const gatewayTokens = await tokensOf('api-gateway');
+      const eventTokens = await tokensOf('event-service');
+      const toEvents = await gatewayTokens.exchangeToken(alice, ID.events, GATEWAY_TO_EVENTS);
+      // What event-service may do: act for alice towards billing.
+      const toBilling = await eventTokens.exchangeToken(toEvents.accessToken, ID.billing, [
+        'invoices:write',
+      ]);
+      assert.equal(toBilling.scope, 'invoices:write');
+      for (const [subject, audience] of [
+        [toEvents.accessToken, ID.gateway],
+        [toEvents.accessToken, ID.events],
+        [alice, ID.gateway],
+        [alice, ID.events],
+      ] as const) {
+        await assert.rejects(
+          eventTokens.exchangeToken(subject, audience, []),
+          (error: unknown) =>
+            isTesseraError(error) &&
+            error.code === 'ERR_DELEGATION_REFUSED' &&
+            /unauthorized_client|invalid_target/.test(error.message),
+          audience,
+        );
+      }
+      // Towards the gateway, which no mayAct entry names for event-service: unauthorized_client.
+      await assert.rejects(
+        eventTokens.exchangeToken(toEvents.accessToken, ID.gateway, []),
+        /unauthorized_client/,
+      );
+      // Nor may billing act for anyone, nor the gateway exchange a token addressed to event-service.
+      await assert.rejects(
+        (await tokensOf('billing')).exchangeToken(alice, ID.events, []),
+        /unauthorized_client/,
+      );
+      await assert.rejects(
+        gatewayTokens.exchangeToken(toEvents.accessToken, ID.billing, ['invoices:read']),
+        /invalid_grant/,
+      );
+      // The specific reason is in the authority's log, not on the wire.
+      const refusals = (await readFile(demo.logFile('authority'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((e) => e.msg === 'token exchange refused');
+      assert.ok(refusals.some((e) => e.reason === 'may_not_act'));
+    });
+
+    it('refuses a service calling a user route without a user (403 over mTLS, 401 over HTTP)', async () => {
+      if (mtls) {
+        // event-service's certificate alone: a known service, and no user behind the call.
+        const response = await http('POST', `${gateway}/events`, {
+          ...(await as('event-service')),
+          body: { name: 'No user', priceCents: 1 },
+        });
+        assert.equal(response.status, 403);
+        assert.deepEqual(response.json, { code: 'ERR_POLICY_DELEGATION', message: 'forbidden' });
+      } else {
+        // No service holds a token for the gateway; its own token for billing is not one.
+        const response = await http('POST', `${gateway}/events`, {
+          headers: { authorization: `Bearer ${await eventServiceBillingToken()}` },
+          body: { name: 'No user', priceCents: 1 },
+        });
+        assert.equal(response.status, 401);
+      }
+      // Inside, a service's own token (no user) is refused on every business route.
+      const token = await eventServiceBillingToken();
+      for (const [method, path, body] of [
+        ['POST', '/invoices', { eventId: 'evt-1', amountCents: 1 }],
+        ['GET', '/invoices/inv-1', undefined],
+      ] as const) {
+        const response = await http(method, `${billing}${path}`, {
+          ...(await as('event-service')),
+          headers: { authorization: `Bearer ${token}` },
+          ...(body !== undefined ? { body } : {}),
+        });
+        assert.equal(response.status, 403, `${method} ${path}`);
+        assert.deepEqual(response.json, { code: 'ERR_POLICY_DELEGATION', message: 'forbidden' });
+      }
+    });
+
     it('refuses x-gateway-internal: true at billing and event-service with {code, message} only', async () => {
-      // Over mTLS the certificate names the caller, so the header meets a known service that the
-      // route does not allow (403); over plain HTTP there is no caller at all (401).
+      // Over mTLS the certificate names the caller, so the header meets a known service with no
+      // user behind it (403); over plain HTTP there is no caller at all (401).
       for (const [url, body, caller] of [
         [`${billing}/invoices`, { eventId: 'evt-1', amountCents: 1 }, 'api-gateway'],
         [`${events}/events`, { name: 'Free tickets', priceCents: 0 }, 'billing'],
@@ -313,7 +608,7 @@ for (const { transport, title } of TRANSPORTS)
         });
         if (mtls) {
           assert.equal(response.status, 403, url);
-          assert.deepEqual(response.json, { code: 'ERR_POLICY_CALLER', message: 'forbidden' });
+          assert.deepEqual(response.json, { code: 'ERR_POLICY_DELEGATION', message: 'forbidden' });
         } else {
           assert.equal(response.status, 401, url);
           assert.deepEqual(response.json, {
@@ -325,8 +620,8 @@ for (const { transport, title } of TRANSPORTS)
       }
     });
 
-    it('refuses event-service on a billing route it is not allowed (403), though its token is valid', async () => {
-      const token = await eventServiceBillingToken();
+    it('refuses event-service acting for alice on a billing route it is not allowed (403), though its token is valid', async () => {
+      const token = await aliceBillingTokenOfEventService();
       const created = await http('POST', `${billing}/invoices`, {
         ...(await as('event-service')),
         headers: { authorization: `Bearer ${token}` },
@@ -341,11 +636,9 @@ for (const { transport, title } of TRANSPORTS)
       assert.deepEqual(read.json, { code: 'ERR_POLICY_CALLER', message: 'forbidden' });
     });
 
-    it('names the refused caller and its jti in the audit event of a 403', async () => {
-      const token = await eventServiceBillingToken();
-      const { jti } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
-        jti: string;
-      };
+    it('names the user, the tenant, the actors and the jti in the audit event of a 403', async () => {
+      const token = await aliceBillingTokenOfEventService();
+      const { jti } = claimsOf(token) as { jti: string };
       const read = await http('GET', `${billing}/invoices/inv-1`, {
         ...(await as('event-service')),
         headers: { authorization: `Bearer ${token}`, 'x-correlation-id': 'audit-403' },
@@ -355,7 +648,11 @@ for (const { transport, title } of TRANSPORTS)
       assert.ok(event !== undefined);
       assert.equal(event.decision, 'deny');
       assert.equal(event.reason, 'ERR_POLICY_CALLER');
-      assert.equal(event.caller, 'spiffe://tessera.local/event-service');
+      assert.equal(event.caller, 'alice');
+      assert.equal(event.actor, ID.events);
+      assert.equal(event.user, 'alice');
+      assert.equal(event.tenant, 'acme');
+      assert.deepEqual(event.actors, [ID.events, ID.gateway]);
       assert.equal(event.jti, jti);
     });
 
@@ -368,9 +665,7 @@ for (const { transport, title } of TRANSPORTS)
           headers: { authorization: `Bearer ${token}` },
         });
       assert.equal((await whoami()).status, 200);
-      const { jti, exp } = JSON.parse(
-        Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'),
-      ) as { jti: string; exp: number };
+      const { jti, exp } = claimsOf(token) as { jti: string; exp: number };
       const revoked = await http('POST', `${demo.authorityUrl}/v1/admin/revocations`, {
         ...(mtls ? { dispatcher: await client.trustingAuthority() } : {}),
         headers: { authorization: `Bearer ${await adminToken()}` },
@@ -398,30 +693,33 @@ for (const { transport, title } of TRANSPORTS)
       };
       assert.equal(service, 'billing');
       assert.equal(caller.kind, 'service');
-      assert.equal(caller.spiffeId, 'spiffe://tessera.local/event-service');
+      assert.equal(caller.spiffeId, ID.events);
       assert.deepEqual(caller.scopes, ['invoices:write']);
       assert.ok(!response.text.includes(canary), 'no request header is echoed');
       assert.ok(!response.text.includes(token.split('.')[2]!), 'the token is not echoed');
 
       if (mtls) {
-        // No certificate, no connection: the TLS handshake is refused before any HTTP.
-        await assert.rejects(http('GET', `${gateway}/whoami`));
-      } else {
-        const anonymous = await http('GET', `${gateway}/whoami`);
-        assert.equal(anonymous.status, 401, 'whoami needs a caller, even at the edge');
+        // No certificate, no connection at billing: the TLS handshake is refused before any HTTP.
+        await assert.rejects(
+          http('GET', `${billing}/whoami`, { dispatcher: await client.trustingAuthority() }),
+        );
       }
+      // The gateway lets end users through the handshake, and then wants a caller.
+      const anonymous = await http('GET', `${gateway}/whoami`, {
+        ...(mtls ? { dispatcher: await client.trustingAuthority() } : {}),
+      });
+      assert.equal(anonymous.status, 401, 'whoami needs a caller, even at the edge');
     });
 
     it('drops spoofed identity headers before any handler of the chain sees them', async () => {
       seen.length = 0;
       const created = await http('POST', `${gateway}/events`, {
-        ...(await as(OUTSIDE)),
-        headers: {
+        ...(await asUser(alice, {
           'x-user-id': 'admin',
           'x-tenant-id': 'tenant-of-someone-else',
           'x-gateway-internal': 'true',
           'x-correlation-id': 'spoof-check',
-        },
+        })),
         body: { name: 'Spoofed', priceCents: 1 },
       });
       assert.equal(created.status, 201, created.text);
@@ -436,12 +734,12 @@ for (const { transport, title } of TRANSPORTS)
         }
       }
       assert.ok(!created.text.includes('tenant-of-someone-else'));
+      assert.equal((created.json.invoice as { tenant: string }).tenant, 'acme');
     });
 
     it('writes one audit event per request to each service log, never a token', async () => {
       const created = await http('POST', `${gateway}/events`, {
-        ...(await as(OUTSIDE)),
-        headers: { 'x-correlation-id': 'audit-check' },
+        ...(await asUser(alice, { 'x-correlation-id': 'audit-check' })),
         body: { name: 'Audited', priceCents: 7 },
       });
       assert.equal(created.status, 201);
@@ -449,6 +747,7 @@ for (const { transport, title } of TRANSPORTS)
       for (const service of ['api-gateway', 'event-service', 'billing']) {
         const events = await auditEvents(service, (e) => e.traceId === traceId);
         assert.equal(events[0]!.decision, 'allow', service);
+        assert.equal(events[0]!.user, 'alice', service);
         const text = await readFile(demo.logFile(service), 'utf8');
         assert.doesNotMatch(text, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, `${service} log holds no JWT`);
       }
@@ -493,8 +792,10 @@ describe('restarting the demo', () => {
       const client = new DemoClient(second);
       try {
         assert.equal(await readFile(second.keyFile('event-service'), 'utf8'), keyBefore);
+        const { access_token: alice } = await login(second.idpUrl, 'alice');
         const created = await http('POST', `${second.urls['api-gateway']}/events`, {
-          ...{ dispatcher: (await client.as(OUTSIDE))! },
+          dispatcher: await client.trustingAuthority(),
+          headers: { authorization: `Bearer ${alice}` },
           body: { name: 'After restart', priceCents: 1 },
         });
         assert.equal(created.status, 201, created.text);
