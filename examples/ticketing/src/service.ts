@@ -111,7 +111,7 @@ export function hopOf(service: string, request: FastifyRequest): Hop {
   const hop: Hop = {
     service,
     caller: caller?.spiffeId ?? null,
-    user: caller !== null && caller !== undefined && caller.kind !== 'service' ? caller.user : null,
+    user: caller !== null && caller.kind !== 'service' ? caller.user : null,
     tenant: caller?.tenant ?? null,
     actors: caller?.kind === 'delegated' ? [...caller.actors] : [],
     who: `${service}: ${describeCaller(caller)}`,
@@ -166,7 +166,7 @@ export function relay(
   }
   if (
     upstream.status === 403 &&
-    (upstream.body as { code?: unknown })?.code === 'ERR_POLICY_TENANT'
+    (upstream.body as { code?: unknown } | undefined)?.code === 'ERR_POLICY_TENANT'
   ) {
     // The user asked for another tenant's record: theirs to hear, with the same generic body.
     request.log.info(

@@ -451,11 +451,11 @@ for (const { transport, title } of TRANSPORTS)
         ['user switched', `${header}.${b64({ ...claims, sub: 'bob' })}.${signature}`],
         [
           'scope added',
-          `${header}.${b64({ ...claims, scope: `${claims.scope} admin` })}.${signature}`,
+          `${header}.${b64({ ...claims, scope: `${String(claims.scope)} admin` })}.${signature}`,
         ],
         [
           'alg none',
-          `${b64({ ...JSON.parse(Buffer.from(header, 'base64url').toString()), alg: 'none' })}.${payload}.`,
+          `${b64({ ...(JSON.parse(Buffer.from(header, 'base64url').toString()) as object), alg: 'none' })}.${payload}.`,
         ],
         ['signature cut', `${header}.${payload}.`],
         ['another IdP (same user name, its own keys and issuer)', otherIssuers],
