@@ -16,20 +16,41 @@ export interface BannerInput {
   readonly logDir: string;
 }
 
+/** How the banner and the README get alice's access token into `$TOKEN`: its last line. */
+export const TOKEN_COMMAND = 'TOKEN=$(npm run -s login -- alice | tail -n 1)';
+
 /**
- * The curl commands the banner suggests, for the demo's actual URLs. With the default ports they
- * are, character for character, commands from the README's "The ticketing demo" (a test checks).
+ * The curl commands for alice at the gateway: the chain acting for her, and the same route without
+ * a user token. Over mTLS curl trusts the bundle and presents no certificate (users have none).
+ */
+export function suggestedUserCommands(
+  input: BannerInput,
+  cwd: string,
+): { comment: string; command: string }[] {
+  const curl =
+    input.transport === 'mtls'
+      ? `curl -s --cacert ${shown(input.bundlePath ?? '', cwd)}`
+      : 'curl -s';
+  return [
+    {
+      comment: 'the chain as alice: every hop says who acts for whom ("who"), one trace id',
+      command: `${curl} -H "authorization: Bearer $TOKEN" -X POST ${input.gatewayUrl}/events -H 'content-type: application/json' -H 'x-correlation-id: demo-1' -d '{"name":"Tessera Live","priceCents":4500}'`,
+    },
+    {
+      comment: 'no user token: 401',
+      command: `${curl} -i ${input.gatewayUrl}/events/evt-1`,
+    },
+  ];
+}
+
+/**
+ * The curl commands the plain-HTTP banner suggests, for the demo's actual URLs. With the default
+ * ports they are, character for character, commands from the README's "The ticketing demo" (a
+ * test checks).
  */
 export function suggestedCommands(input: BannerInput): { comment: string; command: string }[] {
   return [
-    {
-      comment: 'the chain: api-gateway → event-service → billing, one trace id at every hop',
-      command: `curl -s -X POST ${input.gatewayUrl}/events -H 'content-type: application/json' -H 'x-correlation-id: demo-1' -d '{"name":"Tessera Live","priceCents":4500}'`,
-    },
-    {
-      comment: 'read it back through the gateway',
-      command: `curl -s ${input.gatewayUrl}/events/evt-1`,
-    },
+    ...suggestedUserCommands(input, ''),
     {
       comment: 'the audit\'s critical finding: "x-gateway-internal: true" gets nobody into billing',
       command: `curl -s -i -X POST ${input.billingUrl}/invoices -H 'x-gateway-internal: true' -H 'content-type: application/json' -d '{"eventId":"evt-1","amountCents":1}'`,
@@ -37,17 +58,14 @@ export function suggestedCommands(input: BannerInput): { comment: string; comman
   ];
 }
 
-/** The command the banner suggests for a user token (README's "Logging in as a user"). */
-export const LOGIN_COMMAND = 'npm run login -- alice';
-
 /** Where the suggested `tessera svid get` writes the outside caller's SVID. */
 export const SVID_DIR = '.tessera/svid';
 
 /**
- * The commands the mTLS banner suggests: an SVID for event-service with the CLI, then curl with
- * it, and without it. With the default ports and data directory they are, character for
- * character, commands from the README's "Calling a service over mTLS" (a test checks, and runs
- * them against the demo).
+ * The commands the mTLS banner suggests for services: an SVID for event-service with the CLI, then
+ * curl with it, and without it. With the default ports and data directory they are, character
+ * for character, commands from the README's "Calling a service over mTLS" (a test checks, and
+ * runs them against the demo).
  */
 export function suggestedMtlsCommands(
   input: BannerInput,
@@ -64,10 +82,6 @@ export function suggestedMtlsCommands(
     {
       comment: "billing's /whoami: the caller is the service the certificate names",
       command: `curl -s ${cert} ${input.billingUrl}/whoami`,
-    },
-    {
-      comment: 'the chain: api-gateway → event-service → billing, mTLS and a token at every hop',
-      command: `curl -s ${cert} -X POST ${input.gatewayUrl}/events -H 'content-type: application/json' -d '{"name":"Tessera Live","priceCents":4500}'`,
     },
     {
       comment: 'no client certificate: the TLS handshake is refused, before any HTTP',
@@ -96,13 +110,13 @@ export function banner(input: BannerInput, cwd: string): string {
     [
       'api-gateway',
       input.gatewayUrl,
-      'the edge: public GET /events/:id, POST /events, GET /invoices/:id',
+      "the edge, for users with the IdP's token: GET /events/:id, POST /events, GET /invoices/:id",
     ],
-    ['event-service', input.eventServiceUrl, 'called by api-gateway; calls billing'],
+    ['event-service', input.eventServiceUrl, 'api-gateway acting for a user; calls billing'],
     [
       'billing',
       input.billingUrl,
-      'POST /invoices: event-service only; GET /invoices/:id: api-gateway only',
+      'POST /invoices: event-service, GET /invoices/:id: api-gateway, each acting for a user',
     ],
     ['user IdP', input.idpUrl, 'OpenID provider: alice (tenant acme), bob (tenant globex)'],
   ];
@@ -113,13 +127,15 @@ export function banner(input: BannerInput, cwd: string): string {
     `  service keys  ${shown(input.keyDir, cwd)}/<service>.key (mode 0600, reused on restart)`,
     `  audit events  ${shown(input.logDir, cwd)}/<service>.log (one per request)`,
   ];
-  const login = [
-    `  # a user's access token (JWT for api-gateway, 300 s) from the IdP, on the last line`,
-    `  ${LOGIN_COMMAND}`,
-    '',
-  ];
   const commands = (list: { comment: string; command: string }[]) =>
     list.flatMap(({ comment, command }) => [`  # ${comment}`, `  ${command}`, '']);
+  const login = [
+    'Log in as alice (tenant acme), then call the gateway as her:',
+    '',
+    `  # alice's access token from the IdP (a JWT for api-gateway, 300 s): the last line it prints`,
+    `  ${TOKEN_COMMAND}`,
+    '',
+  ];
   const lines = mtls
     ? [
         'Tessera ticketing demo: every hop over mutual TLS on 127.0.0.1',
@@ -129,7 +145,8 @@ export function banner(input: BannerInput, cwd: string): string {
         ...files,
         '',
         ...login,
-        'Every service requires a client certificate from the trust domain. Get one, then call:',
+        ...commands(suggestedUserCommands(input, cwd)),
+        'Behind the gateway every service requires a client certificate from the trust domain. Get one, then call:',
         '',
         ...commands(suggestedMtlsCommands(input, cwd)),
         'Plain HTTP with bearer tokens only: TESSERA_DEMO_TRANSPORT=http npm start. More in README.md, "The ticketing demo". Ctrl-C stops everything.',
@@ -142,9 +159,10 @@ export function banner(input: BannerInput, cwd: string): string {
         ...files,
         '',
         ...login,
-        'Try (every service also answers GET /whoami with its verified caller):',
+        ...commands(suggestedUserCommands(input, cwd)),
+        'Every service also answers GET /whoami with its verified caller. Try:',
         '',
-        ...commands(suggestedCommands(input)),
+        ...commands(suggestedCommands(input).slice(suggestedUserCommands(input, cwd).length)),
         'The 403 and revocation walkthroughs are in README.md, "The ticketing demo". Ctrl-C stops everything.',
       ];
   return lines.join('\n');

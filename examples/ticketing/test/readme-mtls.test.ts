@@ -1,8 +1,9 @@
 /**
- * README, "Calling a service over mTLS": its commands, taken from the README text, run against the
- * demo (mTLS, the default) with the real `tessera` CLI, curl and openssl, from a directory whose
- * `.tessera` is the demo's data directory, as from the repository root. Only the ports differ
- * (free ones instead of 7700–7703) and `npm run -s tessera --` runs the same CLI entry directly.
+ * README, "Calling a service over mTLS" and "Users behind services": their commands, taken from the
+ * README text, run against the demo (mTLS, the default) with the real `tessera` CLI, the IdP's
+ * login script, curl and openssl, from a directory whose `.tessera` is the demo's data directory,
+ * as from the repository root. Only the ports differ (free ones instead of 7700–7704) and
+ * `npm run -s tessera --` and `npm run -s login --` run the same entries directly.
  */
 import assert from 'node:assert/strict';
 import { exec } from 'node:child_process';
@@ -49,13 +50,24 @@ function typedCommands(text: string): Typed[] {
 
 const section = subsection('Calling a service over mTLS');
 const typed = typedCommands(section);
+const users = typedCommands(subsection('Users behind services'));
 /** Commands quoted inline in the prose (`openssl verify …`, `openssl s_client …`). */
 const quoted = [...section.matchAll(/`(openssl [^`]+)`/g)].map((m) => m[1]!);
 
-function find(prefix: string): Typed {
-  const found = typed.find((t) => t.command.startsWith(prefix));
+function find(prefix: string, among: readonly Typed[] = typed): Typed {
+  const found = among.find((t) => t.command.startsWith(prefix));
   assert.ok(found !== undefined, `README shows \`${prefix} …\``);
   return found;
+}
+
+/** `curl -i` output (CRLF headers, as curl prints them, or LF as the README shows): status, body. */
+function response(text: string): { status: string; body: unknown } {
+  const normal = text.replace(/\r\n/g, '\n');
+  const blank = normal.indexOf('\n\n');
+  return {
+    status: normal.slice(0, normal.indexOf('\n')).trim(),
+    body: JSON.parse(normal.slice(blank + 2)) as unknown,
+  };
 }
 
 describe('README: calling a demo service over mTLS, run against the demo', () => {
@@ -64,18 +76,26 @@ describe('README: calling a demo service over mTLS, run against the demo', () =>
   let ports: DemoPorts;
 
   /** Runs a README command as typed, with the demo's ports; never throws. */
-  async function shell(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    let line = command.replace(
-      /^npm run -s tessera -- /,
-      `"${process.execPath}" --conditions=tessera-source --import "${import.meta.resolve('tsx')}" "${join(REPO, 'packages/cli/bin/tessera.js')}" `,
-    );
+  async function shell(
+    command: string,
+    env: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const node = `"${process.execPath}" --conditions=tessera-source --import "${import.meta.resolve('tsx')}"`;
+    let line = command
+      .replace(/^npm run -s tessera -- /, `${node} "${join(REPO, 'packages/cli/bin/tessera.js')}" `)
+      .replaceAll('npm run -s login -- ', `${node} "${join(REPO, 'examples/idp/src/login.ts')}" `);
     for (const name of Object.keys(DEFAULT_PORTS) as (keyof DemoPorts)[]) {
       line = line.replaceAll(`127.0.0.1:${DEFAULT_PORTS[name]}`, `127.0.0.1:${ports[name]}`);
     }
     try {
       const { stdout, stderr } = await run(line, {
         cwd,
-        env: { ...process.env, TESSERA_AUTHORITY: demo.authorityUrl },
+        env: {
+          ...process.env,
+          TESSERA_AUTHORITY: demo.authorityUrl,
+          IDP_PORT: String(ports.idp),
+          ...env,
+        },
         timeout: 60_000,
       });
       return { code: 0, stdout, stderr };
@@ -138,20 +158,15 @@ describe('README: calling a demo service over mTLS, run against the demo', () =>
     assert.equal(got.caller.spiffeId, shown.caller.spiffeId);
   });
 
-  it('the chain runs through the gateway over mTLS', async () => {
+  it("the certificate gets through the gateway's handshake, and no user behind it is a 403, as shown", async () => {
     const chain = typed.find((t) => t.command.includes('-X POST') && t.command.includes('--cert'));
-    assert.ok(chain !== undefined, 'README shows the chain with a certificate');
+    assert.ok(chain !== undefined, 'README shows the gateway called with a certificate');
     const result = await shell(chain.command);
     assert.equal(result.code, 0, result.stderr);
-    const got = JSON.parse(result.stdout) as {
-      invoice: { createdBy: string };
-      hops: { service: string }[];
-    };
-    assert.deepEqual(
-      got.hops.map((h) => h.service),
-      ['api-gateway', 'event-service', 'billing'],
-    );
-    assert.equal(got.invoice.createdBy, 'spiffe://tessera.local/event-service');
+    const got = response(result.stdout);
+    const shown = response(chain.output);
+    assert.equal(got.status, 'HTTP/1.1 403 Forbidden');
+    assert.deepEqual(got, shown);
   });
 
   it('without a client certificate the handshake is refused, as shown', async () => {
@@ -173,5 +188,80 @@ describe('README: calling a demo service over mTLS, run against the demo', () =>
     const connected = await shell(`${client} -verify_return_error </dev/null`);
     assert.equal(connected.code, 0, connected.stderr);
     assert.match(connected.stdout, /Verify return code: 0 \(ok\)/);
+  });
+
+  describe('Users behind services', () => {
+    /** A typed `NAME=$(npm run -s login -- user | tail -n 1)`, run: the token it keeps. */
+    async function loginAs(variable: string): Promise<string> {
+      const { command } = find(`${variable}=$(npm run -s login -- `, users);
+      const result = await shell(`${command} && printf '%s' "$${variable}"`);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+$/);
+      return result.stdout;
+    }
+    let alice: string;
+
+    it('logs alice in, and the chain runs as her with every hop saying who acts for whom, as shown', async () => {
+      alice = await loginAs('TOKEN');
+      const chain = users.find(
+        (t) => t.command.includes('$TOKEN') && t.command.includes('-X POST'),
+      );
+      assert.ok(chain !== undefined, 'README shows the chain as alice');
+      assert.doesNotMatch(chain.command, /--cert /, 'a user presents no certificate');
+      const result = await shell(chain.command, { TOKEN: alice });
+      assert.equal(result.code, 0, result.stderr);
+      interface Chain {
+        invoice: { user: string; tenant: string };
+        hops: { who: string; user: string; tenant: string; actors: string[]; traceId: string }[];
+      }
+      const got = JSON.parse(result.stdout) as Chain;
+      const shown = JSON.parse(chain.output) as Chain;
+      const people = (c: Chain) =>
+        c.hops.map(({ who, user, tenant, actors }) => [who, user, tenant, actors]);
+      assert.deepEqual(people(got), people(shown));
+      assert.deepEqual(
+        got.hops.map((h) => h.who),
+        [
+          'api-gateway: alice@acme (user token)',
+          'event-service: alice@acme via api-gateway',
+          'billing: alice@acme via event-service ← api-gateway',
+        ],
+      );
+      assert.equal(new Set(got.hops.map((h) => h.traceId)).size, 1);
+      assert.deepEqual([got.invoice.user, got.invoice.tenant], ['alice', 'acme']);
+    });
+
+    it('without a user token the gateway answers 401, as shown', async () => {
+      const anonymous = users.find((t) => t.command.includes(' -i ') && !t.command.includes('$'));
+      assert.ok(anonymous !== undefined, 'README shows the anonymous call');
+      const result = await shell(anonymous.command);
+      assert.equal(result.code, 0, result.stderr);
+      const got = response(result.stdout);
+      assert.equal(got.status, 'HTTP/1.1 401 Unauthorized');
+      assert.deepEqual(got, response(anonymous.output));
+    });
+
+    it("alice reading bob's invoice gets 403, as shown", async () => {
+      const bob = await loginAs('BOB');
+      const create = users.find((t) => t.command.includes('$BOB'));
+      assert.ok(create !== undefined, 'README shows bob creating an event');
+      const created = await shell(create.command, { BOB: bob });
+      assert.equal(created.code, 0, created.stderr);
+      const { invoice } = JSON.parse(created.stdout) as { invoice: { id: string; tenant: string } };
+      assert.equal(invoice.tenant, 'globex');
+      const stolen = users.find(
+        (t) => t.command.includes('$TOKEN') && t.command.includes('/invoices/'),
+      );
+      assert.ok(stolen !== undefined, "README shows alice asking for bob's invoice");
+      assert.ok(
+        stolen.command.endsWith(`/invoices/${invoice.id}`),
+        "the README names bob's invoice",
+      );
+      const result = await shell(stolen.command, { TOKEN: alice });
+      assert.equal(result.code, 0, result.stderr);
+      const got = response(result.stdout);
+      assert.equal(got.status, 'HTTP/1.1 403 Forbidden');
+      assert.deepEqual(got, response(stolen.output));
+    });
   });
 });

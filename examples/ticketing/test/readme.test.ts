@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '@tessera/core';
 import { fileURLToPath } from 'node:url';
-import { banner, suggestedCommands, suggestedMtlsCommands } from '../src/banner.ts';
+import {
+  banner,
+  suggestedCommands,
+  suggestedMtlsCommands,
+  suggestedUserCommands,
+  TOKEN_COMMAND,
+} from '../src/banner.ts';
 import { DEFAULT_PORTS } from '../src/config.ts';
 import { POLICY_FILE } from '../src/main.ts';
 
@@ -103,6 +109,24 @@ describe('README: the ticketing demo', () => {
     for (const { command } of suggestedMtlsCommands(bannerInput('mtls'), REPO)) {
       assert.ok(typed.includes(command), `missing: ${command}`);
     }
+  });
+
+  it('shows the login and the calls as alice that both banners suggest, character for character', () => {
+    const users = readme.slice(
+      readme.indexOf('\n### Users behind services\n'),
+      readme.indexOf('\n### The plain-HTTP walkthrough\n'),
+    );
+    assert.ok(users.length > 100, 'README has "### Users behind services" before the walkthrough');
+    const typed = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('$ '))
+        .map((line) => line.slice(2));
+    assert.ok(typed(users).includes(TOKEN_COMMAND), `missing: ${TOKEN_COMMAND}`);
+    for (const { command } of suggestedUserCommands(bannerInput('mtls'), REPO)) {
+      assert.ok(typed(users).includes(command), `missing: ${command}`);
+    }
+    assert.ok(typed(demo).filter((c) => c === TOKEN_COMMAND).length >= 2, 'both transports');
   });
 
   it('shows what `npm start` prints, as the mTLS banner prints it', () => {
