@@ -20,6 +20,8 @@ import {
 import { createTestCa, type TestCa } from '@tessera/core/testing';
 
 /** How a request to the stub authenticated. */
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
 export type StubAuth = 'assertion' | 'svid' | 'join_token';
 
 export interface StubRequest {
@@ -160,6 +162,17 @@ export async function startStubSvidAuthority(options: {
       requests.push({ path, atMs: Date.now(), ...(caller ? { auth: caller.auth } : {}) });
       if (caller === undefined) {
         json(401, { error: 'invalid_client' });
+        return;
+      }
+      if (path === '/oauth2/token' && form.get('grant_type') === TOKEN_EXCHANGE) {
+        // RFC 8693 §2.2.1: which subject it exchanged, for whom, and how the client proved itself.
+        json(200, {
+          access_token: `exchanged-${form.get('subject_token') ?? ''}-${form.get('audience') ?? ''}-${caller.auth}`,
+          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          token_type: 'Bearer',
+          expires_in: 120,
+          scope: form.get('scope') ?? '',
+        });
         return;
       }
       if (path === '/oauth2/token') {

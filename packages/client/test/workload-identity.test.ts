@@ -690,6 +690,10 @@ describe('workload identity: outage, CA rotation, credentials', () => {
       await nextEvent(events, 'rotated');
       // A token bound to the previous certificate (cnf) would be refused with the new one.
       assert.notEqual(await tokens.getToken(BILLING, []), token);
+      // It exchanges tokens too (delegate: true), over the same mTLS connection to the authority.
+      const exchanged = await tokens.exchangeToken('user-token', BILLING, ['invoices:write']);
+      assert.equal(exchanged.accessToken, `exchanged-user-token-${BILLING}-svid`);
+      assert.equal(exchanged.scope, 'invoices:write');
     } finally {
       await events.close();
       await authority.close();
