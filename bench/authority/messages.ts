@@ -14,6 +14,15 @@ export interface AuthorityReady {
   readonly userTokens: readonly string[];
   /** When the first of `userTokens` expires (epoch ms). */
   readonly userTokensValidUntilMs: number;
+  /** The ticketing demo's users (`demo.chain`): a second stub issuer, its tokens for api-gateway. */
+  readonly demoUsers: DemoUsers;
+}
+
+/** A stub of the demo's IdP: its issuer (JWKS at `${issuer}/jwks`), `aud`, and user tokens. */
+export interface DemoUsers {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly tokens: readonly string[];
 }
 
 /**

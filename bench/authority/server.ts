@@ -45,6 +45,13 @@ const USER_TOKEN_AUDIENCE = 'bench-gateway';
 const BENCH_ACTOR = 'bench-client';
 const BENCH_AUDIENCE = 'bench-target';
 const BENCH_SCOPE = 'reports:read';
+/**
+ * The ticketing demo's users (`demo.chain`): tokens of a second stub issuer, for api-gateway, with
+ * the chain's scopes and a `tenant_id`, as the demo's IdP issues them (examples/idp).
+ */
+const DEMO_USERS = 8;
+const DEMO_AUDIENCE = 'spiffe://tessera.local/api-gateway';
+const DEMO_SCOPE = 'events:read events:write invoices:read invoices:write';
 
 /**
  * A ceiling thread. Node 20 does not run a worker thread's `.ts` entry through the loader the
@@ -97,9 +104,13 @@ if (isAuthorityWorker()) {
 
 /**
  * A stub OpenID issuer in this process (discovery and JWKS on loopback, fetched once per worker)
- * and its ES256 user tokens, for `authority.token_exchange`.
+ * and `count` ES256 user tokens with `claims(i)` besides `iss`, `iat` and `exp`: for
+ * `authority.token_exchange`, and the demo's users for `demo.chain`.
  */
-async function startUserIssuer(): Promise<{
+async function startUserIssuer(
+  count: number,
+  claims: (i: number) => Record<string, unknown>,
+): Promise<{
   issuer: string;
   tokens: string[];
   validUntilMs: number;
@@ -124,15 +135,12 @@ async function startUserIssuer(): Promise<{
   const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
   const header = encode({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' });
-  const tokens = Array.from({ length: USER_TOKENS }, (_, i) => {
+  const tokens = Array.from({ length: count }, (_, i) => {
     const input = `${header}.${encode({
       iss: issuer,
-      sub: `user-${i}`,
-      aud: USER_TOKEN_AUDIENCE,
       iat: now,
       exp: now + USER_TOKEN_LIFETIME_S,
-      scope: BENCH_SCOPE,
-      tenant: `tenant-${i % 4}`,
+      ...claims(i),
     })}`;
     const signature = sign('sha256', Buffer.from(input), {
       key: key.privateKey,
@@ -160,17 +168,36 @@ async function servePrimary(): Promise<void> {
     listen: { host: '127.0.0.1', port: await freePort() },
   });
   const { adminTokenPath } = dev;
-  const userIssuer = await startUserIssuer();
-  // The stub issuer's users may be acted for by the bench client towards the bench target.
+  const userIssuer = await startUserIssuer(USER_TOKENS, (i) => ({
+    sub: `user-${i}`,
+    aud: USER_TOKEN_AUDIENCE,
+    scope: BENCH_SCOPE,
+    tenant: `tenant-${i % 4}`,
+  }));
+  const demoIssuer = await startUserIssuer(DEMO_USERS, (i) => ({
+    sub: `user-${i}`,
+    aud: DEMO_AUDIENCE,
+    scope: DEMO_SCOPE,
+    tenant_id: `tenant-${i % 2}`,
+  }));
+  // The stub issuer's users may be acted for by the bench client towards the bench target; the
+  // demo's users as in the demo (examples/ticketing/src/main.ts, MAY_ACT).
   const config = validateConfig(
     {
       ...configDocument(dev.config),
       users: {
         issuers: [
           { issuer: userIssuer.issuer, audience: USER_TOKEN_AUDIENCE, tenantClaim: 'tenant' },
+          { issuer: demoIssuer.issuer, audience: DEMO_AUDIENCE, tenantClaim: 'tenant_id' },
         ],
       },
-      tokenExchange: { mayAct: [{ actor: BENCH_ACTOR, audiences: [BENCH_AUDIENCE] }] },
+      tokenExchange: {
+        mayAct: [
+          { actor: BENCH_ACTOR, audiences: [BENCH_AUDIENCE] },
+          { actor: 'api-gateway', audiences: ['event-service', 'billing'] },
+          { actor: 'event-service', audiences: ['billing'] },
+        ],
+      },
     },
     { dev: true },
   );
@@ -203,6 +230,7 @@ async function servePrimary(): Promise<void> {
     adminToken: (await readFile(adminTokenPath, 'utf8')).trim(),
     userTokens: userIssuer.tokens,
     userTokensValidUntilMs: userIssuer.validUntilMs,
+    demoUsers: { issuer: demoIssuer.issuer, audience: DEMO_AUDIENCE, tokens: demoIssuer.tokens },
   };
 
   serveParent<AuthorityRequest>(
@@ -218,6 +246,7 @@ async function servePrimary(): Promise<void> {
       await Promise.all((ceilingThreads ?? []).map((thread) => thread.terminate()));
       await running.close();
       await userIssuer.close();
+      await demoIssuer.close();
       await rm(dataDir, { recursive: true, force: true });
       return { errorLines, lastErrorLine };
     },

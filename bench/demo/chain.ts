@@ -6,9 +6,10 @@
  * - `tessera`: the demo's wiring. The services are registered with the authority from the demo's
  *   `policy.yaml` (`grantsFromPolicy`, `registerServices`), each is protected by the plugin
  *   (`authority: { url }`: keys from the JWKS, revocations over SSE, the verified-token cache
- *   with its defaults) and calls the next with the demo's `createUpstreams`
- *   (`ClientCredentialsTokenSource` + `createServiceDispatcher`: its own token per hop, trace
- *   context continued).
+ *   with its defaults; the gateway also verifies the users' tokens of the authority process's
+ *   stub IdP, `users`) and calls the next with the demo's `createUpstreams`
+ *   (`ClientCredentialsTokenSource` + `createServiceDispatcher({ delegate: true })`: a token
+ *   exchanged for the user per hop, cached per user, trace context continued).
  * - `noauth`: the same routes, schemas, payloads and reply serializer, plain Fastify and plain
  *   undici calls (an `Agent`, no interceptors), no plugin.
  *
@@ -165,6 +166,18 @@ async function tesseraWiring(authority: ChainAuthority): Promise<Wiring> {
         },
         auditLogger: audit.get(service)!,
         rateLimit: RATE_LIMIT,
+        // The edge verifies the users' own tokens, as the demo's gateway verifies its IdP's.
+        ...(service === API_GATEWAY
+          ? {
+              users: {
+                issuer: authority.demoUsers.issuer,
+                audience: authority.demoUsers.audience,
+                jwks: `${authority.demoUsers.issuer}/jwks`,
+                algorithms: ['ES256' as const],
+                tenantClaim: 'tenant_id',
+              },
+            }
+          : {}),
       });
     },
     hop: hopOf,
@@ -327,7 +340,7 @@ function startEventService(wiring: Wiring, upstreams: Upstreams): Promise<Fastif
   });
 }
 
-/** api-gateway, as in the demo's gateway.ts: public routes, each forwarded upstream. */
+/** api-gateway, as in the demo's gateway.ts: routes for users, each forwarded upstream. */
 function startGateway(wiring: Wiring, upstreams: Upstreams): Promise<FastifyInstance> {
   const forward = async (
     request: FastifyRequest,

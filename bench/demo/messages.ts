@@ -27,6 +27,8 @@ export interface ChainAuthority {
   readonly url: string;
   readonly issuer: string;
   readonly adminToken: string;
+  /** The users' issuer the gateway verifies (as the demo's gateway does its IdP's). */
+  readonly demoUsers: { readonly issuer: string; readonly audience: string };
 }
 
 export type ChainRequest =
