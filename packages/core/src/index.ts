@@ -41,6 +41,14 @@ export {
   type PublicJwk,
 } from './keys/jwk.ts';
 export {
+  DEFAULT_USER_TOKEN_ALGORITHMS,
+  isUserTokenAlgorithm,
+  MIN_RSA_MODULUS_BITS,
+  type UserTokenAlgorithm,
+  USER_TOKEN_ALGORITHMS,
+} from './keys/user-algorithms.ts';
+export { parseUserJwks, type UserVerificationKey } from './keys/user-jwks.ts';
+export {
   parseJwks,
   buildJwks,
   type KeyResolver,

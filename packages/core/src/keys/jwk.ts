@@ -34,9 +34,9 @@ export interface PublicJwk {
  * RFC 8037 §2). A JWKS that leaks any of them is refused outright, so a mis-published private key
  * is noticed instead of silently used.
  */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+export const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
-const MAX_KID_LENGTH = 256;
+export const MAX_KID_LENGTH = 256;
 
 /** Generates a new signing key (ES256 by default) whose `kid` is its RFC 7638 thumbprint. */
 export function generateSigningKey(alg: SigningAlgorithm = 'ES256'): SigningKey {
@@ -78,7 +78,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function coordinate(jwk: Record<string, unknown>, name: string, bytes: number): string {
+export function coordinate(jwk: Record<string, unknown>, name: string, bytes: number): string {
   const value = jwk[name];
   if (typeof value !== 'string') throw new TesseraError('ERR_JWK_INVALID', `"${name}" is missing`);
   if (decodeBase64UrlStrict(value, 'ERR_JWK_INVALID', name).length !== bytes) {

@@ -2,8 +2,8 @@ import { TesseraError } from '../errors.ts';
 import { importPublicJwk, type PublicJwk, type VerificationKey } from './jwk.ts';
 
 /** Resolves the verification key for a `kid`. Implemented by {@link KeySet}; remote JWKS caches implement it too. */
-export interface KeyResolver {
-  get(kid: string): VerificationKey | undefined;
+export interface KeyResolver<K = VerificationKey> {
+  get(kid: string): K | undefined;
 }
 
 /** A JWKS document (RFC 7517 §5). */
@@ -14,12 +14,17 @@ export interface Jwks {
 /** A JWKS larger than this is refused: no legitimate trust domain publishes that many keys. */
 export const MAX_JWKS_KEYS = 100;
 
-/** An immutable set of verification keys indexed by `kid`. */
-export class KeySet implements KeyResolver {
-  readonly #byKid: ReadonlyMap<string, VerificationKey>;
+/**
+ * An immutable set of verification keys indexed by `kid`: Tessera's keys, or (from
+ * `parseUserJwks`) an external OpenID provider's.
+ */
+export class KeySet<
+  K extends { readonly kid: string } = VerificationKey,
+> implements KeyResolver<K> {
+  readonly #byKid: ReadonlyMap<string, K>;
 
-  constructor(keys: Iterable<VerificationKey>) {
-    const byKid = new Map<string, VerificationKey>();
+  constructor(keys: Iterable<K>) {
+    const byKid = new Map<string, K>();
     for (const key of keys) {
       if (byKid.has(key.kid)) throw new TesseraError('ERR_JWKS_DUPLICATE_KID', `kid "${key.kid}"`);
       byKid.set(key.kid, key);
@@ -27,7 +32,7 @@ export class KeySet implements KeyResolver {
     this.#byKid = byKid;
   }
 
-  get(kid: string): VerificationKey | undefined {
+  get(kid: string): K | undefined {
     return this.#byKid.get(kid);
   }
 

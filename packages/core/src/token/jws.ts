@@ -24,7 +24,15 @@ const ALLOWED_HEADER = new Set(['alg', 'kid', 'typ']);
  * Header parameters that let the token choose its own key or change how it is processed
  * (RFC 8725 §3.10, RFC 7515 §4.1.11, RFC 7797). Listed separately to give them a clear detail.
  */
-const FORBIDDEN_HEADER = new Set(['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64', 'zip']);
+export const FORBIDDEN_HEADER: ReadonlySet<string> = new Set([
+  'jku',
+  'x5u',
+  'jwk',
+  'x5c',
+  'crit',
+  'b64',
+  'zip',
+]);
 
 export interface JwsHeader {
   readonly alg: SigningAlgorithm;
@@ -45,7 +53,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function parseJsonSegment(segment: string, what: string): Record<string, unknown> {
+export function parseJsonSegment(segment: string, what: string): Record<string, unknown> {
   const bytes = decodeBase64UrlStrict(segment, 'ERR_TOKEN_MALFORMED', what);
   let value: unknown;
   try {
@@ -58,8 +66,16 @@ function parseJsonSegment(segment: string, what: string): Record<string, unknown
   return value;
 }
 
-/** Splits a compact JWS into its three segments, refusing anything else. */
-function splitCompact(token: string, maxBytes: number): [string, string, string] {
+/**
+ * Splits a compact JWS into its three segments, refusing anything else. With `emptySignature`, an
+ * empty third segment is let through for the caller to refuse as a bad signature once the header
+ * has been checked (so an unsigned `alg: none` token reads as a refused algorithm).
+ */
+export function splitCompact(
+  token: string,
+  maxBytes: number,
+  emptySignature = false,
+): [string, string, string] {
   if (typeof token !== 'string' || token.length === 0)
     throw new TesseraError('ERR_TOKEN_MALFORMED', 'empty');
   if (token.length > maxBytes) throw new TesseraError('ERR_TOKEN_TOO_LARGE');
@@ -71,7 +87,7 @@ function splitCompact(token: string, maxBytes: number): [string, string, string]
   const header = token.slice(0, first);
   const payload = token.slice(first + 1, second);
   const signature = token.slice(second + 1);
-  if (header === '' || payload === '' || signature === '') {
+  if (header === '' || payload === '' || (signature === '' && !emptySignature)) {
     throw new TesseraError('ERR_TOKEN_MALFORMED', 'empty segment');
   }
   return [header, payload, signature];
