@@ -4,7 +4,7 @@ import {
   createUserTokenVerifier,
   createVerifier,
   KeySet,
-  parseJwks,
+  parseUserJwks,
   evaluate,
   httpStatusFor,
   isPublicRoute,
@@ -19,8 +19,9 @@ import {
   type AccessTokenVerifier,
   type Caller,
   type KeyResolver,
-  type SigningAlgorithm,
+  type UserTokenAlgorithm,
   type UserTokenVerifier,
+  type UserVerificationKey,
   type Clock,
   type Policy,
   type RequestContext,
@@ -180,9 +181,13 @@ export interface UsersOptions {
    * cached, refetched on an unknown `kid` at most once per `jwksCooldownMs`; or a fixed
    * {@link KeySet} / JWKS document.
    */
-  readonly jwks: string | KeySet | { readonly keys: readonly unknown[] };
-  /** Accepted algorithms, a subset of ES256 and EdDSA. Default both. */
-  readonly algorithms?: readonly SigningAlgorithm[];
+  readonly jwks: string | KeySet<UserVerificationKey> | { readonly keys: readonly unknown[] };
+  /**
+   * Accepted algorithms, a non-empty subset of RS256/384/512, PS256/384/512, ES256/384/512 and
+   * EdDSA. Default RS256, ES256 and EdDSA. The key decides too: an RSA key (2048 bits or more)
+   * only verifies RS and PS, a P-256 key only ES256, and a JWK's own `alg` binds it to that one.
+   */
+  readonly algorithms?: readonly UserTokenAlgorithm[];
   /** The claim naming the user's tenant. Default `tenant_id`. */
   readonly tenantClaim?: string;
   /** Least time between two fetches for unknown `kid`s. Default 30 s. */
@@ -259,7 +264,7 @@ export interface TesseraRuntime {
   degraded(): boolean;
   readonly jwks?: RemoteJwks;
   /** The external issuer's JWKS, when `users.jwks` is a URL. */
-  readonly userJwks?: RemoteJwks;
+  readonly userJwks?: RemoteJwks<UserVerificationKey>;
   readonly revocations?: RevocationSync;
   /** The registry holding the plugin's gauges, unless `metrics: false`. */
   readonly metrics?: Registry;
@@ -730,7 +735,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
 
   /** A `kid` we have not seen: the issuer may have rotated. Refetch (rate-limited), retry once. */
   function verifyAfterKeyRefresh(
-    keys: RemoteJwks,
+    keys: Pick<RemoteJwks, 'refreshForUnknownKid'>,
     verify: (token: string) => Caller,
     token: string,
     request: FastifyRequest,
@@ -992,7 +997,7 @@ function unverifiedIssuer(token: string): string | undefined {
 
 interface UsersSettings {
   readonly verifier: UserTokenVerifier;
-  readonly jwks: RemoteJwks | undefined;
+  readonly jwks: RemoteJwks<UserVerificationKey> | undefined;
 }
 
 function usersSettings(
@@ -1011,14 +1016,16 @@ function usersSettings(
   const cooldownMs = given.jwksCooldownMs ?? 30_000;
   if (!positiveInteger(cooldownMs))
     throw optionsError('users.jwksCooldownMs is a positive integer');
-  let keys: KeyResolver;
-  let jwks: RemoteJwks | undefined;
+  let keys: KeyResolver<UserVerificationKey>;
+  let jwks: RemoteJwks<UserVerificationKey> | undefined;
   if (typeof source === 'string') {
     // The keys decide who is a user: over plain http on the network, anyone on the path could
     // hand the edge their own.
     const url = assertSecureUrl(source, '@tessera/fastify: users.jwks');
-    jwks = new RemoteJwks({
+    jwks = new RemoteJwks<UserVerificationKey>({
       url: url.toString(),
+      // A provider's set, not Tessera's: its encryption keys and unused key types are skipped.
+      parse: parseUserJwks,
       clock,
       cooldownMs,
       onError: (err) => {
@@ -1027,9 +1034,9 @@ function usersSettings(
     });
     keys = jwks;
   } else if (source instanceof KeySet) {
-    keys = source;
+    keys = source as KeySet<UserVerificationKey>;
   } else if (typeof source === 'object' && source !== null) {
-    keys = parseJwks(source);
+    keys = parseUserJwks(source);
   } else {
     throw optionsError('users.jwks is a JWKS URL, a KeySet or a JWKS document');
   }
@@ -1041,7 +1048,7 @@ function usersSettings(
       clock,
       ...(given.algorithms === undefined
         ? {}
-        : { algorithms: given.algorithms as readonly SigningAlgorithm[] }),
+        : { algorithms: given.algorithms as readonly UserTokenAlgorithm[] }),
       ...(given.tenantClaim === undefined ? {} : { tenantClaim: given.tenantClaim as string }),
       ...(options.cache === undefined ? {} : { cache: new VerifiedTokenCache(options.cache) }),
     });

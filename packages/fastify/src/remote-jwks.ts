@@ -7,9 +7,11 @@ import {
   type VerificationKey,
 } from '@tessera/core';
 
-export interface RemoteJwksOptions {
-  /** The authority's `jwks_uri`. */
+export interface RemoteJwksOptions<K extends { readonly kid: string } = VerificationKey> {
+  /** The authority's `jwks_uri` (or an external OpenID provider's, with `parse`). */
   readonly url: string;
+  /** Reads the fetched document. Default `parseJwks` (Tessera's strict rules); `parseUserJwks` for an IdP. */
+  readonly parse?: (text: string) => KeySet<K>;
   readonly clock: Clock;
   /** Least time between two fetches triggered by unknown `kid`s (a flood of forged kids must not become a flood of fetches). Default 30 s. */
   readonly cooldownMs?: number;
@@ -30,13 +32,18 @@ export interface RemoteJwksOptions {
  * an unknown `kid` lets the caller `refreshForUnknownKid()` once per cooldown. When the authority
  * is unreachable the cached keys keep working until `maxStaleMs`, then none are served.
  */
-export class RemoteJwks implements KeyResolver {
-  readonly #options: Required<Omit<RemoteJwksOptions, 'onError' | 'fetch' | 'onKeysRemoved'>> & {
+export class RemoteJwks<
+  K extends { readonly kid: string } = VerificationKey,
+> implements KeyResolver<K> {
+  readonly #options: Required<
+    Omit<RemoteJwksOptions<K>, 'onError' | 'fetch' | 'onKeysRemoved' | 'parse'>
+  > & {
     readonly onError: ((error: unknown) => void) | undefined;
   };
+  readonly #parse: (text: string) => KeySet<K>;
   readonly #fetch: typeof fetch;
   readonly #onKeysRemoved: ((kids: readonly string[]) => void) | undefined;
-  #keys: KeySet = new KeySet([]);
+  #keys: KeySet<K> = new KeySet<K>([]);
   #lastSuccessMs = Number.NEGATIVE_INFINITY;
   #lastAttemptMs = Number.NEGATIVE_INFINITY;
   #nextRefreshMs = 0;
@@ -44,7 +51,7 @@ export class RemoteJwks implements KeyResolver {
   /** Withdrawn `kid`s (from the revocation feed) and until when (epoch seconds) to refuse them. */
   readonly #withdrawn = new Map<string, number>();
 
-  constructor(options: RemoteJwksOptions) {
+  constructor(options: RemoteJwksOptions<K>) {
     this.#options = {
       url: options.url,
       clock: options.clock,
@@ -55,10 +62,12 @@ export class RemoteJwks implements KeyResolver {
       onError: options.onError,
     };
     this.#fetch = options.fetch ?? fetch;
+    // Without `parse`, K is Tessera's VerificationKey (the class default).
+    this.#parse = options.parse ?? (parseJwks as unknown as (text: string) => KeySet<K>);
     this.#onKeysRemoved = options.onKeysRemoved;
   }
 
-  get(kid: string): VerificationKey | undefined {
+  get(kid: string): K | undefined {
     if (this.isStale()) return undefined;
     if (this.#withdrawn.size !== 0 && this.#withdrawn.has(kid)) return undefined;
     return this.#keys.get(kid);
@@ -122,7 +131,7 @@ export class RemoteJwks implements KeyResolver {
       if (text.length > 256 * 1024)
         throw new TesseraError('ERR_JWKS_INVALID', 'JWKS larger than 256 KiB');
       const previous = this.#keys;
-      this.#keys = parseJwks(text);
+      this.#keys = this.#parse(text);
       const removed = previous.kids().filter((kid) => this.#keys.get(kid) === undefined);
       if (removed.length > 0) this.#onKeysRemoved?.(removed);
       this.#lastSuccessMs = this.#options.clock.now();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -108,14 +108,34 @@ function hs256(): string {
   return `${input}.${createHmac('sha256', JSON.stringify(idpKey.publicJwk)).update(input).digest('base64url')}`;
 }
 
+/** An RS256 user token, signed as Keycloak, Auth0 or Entra ID would. */
+function rs256UserToken(privateKey: KeyObject, kid: string): string {
+  const input = unsigned(
+    { alg: 'RS256', typ: 'JWT', kid },
+    {
+      iss: IDP,
+      sub: 'alice',
+      aud: 'api-gateway',
+      iat: nowS(),
+      exp: nowS() + 300,
+      tenant_id: 'acme',
+    },
+  );
+  return `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+}
+
 /** The IdP's JWKS on a loopback socket; `keys` may change during a test (rotation). */
 class JwksServer {
   keys: SigningKey[] = [idpKey];
+  /** Further JWKs published as they are (an RSA provider's keys). */
+  extra: Record<string, unknown>[] = [];
   fetches = 0;
   readonly server: Server = createServer((_request, response) => {
     this.fetches++;
     response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ keys: this.keys.map((key) => key.publicJwk) }));
+    response.end(
+      JSON.stringify({ keys: [...this.keys.map((key) => key.publicJwk), ...this.extra] }),
+    );
   });
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
@@ -231,7 +251,7 @@ describe('@tessera/fastify: users behind services', () => {
     ['a user token from an unconfigured issuer', '/me', () => userToken({ iss: 'http://127.0.0.1:9999' }), 401, 'ERR_TOKEN_KID_UNKNOWN'],
     ['a user token of the issuer signed by a stranger', '/me', () => userToken({}, strangerKey), 401, 'ERR_TOKEN_KID_UNKNOWN'],
     ['a user token with a forged signature under the real kid', '/me', () => `${userToken().slice(0, -6)}AAAAAA`, 401, 'ERR_TOKEN_SIGNATURE'],
-    ['a user token with alg none', '/me', () => `${unsigned({ alg: 'none', typ: 'at+jwt', kid: idpKey.kid }, { iss: IDP, sub: 'alice', aud: 'api-gateway', exp: nowS() + 300 })}.`, 401, 'ERR_TOKEN_MALFORMED'],
+    ['a user token with alg none', '/me', () => `${unsigned({ alg: 'none', typ: 'at+jwt', kid: idpKey.kid }, { iss: IDP, sub: 'alice', aud: 'api-gateway', exp: nowS() + 300 })}.`, 401, 'ERR_TOKEN_ALG'],
     ['a user token with alg none and a signature', '/me', () => `${unsigned({ alg: 'none', typ: 'at+jwt', kid: idpKey.kid }, { iss: IDP, sub: 'alice', aud: 'api-gateway', exp: nowS() + 300 })}.${userToken().split('.')[2]}`, 401, 'ERR_TOKEN_ALG'],
     ['a user token with HMAC keyed by the public key', '/me', hs256, 401, 'ERR_TOKEN_ALG'],
     ['a user token carrying its own key (jwk header)', '/me', () => userToken({}, idpKey, { jwk: idpKey.publicJwk }), 401, 'ERR_TOKEN_HEADER'],
@@ -301,6 +321,53 @@ describe('@tessera/fastify: users behind services', () => {
 });
 
 describe('@tessera/fastify: users.jwks fetched from the issuer', () => {
+  it('verifies RS256 tokens of a provider publishing an RSA signing key beside an encryption key', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = rsa.publicKey.export({ format: 'jwk' });
+    const jwks = new JwksServer();
+    // Keycloak's layout: one RS256 signing key, one RSA-OAEP encryption key, no EC keys.
+    jwks.keys = [];
+    jwks.extra = [
+      { ...jwk, kid: 'kc-sig', use: 'sig', alg: 'RS256' },
+      { ...jwk, kid: 'kc-enc', use: 'enc', alg: 'RSA-OAEP' },
+    ];
+    const url = await jwks.start();
+    const edge = await buildEdge({ users: { issuer: IDP, audience: 'api-gateway', jwks: url } });
+    try {
+      const admitted = await call(edge, '/me', rs256UserToken(rsa.privateKey, 'kc-sig'));
+      assert.equal(admitted.status, 200);
+      assert.deepEqual(
+        [
+          (admitted.body.caller as Record<string, unknown>).kind,
+          (admitted.body.caller as Record<string, unknown>).user,
+        ],
+        ['user', 'alice'],
+      );
+      const encryptionKey = await call(edge, '/me', rs256UserToken(rsa.privateKey, 'kc-enc'));
+      assert.deepEqual(
+        [encryptionKey.status, encryptionKey.body.code],
+        [401, 'ERR_TOKEN_KID_UNKNOWN'],
+      );
+    } finally {
+      await edge.app.close();
+      await jwks.close();
+    }
+  });
+
+  it('refuses RS256 when users.algorithms leaves it out', async () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwk = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa', use: 'sig' };
+    const edge = await buildEdge({
+      users: { issuer: IDP, audience: 'api-gateway', jwks: { keys: [jwk] }, algorithms: ['ES256'] },
+    });
+    try {
+      const refused = await call(edge, '/me', rs256UserToken(rsa.privateKey, 'rsa'));
+      assert.deepEqual([refused.status, refused.body.code], [401, 'ERR_TOKEN_ALG']);
+    } finally {
+      await edge.app.close();
+    }
+  });
+
   it('fetches the JWKS at startup and refetches once for an unknown kid (rotation)', async () => {
     const jwks = new JwksServer();
     const url = await jwks.start();
@@ -333,7 +400,9 @@ describe('@tessera/fastify: users.jwks fetched from the issuer', () => {
       { audience: 'api-gateway', jwks: new KeySet([idpKey]) },
       { issuer: IDP, jwks: new KeySet([idpKey]) },
       { issuer: IDP, audience: 'api-gateway', jwks: 7 },
-      { issuer: IDP, audience: 'api-gateway', jwks: new KeySet([idpKey]), algorithms: ['RS256'] },
+      { issuer: IDP, audience: 'api-gateway', jwks: new KeySet([idpKey]), algorithms: ['HS256'] },
+      { issuer: IDP, audience: 'api-gateway', jwks: new KeySet([idpKey]), algorithms: ['none'] },
+      { issuer: IDP, audience: 'api-gateway', jwks: new KeySet([idpKey]), algorithms: 'RS256' },
       { issuer: IDP, audience: 'api-gateway', jwks: new KeySet([idpKey]), algorithms: [] },
     ]) {
       await assert.rejects(
