@@ -3,38 +3,28 @@ import { Value } from '@sinclair/typebox/value';
 import {
   assertSecureUrl,
   assertTrustDomain,
+  DEFAULT_USER_TOKEN_ALGORITHMS,
   isLoopbackHost,
   MAX_TOKEN_LIFETIME_SECONDS,
   parseWorkloadId,
   TesseraError,
+  USER_TOKEN_ALGORITHMS,
+  type UserTokenAlgorithm,
 } from '@tessera/core';
 import { caTimings } from './ca/timings.ts';
 import type { RevocationFeedSettings } from './context.ts';
 
 /**
- * Signature algorithms an external issuer may be allowed (`users.issuers[].algorithms`): public-key
- * algorithms only, never `none` or HMAC (a shared secret would let anyone holding it mint users).
+ * Signature algorithms an external issuer may be allowed (`users.issuers[].algorithms`): core's
+ * user token algorithms, public-key only, never `none` or HMAC (a shared secret would let anyone
+ * holding it mint users).
  */
-export const EXTERNAL_ALGORITHMS = Object.freeze([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-] as const);
-export type ExternalAlgorithm = (typeof EXTERNAL_ALGORITHMS)[number];
+export const EXTERNAL_ALGORITHMS = USER_TOKEN_ALGORITHMS;
+export type ExternalAlgorithm = UserTokenAlgorithm;
 
 /** Default allowlist of an external issuer. */
-export const DEFAULT_EXTERNAL_ALGORITHMS: readonly ExternalAlgorithm[] = Object.freeze([
-  'RS256',
-  'ES256',
-  'EdDSA',
-]);
+export const DEFAULT_EXTERNAL_ALGORITHMS: readonly ExternalAlgorithm[] =
+  DEFAULT_USER_TOKEN_ALGORITHMS;
 
 /** Chain depth of delegated tokens (actors in `act`) when `tokenExchange.maxChainDepth` is absent. */
 export const DEFAULT_MAX_CHAIN_DEPTH = 3;
