@@ -42,8 +42,6 @@ export {
 } from './keys/jwk.ts';
 export {
   DEFAULT_USER_TOKEN_ALGORITHMS,
-  isUserTokenAlgorithm,
-  MIN_RSA_MODULUS_BITS,
   type UserTokenAlgorithm,
   USER_TOKEN_ALGORITHMS,
 } from './keys/user-algorithms.ts';
