@@ -195,6 +195,19 @@ describe('user tokens signed with RSA: accepted', () => {
       clock: newClock(),
     });
     assert.equal(byDefault.verify(token).user, 'alice');
+    // PS256 is not in the default list, and this key's JWK binds it to RS256 anyway.
+    const keysWithoutAlg = parseUserJwks({ keys: [jwkOf(big.publicKey, { kid: 'big' })] });
+    const ps256 = forgeRsa({ alg: 'PS256', kid: 'big' }, claims(), big.privateKey, true);
+    assert.throws(
+      () =>
+        createUserTokenVerifier({
+          issuer: IDP,
+          audience: 'api-gateway',
+          keys: keysWithoutAlg,
+          clock: newClock(),
+        }).verify(ps256),
+      isCode('ERR_TOKEN_ALG'),
+    );
   });
 
   it('verifyClaims returns the verified claims without reading sub or the tenant', () => {

@@ -112,7 +112,17 @@ describe('user tokens of an external OpenID issuer', () => {
   });
 
   it('refuses bad options with ERR_CONFIG_INVALID', () => {
-    for (const options of [{ algorithms: [] }, { algorithms: ['HS256'] }, { tenantClaim: '' }]) {
+    for (const options of [
+      { algorithms: [] },
+      { algorithms: ['HS256'] },
+      { algorithms: ['none'] },
+      { algorithms: ['RS256', 'Ed25519'] },
+      { algorithms: 'RS256' },
+      { tenantClaim: '' },
+      { maxTokenBytes: 0 },
+      { maxTokenBytes: 65537 },
+      { maxTokenBytes: 1.5 },
+    ]) {
       assert.throws(
         () => verifier(options as never),
         (error: unknown) => error instanceof TesseraError && error.code === 'ERR_CONFIG_INVALID',
