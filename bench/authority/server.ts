@@ -187,7 +187,12 @@ async function servePrimary(): Promise<void> {
       ...configDocument(dev.config),
       users: {
         issuers: [
-          { issuer: userIssuer.issuer, audience: USER_TOKEN_AUDIENCE, tenantClaim: 'tenant' },
+          {
+            issuer: userIssuer.issuer,
+            audience: USER_TOKEN_AUDIENCE,
+            tenantClaim: 'tenant',
+            clients: [BENCH_ACTOR],
+          },
           { issuer: demoIssuer.issuer, audience: DEMO_AUDIENCE, tenantClaim: 'tenant_id' },
         ],
       },

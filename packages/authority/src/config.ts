@@ -226,6 +226,14 @@ export const authorityConfigSchema = Type.Object(
                 ),
                 tenantClaim: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
                 maxTokenBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 64 * 1024 })),
+                clients: Type.Optional(
+                  Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+                    minItems: 1,
+                    maxItems: 100,
+                    description:
+                      "Services that may present this issuer's user tokens as subject tokens. Absent: the service whose SPIFFE ID is `audience`",
+                  }),
+                ),
               },
               { additionalProperties: false },
             ),
@@ -335,6 +343,12 @@ export interface ExternalIssuerConfig {
   readonly tenantClaim?: string;
   /** Larger subject tokens are refused before any parsing (default 8 KiB). */
   readonly maxTokenBytes: number;
+  /**
+   * SPIFFE IDs of the services that may present its user tokens as subject tokens: the edge the
+   * tokens were issued to, so a service that obtains a user's token some other way cannot act for
+   * that user. Absent: the service whose SPIFFE ID is `audience` (none if it is not one).
+   */
+  readonly clients?: readonly string[];
 }
 
 /** `tokenExchange`: who may act for users, towards which audiences, how deep. */
@@ -454,7 +468,7 @@ export function validateConfig(document: unknown, options: { dev: boolean }): Au
     svidLifetimeSeconds: file.ca?.svidLifetimeSeconds,
     maxSvidLifetimeSeconds: file.ca?.maxSvidLifetimeSeconds,
   });
-  const userIssuers = validateUserIssuers(file.users?.issuers ?? [], file.issuer);
+  const userIssuers = validateUserIssuers(file.users?.issuers ?? [], file.issuer, file.trustDomain);
   const tokenExchange = validateTokenExchange(file.tokenExchange, file.trustDomain);
   return Object.freeze({
     issuer: file.issuer,
@@ -513,6 +527,7 @@ const DEFAULT_MAX_EXTERNAL_TOKEN_BYTES = 8 * 1024;
 function validateUserIssuers(
   issuers: NonNullable<AuthorityConfigFile['users']>['issuers'],
   ownIssuer: string,
+  trustDomain: string,
 ): readonly ExternalIssuerConfig[] {
   const seen = new Set<string>();
   return Object.freeze(
@@ -531,6 +546,17 @@ function validateUserIssuers(
         throw new TesseraError('ERR_CONFIG_INVALID', `${at}/issuer: listed twice`);
       }
       seen.add(entry.issuer);
+      const clients =
+        entry.clients?.map((client, j) =>
+          workloadIdOf(client, trustDomain, `${at}/clients/${j}`),
+        ) ?? (isWorkloadIdOf(entry.audience, trustDomain) ? [entry.audience] : undefined);
+      // Without it nobody could exchange this issuer's tokens: say so now, not at the first user.
+      if (clients === undefined) {
+        throw new TesseraError(
+          'ERR_CONFIG_INVALID',
+          `${at}/clients: required when audience is not a workload SPIFFE ID of the trust domain`,
+        );
+      }
       return Object.freeze({
         issuer: entry.issuer,
         audience: entry.audience,
@@ -538,9 +564,18 @@ function validateUserIssuers(
         algorithms: Object.freeze([...(entry.algorithms ?? DEFAULT_EXTERNAL_ALGORITHMS)]),
         ...(entry.tenantClaim !== undefined ? { tenantClaim: entry.tenantClaim } : {}),
         maxTokenBytes: entry.maxTokenBytes ?? DEFAULT_MAX_EXTERNAL_TOKEN_BYTES,
+        clients: Object.freeze([...new Set(clients)]),
       });
     }),
   );
+}
+
+function isWorkloadIdOf(value: string, trustDomain: string): boolean {
+  try {
+    return parseWorkloadId(value, trustDomain).uri === value;
+  } catch {
+    return false;
+  }
 }
 
 /** A service name or SPIFFE ID of the trust domain, as its SPIFFE ID. */
@@ -614,7 +649,11 @@ export function configDocument(config: AuthorityConfig): AuthorityConfigFile {
     ...(config.userIssuers.length > 0
       ? {
           users: {
-            issuers: config.userIssuers.map((i) => ({ ...i, algorithms: [...i.algorithms] })),
+            issuers: config.userIssuers.map(({ clients, ...issuer }) => ({
+              ...issuer,
+              algorithms: [...issuer.algorithms],
+              ...(clients !== undefined ? { clients: [...clients] } : {}),
+            })),
           },
         }
       : {}),

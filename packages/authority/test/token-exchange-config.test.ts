@@ -13,13 +13,18 @@ const BASE = Object.freeze({
   adminTokenFile: '/etc/tessera/admin.token',
 });
 
-const IDP = { issuer: 'https://idp.example.com', audience: 'tessera' };
+const IDP = { issuer: 'https://idp.example.com', audience: 'tessera', clients: ['gateway'] };
 
 describe('users.issuers and tokenExchange config', () => {
   it('applies the defaults', () => {
     const config = validateConfig({ ...BASE, users: { issuers: [IDP] } }, { dev: false });
     assert.deepEqual(config.userIssuers, [
-      { ...IDP, algorithms: ['RS256', 'ES256', 'EdDSA'], maxTokenBytes: 8192 },
+      {
+        ...IDP,
+        algorithms: ['RS256', 'ES256', 'EdDSA'],
+        maxTokenBytes: 8192,
+        clients: ['spiffe://example.org/gateway'],
+      },
     ]);
     assert.equal(config.tokenExchange.maxChainDepth, 3);
     assert.equal(config.tokenExchange.mayAct.size, 0);
@@ -46,6 +51,19 @@ describe('users.issuers and tokenExchange config', () => {
     const again = validateConfig(configDocument(config), { dev: false });
     assert.deepEqual(again.userIssuers, config.userIssuers);
     assert.deepEqual(again.tokenExchange, config.tokenExchange);
+  });
+
+  it("defaults clients to the audience when that is a service's SPIFFE ID", () => {
+    const config = validateConfig(
+      {
+        ...BASE,
+        users: {
+          issuers: [{ issuer: IDP.issuer, audience: 'spiffe://example.org/api-gateway' }],
+        },
+      },
+      { dev: false },
+    );
+    assert.deepEqual(config.userIssuers[0]?.clients, ['spiffe://example.org/api-gateway']);
   });
 
   const refused: { name: string; document: Record<string, unknown>; code: string }[] = [
@@ -82,6 +100,21 @@ describe('users.issuers and tokenExchange config', () => {
     {
       name: 'an unknown issuer field',
       document: { users: { issuers: [{ ...IDP, tenant: 'acme' }] } },
+      code: 'ERR_CONFIG_INVALID',
+    },
+    {
+      name: 'no clients while the audience is not a workload SPIFFE ID (nobody could exchange)',
+      document: { users: { issuers: [{ issuer: IDP.issuer, audience: 'tessera' }] } },
+      code: 'ERR_CONFIG_INVALID',
+    },
+    {
+      name: 'a client of another trust domain',
+      document: { users: { issuers: [{ ...IDP, clients: ['spiffe://evil.org/gateway'] }] } },
+      code: 'ERR_CONFIG_INVALID',
+    },
+    {
+      name: 'an empty client list',
+      document: { users: { issuers: [{ ...IDP, clients: [] }] } },
       code: 'ERR_CONFIG_INVALID',
     },
     {

@@ -32,7 +32,14 @@ describe('interoperability: token exchange by oauth4webapi, verified by jose', (
     authority = await startTestAuthority({
       config: {
         users: {
-          issuers: [{ issuer: idp.issuer, audience: idp.audience, tenantClaim: 'org' }],
+          issuers: [
+            {
+              issuer: idp.issuer,
+              audience: idp.audience,
+              tenantClaim: 'org',
+              clients: ['gateway'],
+            },
+          ],
         },
         tokenExchange: { mayAct: [{ actor: 'gateway', audiences: ['billing'] }] },
       },

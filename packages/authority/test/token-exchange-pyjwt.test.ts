@@ -192,7 +192,16 @@ describe(
       idp = await startStubIdp('tessera-gateway');
       authority = await startTestAuthority({
         config: {
-          users: { issuers: [{ issuer: idp.issuer, audience: idp.audience, tenantClaim: 'org' }] },
+          users: {
+            issuers: [
+              {
+                issuer: idp.issuer,
+                audience: idp.audience,
+                tenantClaim: 'org',
+                clients: ['gateway'],
+              },
+            ],
+          },
           tokenExchange: {
             mayAct: [
               { actor: 'gateway', audiences: ['event-service'] },

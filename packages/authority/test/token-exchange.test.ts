@@ -65,7 +65,17 @@ describe('token exchange (RFC 8693)', () => {
     idp = await startStubIdp(IDP_AUDIENCE);
     authority = await startTestAuthority({
       config: {
-        users: { issuers: [{ issuer: idp.issuer, audience: IDP_AUDIENCE, tenantClaim: 'tenant' }] },
+        users: {
+          issuers: [
+            {
+              issuer: idp.issuer,
+              audience: IDP_AUDIENCE,
+              tenantClaim: 'tenant',
+              // Its tokens are issued to the gateway: only the gateway may present them.
+              clients: ['gateway'],
+            },
+          ],
+        },
         tokenExchange: {
           maxChainDepth: 2,
           mayAct: [
@@ -240,6 +250,20 @@ describe('token exchange (RFC 8693)', () => {
       'not_subject_audience',
     );
   });
+
+  // The issuer's tokens are for the gateway; services the policy lets act towards billing must
+  // still not turn a user token they got hold of (a log line, a forwarded header) into a
+  // delegated one.
+  for (const presenter of ['event-service', 'intruder'] as const) {
+    it(`refuses a user token exchanged by ${presenter}, which it was not issued to`, async () => {
+      const client = presenter === 'intruder' ? intruder : eventService;
+      await refused(
+        await exchange(client, { subject_token: await aliceToken(), audience: 'billing' }),
+        'invalid_grant',
+        'not_subject_audience',
+      );
+    });
+  }
 
   it('refuses a chain deeper than maxChainDepth', async () => {
     const first = await issued(

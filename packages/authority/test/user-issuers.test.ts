@@ -20,7 +20,11 @@ function issuersOf(
   options: { jwksCooldownMs?: number } = {},
 ): UserIssuers {
   return new UserIssuers(
-    validateConfig({ ...BASE, users: { issuers: users } }, { dev: true }).userIssuers,
+    // Who may present the tokens is checked by the token exchange, not here.
+    validateConfig(
+      { ...BASE, users: { issuers: users.map((user) => ({ clients: ['gateway'], ...user })) } },
+      { dev: true },
+    ).userIssuers,
     options,
   );
 }
@@ -57,7 +61,10 @@ describe('UserIssuers', () => {
   before(async () => {
     idp = await startStubIdp('tessera');
     const config = validateConfig(
-      { ...BASE, users: { issuers: [{ issuer: idp.issuer, audience: 'tessera' }] } },
+      {
+        ...BASE,
+        users: { issuers: [{ issuer: idp.issuer, audience: 'tessera', clients: ['gateway'] }] },
+      },
       { dev: true },
     );
     // No cooldown: a refetch on an unknown kid happens at once (the default waits 30 s).

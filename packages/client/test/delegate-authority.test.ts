@@ -60,7 +60,16 @@ describe('delegate() against the authority', () => {
     await new Promise<void>((resolve) => idp.listen(idpPort, '127.0.0.1', resolve));
     authority = await startTestAuthority({
       config: {
-        users: { issuers: [{ issuer: idpIssuer, audience: IDP_AUDIENCE, tenantClaim: 'tenant' }] },
+        users: {
+          issuers: [
+            {
+              issuer: idpIssuer,
+              audience: IDP_AUDIENCE,
+              tenantClaim: 'tenant',
+              clients: ['gateway'],
+            },
+          ],
+        },
         tokenExchange: {
           mayAct: [
             { actor: 'gateway', audiences: ['event-service'] },

@@ -94,6 +94,14 @@ export function createTokenExchange(
   reply: FastifyReply,
 ) => Promise<FastifyReply> {
   const issuers = new UserIssuers(settings.userIssuers);
+  // Issuer → the services that may present its user tokens (the edge they were issued to).
+  // Validated configuration always names them; the audience is the default for the rest.
+  const presenters = new Map(
+    settings.userIssuers.map((config) => [
+      config.issuer,
+      new Set(config.clients ?? [config.audience]),
+    ]),
+  );
   const { maxChainDepth, mayAct } = settings.tokenExchange;
 
   async function verifySubject(
@@ -148,19 +156,28 @@ export function createTokenExchange(
         jti: claims.jti,
       };
     }
+    let user;
     try {
-      const user = await issuers.verify(token, now);
-      return {
-        user: user.subject,
-        userIssuer: user.issuer,
-        ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
-        scopes: user.scopes,
-        expiresAt: user.expiresAt,
-      };
+      user = await issuers.verify(token, now);
     } catch (error) {
       if (!(error instanceof SubjectTokenError)) throw error;
       throw new ExchangeRefusal('invalid_grant', error.reason, 'the subject token is not accepted');
     }
+    // A user token was issued to the edge: a service that got hold of it some other way (a log, a
+    // forwarded header) must not act for that user.
+    if (presenters.get(user.issuer)?.has(client.spiffeId) !== true)
+      throw new ExchangeRefusal(
+        'invalid_grant',
+        'not_subject_audience',
+        'only the service a user token was issued to may exchange it',
+      );
+    return {
+      user: user.subject,
+      userIssuer: user.issuer,
+      ...(user.tenant !== undefined ? { tenant: user.tenant } : {}),
+      scopes: user.scopes,
+      expiresAt: user.expiresAt,
+    };
   }
 
   async function exchange(
