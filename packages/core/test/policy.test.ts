@@ -171,7 +171,6 @@ const INVALID_DOCUMENTS: readonly (readonly [name: string, pointer: string, edit
   ['allow entry SPIFFE ID with an extra segment', '/services/billing/routes/0/allow/0/service', (d) => { entry(d, 'billing', 0).service = `${idOf('event-service')}/admin`; }],
   ['allow entry SPIFFE ID upper-case scheme', '/services/billing/routes/0/allow/0/service', (d) => { entry(d, 'billing', 0).service = 'SPIFFE://tessera.local/event-service'; }],
   ['allow entry service empty', '/services/billing/routes/0/allow/0/service', (d) => { entry(d, 'billing', 0).service = ''; }],
-  ['allow entry without scopes', '/services/billing/routes/0/allow/0/scopes', (d) => { delete entry(d, 'billing', 0).scopes; }],
   ['allow entry with empty scopes', '/services/billing/routes/0/allow/0/scopes', (d) => { entry(d, 'billing', 0).scopes = []; }],
   ['scope with a space', '/services/billing/routes/0/allow/0/scopes/0', (d) => { entry(d, 'billing', 0).scopes = ['invoices:write admin']; }],
   ['scope with a double quote', '/services/billing/routes/0/allow/0/scopes/0', (d) => { entry(d, 'billing', 0).scopes = ['a"b']; }],
@@ -669,6 +668,78 @@ describe('policy: users behind services', () => {
       assert.ok(error.detail?.startsWith(`${pointer}: `), `detail ${String(error.detail)}`);
     });
   }
+});
+
+const IDENTITY_YAML = `
+version: 1
+trustDomain: tessera.local
+services:
+  api-gateway: {}
+  event-service: {}
+  billing:
+    routes:
+      # Listed callers with no scopes: admitted on their verified identity alone.
+      - { method: GET, path: /whoami, allow: [{ service: event-service }, { service: api-gateway, delegated: forbidden }] }
+      - { method: POST, path: /invoices, allow: [{ service: event-service, scopes: [invoices:write] }] }
+`;
+
+/** A caller authenticated by its X.509-SVID alone, as the Fastify plugin's mTLS mode makes it. */
+const certificateCaller = (name: string): ServiceCaller => ({
+  ...serviceCaller(idOf(name), []),
+  jti: '',
+  issuer: `spiffe://${TD}`,
+});
+
+// prettier-ignore
+const IDENTITY_DECISIONS: readonly (readonly [name: string, caller: Caller | null, route: string, expected: Expected])[] = [
+  ['listed caller with a certificate only (no scopes)', certificateCaller('event-service'), '/whoami', 'allow'],
+  ['listed caller with a token for other routes', events, '/whoami', 'allow'],
+  ['listed caller acting for a user', eventsForUser, '/whoami', 'allow'],
+  ['second listed caller, as itself', gateway, '/whoami', 'allow'],
+  ['unlisted caller with a certificate only', certificateCaller('stranger'), '/whoami', 'ERR_POLICY_CALLER'],
+  ['unlisted caller holding scopes', serviceCaller(idOf('stranger'), ['invoices:write']), '/whoami', 'ERR_POLICY_CALLER'],
+  ['same name in another trust domain', serviceCaller('spiffe://evil.example/event-service', []), '/whoami', 'ERR_POLICY_CALLER'],
+  ['no caller', null, '/whoami', 'ERR_POLICY_CALLER'],
+  ['end user at the edge (no users entry)', userCaller('acme'), '/whoami', 'ERR_POLICY_CALLER'],
+  ['delegation still checked without scopes', gatewayForUser, '/whoami', 'ERR_POLICY_DELEGATION'],
+  ['a scope-less entry does not relax a route with scopes', certificateCaller('event-service'), '/invoices', 'ERR_POLICY_SCOPE'],
+];
+
+describe('policy: allow entries without scopes (identity only)', () => {
+  const policy = parsePolicy(IDENTITY_YAML);
+  for (const [name, caller, route, expected] of IDENTITY_DECISIONS) {
+    const method = route === '/invoices' ? 'POST' : 'GET';
+    test(`${expected === 'allow' ? 'allows' : 'denies'}: ${name}`, () => {
+      assert.equal(
+        outcome(evaluate(policy, caller, 'billing', method, route), method, route),
+        expected,
+      );
+    });
+  }
+
+  test('compiles to an entry with no scopes', () => {
+    const rule = routesOf(policy, 'billing')?.find((r) => r.path === '/whoami');
+    assert.ok(rule?.access === 'callers');
+    assert.deepEqual(
+      rule.allow.map((e) => [e.service, e.scopes, e.delegated]),
+      [
+        ['event-service', [], 'allowed'],
+        ['api-gateway', [], 'forbidden'],
+      ],
+    );
+  });
+
+  test('an empty scope list is still refused: omit the key to mean no scopes', () => {
+    const text = IDENTITY_YAML.replace(
+      '{ service: event-service }',
+      '{ service: event-service, scopes: [] }',
+    );
+    const error = expectInvalid(() => parsePolicy(text));
+    assert.ok(
+      error.detail?.startsWith('/services/billing/routes/0/allow/0/scopes: '),
+      error.detail,
+    );
+  });
 });
 
 /** The decision as one table value; an allow must also name the rule for this method and route. */

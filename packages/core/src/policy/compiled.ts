@@ -8,7 +8,10 @@ export interface PolicyAllowEntry {
   readonly service: string;
   /** `spiffe://<trust-domain>/<service>`, compared as an exact string with `Caller.spiffeId`. */
   readonly spiffeId: string;
-  /** Every one of these must be among the caller's granted scopes. */
+  /**
+   * Every one of these must be among the caller's granted scopes. Empty when the entry names no
+   * scopes: the caller is admitted on its verified identity alone (token or certificate).
+   */
   readonly scopes: readonly string[];
   readonly delegated: DelegationMode;
 }

@@ -96,7 +96,7 @@ function asPolicyInvalid(error: unknown): TesseraError {
 
 /**
  * TypeBox reports a failed union as "Expected union value" at the union itself. When one variant
- * failed deeper inside the value (an allow list whose third entry lacks scopes), that error names
+ * failed deeper inside the value (an allow list whose third entry has an empty scope list), that error names
  * the actual problem; otherwise the union's description says what was expected.
  */
 function describeSchemaError(error: ValueError): { path: string; problem: string } {
@@ -286,7 +286,7 @@ function compileRoute(
         Object.freeze({
           service: caller.name,
           spiffeId: caller.spiffeId,
-          scopes: Object.freeze([...entry.scopes]),
+          scopes: Object.freeze([...(entry.scopes ?? [])]),
           delegated: entry.delegated ?? 'allowed',
         }),
       );

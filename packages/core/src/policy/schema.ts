@@ -60,11 +60,14 @@ const allowEntrySchema = Type.Object(
       description:
         'A service declared under `services`, by name or by its SPIFFE ID in the policy trust domain',
     }),
-    scopes: Type.Array(Type.String({ pattern: SCOPE_PATTERN, maxLength: 256 }), {
-      minItems: 1,
-      uniqueItems: true,
-      description: 'The caller must hold every one of these scopes',
-    }),
+    scopes: Type.Optional(
+      Type.Array(Type.String({ pattern: SCOPE_PATTERN, maxLength: 256 }), {
+        minItems: 1,
+        uniqueItems: true,
+        description:
+          'The caller must hold every one of these scopes; without the key, the caller is admitted on its identity alone (a certificate caller has no scopes)',
+      }),
+    ),
     delegated: Type.Optional(
       Type.Union(
         DELEGATION_MODES.map((mode) => Type.Literal(mode)),
