@@ -28,8 +28,8 @@ export function scopesFor(policy: Policy, caller: string, target: string): strin
 /**
  * Each declared service's grant, derived from the policy's allow entries, so the registry never
  * lets a service get a token the policy would not accept anyway (least privilege by
- * construction). `any-authenticated` routes grant nothing: they accept whatever token a caller
- * already holds for that audience.
+ * construction). `any-authenticated` routes and allow entries without scopes grant nothing: they
+ * accept whatever token a caller already holds for that audience, or its certificate alone.
  */
 export function grantsFromPolicy(policy: Policy): ServiceGrant[] {
   return policy.services.map(({ name }) => {
