@@ -721,3 +721,132 @@ describe('following imports, ESM and CommonJS', () => {
       expect: { SC8: { status: 'FAIL', file: 'lib/http.js', line: 2 }, SC11: 'PASS' },
     }));
 });
+
+/** A request-path client done right for SC10 and SC12: a breaker, and the inbound correlation id. */
+const SERVING = `import { circuitBreaker, ConsecutiveBreaker, handleAll } from 'cockatiel';
+const breaker = circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) });
+export async function me(request, reply) {
+  const r = await breaker.execute(() =>
+    fetch('https://users.internal/me', {
+      signal: AbortSignal.timeout(1000),
+      headers: { 'x-correlation-id': request.headers['x-correlation-id'] },
+    }),
+  );
+  return reply.send(await r.json());
+}
+`;
+
+/** Registers this instance with a registry: one request per listed service, no breaker, no trace. */
+const REGISTER = `export async function register(names) {
+  for (const name of names) {
+    const response = await fetch('https://registry.internal/services', {
+      method: 'POST',
+      body: JSON.stringify({ name }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error('registration failed: ' + response.status);
+  }
+}
+`;
+
+describe('SC10/SC12: requests made only at start-up serve no request', () => {
+  // Positive: start-up code, followed through callers and files, is left out of SC10 and SC12.
+  const startup: Case[] = [
+    {
+      name: 'a registration awaited at top level, next to a good request-path client, passes',
+      files: {
+        'src/register.js': REGISTER,
+        'src/routes.js': SERVING,
+        'src/main.js': `import { register } from './register.js';\nimport { me } from './routes.js';\nawait register(['users']);\nexport { me };\n`,
+      },
+      expect: {
+        SC10: { status: 'PASS', file: 'src/main.js', line: 3 },
+        SC12: { status: 'PASS', file: 'src/register.js', line: 3 },
+        SC11: 'PASS',
+      },
+    },
+    {
+      name: 'followed through two functions: main() → start() → register()',
+      files: {
+        'src/register.js': REGISTER,
+        'src/routes.js': SERVING,
+        'src/start.js': `import { register } from './register.js';\nexport async function start(config) {\n  await register(config.names);\n}\n`,
+        'src/main.js': `import { start } from './start.js';\nconst main = async () => {\n  await start({ names: ['users'] });\n};\nmain().catch(() => process.exit(1));\n`,
+      },
+      expect: {
+        SC10: { status: 'PASS', file: 'src/main.js', line: 5 },
+        SC12: 'PASS',
+      },
+    },
+    {
+      name: 'a service whose only request is a configuration fetch in a top-level IIFE: N/A',
+      files: {
+        'src/main.js': `(async () => {\n  const config = await fetch('https://config.internal/app', { signal: AbortSignal.timeout(2000) });\n  console.log(await config.json());\n})();\n`,
+      },
+      expect: { SC10: 'N/A', SC12: 'N/A', SC11: 'PASS' },
+    },
+  ];
+  for (const c of startup) it(c.name, () => check(c));
+
+  // Negative: a request that may happen while serving, or whose callers cannot all be seen, counts.
+  const serving: Case[] = [
+    {
+      name: 'the same registration also called from a route handler counts',
+      files: {
+        'src/register.js': REGISTER,
+        'src/main.js': `import Fastify from 'fastify';\nimport { register } from './register.js';\nconst app = Fastify();\nawait register(['users']);\napp.post('/reregister', async () => { await register(['users']); return { ok: true }; });\nawait app.listen({ port: 3000 });\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a function passed to setInterval (a poller) counts',
+      files: {
+        'src/main.js': `async function poll() {\n  await fetch('https://config.internal/app', { signal: AbortSignal.timeout(2000) });\n}\nsetInterval(poll, 60_000);\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a polling loop at top level counts',
+      files: {
+        'src/main.js': `const sleep = (ms) => new Promise((r) => setTimeout(r, ms));\nwhile (true) {\n  await fetch('https://config.internal/app', { signal: AbortSignal.timeout(2000) });\n  await sleep(60_000);\n}\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a named handler registered on a route counts',
+      files: {
+        'src/main.js': `import Fastify from 'fastify';\nconst app = Fastify();\nasync function stock(request) {\n  const r = await fetch('https://inventory.internal/stock', { signal: AbortSignal.timeout(2000) });\n  return r.json();\n}\napp.get('/stock', stock);\nawait app.listen({ port: 3000 });\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'an exported function called nowhere in the project (a library export) counts',
+      files: { 'src/register.js': REGISTER },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a function called only from a test file counts',
+      files: {
+        'src/register.js': REGISTER,
+        'test/register.test.js': `import { register } from '../src/register.js';\nawait register(['users']);\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a class method called at top level counts (methods are not followed)',
+      files: {
+        'src/main.js': `class Registry {\n  async announce() {\n    await fetch('https://registry.internal/services', { method: 'POST', signal: AbortSignal.timeout(2000) });\n  }\n}\nawait new Registry().announce();\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a module imported through a namespace import counts (callers not followed)',
+      files: {
+        'src/register.js': REGISTER,
+        'src/main.js': `import * as registry from './register.js';\nawait registry.register(['users']);\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+  ];
+  for (const c of serving) it(c.name, () => check(c));
+});

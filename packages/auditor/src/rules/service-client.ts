@@ -658,19 +658,53 @@ function identity(ctx: AuditContext, perRequest: boolean): Outcome {
   );
 }
 
+/**
+ * Channels used only while the process starts (see `StartupAnalysis`) and the sentence that says
+ * they were left out, for the checks about calls made while serving a request (SC10, SC12).
+ */
+function splitStartup(
+  channels: readonly ChannelFacts[],
+  why: string,
+): { serving: ChannelFacts[]; startup: ChannelFacts[]; note: string; evidence: Evidence[] } {
+  const startup = channels.filter((c) => c.startupOnly !== undefined);
+  const serving = channels.filter((c) => c.startupOnly === undefined);
+  const first = startup[0];
+  const note =
+    first === undefined
+      ? ''
+      : ` ${startup.length === 1 ? `The client at ${where(first.evidence)} is` : `${String(startup.length)} clients (${where(first.evidence)}, ...) are`} used only at start-up (called from ${where(first.startupOnly?.[0])}), ${why}.`;
+  return {
+    serving,
+    startup,
+    note,
+    evidence: startup.flatMap((c) => [c.evidence, ...(c.startupOnly ?? [])]),
+  };
+}
+
 /** SC10: correlation ID propagated. */
 function sc10(ctx: AuditContext): Outcome {
   const s = credentialSummary(ctx);
   const none = noChannels(ctx);
   if (none !== undefined) return none;
-  const nonExternal = s.channels.filter((c) => !c.external);
-  const scope = nonExternal.length > 0 ? nonExternal : s.channels;
+  const split = splitStartup(
+    s.channels,
+    'serving no request, so it has no trace context to continue',
+  );
+  if (split.serving.length === 0) {
+    return outcome(
+      'N/A',
+      `Every outbound request is made at start-up, outside any request, so there is no inbound trace context to propagate.${split.note}`,
+      top(split.evidence),
+    );
+  }
+  const nonExternal = split.serving.filter((c) => !c.external);
+  const scope = nonExternal.length > 0 ? nonExternal : split.serving;
   const propagating = scope.filter((c) => c.trace.length > 0);
   if (propagating.length === scope.length) {
     return outcome(
       'PASS',
-      'Outbound requests carry the trace context or correlation id of the request being served.',
-      top(propagating.flatMap((c) => c.trace)),
+      `Outbound requests carry the trace context or correlation id of the request being served.${split.note}`,
+      top([...propagating.flatMap((c) => c.trace), ...split.evidence]),
     );
   }
   const missing = scope.filter((c) => c.trace.length === 0);
@@ -680,13 +714,13 @@ function sc10(ctx: AuditContext): Outcome {
   if (propagating.length === 0) {
     return outcome(
       'FAIL',
-      `No correlation id or traceparent is propagated to downstream services${note}.`,
+      `No correlation id or traceparent is propagated to downstream services${note}.${split.note}`,
       top([...restarted, ...missingAt]),
     );
   }
   return outcome(
     'PARTIAL',
-    `${countOf(missing.length, scope.length)} outbound clients do not propagate the correlation id or traceparent${note}.`,
+    `${countOf(missing.length, scope.length)} outbound clients do not propagate the correlation id or traceparent${note}.${split.note}`,
     top([...missingAt, ...propagating.flatMap((c) => c.trace)]),
   );
 }
@@ -736,11 +770,24 @@ function sc12(ctx: AuditContext): Outcome {
   const none = noChannels(ctx);
   if (none !== undefined) return none;
   // A reverse proxy relays its clients' requests; breakers guard the calls the service makes.
-  const channels = s.channels.filter((c) => !c.proxy);
-  if (channels.length === 0) {
+  const own = s.channels.filter((c) => !c.proxy);
+  if (own.length === 0) {
     return outcome(
       'N/A',
       'The service only relays requests through a reverse proxy; it makes no calls of its own.',
+    );
+  }
+  // A breaker sheds a stream of calls to a failing service; start-up calls are made once.
+  const split = splitStartup(
+    own,
+    'made once per start, not a stream of calls a breaker could shed',
+  );
+  const channels = split.serving;
+  if (channels.length === 0) {
+    return outcome(
+      'N/A',
+      `Every outbound call is made once, at start-up, outside any request: there is no stream of calls for a circuit breaker to cut off.${split.note}`,
+      top(split.evidence),
     );
   }
   const retries = top(
@@ -754,20 +801,20 @@ function sc12(ctx: AuditContext): Outcome {
   if (missing.length === 0) {
     return outcome(
       'PASS',
-      `Outbound calls go through a circuit breaker.${retryNote}`,
-      top([...covered.flatMap((c) => c.breaker), ...retries]),
+      `Outbound calls go through a circuit breaker.${retryNote}${split.note}`,
+      top([...covered.flatMap((c) => c.breaker), ...retries, ...split.evidence]),
     );
   }
   if (covered.length === 0) {
     return outcome(
       'FAIL',
-      `No circuit breaker protects outbound calls.${retryNote}`,
+      `No circuit breaker protects outbound calls.${retryNote}${split.note}`,
       top([...missing.map((c) => c.evidence), ...retries]),
     );
   }
   return outcome(
     'PARTIAL',
-    `${countOf(missing.length, channels.length)} outbound clients have no circuit breaker.${retryNote}`,
+    `${countOf(missing.length, channels.length)} outbound clients have no circuit breaker.${retryNote}${split.note}`,
     top([...missing.map((c) => c.evidence), ...covered.flatMap((c) => c.breaker), ...retries]),
   );
 }

@@ -70,6 +70,12 @@ export interface ChannelFacts {
   readonly identity: readonly Evidence[];
   /** A reverse proxy relaying its clients' requests (see {@link HttpSite.proxy}). */
   readonly proxy: boolean;
+  /**
+   * Set when every request of the channel is made only while the process starts (see
+   * `StartupAnalysis`): where that start-up code is called from. Such requests serve no inbound
+   * request, so there is no trace context to continue, and they are too few for a breaker.
+   */
+  readonly startupOnly: readonly Evidence[] | undefined;
 }
 
 /** Headers that carry a service's own identity in clear (SC9/SC16). */
@@ -126,12 +132,22 @@ function containsNode(outer: ts.Node, inner: ts.Node): boolean {
   );
 }
 
-/** Builds {@link ChannelFacts} for every channel of the model. */
-export function channelFacts(model: HttpModel): ChannelFacts[] {
-  return model.channels.map((site) => describe(site, model));
+/**
+ * Builds {@link ChannelFacts} for every channel of the model; `startupOnly` tells which channels
+ * are used only while the process starts (no answer: none is).
+ */
+export function channelFacts(
+  model: HttpModel,
+  startupOnly: (site: HttpSite) => readonly Evidence[] | undefined = () => undefined,
+): ChannelFacts[] {
+  return model.channels.map((site) => describe(site, model, startupOnly(site)));
 }
 
-function describe(site: HttpSite, model: HttpModel): ChannelFacts {
+function describe(
+  site: HttpSite,
+  model: HttpModel,
+  startupOnly: readonly Evidence[] | undefined,
+): ChannelFacts {
   const members = site.kind === 'client' ? site.calls : [];
   const own = lineage(site);
   const memberLineages = members.map((call) => lineage(call));
@@ -246,6 +262,7 @@ function describe(site: HttpSite, model: HttpModel): ChannelFacts {
     traceRestarted,
     identity,
     proxy: site.proxy,
+    startupOnly,
   };
 }
 

@@ -3,6 +3,8 @@ import { channelFacts, type ChannelFacts } from './channels.ts';
 import { analyseHttp } from './http.ts';
 import type { HttpModel } from './model.ts';
 import { analyseQueues, type QueueModel } from './queues.ts';
+import { productionFacts } from './scan.ts';
+import { StartupAnalysis } from './startup.ts';
 
 /** The outbound HTTP model of the audited project, computed once per audit. */
 export function httpModel(ctx: AuditContext): HttpModel {
@@ -11,7 +13,13 @@ export function httpModel(ctx: AuditContext): HttpModel {
 
 /** Per-channel facts (clients and standalone calls) for the SC rules, computed once per audit. */
 export function outboundChannels(ctx: AuditContext): readonly ChannelFacts[] {
-  return ctx.memo('outbound.channels', () => channelFacts(httpModel(ctx)));
+  return ctx.memo('outbound.channels', () => {
+    const startup = new StartupAnalysis(
+      ctx.project,
+      productionFacts(ctx).map((f) => f.unit),
+    );
+    return channelFacts(httpModel(ctx), (site) => startup.startupOnly(site));
+  });
 }
 
 /** RabbitMQ and Kafka clients of the audited project, computed once per audit. */
