@@ -847,6 +847,23 @@ describe('SC10/SC12: requests made only at start-up serve no request', () => {
       },
       expect: { SC10: 'FAIL', SC12: 'FAIL' },
     },
+    {
+      name: 'the same name imported from a workspace package elsewhere counts (callers not followed)',
+      files: {
+        'packages/registry/src/register.js': REGISTER,
+        'packages/registry/src/main.js': `import { register } from './register.js';\nawait register(['users']);\n`,
+        'packages/api/src/routes.js': `import { register } from '@acme/registry';\nexport const reregister = async () => { await register(['users']); };\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
+      name: 'a module also loaded with import() counts (callers not followed)',
+      files: {
+        'src/register.js': REGISTER,
+        'src/main.js': `import { register } from './register.js';\nawait register(['users']);\nexport async function later() {\n  const m = await import('./register.js');\n  await m.register(['users']);\n}\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
   ];
   for (const c of serving) it(c.name, () => check(c));
 });

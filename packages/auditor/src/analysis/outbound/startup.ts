@@ -122,7 +122,8 @@ export class StartupAnalysis {
 
   /**
    * The local names under which `from` imports `name` of `target`; `undefined` for imports it
-   * cannot follow (a namespace import, a re-export, `require`).
+   * cannot follow: a namespace import, a re-export, `require` or `import()` of the file, or the
+   * same name imported from a package (in a workspace, that may be this very file).
    */
   private importedNames(
     from: SourceUnit,
@@ -132,42 +133,46 @@ export class StartupAnalysis {
   ): string[] | undefined {
     const names: string[] = [];
     for (const statement of from.sourceFile.statements) {
-      const specifier =
-        (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) &&
-        statement.moduleSpecifier !== undefined &&
-        ts.isStringLiteral(statement.moduleSpecifier)
-          ? statement.moduleSpecifier.text
-          : undefined;
-      if (specifier?.startsWith('.') !== true) continue;
-      if (this.project.resolveImport(from, specifier) !== target) continue;
-      if (ts.isExportDeclaration(statement)) return undefined;
-      if (!ts.isImportDeclaration(statement)) continue;
-      const clause = statement.importClause;
-      if (clause === undefined) continue;
-      if (clause.name !== undefined && isDefault) names.push(clause.name.text);
-      const bindings = clause.namedBindings;
-      if (bindings === undefined) continue;
-      if (ts.isNamespaceImport(bindings)) return undefined;
-      for (const element of bindings.elements) {
-        if ((element.propertyName ?? element.name).text === name) names.push(element.name.text);
+      if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
+      const module = statement.moduleSpecifier;
+      if (module === undefined || !ts.isStringLiteral(module)) continue;
+      const relative = module.text.startsWith('.');
+      if (relative && this.project.resolveImport(from, module.text) !== target) continue;
+      if (ts.isExportDeclaration(statement)) {
+        if (relative) return undefined;
+        continue;
       }
+      const clause = statement.importClause;
+      const bindings = clause?.namedBindings;
+      const imported =
+        bindings !== undefined && ts.isNamedImports(bindings)
+          ? bindings.elements.filter((e) => (e.propertyName ?? e.name).text === name)
+          : [];
+      if (!relative) {
+        if (imported.length > 0) return undefined;
+        continue;
+      }
+      if (bindings !== undefined && ts.isNamespaceImport(bindings)) return undefined;
+      if (clause?.name !== undefined && isDefault) names.push(clause.name.text);
+      for (const element of imported) names.push(element.name.text);
     }
-    if (from.sourceFile.text.includes('require(')) {
-      // CommonJS imports are not followed; a require of this file means an unseen caller.
-      const found = { required: false };
+    if (from.sourceFile.text.includes('require(') || from.sourceFile.text.includes('import(')) {
+      // CommonJS and dynamic imports are not followed: one of this file is an unseen caller.
+      const found = { loaded: false };
       forEachNode(from.sourceFile, (node) => {
         if (
           ts.isCallExpression(node) &&
-          ts.isIdentifier(node.expression) &&
-          node.expression.text === 'require' &&
+          (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+            (ts.isIdentifier(node.expression) && node.expression.text === 'require')) &&
           node.arguments[0] !== undefined &&
           ts.isStringLiteral(node.arguments[0]) &&
+          node.arguments[0].text.startsWith('.') &&
           this.project.resolveImport(from, node.arguments[0].text) === target
         ) {
-          found.required = true;
+          found.loaded = true;
         }
       });
-      if (found.required) return undefined;
+      if (found.loaded) return undefined;
     }
     return names;
   }
