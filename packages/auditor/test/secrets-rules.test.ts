@@ -495,3 +495,64 @@ describe('SM8/SM9/SM10: audit, least privilege, emergency rotation', () => {
     assert.match(result.why, /Markdown/);
   });
 });
+
+describe('SM7 with Tessera: what the short-lived credentials are obtained with', () => {
+  const IDENTITY_WITH = (
+    credentials: string,
+  ) => `import { createWorkloadIdentity } from '@tessera/client';
+import Fastify from 'fastify';
+import { tesseraHttpsOptions } from '@tessera/fastify';
+const identity = await createWorkloadIdentity({
+  authority: { url: 'https://authority.internal:8443', ca: process.env.TESSERA_BUNDLE },
+  spiffeId: 'spiffe://payments.example/billing',
+  credentials: ${credentials},
+});
+const app = Fastify({ https: tesseraHttpsOptions(identity) });
+identity.attachServer(app.server);
+`;
+  const KEY = `import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { signingKeyFromPrivateKey } from '@tessera/core';
+export const key = signingKeyFromPrivateKey(createPrivateKey(readFileSync('/etc/billing/key.pem', 'utf8')), 'ES256');
+`;
+
+  it('an identity started from a one-use join token, with no token source, passes', () =>
+    check(
+      { 'src/main.ts': IDENTITY_WITH('{ joinToken: process.env.TESSERA_JOIN_TOKEN }') },
+      { SM7: { status: 'PASS', file: 'src/main.ts', line: 4 } },
+    ));
+
+  it('an identity started from a registered service key is PARTIAL, naming the key', () =>
+    check(
+      {
+        'src/key.ts': KEY,
+        'src/main.ts': `import { key } from './key.ts';\n${IDENTITY_WITH('{ key }')}`,
+      },
+      { SM7: { status: 'PARTIAL', file: 'src/main.ts', line: 8 } },
+    ));
+
+  it('a join-token identity next to a token source signing with a key is PARTIAL', () =>
+    check(
+      {
+        'src/key.ts': KEY,
+        'src/main.ts': IDENTITY_WITH('{ joinToken: process.env.TESSERA_JOIN_TOKEN }'),
+        'src/tokens.ts': `import { ClientCredentialsTokenSource } from '@tessera/client';
+import { key } from './key.ts';
+export const tokens = new ClientCredentialsTokenSource({
+  authorityUrl: 'https://authority.internal:8443',
+  clientId: 'spiffe://payments.example/billing',
+  key,
+});
+`,
+      },
+      { SM7: { status: 'PARTIAL', file: 'src/tokens.ts', line: 6 } },
+    ));
+
+  it("a join-token identity whose tokenSource() is used is PARTIAL (it signs with the identity's key)", () =>
+    check(
+      {
+        'src/main.ts': `${IDENTITY_WITH('{ joinToken: process.env.TESSERA_JOIN_TOKEN }')}export const tokens = identity.tokenSource();\n`,
+      },
+      { SM7: { status: 'PARTIAL', file: 'src/main.ts', line: 11 } },
+    ));
+});

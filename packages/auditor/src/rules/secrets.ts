@@ -1,4 +1,9 @@
+import ts from 'typescript';
+import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
+import { workloadIdentityFacts } from '../analysis/identity.ts';
+import { optionOf, resolveObject, type Located } from '../analysis/outbound/expressions.ts';
+import { httpModel } from '../analysis/outbound/index.ts';
 import { rotationDocs } from '../analysis/infra/docs.ts';
 import { infraFiles, isDeploymentKind } from '../analysis/infra/files.ts';
 import { infraModel } from '../analysis/infra/index.ts';
@@ -240,13 +245,8 @@ function sm7(ctx: AuditContext): Outcome {
       top([...managers, ...sources.cacheTtl]),
     );
   }
-  if (credentialSummary(ctx).tessera.length > 0) {
-    return outcome(
-      'PARTIAL',
-      'Service tokens rotate automatically (Tessera), but the secrets themselves have no rotation configured.',
-      top(credentialSummary(ctx).tessera),
-    );
-  }
+  const tessera = tesseraRotation(ctx);
+  if (tessera !== undefined) return tessera;
   const used = secretsInUse(ctx);
   if (used.length === 0) return outcome('N/A', NO_SECRETS);
   return outcome(
@@ -254,6 +254,78 @@ function sm7(ctx: AuditContext): Outcome {
     'Secrets are static values from environment variables or the code, with no automated rotation.',
     top(used),
   );
+}
+
+/**
+ * SM7 with Tessera. Access tokens are short-lived and X.509-SVIDs are renewed in process with a
+ * new key each time, so what is left to judge is the credential they are obtained with: a
+ * service key registered with the authority (`private_key_jwt`) stays until someone replaces it,
+ * while a join token is good for one first issuance only (renewals then go over mTLS with the
+ * current SVID). Only identities started from a join token, with no token source signing with a
+ * key, leave nothing long-lived.
+ */
+function tesseraRotation(ctx: AuditContext): Outcome | undefined {
+  const tokens = credentialSummary(ctx).tessera;
+  const identity = workloadIdentityFacts(ctx);
+  if (tokens.length === 0 && identity.creations.length === 0) return undefined;
+  const keys: Evidence[] = [];
+  for (const creation of identity.creations) {
+    const bootstrap = identityBootstrap(ctx, creation);
+    if (bootstrap.kind !== 'join-token') keys.push(bootstrap.evidence);
+  }
+  for (const source of httpModel(ctx).tokenSources) {
+    const options =
+      ts.isNewExpression(source.node) && source.node.arguments?.[0] !== undefined
+        ? resolveObject(ctx.symbols, source.unit, source.node.arguments[0])
+        : undefined;
+    const key = options === undefined ? undefined : optionOf(ctx.symbols, options, 'key');
+    keys.push(evidenceAt((key ?? source).unit, (key ?? source).node));
+  }
+  // The identity's token source signs with `credentials.key`.
+  keys.push(...identity.tokenSources.map((t) => evidenceAt(t.unit, t.node)));
+  const svids = identity.creations.length > 0;
+  const rotating = svids
+    ? 'Access tokens and X.509-SVIDs (renewed in process, a new key each time)'
+    : 'Service tokens';
+  if (keys.length === 0 && tokens.length === 0) {
+    return outcome(
+      'PASS',
+      'X.509-SVIDs are renewed in process with a new key each time, and the workload identity starts from a one-use join token: no long-lived credential is left to rotate.',
+      top(identity.creations.map((c) => evidenceAt(c.unit, c.node))),
+    );
+  }
+  const first = keys[0];
+  return outcome(
+    'PARTIAL',
+    first === undefined
+      ? `${rotating} rotate automatically (Tessera), but the credential they are obtained with has no rotation configured.`
+      : `${rotating} rotate automatically (Tessera), but the service key they are obtained with (${where(first)}) has no rotation configured.`,
+    top([...keys, ...tokens]),
+  );
+}
+
+/** How a workload identity proves itself the first time: `credentials: { key }` or `{ joinToken }`. */
+function identityBootstrap(
+  ctx: AuditContext,
+  creation: Located<ts.CallExpression>,
+): { kind: 'join-token' | 'key' | 'unknown'; evidence: Evidence } {
+  const at = evidenceAt(creation.unit, creation.node);
+  const argument = creation.node.arguments[0];
+  const options =
+    argument === undefined ? undefined : resolveObject(ctx.symbols, creation.unit, argument);
+  if (options === undefined) return { kind: 'unknown', evidence: at };
+  const credentials = optionOf(ctx.symbols, options, 'credentials');
+  const holder =
+    credentials === undefined
+      ? options
+      : resolveObject(ctx.symbols, credentials.unit, credentials.node);
+  if (holder === undefined) return { kind: 'unknown', evidence: at };
+  const key = optionOf(ctx.symbols, holder, 'key');
+  if (key !== undefined) return { kind: 'key', evidence: evidenceAt(key.unit, key.node) };
+  if (optionOf(ctx.symbols, holder, 'joinToken') !== undefined) {
+    return { kind: 'join-token', evidence: at };
+  }
+  return { kind: 'unknown', evidence: at };
 }
 
 /** SM8: secret access is audited. */
