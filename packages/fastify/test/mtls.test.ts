@@ -32,6 +32,7 @@ services:
     routes:
       - { method: POST, path: /invoices, allow: [{ service: event-service, scopes: [invoices:write] }] }
       - { method: GET, path: /events-only, allow: [{ service: event-service, scopes: [events:read] }] }
+      - { method: GET, path: /events-by-identity, allow: [{ service: event-service }] }
       - { method: GET, path: /whoami, allow: any-authenticated }
       - { method: GET, path: /healthz, public: true }
 `);
@@ -114,6 +115,7 @@ async function startBilling(
     forwardedHeaderSeen: request.headers['x-forwarded-client-cert'] !== undefined,
   }));
   app.get('/events-only', () => ({ ok: true }));
+  app.get('/events-by-identity', () => ({ ok: true }));
   app.post('/invoices', () => ({ ok: true }));
   app.get('/healthz', () => ({ ok: true }));
   const port = await freePort();
@@ -269,6 +271,17 @@ describe('@tessera/fastify mtls: refusals, with curl as the client', () => {
       `authorization: Bearer ${token(EVENTS, ['events:read'])}`,
     ]);
     assert.deepEqual([withToken.status, withToken.reason], [200, 'ok']);
+  });
+
+  it('admits a listed service on its certificate alone where the entry names no scopes', async () => {
+    const listed = await callWithCurl(withTls, '/events-by-identity', events);
+    assert.deepEqual([listed.status, listed.reason], [200, 'ok']);
+    const other = await callWithCurl(withTls, '/events-by-identity', gateway);
+    assert.deepEqual([other.status, other.reason], [403, 'ERR_POLICY_CALLER']);
+    const otherWithToken = await callWithCurl(withTls, '/events-by-identity', gateway, [
+      `authorization: Bearer ${token(GATEWAY, ['events:read'])}`,
+    ]);
+    assert.deepEqual([otherWithToken.status, otherWithToken.reason], [403, 'ERR_POLICY_CALLER']);
   });
 
   it('serves a public route without a certificate when TLS lets the client in', async () => {
