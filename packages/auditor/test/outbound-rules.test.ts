@@ -813,6 +813,14 @@ describe('SC10/SC12: requests made only at start-up serve no request', () => {
       expect: { SC10: 'FAIL', SC12: 'FAIL' },
     },
     {
+      name: 'a call for each message of a for-await stream at top level counts',
+      files: {
+        'src/main.js': `import { subscribe } from './bus.js';\nfor await (const message of subscribe('orders')) {\n  await fetch('https://billing.internal/invoices', { method: 'POST', body: message, signal: AbortSignal.timeout(2000) });\n}\n`,
+        'src/bus.js': `export async function* subscribe(topic) {\n  yield topic;\n}\n`,
+      },
+      expect: { SC10: 'FAIL', SC12: 'FAIL' },
+    },
+    {
       name: 'a named handler registered on a route counts',
       files: {
         'src/main.js': `import Fastify from 'fastify';\nconst app = Fastify();\nasync function stock(request) {\n  const r = await fetch('https://inventory.internal/stock', { signal: AbortSignal.timeout(2000) });\n  return r.json();\n}\napp.get('/stock', stock);\nawait app.listen({ port: 3000 });\n`,

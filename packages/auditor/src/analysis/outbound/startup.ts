@@ -7,7 +7,7 @@ import type { HttpSite } from './model.ts';
 /** How many callers up a chain is followed before giving up (and not calling it start-up). */
 const MAX_DEPTH = 8;
 
-/** Where one function is called from, or why that cannot be told. */
+/** The direct calls of one function in the project's production code. */
 type Callers = readonly { readonly unit: SourceUnit; readonly call: ts.CallExpression }[];
 
 /**
@@ -19,9 +19,11 @@ type Callers = readonly { readonly unit: SourceUnit; readonly call: ts.CallExpre
  * It answers "start-up only" only when it can see every caller. Anything it cannot follow counts
  * as possibly on a request path: a function passed as a value (a route handler, a `setInterval`
  * callback, a promise callback), a method, a function with no caller in the project (a library
- * export whose users are elsewhere), a re-export or namespace import, and a call inside a
- * `while`, `do` or counting `for` loop (a polling loop repeats; iterating a list does not).
- * Test files are not callers: what a test does is not what the service does.
+ * export whose users are elsewhere), a re-export, a namespace import, an `import()` or
+ * `require` of the file, the same name imported from a package (in a workspace, possibly this
+ * file), and a call inside a `while`, `do`, counting `for` or `for await` loop (a poll or a
+ * message stream repeats; iterating a list does not). Test files are not callers: what a test
+ * does is not what the service does.
  */
 export class StartupAnalysis {
   private readonly memo = new Map<ts.Node, Evidence[] | null>();
@@ -279,11 +281,19 @@ function directCalls(
   return state.escapes ? undefined : calls;
 }
 
-/** A `while`, `do` or counting `for` loop between `node` and `fn` (or the file). */
+/**
+ * A `while`, `do`, counting `for` or `for await` loop between `node` and `fn` (or the file): a
+ * poll, or a stream of messages, rather than a walk over a list.
+ */
 function repeatedBetween(node: ts.Node, fn: ts.Node | undefined): boolean {
   for (let current = node.parent as ts.Node | undefined; current; current = current.parent) {
     if (current === fn) return false;
-    if (ts.isWhileStatement(current) || ts.isDoStatement(current) || ts.isForStatement(current)) {
+    if (
+      ts.isWhileStatement(current) ||
+      ts.isDoStatement(current) ||
+      ts.isForStatement(current) ||
+      (ts.isForOfStatement(current) && current.awaitModifier !== undefined)
+    ) {
       return true;
     }
   }
