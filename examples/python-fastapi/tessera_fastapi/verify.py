@@ -260,7 +260,7 @@ def _b64url_strict(segment: str) -> bytes:
 def _decode_header(data: bytes) -> Dict[str, object]:
     try:
         header = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested thousands deep
         raise TokenRefused("ERR_TOKEN_MALFORMED", "header is not base64url JSON") from None
     if not isinstance(header, dict):
         raise TokenRefused("ERR_TOKEN_MALFORMED", "header is not a JSON object")
@@ -272,7 +272,7 @@ class TesseraVerifier:
 
     `issuer` is the authority's issuer (compared exactly), `audience` this service's SPIFFE ID
     (`aud` must be exactly it), `jwks` the authority's keys (a `RemoteJwks`, or anything with
-    `get(kid) -> PyJWK | None`).
+    `get(kid) -> JwksKey | None`).
     """
 
     def __init__(

@@ -9,6 +9,7 @@ and RemoteJwks against a loopback JWKS server. Run by test/fastapi-pyjwt.test.ts
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -141,6 +142,11 @@ REFUSED = [
     ("HS256 with any secret", jwt.encode({"sub": EVENTS}, "secret", algorithm="HS256", headers={"kid": "es-1", "typ": "at+jwt"}), "ERR_TOKEN_ALG"),
     ("a header with x5c", jwt.encode({"sub": EVENTS}, ES_KEY, algorithm="ES256", headers={"kid": "es-1", "typ": "at+jwt", "x5c": ["MIIB"]}), "ERR_TOKEN_HEADER"),
     ("a non-string token", None, "ERR_TOKEN_MALFORMED"),
+    (
+        "a header nested 6000 arrays deep",
+        base64.urlsafe_b64encode(b"[" * 6000).rstrip(b"=").decode() + ".e30.AAAA",
+        "ERR_TOKEN_MALFORMED",
+    ),
     ("four segments", sign({}) + ".e30", "ERR_TOKEN_MALFORMED"),
     ("a segment with a character outside base64url", sign({}).replace(".", ".+", 1), "ERR_TOKEN_MALFORMED"),
 ]
