@@ -21,7 +21,13 @@ from dataclasses import asdict
 
 from fastapi import Depends, FastAPI, Request
 
-from tessera_fastapi import DEFAULT_SPOOFABLE_HEADERS, Caller, RemoteJwks, TesseraAuth, TesseraVerifier
+from tessera_fastapi import (
+    DEFAULT_SPOOFABLE_HEADERS,
+    Caller,
+    RemoteJwks,
+    TesseraAuth,
+    TesseraVerifier,
+)
 
 
 def create_app() -> FastAPI:

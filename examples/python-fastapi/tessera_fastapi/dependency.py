@@ -144,7 +144,9 @@ class TesseraAuth:
         return caller
 
     @staticmethod
-    def _log(request: Request, reason: str, detail: str = "", caller: Optional[Caller] = None) -> None:
+    def _log(
+        request: Request, reason: str, detail: str = "", caller: Optional[Caller] = None
+    ) -> None:
         request_id = request.headers.get("x-request-id", "")
         logger.warning(
             "tessera refused request_id=%s method=%s path=%r reason=%s caller=%s detail=%s",

@@ -76,7 +76,7 @@ class Caller:
 
 
 def parse_workload_id(value: object, trust_domain: Optional[str] = None) -> str:
-    """A workload SPIFFE ID (`spiffe://td/path`), in `trust_domain` when given; ValueError if not."""
+    """A workload SPIFFE ID (`spiffe://td/path`), of `trust_domain` when given, or ValueError."""
     if not isinstance(value, str) or len(value) > 2048 or not value.startswith("spiffe://"):
         raise ValueError("not a SPIFFE ID")
     domain, slash, path = value[len("spiffe://") :].partition("/")
@@ -167,7 +167,8 @@ class RemoteJwks:
 
     def _download(self) -> Dict[str, JwksKey]:
         with httpx.Client(timeout=self._timeout, trust_env=False, follow_redirects=False) as client:
-            with client.stream("GET", self._url, headers={"accept": "application/json"}) as response:
+            accept = {"accept": "application/json"}
+            with client.stream("GET", self._url, headers=accept) as response:
                 if response.status_code != 200:
                     raise ValueError(f"JWKS answered {response.status_code}")
                 body = b""
@@ -222,7 +223,8 @@ def _parse_scope(value: object) -> Tuple[str, ...]:
     if value == "":
         return ()
     tokens = value.split(" ")
-    if not all(_SCOPE_TOKEN.fullmatch(token) for token in tokens) or len(set(tokens)) != len(tokens):
+    valid = all(_SCOPE_TOKEN.fullmatch(token) for token in tokens)
+    if not valid or len(set(tokens)) != len(tokens):
         raise TokenRefused("ERR_TOKEN_CLAIMS", "scope has an invalid or repeated token")
     return tuple(tokens)
 
@@ -352,7 +354,7 @@ class TesseraVerifier:
                     "verify_signature": True,
                     "verify_exp": True,
                     "verify_nbf": True,
-                    # Checked below, after nbf, in @tessera/core's order (PyJWT 2.6 checks iat first).
+                    # Checked below, after nbf, in @tessera/core's order (PyJWT checks iat first).
                     "verify_iat": False,
                     "verify_aud": True,
                     "verify_iss": True,
@@ -406,7 +408,7 @@ class TesseraVerifier:
         client_id = _required_string(claims, "client_id", 2048)
         scopes = _parse_scope(claims.get("scope"))
         tenant = claims.get("tenant_id")
-        if tenant is not None and (not isinstance(tenant, str) or tenant == "" or len(tenant) > 256):
+        if tenant is not None and not (isinstance(tenant, str) and 0 < len(tenant) <= 256):
             raise TokenRefused("ERR_TOKEN_CLAIMS", '"tenant_id" must be a non-empty string')
         if "cnf" in claims:
             # RFC 8705: a certificate-bound token is valid only with the client certificate it is
