@@ -2,6 +2,7 @@ import type { KeyResolver } from '@tessera/core';
 import { parseJwks, type Clock } from '@tessera/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type {
+  AuthenticatedClient,
   AuthorityContext,
   AuthorityKeys,
   AuthorityPeers,
@@ -20,7 +21,7 @@ import { sha256 } from './routes/admin.ts';
 import { RevocationFeed } from './revocation/feed.ts';
 import { ServiceCache } from './service-cache.ts';
 import { createIssuedTokenReader } from './tokens/inspect.ts';
-import type { ServiceRecord, Store } from './store/types.ts';
+import type { Store } from './store/types.ts';
 
 export interface AuthorityContextDeps {
   readonly settings: AuthoritySettings;
@@ -30,7 +31,9 @@ export interface AuthorityContextDeps {
   readonly clock: Clock;
   readonly logger: FastifyBaseLogger;
   readonly adminToken: Buffer;
-  readonly authenticateClient: (parameters: ReadonlyMap<string, string>) => Promise<ServiceRecord>;
+  readonly authenticateClient: (
+    parameters: ReadonlyMap<string, string>,
+  ) => Promise<AuthenticatedClient>;
   readonly metrics?: AuthorityMetrics;
   readonly revocations?: RevocationFeed;
   readonly services?: ServiceCache;

@@ -91,10 +91,10 @@ export interface AuthorityContext {
   readIssuedToken(token: string): Promise<IssuedTokenClaims | undefined>;
   /**
    * Authenticates the client of a token, revocation or introspection request (RFC 7523
-   * `private_key_jwt`). Resolves to the registered, enabled service or rejects with a
-   * {@link ClientAuthenticationError}.
+   * `private_key_jwt`). Resolves to the registered, enabled service and the `kid` of its key that
+   * signed the assertion, or rejects with a {@link ClientAuthenticationError}.
    */
-  authenticateClient(parameters: ReadonlyMap<string, string>): Promise<ServiceRecord>;
+  authenticateClient(parameters: ReadonlyMap<string, string>): Promise<AuthenticatedClient>;
   /** Appends to the hash-chained audit log. */
   audit(entry: Omit<AuditEntry, 'atMs'>): Promise<void>;
   /**
@@ -102,6 +102,12 @@ export interface AuthorityContext {
    * source and reason per interval, not one per request) and limited per source.
    */
   readonly unauthenticated: UnauthenticatedFailures;
+}
+
+/** A client that proved itself with `private_key_jwt`: the service, and the key it signed with. */
+export interface AuthenticatedClient {
+  readonly service: ServiceRecord;
+  readonly kid: string;
 }
 
 export const TOKEN_ENDPOINT_PATH = '/oauth2/token';

@@ -10,6 +10,8 @@ export interface AuthorityMetrics {
   /** X.509-SVIDs issued, by how the caller authenticated. */
   readonly svidsIssued: Counter<'auth_method'>;
   readonly failures: Counter<'endpoint' | 'reason'>;
+  /** Client-authentication keys a service rotated itself (`POST /v1/service/keys`). */
+  readonly clientKeysRotated: Counter<'auth_method'>;
   readonly requestDuration: Histogram<'route' | 'method' | 'status'>;
 }
 
@@ -27,6 +29,12 @@ export function createMetrics(): AuthorityMetrics {
     svidsIssued: new Counter({
       name: 'tessera_authority_svids_issued_total',
       help: 'X.509-SVIDs issued, by client authentication method',
+      labelNames: ['auth_method'],
+      registers: [registry],
+    }),
+    clientKeysRotated: new Counter({
+      name: 'tessera_authority_client_keys_rotated_total',
+      help: 'Client-authentication keys rotated by their service, by client authentication method',
       labelNames: ['auth_method'],
       registers: [registry],
     }),

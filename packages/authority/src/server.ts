@@ -10,6 +10,7 @@ import { registerSvidRoute, SVID_ENDPOINT_PATH } from './routes/svid.ts';
 import { registerDiscoveryRoutes } from './routes/discovery.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerRevocationRoutes } from './routes/revocation.ts';
+import { registerServiceKeysRoute } from './routes/service-keys.ts';
 import { registerTokenRoute } from './routes/token.ts';
 import {
   secureContextOptions,
@@ -93,6 +94,7 @@ export function buildAuthorityServer(
   registerDiscoveryRoutes(app, ctx);
   registerTokenRoute(app, ctx);
   registerSvidRoute(app, ctx);
+  registerServiceKeysRoute(app, ctx);
   registerBundleRoutes(app, ctx);
   registerRevocationRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

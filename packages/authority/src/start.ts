@@ -265,7 +265,7 @@ export async function startAuthority(
       if (assertion === undefined) throw new ClientAuthenticationError('malformed');
       try {
         const clientId = parameters.get('client_id');
-        const { service } = await verifyClientAssertion(assertion, {
+        const { service, kid } = await verifyClientAssertion(assertion, {
           issuer: config.issuer,
           store: {
             getService: (name) => services.get(name),
@@ -274,7 +274,7 @@ export async function startAuthority(
           clock,
           ...(clientId !== undefined ? { clientIdFromRequest: clientId } : {}),
         });
-        return service;
+        return { service, kid };
       } catch (error) {
         if (isClientAuthError(error)) throw new ClientAuthenticationError(error.reason);
         throw error;

@@ -7,7 +7,12 @@ import { Agent as HttpsAgent, get as httpsGet } from 'node:https';
 import { connect, TLSSocket, type PeerCertificate } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { expectPeerSpiffeId, JWT_BEARER_ASSERTION_TYPE, parseX509Svid } from '@tessera/core';
+import {
+  expectPeerSpiffeId,
+  generateSigningKey,
+  JWT_BEARER_ASSERTION_TYPE,
+  parseX509Svid,
+} from '@tessera/core';
 import {
   createTestCa,
   ManualClock,
@@ -317,6 +322,40 @@ void describe('tls_client_auth at the token endpoint', () => {
       ca.issueSvid('/mtls-only'),
     );
     assert.equal(over.status, 200);
+  });
+
+  void it('rotates a client key over tls_client_auth: the newest registered key and the new one are kept', async () => {
+    const caller = keys['mtls-only'];
+    assert.ok(caller);
+    const rotateOver = (certificate: TestCertificate | undefined, jwk: unknown) =>
+      authority.request('/v1/service/keys', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          client_id: caller.clientId,
+          jwk: JSON.stringify(jwk),
+        }).toString(),
+        ...(certificate !== undefined
+          ? { cert: certificate.certPem, key: certificate.keyPem }
+          : {}),
+      });
+    const mark = authority.logLines.length;
+    const refused = await rotateOver(
+      ca.issueSvid('/event-service'),
+      generateSigningKey().publicJwk,
+    );
+    assert.equal(refused.status, 401);
+    assert.deepEqual(reasonsSince(mark), ['client_id_mismatch']);
+    const added = generateSigningKey();
+    const response = await rotateOver(ca.issueSvid('/mtls-only'), added.publicJwk);
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.deepEqual(((await response.json()) as { kids: string[] }).kids, [
+      caller.key.kid,
+      added.kid,
+    ]);
+    const last = generateSigningKey();
+    const again = await rotateOver(ca.issueSvid('/mtls-only'), last.publicJwk);
+    assert.deepEqual(((await again.json()) as { kids: string[] }).kids, [added.kid, last.kid]);
   });
 
   void it('issues a bound token to curl whose cnf is the openssl SHA-256 fingerprint', async () => {

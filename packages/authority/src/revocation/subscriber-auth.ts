@@ -144,7 +144,7 @@ async function fromClientAssertion(
   if (payload.aud !== ctx.settings.issuer) throw new FeedAuthError('assertion_audience');
   let clientId: string;
   try {
-    const service = await ctx.authenticateClient(
+    const { service } = await ctx.authenticateClient(
       new Map([
         ['client_assertion_type', JWT_BEARER_ASSERTION_TYPE],
         ['client_assertion', assertion],

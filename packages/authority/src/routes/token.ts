@@ -61,6 +61,19 @@ export async function authenticateOrReply(
   reply: FastifyReply,
   endpoint: string,
 ): Promise<ServiceRecord | undefined> {
+  return (await authenticateClientOrReply(ctx, parameters, reply, endpoint))?.service;
+}
+
+/**
+ * {@link authenticateOrReply}, also telling which registered key signed the client assertion
+ * (`kid`), or none when the client authenticated with its X.509-SVID (`tls_client_auth`).
+ */
+export async function authenticateClientOrReply(
+  ctx: AuthorityContext,
+  parameters: FormParameters,
+  reply: FastifyReply,
+  endpoint: string,
+): Promise<{ service: ServiceRecord; kid: string | undefined } | undefined> {
   if (throttledOrReply(ctx, reply, endpoint)) return undefined;
   try {
     return await authenticateClient(ctx, parameters, reply.request);
@@ -115,17 +128,17 @@ async function authenticateClient(
   ctx: AuthorityContext,
   parameters: FormParameters,
   request: FastifyRequest,
-): Promise<ServiceRecord> {
+): Promise<{ service: ServiceRecord; kid: string | undefined }> {
   const clientId = parameters.get('client_id');
   const assertionGiven =
     parameters.get('client_assertion_type') !== undefined ||
     parameters.get('client_assertion') !== undefined;
   if (assertionGiven || clientId === undefined) {
-    const service = await ctx.authenticateClient(parameters);
-    if (service.tokenEndpointAuthMethod === 'tls_client_auth') {
+    const client = await ctx.authenticateClient(parameters);
+    if (client.service.tokenEndpointAuthMethod === 'tls_client_auth') {
       throw new ClientAuthenticationError('auth_method_not_allowed');
     }
-    return service;
+    return client;
   }
   const { service } = await authenticatePeerService(request, ctx);
   // RFC 8705 §2.1.2: the client_id names the client; the certificate must be the one registered
@@ -134,7 +147,7 @@ async function authenticateClient(
   if (service.tokenEndpointAuthMethod === 'private_key_jwt') {
     throw new ClientAuthenticationError('auth_method_not_allowed');
   }
-  return service;
+  return { service, kid: undefined };
 }
 
 /** `audience` may name a service or give its SPIFFE ID (DESIGN: "Authority: external contract"). */

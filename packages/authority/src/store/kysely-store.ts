@@ -449,6 +449,23 @@ export class KyselyStore implements Store {
     return result.numUpdatedRows > 0n;
   }
 
+  async replaceServiceJwks(
+    name: string,
+    expected: Jwks,
+    next: Jwks,
+    atMs: number,
+  ): Promise<boolean> {
+    // The column holds JSON.stringify of the stored record and is read back with JSON.parse,
+    // which keeps member order: the text of what was read is the text stored.
+    const result = await this.#db
+      .updateTable('services')
+      .set({ jwks: JSON.stringify(next), updated_at_ms: requireInteger(atMs, 'atMs') })
+      .where('name', '=', name)
+      .where('jwks', '=', JSON.stringify(expected))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   async insertSigningKey(record: SigningKeyRecord): Promise<void> {
     await this.#db
       .insertInto('signing_keys')

@@ -180,6 +180,13 @@ export interface Store {
   listServices(): Promise<ServiceRecord[]>;
   /** Returns false when no such service exists. */
   setServiceEnabled(name: string, enabled: boolean, atMs: number): Promise<boolean>;
+  /**
+   * Compare-and-set of a service's client keys (key rotation): replaces `jwks` with `next` and
+   * `updatedAtMs` with `atMs` only while the stored key set is still `expected` (as read). Returns
+   * false when the service is gone or its keys changed meanwhile, so two concurrent changes never
+   * silently drop one another's keys.
+   */
+  replaceServiceJwks(name: string, expected: Jwks, next: Jwks, atMs: number): Promise<boolean>;
 
   insertSigningKey(record: SigningKeyRecord): Promise<void>;
   updateSigningKey(

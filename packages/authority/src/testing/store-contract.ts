@@ -383,6 +383,39 @@ export function storeContract(name: string, open: (clock: Clock) => Promise<Stor
           assert.equal(await store.getService(unique('svc-missing')), undefined);
         });
       });
+
+      void it('replaces a service key set only while it is the one read (compare-and-set)', async () => {
+        await withStore(async (store) => {
+          const record = service('svc-rotate');
+          await store.upsertService(record);
+          const read = await store.getService(record.name);
+          assert.ok(read !== undefined);
+          const newKey = generateSigningKey('ES256').publicJwk;
+          const kept = read.jwks.keys[1];
+          assert.ok(kept !== undefined);
+          const next = { keys: [kept, newKey] };
+          assert.equal(
+            await store.replaceServiceJwks(record.name, read.jwks, next, START_MS + 1_000),
+            true,
+          );
+          assert.deepEqual(await store.getService(record.name), {
+            ...record,
+            jwks: next,
+            updatedAtMs: START_MS + 1_000,
+          });
+          // A second change from the same (now stale) read loses: nothing is overwritten.
+          const other = { keys: [generateSigningKey('EdDSA').publicJwk] };
+          assert.equal(
+            await store.replaceServiceJwks(record.name, read.jwks, other, START_MS + 2_000),
+            false,
+          );
+          assert.deepEqual((await store.getService(record.name))?.jwks, next);
+          assert.equal(
+            await store.replaceServiceJwks(unique('svc-missing'), read.jwks, other, START_MS),
+            false,
+          );
+        });
+      });
     });
 
     void describe('signing keys', () => {
