@@ -24,6 +24,13 @@ export {
 } from './token-source.ts';
 export { delegate, type DelegateOptions } from './delegate.ts';
 export {
+  createKeyRotation,
+  type KeyRotation,
+  type KeyRotationOptions,
+  type ClientKey,
+  type CurrentSigningKey,
+} from './key-rotation.ts';
+export {
   createServiceMap,
   type ServiceEntry,
   type ServiceMap,

@@ -5,8 +5,8 @@ import {
   systemClock,
   TesseraError,
   type Clock,
-  type SigningKey,
 } from '@tessera/core';
+import { currentKey, type ClientKey } from './key-rotation.ts';
 
 export interface TokenSourceOptions {
   /**
@@ -18,8 +18,11 @@ export interface TokenSourceOptions {
   readonly issuer?: string;
   /** This service's SPIFFE ID (`client_id`). */
   readonly clientId: string;
-  /** Its private key, registered with the authority. */
-  readonly key: SigningKey;
+  /**
+   * Its private key, registered with the authority; or a rotating key
+   * ({@link createKeyRotation}), whose current key signs each request.
+   */
+  readonly key: ClientKey;
   readonly clock?: Clock;
   /** Refresh when less than this share of the lifetime is left (plus jitter). Default 0.2. */
   readonly refreshAhead?: number;
@@ -298,7 +301,7 @@ export class ClientCredentialsTokenSource implements TokenSource, TokenExchanger
       endpoint = await this.#discover();
       const assertion = mintClientAssertion(
         { clientId: this.#options.clientId, audience: endpoint.issuer },
-        { key: this.#options.key, clock: this.#clock },
+        { key: currentKey(this.#options.key), clock: this.#clock },
       );
       const body = new URLSearchParams({
         ...fields,

@@ -11,7 +11,6 @@ import {
   systemClock,
   TesseraError,
   type Clock,
-  type SigningKey,
   type X509SvidInfo,
 } from '@tessera/core';
 import { fetch as undiciFetch, type Agent, type Dispatcher } from 'undici';
@@ -35,13 +34,15 @@ import {
   type TokenSource,
   type TokenSourceOptions,
 } from './token-source.ts';
+import { currentKey, type ClientKey } from './key-rotation.ts';
 
 /**
  * How the workload proves who it is when it has no valid SVID (first boot, or after expiry):
- * its registered private key (`private_key_jwt`, like the token source), or a one-time join token.
+ * its registered private key (`private_key_jwt`, like the token source; a rotating key from
+ * {@link createKeyRotation} signs with its current key), or a one-time join token.
  */
 export type WorkloadCredentials =
-  | { readonly key: SigningKey; readonly joinToken?: never }
+  | { readonly key: ClientKey; readonly joinToken?: never }
   | { readonly joinToken: string; readonly key?: never };
 
 /** pino-compatible (`logger.warn(fields, message)`); Fastify's `app.log` fits. */
@@ -173,7 +174,7 @@ export class WorkloadIdentity {
     this.#authorityId =
       options.authority.spiffeId ?? serviceSpiffeId(id.trustDomain, 'tessera-authority');
     parseWorkloadId(this.#authorityId);
-    const credentials = options.credentials as Partial<{ key: SigningKey; joinToken: string }>;
+    const credentials = options.credentials as Partial<{ key: ClientKey; joinToken: string }>;
     if (credentials.key === undefined && typeof credentials.joinToken !== 'string')
       throw new TesseraError('ERR_CONFIG_INVALID', 'credentials: a key or a join token');
     const ttl = options.svidLifetimeSeconds;
@@ -509,7 +510,7 @@ export class WorkloadIdentity {
         client_assertion_type: JWT_BEARER_ASSERTION_TYPE,
         client_assertion: mintClientAssertion(
           { clientId: this.spiffeId, audience: this.#authorityUrl.href.replace(/\/$/, '') },
-          { key, clock: this.#clock },
+          { key: currentKey(key), clock: this.#clock },
         ),
       };
     }
