@@ -38,6 +38,10 @@ export const TRANSPORT_VARIABLE = 'TESSERA_DEMO_TRANSPORT';
 const TRANSPORTS: readonly DemoTransport[] = ['mtls', 'http'];
 
 export const DATA_DIR_VARIABLE = 'TESSERA_DATA_DIR';
+
+/** How often each service rotates its client key, in seconds (at least 60). */
+export const KEY_ROTATION_VARIABLE = 'TESSERA_DEMO_KEY_ROTATION_SECONDS';
+export const DEFAULT_KEY_ROTATION_SECONDS = 3600;
 /** The same directory `tessera authority start --dev` and `tessera service add` use. */
 export const DEFAULT_DEMO_DATA_DIR = '.tessera';
 
@@ -49,6 +53,7 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
   dataDir: string;
   ports: DemoPorts;
   transport: DemoTransport;
+  keyRotationSeconds: number;
 } {
   const port = (name: keyof DemoPorts): number => {
     const variable = PORT_VARIABLES[name];
@@ -69,6 +74,16 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
   ) {
     throw new Error(`${TRANSPORT_VARIABLE} must be one of: ${TRANSPORTS.join(', ')}`);
   }
+  const rotation = env[KEY_ROTATION_VARIABLE];
+  const keyRotationSeconds =
+    rotation === undefined || rotation === ''
+      ? DEFAULT_KEY_ROTATION_SECONDS
+      : /^\d{2,9}$/.test(rotation) && Number(rotation) >= 60
+        ? Number(rotation)
+        : Number.NaN;
+  if (Number.isNaN(keyRotationSeconds)) {
+    throw new Error(`${KEY_ROTATION_VARIABLE} must be a number of seconds, at least 60`);
+  }
   return {
     dataDir: dataDir === undefined || dataDir === '' ? DEFAULT_DEMO_DATA_DIR : dataDir,
     ports: {
@@ -79,5 +94,6 @@ export function demoSettingsFromEnv(env: Readonly<Record<string, string | undefi
       idp: port('idp'),
     },
     transport: transport === undefined || transport === '' ? 'mtls' : (transport as DemoTransport),
+    keyRotationSeconds,
   };
 }

@@ -1,4 +1,5 @@
-import { publicErrorBody, type SigningKey } from '@tessera/core';
+import type { KeyRotation } from '@tessera/client';
+import { publicErrorBody } from '@tessera/core';
 import { BILLING } from './billing.ts';
 import { idParams, newEventBody, type NewEvent } from './schemas.ts';
 import {
@@ -32,7 +33,7 @@ interface TicketedEvent {
  * to the user's tenant, and only that tenant reads it.
  */
 export function startEventService(
-  options: ServiceOptions & { readonly key: SigningKey; readonly billingUrl: string },
+  options: ServiceOptions & { readonly key: KeyRotation; readonly billingUrl: string },
 ): Promise<RunningService> {
   const events = new Map<string, TicketedEvent>();
   let lastId = 0;

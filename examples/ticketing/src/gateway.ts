@@ -1,4 +1,4 @@
-import type { SigningKey } from '@tessera/core';
+import type { KeyRotation } from '@tessera/client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { BILLING } from './billing.ts';
 import { EVENT_SERVICE } from './event-service.ts';
@@ -24,7 +24,7 @@ export const API_GATEWAY = 'api-gateway';
  */
 export function startGateway(
   options: ServiceOptions & {
-    readonly key: SigningKey;
+    readonly key: KeyRotation;
     readonly eventServiceUrl: string;
     readonly billingUrl: string;
   },

@@ -1,6 +1,6 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSigningKey, signingKeyFromPrivateKey, type SigningKey } from '@tessera/core';
 
@@ -34,4 +34,36 @@ export async function loadOrCreateServiceKey(dataDir: string, name: string): Pro
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   return signingKeyFromPrivateKey(createPrivateKey(await readFile(path, 'utf8')), 'ES256');
+}
+
+/**
+ * Replaces the service's key file with `key` (after a rotation), atomically: the PEM goes to a
+ * new file in the same directory (mode 0600, `O_EXCL`), is flushed to disk, then renamed over
+ * the old one. A reader (a restart, `tessera svid get --key`) sees the old key or the new one,
+ * never a partial file.
+ */
+export async function writeServiceKey(
+  dataDir: string,
+  name: string,
+  key: SigningKey,
+): Promise<void> {
+  const path = serviceKeyPath(dataDir, name);
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(
+    temporary,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+    0o600,
+  );
+  try {
+    try {
+      await handle.writeFile(key.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }

@@ -9,15 +9,22 @@ import {
   validateConfig,
   type AuthorityConfig,
 } from '@tessera/authority';
-import { createWorkloadIdentity, type WorkloadIdentity } from '@tessera/client';
+import {
+  createKeyRotation,
+  createWorkloadIdentity,
+  type KeyRotation,
+  type WorkloadIdentity,
+} from '@tessera/client';
 import { startIdp, TENANT_CLAIM, type RunningIdp } from '@tessera/example-idp';
 import type { UsersOptions } from '@tessera/fastify';
 import { parsePolicy, serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import pino from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { banner } from './banner.ts';
 import { BILLING, startBilling } from './billing.ts';
 import {
   DEFAULT_DEMO_DATA_DIR,
+  DEFAULT_KEY_ROTATION_SECONDS,
   DEFAULT_PORTS,
   demoSettingsFromEnv,
   PORT_VARIABLES,
@@ -26,7 +33,7 @@ import {
 } from './config.ts';
 import { EVENT_SERVICE, startEventService } from './event-service.ts';
 import { API_GATEWAY, startGateway } from './gateway.ts';
-import { loadOrCreateServiceKey, serviceKeyPath } from './keys.ts';
+import { loadOrCreateServiceKey, serviceKeyPath, writeServiceKey } from './keys.ts';
 import { LAUNCHER, launcherAdminCredential } from './launcher-identity.ts';
 import { grantsFromPolicy, registerServices, type AdminCredential } from './registration.ts';
 import type { HandlerObserver, RunningService } from './service.ts';
@@ -99,6 +106,8 @@ export interface DemoOptions {
   readonly observe?: HandlerObserver;
   /** Default `mtls`: every hop, the authority included, over mutual TLS. */
   readonly transport?: DemoTransport;
+  /** How often each service rotates its client key, in seconds. Default 3600. */
+  readonly keyRotationSeconds?: number;
 }
 
 export interface RunningDemo {
@@ -117,8 +126,10 @@ export interface RunningDemo {
     readonly [EVENT_SERVICE]: string;
     readonly [BILLING]: string;
   };
-  /** `<dataDir>/keys/<service>.key`. */
+  /** `<dataDir>/keys/<service>.key`: the service's current key (rotated in place). */
   keyFile(service: string): string;
+  /** Rotates a service's client key now (as its schedule does): registered, written, in use. */
+  rotateKey(service: string): Promise<void>;
   /** `<dataDir>/logs/<service>.log` (`authority` for the authority's). */
   logFile(service: string): string;
   /** Stops the services, then the authority. */
@@ -212,13 +223,57 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       ...(mtls ? { hosts: [HOST] } : {}),
     });
 
+    // Each service's client key rotates on a schedule: the authority registers the new public
+    // key (keeping the current one until the next rotation), the new private key replaces the
+    // key file, then every token request, SVID request and revocation-feed read signs with it.
+    // Over https the launcher reaches the authority trusting the trust domain's bundle.
+    const authorityAgent =
+      bundle === undefined ? undefined : new Agent({ connect: { ca: bundle } });
+    if (authorityAgent !== undefined) closers.push(() => authorityAgent.close());
+    const authorityFetch =
+      authorityAgent === undefined
+        ? undefined
+        : (((input: string | URL, init?: RequestInit) =>
+            undiciFetch(input, {
+              ...(init as Parameters<typeof undiciFetch>[1]),
+              dispatcher: authorityAgent,
+            })) as unknown as typeof fetch);
+    const rotations = new Map<string, KeyRotation>();
+    for (const service of policy.services) {
+      const key = createKeyRotation({
+        authorityUrl: authority.url,
+        clientId: serviceSpiffeId(trustDomain, service.name),
+        key: keys.get(service.name)!,
+        intervalSeconds: options.keyRotationSeconds ?? DEFAULT_KEY_ROTATION_SECONDS,
+        onRotated: (next) => writeServiceKey(dataDir, service.name, next),
+        onError: (error, retryInMs) => {
+          if (options.quiet === true) return;
+          const reason = error instanceof Error ? error.message : 'unknown error';
+          console.error(
+            `${service.name}: key rotation failed (${reason}); the current key stays, retry in ${Math.ceil(retryInMs / 1000)} s`,
+          );
+        },
+        ...(authorityFetch !== undefined ? { fetch: authorityFetch } : {}),
+      });
+      closers.push(() => {
+        key.close();
+        return Promise.resolve();
+      });
+      rotations.set(service.name, key);
+    }
+    const rotatingKey = (service: string): KeyRotation => {
+      const key = rotations.get(service);
+      if (key === undefined) throw new Error(`no key for ${service}`);
+      return key;
+    };
+
     /** The service's SVID, renewed in-process; closed after the service that serves it. */
     const identityOf = async (service: string): Promise<WorkloadIdentity | undefined> => {
       if (bundle === undefined) return undefined;
       const identity = await createWorkloadIdentity({
         authority: { url: authority.url, ca: bundle },
         spiffeId: serviceSpiffeId(trustDomain, service),
-        credentials: { key: keys.get(service)! },
+        credentials: { key: rotatingKey(service) },
       });
       closers.push(() => identity.close());
       return identity;
@@ -226,7 +281,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const common = async (service: string, port: number) => ({
       policy,
       authorityUrl: authority.url,
-      key: keys.get(service)!,
+      key: rotatingKey(service),
       host: HOST,
       port,
       logFile: logFile(service),
@@ -265,6 +320,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       idpUrl: idp.issuer,
       urls: { [API_GATEWAY]: gateway.url, [EVENT_SERVICE]: events.url, [BILLING]: billing.url },
       keyFile: (service) => serviceKeyPath(dataDir, service),
+      rotateKey: async (service) => {
+        await rotatingKey(service).rotate();
+      },
       logFile,
       close: () => closeAll(closers),
     };

@@ -2,11 +2,13 @@ import {
   isTesseraError,
   publicErrorBody,
   type Caller,
+  mintClientAssertion,
+  serviceSpiffeId,
+  systemClock,
   type Policy,
-  type SigningKey,
   type TraceContext,
 } from '@tessera/core';
-import type { WorkloadIdentity } from '@tessera/client';
+import type { KeyRotation, WorkloadIdentity } from '@tessera/client';
 import { tessera, tesseraHttpsOptions, type UsersOptions } from '@tessera/fastify';
 import Fastify, {
   LogController,
@@ -50,8 +52,11 @@ export type HandlerObserver = (service: string, request: FastifyRequest) => void
 export interface ServiceOptions {
   readonly policy: Policy;
   readonly authorityUrl: string;
-  /** The service's registered key: it signs the plugin's client assertions to the revocation feed. */
-  readonly key: SigningKey;
+  /**
+   * The service's registered key, rotating: its current key signs the plugin's client assertions
+   * to the revocation feed.
+   */
+  readonly key: KeyRotation;
   readonly host: string;
   readonly port: number;
   /** Where this service's log, including one Tessera audit event per request, is written. */
@@ -267,7 +272,15 @@ export async function startService(
       policy: options.policy,
       authority: {
         url: options.authorityUrl,
-        credentials: { privateKey: options.key.privateKey },
+        // A fresh client assertion per feed request, signed with the key current at the time.
+        credentials: () =>
+          mintClientAssertion(
+            {
+              clientId: serviceSpiffeId(options.policy.trustDomain, name),
+              audience: options.authorityUrl.replace(/\/$/, ''),
+            },
+            { key: options.key.current(), clock: systemClock },
+          ),
         ...(options.authorityCa !== undefined ? { ca: options.authorityCa } : {}),
       },
       ...(identity !== undefined ? { mtls: { mode: edge ? 'optional' : 'required' } } : {}),

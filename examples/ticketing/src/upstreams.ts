@@ -2,9 +2,10 @@ import {
   ClientCredentialsTokenSource,
   createServiceDispatcher,
   createServiceMap,
+  type ClientKey,
   type WorkloadIdentity,
 } from '@tessera/client';
-import { serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
+import { serviceSpiffeId, type Policy } from '@tessera/core';
 import { Agent, request } from 'undici';
 import { scopesFor } from './registration.ts';
 
@@ -35,7 +36,8 @@ export interface Upstreams {
  */
 export function createUpstreams(options: {
   readonly self: string;
-  readonly key: SigningKey;
+  /** `self`'s client key; a rotating one (the demo's) signs every token request with its current key. */
+  readonly key: ClientKey;
   readonly authorityUrl: string;
   readonly policy: Policy;
   readonly urls: Readonly<Record<string, string>>;

@@ -778,6 +778,49 @@ for (const { transport, title } of TRANSPORTS)
         assert.equal(mode & 0o777, 0o600, service);
       }
     });
+
+    // Last in this suite: it retires event-service's first key, which earlier cases signed with.
+    it('rotates a service key: the new key replaces the file (0600) and works, the key before the last is refused, the chain goes on', async () => {
+      const agent = mtls ? await client.trustingAuthority() : undefined;
+      const tokenWith = (key: SigningKey) =>
+        new ClientCredentialsTokenSource({
+          authorityUrl: demo.authorityUrl,
+          clientId: ID.events,
+          key,
+          ...(agent !== undefined
+            ? {
+                fetch: ((input: string | URL, init?: RequestInit) =>
+                  undiciFetch(input, {
+                    ...(init as Parameters<typeof undiciFetch>[1]),
+                    dispatcher: agent,
+                  })) as unknown as typeof fetch,
+              }
+            : {}),
+        }).getToken(ID.billing, ['invoices:write']);
+      const first = await keyOf(demo, 'event-service');
+      await demo.rotateKey('event-service');
+      const second = await keyOf(demo, 'event-service');
+      assert.notEqual(second.kid, first.kid);
+      assert.equal((await stat(demo.keyFile('event-service'))).mode & 0o777, 0o600);
+      await tokenWith(second);
+      await tokenWith(first);
+
+      await demo.rotateKey('event-service');
+      const third = await keyOf(demo, 'event-service');
+      assert.notEqual(third.kid, second.kid);
+      await tokenWith(third);
+      await tokenWith(second);
+      await assert.rejects(
+        tokenWith(first),
+        (error: unknown) => isTesseraError(error) && error.code === 'ERR_CLIENT_AUTH',
+      );
+
+      const created = await http('POST', `${gateway}/events`, {
+        ...(await asUser(alice)),
+        body: { name: 'After key rotation', priceCents: 700 },
+      });
+      assert.equal(created.status, 201, created.text);
+    });
   });
 
 describe('restarting the demo', () => {

@@ -46,6 +46,7 @@ describe('demo settings from the environment', () => {
       dataDir: '.tessera',
       ports: DEFAULT_PORTS,
       transport: 'mtls',
+      keyRotationSeconds: 3600,
     });
     assert.deepEqual(DEFAULT_PORTS, {
       authority: 7700,
@@ -66,14 +67,25 @@ describe('demo settings from the environment', () => {
         IDP_PORT: '8804',
         TESSERA_DATA_DIR: '/tmp/demo',
         TESSERA_DEMO_TRANSPORT: 'http',
+        TESSERA_DEMO_KEY_ROTATION_SECONDS: '600',
       }),
       {
         dataDir: '/tmp/demo',
         ports: { authority: 8800, gateway: 8801, eventService: 8802, billing: 8803, idp: 8804 },
         transport: 'http',
+        keyRotationSeconds: 600,
       },
     );
   });
+
+  for (const value of ['59', '0', '-60', '1h', '60.5', '1e3']) {
+    it(`refuses TESSERA_DEMO_KEY_ROTATION_SECONDS=${value}, naming the variable`, () => {
+      assert.throws(
+        () => demoSettingsFromEnv({ TESSERA_DEMO_KEY_ROTATION_SECONDS: value }),
+        /TESSERA_DEMO_KEY_ROTATION_SECONDS must be a number of seconds, at least 60/,
+      );
+    });
+  }
 
   for (const value of ['https', 'HTTP', 'tls', 'plain']) {
     it(`refuses TESSERA_DEMO_TRANSPORT=${value}, naming the variable`, () => {
