@@ -19,7 +19,6 @@ import { startIdp, TENANT_CLAIM, type RunningIdp } from '@tessera/example-idp';
 import type { UsersOptions } from '@tessera/fastify';
 import { parsePolicy, serviceSpiffeId, type Policy, type SigningKey } from '@tessera/core';
 import pino from 'pino';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { banner } from './banner.ts';
 import { BILLING, startBilling } from './billing.ts';
 import {
@@ -226,18 +225,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     // Each service's client key rotates on a schedule: the authority registers the new public
     // key (keeping the current one until the next rotation), the new private key replaces the
     // key file, then every token request, SVID request and revocation-feed read signs with it.
-    // Over https the launcher reaches the authority trusting the trust domain's bundle.
-    const authorityAgent =
-      bundle === undefined ? undefined : new Agent({ connect: { ca: bundle } });
-    if (authorityAgent !== undefined) closers.push(() => authorityAgent.close());
-    const authorityFetch =
-      authorityAgent === undefined
-        ? undefined
-        : (((input: string | URL, init?: RequestInit) =>
-            undiciFetch(input, {
-              ...(init as Parameters<typeof undiciFetch>[1]),
-              dispatcher: authorityAgent,
-            })) as unknown as typeof fetch);
+    // Over https the rotation reaches the authority trusting the trust domain's bundle.
     const rotations = new Map<string, KeyRotation>();
     for (const service of policy.services) {
       const key = createKeyRotation({
@@ -253,7 +241,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
             `${service.name}: key rotation failed (${reason}); the current key stays, retry in ${Math.ceil(retryInMs / 1000)} s`,
           );
         },
-        ...(authorityFetch !== undefined ? { fetch: authorityFetch } : {}),
+        ...(bundle !== undefined ? { ca: bundle } : {}),
       });
       closers.push(() => {
         key.close();

@@ -8,6 +8,7 @@ import {
   type Clock,
   type SigningKey,
 } from '@tessera/core';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 /** Something that always has this service's current client key (a {@link KeyRotation}). */
 export interface CurrentSigningKey {
@@ -28,6 +29,8 @@ export const SERVICE_KEYS_PATH = '/v1/service/keys';
 export interface KeyRotationOptions {
   /** The authority's base URL: https, or plain http to a loopback address only. */
   readonly authorityUrl: string;
+  /** The authority's CA bundle (PEM) when it serves https with a certificate of its own trust domain. */
+  readonly ca?: string;
   /** The issuer identifier the client assertions name as `aud`. Default: `authorityUrl`. */
   readonly issuer?: string;
   /** This service's SPIFFE ID (`client_id`). */
@@ -50,6 +53,7 @@ export interface KeyRotationOptions {
   /** Per request. Default 5 s. */
   readonly timeoutMs?: number;
   readonly clock?: Clock;
+  /** Default: `fetch`, through a connection pool trusting `ca` when given. */
   readonly fetch?: typeof fetch;
   readonly random?: () => number;
 }
@@ -63,7 +67,7 @@ export interface KeyRotation extends CurrentSigningKey {
    * Throws `ERR_CLIENT_AUTH` when the authority refused, `ERR_UNAVAILABLE` when unreachable.
    */
   rotate(): Promise<SigningKey>;
-  /** Stops the schedule. A rotation under way completes. */
+  /** Stops the schedule and closes its connections. A rotation under way completes. */
   close(): void;
 }
 
@@ -97,7 +101,19 @@ export function createKeyRotation(options: KeyRotationOptions): KeyRotation {
   const endpoint = new URL(SERVICE_KEYS_PATH, base).href;
   const issuer = options.issuer ?? options.authorityUrl.replace(/\/$/, '');
   const clock = options.clock ?? systemClock;
-  const doFetch = options.fetch ?? fetch;
+  const agent =
+    options.fetch === undefined && options.ca !== undefined
+      ? new Agent({ connect: { ca: options.ca } })
+      : undefined;
+  const doFetch =
+    options.fetch ??
+    (agent === undefined
+      ? fetch
+      : (((input: string | URL, init?: RequestInit) =>
+          undiciFetch(input, {
+            ...(init as Parameters<typeof undiciFetch>[1]),
+            dispatcher: agent,
+          })) as unknown as typeof fetch));
   const random = options.random ?? Math.random;
   const retryBaseMs = options.retryBaseMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 300_000;
@@ -191,6 +207,7 @@ export function createKeyRotation(options: KeyRotationOptions): KeyRotation {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
+      void (inflight ?? Promise.resolve()).catch(() => undefined).then(() => agent?.close());
     },
   };
 }
