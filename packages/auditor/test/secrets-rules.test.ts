@@ -548,6 +548,88 @@ export const tokens = new ClientCredentialsTokenSource({
       { SM7: { status: 'PARTIAL', file: 'src/tokens.ts', line: 6 } },
     ));
 
+  const ROTATION = (keyExpression: string) => `import { createKeyRotation } from '@tessera/client';
+import { key as loaded } from './key.ts';
+export const rotating = createKeyRotation({
+  authorityUrl: 'https://authority.internal:8443',
+  clientId: 'spiffe://payments.example/billing',
+  key: loaded,
+  intervalSeconds: 3600,
+});
+export const signWith = ${keyExpression};
+`;
+  const TOKENS = `import { ClientCredentialsTokenSource } from '@tessera/client';
+import { signWith } from './rotation.ts';
+export const tokens = new ClientCredentialsTokenSource({
+  authorityUrl: 'https://authority.internal:8443',
+  clientId: 'spiffe://payments.example/billing',
+  key: signWith,
+});
+`;
+
+  it('a token source and an identity signing with a createKeyRotation key pass, at the rotation', () =>
+    check(
+      {
+        'src/key.ts': KEY,
+        'src/rotation.ts': ROTATION('rotating'),
+        'src/tokens.ts': TOKENS,
+        'src/main.ts': `import { signWith } from './rotation.ts';\n${IDENTITY_WITH('{ key: signWith }')}export const identityTokens = identity.tokenSource();\n`,
+      },
+      { SM7: { status: 'PASS', file: 'src/rotation.ts', line: 3 } },
+    ));
+
+  it('a rotating key handed through a parameter passes when the project rotates with createKeyRotation', () =>
+    check(
+      {
+        'src/key.ts': KEY,
+        'src/rotation.ts': ROTATION('rotating'),
+        'src/upstreams.ts': `import { ClientCredentialsTokenSource, type ClientKey } from '@tessera/client';
+export function tokensFor(options: { key: ClientKey }) {
+  return new ClientCredentialsTokenSource({
+    authorityUrl: 'https://authority.internal:8443',
+    clientId: 'spiffe://payments.example/billing',
+    key: options.key,
+  });
+}
+`,
+        'src/main.ts': `import { rotating } from './rotation.ts';\nimport { tokensFor } from './upstreams.ts';\nexport const tokens = tokensFor({ key: rotating });\n`,
+      },
+      { SM7: { status: 'PASS', file: 'src/rotation.ts', line: 3 } },
+    ));
+
+  it('a rotation next to a token source that still signs with the loaded key is PARTIAL, naming that key', () =>
+    check(
+      { 'src/key.ts': KEY, 'src/rotation.ts': ROTATION('loaded'), 'src/tokens.ts': TOKENS },
+      { SM7: { status: 'PARTIAL', file: 'src/tokens.ts', line: 6 } },
+    ));
+
+  it('a key through a parameter with no createKeyRotation anywhere is PARTIAL', () =>
+    check(
+      {
+        'src/upstreams.ts': `import { ClientCredentialsTokenSource, type ClientKey } from '@tessera/client';
+export function tokensFor(options: { key: ClientKey }) {
+  return new ClientCredentialsTokenSource({
+    authorityUrl: 'https://authority.internal:8443',
+    clientId: 'spiffe://payments.example/billing',
+    key: options.key,
+  });
+}
+`,
+      },
+      { SM7: { status: 'PARTIAL', file: 'src/upstreams.ts', line: 6 } },
+    ));
+
+  it('a look-alike createKeyRotation of the project is not a rotation: PARTIAL', () =>
+    check(
+      {
+        'src/key.ts': KEY,
+        'src/rotate.ts': `export function createKeyRotation(options: { key: unknown }) {\n  return options.key;\n}\n`,
+        'src/rotation.ts': ROTATION('rotating').replace("'@tessera/client'", "'./rotate.ts'"),
+        'src/tokens.ts': TOKENS,
+      },
+      { SM7: { status: 'PARTIAL', file: 'src/tokens.ts', line: 6 } },
+    ));
+
   it("a join-token identity whose tokenSource() is used is PARTIAL (it signs with the identity's key)", () =>
     check(
       {

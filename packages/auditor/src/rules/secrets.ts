@@ -1,8 +1,15 @@
 import ts from 'typescript';
-import { evidenceAt } from '../ast/syntax.ts';
+import { evidenceAt, unwrap } from '../ast/syntax.ts';
+import type { SourceUnit } from '../project/load.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { workloadIdentityFacts } from '../analysis/identity.ts';
-import { optionOf, resolveObject, type Located } from '../analysis/outbound/expressions.ts';
+import {
+  definitionOf,
+  optionOf,
+  resolveObject,
+  type Located,
+} from '../analysis/outbound/expressions.ts';
+import { productionFacts } from '../analysis/outbound/scan.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { rotationDocs } from '../analysis/infra/docs.ts';
 import { infraFiles, isDeploymentKind } from '../analysis/infra/files.ts';
@@ -264,14 +271,78 @@ function sm7(ctx: AuditContext): Outcome {
  * current SVID). Only identities started from a join token, with no token source signing with a
  * key, leave nothing long-lived.
  */
+const CLIENT_MODULE = '@tessera/client';
+const KEY_ROTATION = 'createKeyRotation';
+
+/** `createKeyRotation(...)` of `@tessera/client`. */
+function isKeyRotationCall(ctx: AuditContext, unit: SourceUnit, node: ts.Node): boolean {
+  if (!ts.isCallExpression(node)) return false;
+  const reference = ctx.symbols.moduleReference(unit, node.expression);
+  return reference?.module === CLIENT_MODULE && reference.path.at(-1) === KEY_ROTATION;
+}
+
+/** Every `createKeyRotation(...)` call in production code. */
+function keyRotationCalls(ctx: AuditContext): Located<ts.CallExpression>[] {
+  return ctx.memo('tessera.keyRotations', () =>
+    productionFacts(ctx).flatMap((file) =>
+      file.calls
+        .filter((call) => isKeyRotationCall(ctx, file.unit, call))
+        .map((node) => ({ unit: file.unit, node })),
+    ),
+  );
+}
+
+/**
+ * What a client key is: `rotating` when it is (a name for) a `createKeyRotation` result;
+ * `static` when it is a key made or loaded by a library call (`signingKeyFromPrivateKey(...)`,
+ * `generateSigningKey()`), a literal, or missing; `unresolved` when it comes through a parameter,
+ * a property of one or a lookup (`options.key`, `keys.get(name)`) the analysis does not follow.
+ */
+type KeyState = 'rotating' | 'static' | 'unresolved';
+
+function keyState(ctx: AuditContext, key: Located | undefined): KeyState {
+  if (key === undefined) return 'static';
+  const found = definitionOf(ctx.symbols, key.unit, key.node);
+  const node = unwrap(found.node);
+  if (isKeyRotationCall(ctx, found.unit, node)) return 'rotating';
+  if (
+    ts.isIdentifier(node) ||
+    ts.isPropertyAccessExpression(node) ||
+    ts.isElementAccessExpression(node)
+  ) {
+    return 'unresolved';
+  }
+  // A call of a project function (`loadKey(name)`, `keys.get(name)`) is followed no further; a
+  // library's key constructor is a fixed key.
+  if (ts.isCallExpression(node)) {
+    return ctx.symbols.moduleReference(found.unit, node.expression) === undefined
+      ? 'unresolved'
+      : 'static';
+  }
+  return 'static';
+}
+
+/**
+ * SM7 with Tessera: access tokens and SVIDs are short-lived and renewed in process; what is left
+ * is the credential they are obtained with. A one-use join token leaves nothing; a service key
+ * passes when it rotates automatically (`createKeyRotation` of `@tessera/client`, whose result is
+ * the `key` of the token sources and the identities' `credentials.key`): every key either is a
+ * rotation's result, or comes through code the analysis does not follow in a project that
+ * rotates its keys. A key made or loaded in place, or any key in a project with no rotation,
+ * stays PARTIAL.
+ */
 function tesseraRotation(ctx: AuditContext): Outcome | undefined {
   const tokens = credentialSummary(ctx).tessera;
   const identity = workloadIdentityFacts(ctx);
   if (tokens.length === 0 && identity.creations.length === 0) return undefined;
-  const keys: Evidence[] = [];
+  const keys: { evidence: Evidence; state: KeyState }[] = [];
+  const identityKeys: KeyState[] = [];
   for (const creation of identity.creations) {
     const bootstrap = identityBootstrap(ctx, creation);
-    if (bootstrap.kind !== 'join-token') keys.push(bootstrap.evidence);
+    if (bootstrap.kind === 'join-token') continue;
+    const state = bootstrap.kind === 'key' ? keyState(ctx, bootstrap.key) : 'static';
+    identityKeys.push(state);
+    keys.push({ evidence: bootstrap.evidence, state });
   }
   for (const source of httpModel(ctx).tokenSources) {
     const options =
@@ -279,10 +350,24 @@ function tesseraRotation(ctx: AuditContext): Outcome | undefined {
         ? resolveObject(ctx.symbols, source.unit, source.node.arguments[0])
         : undefined;
     const key = options === undefined ? undefined : optionOf(ctx.symbols, options, 'key');
-    keys.push(evidenceAt((key ?? source).unit, (key ?? source).node));
+    keys.push({
+      evidence: evidenceAt((key ?? source).unit, (key ?? source).node),
+      state: key === undefined ? 'unresolved' : keyState(ctx, key),
+    });
   }
-  // The identity's token source signs with `credentials.key`.
-  keys.push(...identity.tokenSources.map((t) => evidenceAt(t.unit, t.node)));
+  // The identity's token source signs with `credentials.key`: as rotating as the identities' keys.
+  const identityKeyState: KeyState =
+    identityKeys.length > 0 && identityKeys.every((s) => s === 'rotating')
+      ? 'rotating'
+      : identityKeys.length > 0 && identityKeys.every((s) => s !== 'static')
+        ? 'unresolved'
+        : 'static';
+  keys.push(
+    ...identity.tokenSources.map((t) => ({
+      evidence: evidenceAt(t.unit, t.node),
+      state: identityKeyState,
+    })),
+  );
   const svids = identity.creations.length > 0;
   const rotating = svids
     ? 'Access tokens and X.509-SVIDs (renewed in process, a new key each time)'
@@ -294,13 +379,25 @@ function tesseraRotation(ctx: AuditContext): Outcome | undefined {
       top(identity.creations.map((c) => evidenceAt(c.unit, c.node))),
     );
   }
-  const first = keys[0];
+  const rotations = keyRotationCalls(ctx).map((c) => evidenceAt(c.unit, c.node));
+  const firstRotation = rotations[0];
+  const fixed = keys.find(
+    (k) => k.state === 'static' || (k.state === 'unresolved' && firstRotation === undefined),
+  );
+  if (keys.length > 0 && fixed === undefined && firstRotation !== undefined) {
+    return outcome(
+      'PASS',
+      `${rotating} rotate automatically (Tessera), and so does the service key they are obtained with: createKeyRotation (${where(firstRotation)}) registers a new key with the authority on a schedule, which then drops the key before the last.`,
+      top([...rotations, ...keys.map((k) => k.evidence)]),
+    );
+  }
+  const first = fixed?.evidence;
   return outcome(
     'PARTIAL',
     first === undefined
       ? `${rotating} rotate automatically (Tessera), but the credential they are obtained with has no rotation configured.`
       : `${rotating} rotate automatically (Tessera), but the service key they are obtained with (${where(first)}) has no rotation configured.`,
-    top([...keys, ...tokens]),
+    top([...keys.map((k) => k.evidence), ...tokens]),
   );
 }
 
@@ -308,7 +405,7 @@ function tesseraRotation(ctx: AuditContext): Outcome | undefined {
 function identityBootstrap(
   ctx: AuditContext,
   creation: Located<ts.CallExpression>,
-): { kind: 'join-token' | 'key' | 'unknown'; evidence: Evidence } {
+): { kind: 'join-token' | 'key' | 'unknown'; evidence: Evidence; key?: Located } {
   const at = evidenceAt(creation.unit, creation.node);
   const argument = creation.node.arguments[0];
   const options =
@@ -321,7 +418,7 @@ function identityBootstrap(
       : resolveObject(ctx.symbols, credentials.unit, credentials.node);
   if (holder === undefined) return { kind: 'unknown', evidence: at };
   const key = optionOf(ctx.symbols, holder, 'key');
-  if (key !== undefined) return { kind: 'key', evidence: evidenceAt(key.unit, key.node) };
+  if (key !== undefined) return { kind: 'key', evidence: evidenceAt(key.unit, key.node), key };
   if (optionOf(ctx.symbols, holder, 'joinToken') !== undefined) {
     return { kind: 'join-token', evidence: at };
   }
