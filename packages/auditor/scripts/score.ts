@@ -15,7 +15,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { auditDirectory, AUDITOR_VERSION, type AuditReport } from '@tessera/auditor';
+import {
+  auditDirectory,
+  auditRepository,
+  AUDITOR_VERSION,
+  type AuditReport,
+  type RepositoryAudit,
+} from '@tessera/auditor';
 import { FIXTURES, loadExpectedServices, type Expected } from '../test/support/expected.ts';
 import {
   addCounts,
@@ -38,11 +44,13 @@ type SetName = (typeof SETS)[number] | 'given';
 
 /**
  * Where one labelled service was audited. `scope` says how: the fixture is the service
- * (`fixture`); a service of a several-service fixture audited at its own root (`service-root`,
- * found by its manifest name); or the whole repository, because no root was found or
- * `--whole-repo` asked for it (`repository`).
+ * (`fixture`); the auditor's own report for that service from one audit of the whole fixture
+ * (`service`: it split the repository into services and named one like the label); a service
+ * of a several-service fixture audited at its own root when the auditor found no such service
+ * (`service-root`, found by its manifest name); or the whole repository, because no root was
+ * found or `--whole-repo` asked for it (`repository`).
  */
-type Scope = 'fixture' | 'service-root' | 'repository';
+type Scope = 'fixture' | 'service' | 'service-root' | 'repository';
 
 interface ScoredService extends ServiceScore {
   readonly fixture: string;
@@ -68,14 +76,14 @@ function fixtureDirectories(set: (typeof SETS)[number]): string[] {
 }
 
 /**
- * The report a labelled service is scored against. Today the auditor makes one report per
- * audited directory, so there is exactly one. Seam for issue 15: once one audit of a repository
- * returns a report per service, audit the fixture once and pick the report named like the label.
+ * The auditor's own report for a labelled service, when one audit of the whole fixture split
+ * it into several services and one of them is named like the label (or its package name is).
  */
-function reportFor(service: string, reports: readonly AuditReport[]): AuditReport {
-  const report = reports.find((r) => r.service === service) ?? reports[0];
-  if (report === undefined) throw new Error(`no report for ${service}`);
-  return report;
+function reportFor(service: string, audit: RepositoryAudit): AuditReport | undefined {
+  if (audit.services.length < 2) return undefined;
+  return audit.services.find(
+    (s) => s.name === service || s.report.service.replace(/^@[^/]+\//, '') === service,
+  )?.report;
 }
 
 async function scoreFixture(
@@ -92,10 +100,16 @@ async function scoreFixture(
     }
     return report;
   };
+  const repository =
+    labelled.length > 1 && !options.wholeRepo ? await auditRepository(fixture) : undefined;
   const scored: ScoredService[] = [];
   for (const expected of labelled) {
-    const { root, scope } = whereToAudit(fixture, expected, labelled.length, options);
-    const report = reportFor(expected.service, [await audit(root)]);
+    const own = repository === undefined ? undefined : reportFor(expected.service, repository);
+    const { root, scope } =
+      own === undefined
+        ? whereToAudit(fixture, expected, labelled.length, options)
+        : { root: fixture, scope: 'service' as const };
+    const report = own ?? (await audit(root));
     const audited = path.relative(fixture, root).split(path.sep).join('/');
     const { counts, disagreements, evidenceMisses } = scoreService(
       expected,
@@ -150,6 +164,7 @@ const MEASURE_COLUMNS: readonly [string, keyof Measures][] = [
 
 const SCOPE_NOTE: Record<Scope, string> = {
   fixture: '',
+  service: ' (service report)',
   'service-root': ' (service root)',
   repository: ' (whole repo)',
 };
@@ -180,7 +195,12 @@ function renderSet(set: ScoredSet, details: boolean): string {
     ),
   );
   // Services audited in one run (a whole repository) share its time: count each audit once.
-  const audits = new Map(set.services.map((s) => [`${s.fixture}/${s.audited}`, s.auditMs]));
+  const audits = new Map(
+    set.services.map((s) => [
+      s.scope === 'service' ? `${s.fixture}/${s.service}` : `${s.fixture}/${s.audited}`,
+      s.auditMs,
+    ]),
+  );
   const totalMs = [...audits.values()].reduce((sum, ms) => sum + ms, 0);
   rows.push(row(`total (${String(set.services.length)} services)`, '', set.total, String(totalMs)));
   const out = [
@@ -294,10 +314,12 @@ async function main(argv: readonly string[]): Promise<number> {
   ];
   if (sets.some((s) => s.services.some((service) => service.scope !== 'fixture'))) {
     notes.push(
-      'Several-service fixtures: each service is audited at its own root (found by the name in its',
-      'package.json or pyproject.toml), its evidence paths prefixed with that root; code it shares',
-      'from elsewhere in the repository is not seen. "whole repo" marks a service audited as the',
-      'entire repository (no root found, or --whole-repo).',
+      'Several-service fixtures: the fixture is audited once and each label scored against the',
+      'auditor\'s report for the service of that name ("service report": its own files plus the',
+      'workspace packages it imports). When the auditor does not split the fixture into services',
+      '(a language it does not read), each service is audited at its own root (found by the name',
+      'in its package.json or pyproject.toml), its evidence paths prefixed with that root. "whole',
+      'repo" marks a service audited as the entire repository (no root found, or --whole-repo).',
     );
   }
   process.stdout.write(

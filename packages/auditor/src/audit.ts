@@ -1,6 +1,7 @@
 import { CATALOG } from './catalog/checks.ts';
 import type { AuditReport, CheckResult, PassRate, Waiver } from './model.ts';
-import { loadProject, type LoadOptions } from './project/load.ts';
+import { loadProject, type LoadOptions, type Project } from './project/load.ts';
+import { detectServices } from './project/services.ts';
 import { RULES } from './rules/index.ts';
 import { createAuditContext } from './rules/rule.ts';
 
@@ -21,6 +22,85 @@ export async function auditDirectory(
 ): Promise<AuditReport> {
   const started = performance.now();
   const project = await loadProject(root, options.load);
+  return auditProject(root, project, options, started);
+}
+
+/** One service's report inside a repository audit. */
+export interface ServiceReport {
+  /** The service's name (its package name without the npm scope). */
+  readonly name: string;
+  /** Its directory relative to the audited root, `/`-separated (`.` for a one-service root). */
+  readonly path: string;
+  readonly report: AuditReport;
+}
+
+export interface RepositoryAudit {
+  /** `name` from the root package.json, else the directory name. */
+  readonly repository: string;
+  /**
+   * One report per service. A repository that is one service has exactly one, with path `.`,
+   * identical to `auditDirectory`'s; with several, each covers the service's own files and the
+   * workspace packages it imports.
+   */
+  readonly services: readonly ServiceReport[];
+  /** Every service found, also those `select` left out (names, in path order). */
+  readonly found: readonly string[];
+}
+
+export interface RepositoryAuditOptions extends AuditOptions {
+  /** Audit only the service of this name (or package name, or path). */
+  readonly select?: string;
+}
+
+/**
+ * Audits a repository: a monorepo with several services (workspace packages with a server entry
+ * point) gets one report per service; anything else one report, as `auditDirectory` makes it.
+ */
+export async function auditRepository(
+  root: string,
+  options: RepositoryAuditOptions = {},
+): Promise<RepositoryAudit> {
+  const started = performance.now();
+  const project = await loadProject(root, options.load);
+  const scopes = detectServices(project);
+  if (scopes.length === 0) {
+    const report = auditProject(root, project, options, started);
+    const selected =
+      options.select === undefined ||
+      options.select === report.service ||
+      options.select === project.name ||
+      options.select === '.';
+    return {
+      repository: project.name,
+      services: selected ? [{ name: report.service, path: '.', report }] : [],
+      found: [report.service],
+    };
+  }
+  const select = options.select;
+  const chosen =
+    select === undefined
+      ? scopes
+      : scopes.filter((s) => s.name === select || s.packageName === select || s.dir === select);
+  const services: ServiceReport[] = [];
+  for (const scope of chosen) {
+    // The config's `service` renames a one-service repository; here each report has its own.
+    const report = auditProject(
+      root,
+      scope.project,
+      { ...options, service: scope.name },
+      performance.now(),
+    );
+    services.push({ name: scope.name, path: scope.dir, report });
+  }
+  return { repository: project.name, services, found: scopes.map((s) => s.name) };
+}
+
+function auditProject(
+  root: string,
+  project: Project,
+  options: AuditOptions,
+  started: number,
+): AuditReport {
   const notes = [...project.notes];
   const ctx = createAuditContext(project);
   const waivers = new Map((options.waivers ?? []).map((w) => [w.id, w]));

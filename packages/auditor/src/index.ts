@@ -1,4 +1,12 @@
-export { auditDirectory, passRateOf, type AuditOptions } from './audit.ts';
+export {
+  auditDirectory,
+  auditRepository,
+  passRateOf,
+  type AuditOptions,
+  type RepositoryAudit,
+  type RepositoryAuditOptions,
+  type ServiceReport,
+} from './audit.ts';
 export { CATALOG } from './catalog/checks.ts';
 export {
   AUDIT_CONFIG_FILE_NAMES,

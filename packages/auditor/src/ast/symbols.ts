@@ -1,5 +1,5 @@
 import ts from 'typescript';
-import type { Project, SourceUnit } from '../project/load.ts';
+import { isProjectImport, type Project, type SourceUnit } from '../project/load.ts';
 import { forEachNode, propertyNameText, unwrap } from './syntax.ts';
 
 /** What a local name was imported as: `import jwt from 'jsonwebtoken'` → jsonwebtoken, default. */
@@ -148,7 +148,7 @@ export class SymbolTable {
       const only = local?.length === 1 ? local[0] : undefined;
       if (only !== undefined) return { unit, expression: only };
       const binding = this.importsOf(unit).get(node.text);
-      if (binding?.module.startsWith('.') === true) {
+      if (binding !== undefined && isProjectImport(this.project, unit, binding.module)) {
         const target = this.project.resolveImport(unit, binding.module);
         if (target === undefined) return undefined;
         const exported = this.exportedValue(target, binding.imported);

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
+import { readWorkspace, type Workspace } from './workspace.ts';
 
 /** A parsed JavaScript or TypeScript file. */
 export interface SourceUnit {
@@ -29,9 +30,19 @@ export interface Project {
   /** Human-readable notes about input that was skipped or only partly understood. */
   readonly notes: readonly string[];
   readonly lines: number;
-  /** The unit a relative import resolves to, if it is in the project. */
+  /** The repository's own packages (workspaces, nested package.json files, tsconfig `paths`). */
+  readonly workspace: Workspace;
+  /**
+   * The unit an import resolves to, if it is in the project: a relative path, or a bare
+   * specifier naming one of the repository's own packages or a tsconfig `paths` entry.
+   */
   resolveImport(from: SourceUnit, specifier: string): SourceUnit | undefined;
   unit(relPath: string): SourceUnit | undefined;
+}
+
+/** True when `specifier` is an import of the project's own code (relative or a workspace package). */
+export function isProjectImport(project: Project, from: SourceUnit, specifier: string): boolean {
+  return specifier.startsWith('.') || project.resolveImport(from, specifier) !== undefined;
 }
 
 export interface LoadOptions {
@@ -223,6 +234,27 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
 
   const byAbsPath = new Map(units.map((u) => [u.absPath, u]));
   const byRelPath = new Map(units.map((u) => [u.path, u]));
+  const textPaths = new Set(textFiles.map((f) => f.path));
+  const workspace = readWorkspace({
+    textFiles,
+    hasFile: (relPath) => byRelPath.has(relPath) || textPaths.has(relPath),
+  });
+  const lookup = (base: string): SourceUnit | undefined => {
+    // `./x.js` in TypeScript sources names `./x.ts`.
+    const stripped = base.replace(/\.(m|c)?js$/, '');
+    for (const candidate of [base, stripped]) {
+      for (const suffix of RESOLVE_SUFFIXES) {
+        const hit = byAbsPath.get(candidate + suffix);
+        if (hit !== undefined) return hit;
+      }
+    }
+    for (const index of INDEX_FILES) {
+      const hit = byAbsPath.get(path.join(base, index));
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  };
+  const bare = new Map<string, SourceUnit | undefined>();
   return {
     root: absRoot,
     name,
@@ -231,23 +263,21 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     dependencies,
     notes,
     lines,
+    workspace,
     unit: (relPath) => byRelPath.get(relPath),
     resolveImport(from, specifier) {
-      if (!specifier.startsWith('.')) return undefined;
-      const base = path.resolve(path.dirname(from.absPath), specifier);
-      // `./x.js` in TypeScript sources names `./x.ts`.
-      const stripped = base.replace(/\.(m|c)?js$/, '');
-      for (const candidate of [base, stripped]) {
-        for (const suffix of RESOLVE_SUFFIXES) {
-          const hit = byAbsPath.get(candidate + suffix);
-          if (hit !== undefined) return hit;
-        }
+      if (specifier.startsWith('.')) {
+        return lookup(path.resolve(path.dirname(from.absPath), specifier));
       }
-      for (const index of INDEX_FILES) {
-        const hit = byAbsPath.get(path.join(base, index));
-        if (hit !== undefined) return hit;
+      const key = `${path.posix.dirname(from.path)}\0${specifier}`;
+      if (bare.has(key)) return bare.get(key);
+      let found: SourceUnit | undefined;
+      for (const candidate of workspace.candidates(from.path, specifier)) {
+        found = lookup(path.join(absRoot, ...candidate.split('/')));
+        if (found !== undefined) break;
       }
-      return undefined;
+      bare.set(key, found);
+      return found;
     },
   };
 }

@@ -6,7 +6,7 @@
 import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { propertyNameText, unwrap } from '../../ast/syntax.ts';
-import type { Project, SourceUnit } from '../../project/load.ts';
+import { isProjectImport, type Project, type SourceUnit } from '../../project/load.ts';
 import { calleeName, calleeReceiver, isFunctionNode, lastName, namesUnder } from './ast.ts';
 import type {
   ClaimRead,
@@ -157,7 +157,7 @@ export class FunctionIndex {
     }
     const binding = this.symbols.importsOf(unit).get(node.text);
     if (binding !== undefined) {
-      if (binding.module.startsWith('.')) {
+      if (isProjectImport(this.project, unit, binding.module)) {
         const target = this.project.resolveImport(unit, binding.module);
         const name = binding.imported === '*' ? 'default' : binding.imported;
         const exported = target === undefined ? undefined : this.exported(target, name);
@@ -189,7 +189,7 @@ export class FunctionIndex {
     if (name === undefined) return;
     const ref = this.symbols.moduleReference(unit, node);
     if (ref !== undefined) {
-      if (ref.module.startsWith('.')) {
+      if (isProjectImport(this.project, unit, ref.module)) {
         const target = this.project.resolveImport(unit, ref.module);
         const exported =
           target === undefined ? undefined : this.exported(target, ref.path[0] ?? 'default');
@@ -306,7 +306,7 @@ export class FunctionIndex {
     specifier: string,
     next: (u: SourceUnit, n: ts.Node, fp?: boolean) => void,
   ): void {
-    if (!specifier.startsWith('.')) return;
+    if (!isProjectImport(this.project, unit, specifier)) return;
     const target = this.project.resolveImport(unit, specifier);
     const exported = target === undefined ? undefined : this.exported(target, 'default');
     if (exported !== undefined) next(exported.unit, exported.node);
@@ -325,7 +325,7 @@ export class FunctionIndex {
     let owner = unit;
     if (declaration === undefined) {
       const binding = this.symbols.importsOf(unit).get(className);
-      if (binding?.module.startsWith('.') === true) {
+      if (binding !== undefined && isProjectImport(this.project, unit, binding.module)) {
         const target = this.project.resolveImport(unit, binding.module);
         const exported =
           target === undefined

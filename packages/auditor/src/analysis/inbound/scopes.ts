@@ -12,7 +12,7 @@
 import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { objectProperty, propertyNameText, unwrap } from '../../ast/syntax.ts';
-import type { SourceUnit } from '../../project/load.ts';
+import { isProjectImport, type SourceUnit } from '../../project/load.ts';
 import { calleeName, calleeReceiver, isFunctionNode, type FunctionNode } from './ast.ts';
 import type { ApiCall, Creation, FileFacts, FunctionFacts, Site } from './facts.ts';
 import type { FunctionIndex, Target } from './functions.ts';
@@ -186,8 +186,8 @@ export function buildScopes(
     if (ts.isCallExpression(node)) {
       const creation = byOrigin.get(node);
       if (creation !== undefined) return creation;
-      const required = requiredRelative(node);
-      if (required !== undefined) {
+      const required = requiredSpecifier(node);
+      if (required !== undefined && isProjectImport(symbols.project, unit, required)) {
         const target = symbols.project.resolveImport(unit, required);
         const exported = target === undefined ? undefined : index.exported(target, 'default');
         return exported !== undefined && ts.isExpression(exported.node)
@@ -378,7 +378,9 @@ export function buildScopes(
     optionsUnit: SourceUnit,
   ): boolean => {
     const required = symbols.moduleReference(call.unit, pluginExpression);
-    if (required === undefined || required.module.startsWith('.')) return false;
+    if (required === undefined || isProjectImport(symbols.project, call.unit, required.module)) {
+      return false;
+    }
     registrations.push({
       site: call,
       module: required.module,
@@ -795,15 +797,14 @@ function declaredName(node: ts.Node): string | undefined {
   return undefined;
 }
 
-/** `require('./routes')`: the relative module it loads. */
-function requiredRelative(call: ts.CallExpression): string | undefined {
+/** `require('./routes')`: the module it loads. */
+function requiredSpecifier(call: ts.CallExpression): string | undefined {
   const first = call.arguments[0];
   if (
     ts.isIdentifier(call.expression) &&
     call.expression.text === 'require' &&
     first !== undefined &&
-    ts.isStringLiteralLike(first) &&
-    first.text.startsWith('.')
+    ts.isStringLiteralLike(first)
   ) {
     return first.text;
   }

@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import type { StaticString, SymbolTable } from '../../ast/symbols.ts';
 import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
-import type { SourceUnit } from '../../project/load.ts';
+import { isProjectImport, type SourceUnit } from '../../project/load.ts';
 import { envName } from './scan.ts';
 
 /** An expression together with the file it is in (values can come from other files). */
@@ -816,7 +816,7 @@ export function functionDeclarationFor(
       }
     }
     const binding = symbols.importsOf(unit).get(node.text);
-    if (binding?.module.startsWith('.') === true) {
+    if (binding !== undefined && isProjectImport(symbols.project, unit, binding.module)) {
       const target = symbols.project.resolveImport(unit, binding.module);
       if (target !== undefined) {
         for (const statement of target.sourceFile.statements) {

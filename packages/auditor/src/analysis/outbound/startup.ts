@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import { enclosingFunction, evidenceAt, forEachNode } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { Project, SourceUnit } from '../../project/load.ts';
+import { isProjectImport, type Project, type SourceUnit } from '../../project/load.ts';
 import type { HttpSite } from './model.ts';
 
 /** How many callers up a chain is followed before giving up (and not calling it start-up). */
@@ -138,7 +138,7 @@ export class StartupAnalysis {
       if (!ts.isImportDeclaration(statement) && !ts.isExportDeclaration(statement)) continue;
       const module = statement.moduleSpecifier;
       if (module === undefined || !ts.isStringLiteral(module)) continue;
-      const relative = module.text.startsWith('.');
+      const relative = isProjectImport(this.project, from, module.text);
       if (relative && this.project.resolveImport(from, module.text) !== target) continue;
       if (ts.isExportDeclaration(statement)) {
         if (relative) return undefined;
@@ -168,7 +168,7 @@ export class StartupAnalysis {
             (ts.isIdentifier(node.expression) && node.expression.text === 'require')) &&
           node.arguments[0] !== undefined &&
           ts.isStringLiteral(node.arguments[0]) &&
-          node.arguments[0].text.startsWith('.') &&
+          isProjectImport(this.project, from, node.arguments[0].text) &&
           this.project.resolveImport(from, node.arguments[0].text) === target
         ) {
           found.loaded = true;
