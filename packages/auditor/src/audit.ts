@@ -1,5 +1,12 @@
 import { CATALOG } from './catalog/checks.ts';
-import type { AuditReport, CheckResult, PassRate, Waiver } from './model.ts';
+import type {
+  AuditReport,
+  CheckResult,
+  PassRate,
+  RepositoryAudit,
+  ServiceReport,
+  Waiver,
+} from './model.ts';
 import { loadProject, type LoadOptions, type Project } from './project/load.ts';
 import { detectServices } from './project/services.ts';
 import { RULES } from './rules/index.ts';
@@ -23,28 +30,6 @@ export async function auditDirectory(
   const started = performance.now();
   const project = await loadProject(root, options.load);
   return auditProject(root, project, options, started);
-}
-
-/** One service's report inside a repository audit. */
-export interface ServiceReport {
-  /** The service's name (its package name without the npm scope). */
-  readonly name: string;
-  /** Its directory relative to the audited root, `/`-separated (`.` for a one-service root). */
-  readonly path: string;
-  readonly report: AuditReport;
-}
-
-export interface RepositoryAudit {
-  /** `name` from the root package.json, else the directory name. */
-  readonly repository: string;
-  /**
-   * One report per service. A repository that is one service has exactly one, with path `.`,
-   * identical to `auditDirectory`'s; with several, each covers the service's own files and the
-   * workspace packages it imports.
-   */
-  readonly services: readonly ServiceReport[];
-  /** Every service found, also those `select` left out (names, in path order). */
-  readonly found: readonly string[];
 }
 
 export interface RepositoryAuditOptions extends AuditOptions {

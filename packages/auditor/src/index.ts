@@ -3,9 +3,7 @@ export {
   auditRepository,
   passRateOf,
   type AuditOptions,
-  type RepositoryAudit,
   type RepositoryAuditOptions,
-  type ServiceReport,
 } from './audit.ts';
 export { CATALOG } from './catalog/checks.ts';
 export {
@@ -33,12 +31,31 @@ export {
   type Evidence,
   type Outcome,
   type PassRate,
+  type RepositoryAudit,
+  type ServiceReport,
   type Severity,
   type Status,
   type Waiver,
 } from './model.ts';
-export { toJsonReport, renderJson } from './report/json.ts';
-export { CATEGORY_NAMES, renderMarkdown } from './report/markdown.ts';
-export { renderSarif, SARIF_SCHEMA_URI, type SarifOptions } from './report/sarif.ts';
-export { REPORT_SCHEMA_ID, reportSchema, type JsonReport } from './report/schema.ts';
+export { renderJson, renderRepositoryJson, toJsonReport } from './report/json.ts';
+export {
+  CATEGORY_NAMES,
+  renderMarkdown,
+  renderServicesMarkdown,
+  serviceSummary,
+} from './report/markdown.ts';
+export {
+  renderSarif,
+  renderSarifServices,
+  SARIF_SCHEMA_URI,
+  type SarifOptions,
+} from './report/sarif.ts';
+export {
+  REPORT_SCHEMA_ID,
+  REPOSITORY_SCHEMA_ID,
+  reportSchema,
+  repositoryReportSchema,
+  type JsonReport,
+  type JsonRepositoryReport,
+} from './report/schema.ts';
 export { AUDITOR_VERSION } from './report/version.ts';

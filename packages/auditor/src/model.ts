@@ -88,3 +88,25 @@ export interface AuditReport {
   readonly notes: readonly string[];
   readonly stats: { readonly files: number; readonly lines: number; readonly durationMs: number };
 }
+
+/** One service's report inside a repository audit. */
+export interface ServiceReport {
+  /** The service's name (its package name without the npm scope). */
+  readonly name: string;
+  /** Its directory relative to the audited root, `/`-separated (`.` for a one-service root). */
+  readonly path: string;
+  readonly report: AuditReport;
+}
+
+export interface RepositoryAudit {
+  /** `name` from the root package.json, else the directory name. */
+  readonly repository: string;
+  /**
+   * One report per service. A repository that is one service has exactly one, with path `.`,
+   * identical to `auditDirectory`'s; with several, each covers the service's own files and the
+   * workspace packages it imports.
+   */
+  readonly services: readonly ServiceReport[];
+  /** Every service found, also those `select` left out (names, in path order). */
+  readonly found: readonly string[];
+}

@@ -306,7 +306,7 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
   program
     .command('audit <path>')
     .description(
-      "score a service's code against the service-to-service security checklist (Markdown, JSON or SARIF report)",
+      "score a service's code against the service-to-service security checklist (Markdown, JSON or SARIF report); a monorepo gets one report per service and a summary",
     )
     .addOption(
       new Option('--format <format>', 'report format').choices(AUDIT_FORMATS).default('md'),
@@ -321,6 +321,10 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
     .option(
       '--config <file>',
       'audit config (YAML or JSON: service, failOn, waivers); default: tessera-audit.yaml, .yml or .json in <path>',
+    )
+    .option(
+      '--service <name>',
+      'in a repository of several services (workspace packages with a server entry point), report only this one (name, package name or path)',
     )
     .action((target: string, options: AuditCommandOptions) =>
       run(async () => {

@@ -1,5 +1,6 @@
-import type { AuditReport } from '../model.ts';
-import type { JsonReport } from './schema.ts';
+import type { AuditReport, RepositoryAudit } from '../model.ts';
+import { serviceSummary } from './markdown.ts';
+import { REPOSITORY_SCHEMA_ID, type JsonReport, type JsonRepositoryReport } from './schema.ts';
 
 /**
  * The report as a plain object matching `reportSchema`: the audited root is left out, since it
@@ -38,4 +39,27 @@ export function toJsonReport(report: AuditReport): JsonReport {
  */
 export function renderJson(report: AuditReport): string {
   return `${JSON.stringify(toJsonReport(report), null, 2)}\n`;
+}
+
+/**
+ * A repository of several services as JSON valid against `schema/repository.schema.json`: an
+ * envelope with one entry per service, each holding the service's report in the single-report
+ * shape. A repository that is one service renders exactly as `renderJson` of its report.
+ */
+export function renderRepositoryJson(audit: RepositoryAudit): string {
+  const only = audit.services.length === 1 ? audit.services[0] : undefined;
+  if (only?.path === '.') return renderJson(only.report);
+  const envelope: JsonRepositoryReport = {
+    schema: REPOSITORY_SCHEMA_ID,
+    repository: audit.repository,
+    date: audit.services[0]?.report.date ?? new Date().toISOString().slice(0, 10),
+    services: audit.services.map((service) => ({
+      name: service.name,
+      path: service.path,
+      passRate: { ...service.report.passRate },
+      open: serviceSummary(service),
+      report: toJsonReport(service.report),
+    })),
+  };
+  return `${JSON.stringify(envelope, null, 2)}\n`;
 }

@@ -7,6 +7,8 @@ import {
   type CheckDefinition,
   type CheckResult,
   type Evidence,
+  type RepositoryAudit,
+  type ServiceReport,
   type Severity,
 } from '../model.ts';
 import { AUDITOR_VERSION } from './version.ts';
@@ -73,6 +75,53 @@ export function renderMarkdown(report: AuditReport): string {
   if (waived.length > 0) sections.push(waivedSection(waived));
   if (report.notes.length > 0) sections.push(notesSection(report.notes));
   return `${sections.map((lines) => lines.join('\n')).join(`\n\n${SEPARATOR}\n\n`)}\n`;
+}
+
+/** Open (FAIL or PARTIAL, not waived) CRITICAL and HIGH checks of one service's report. */
+export function serviceSummary(service: ServiceReport): { critical: number; high: number } {
+  const open = service.report.checks.filter(
+    (c) => (c.status === 'FAIL' || c.status === 'PARTIAL') && c.waiver === undefined,
+  );
+  return {
+    critical: open.filter((c) => c.severity === 'CRITICAL').length,
+    high: open.filter((c) => c.severity === 'HIGH').length,
+  };
+}
+
+/**
+ * A repository of several services: a summary table (service, path, pass rate, open critical
+ * and high checks), then each service's report as `renderMarkdown` writes it. A repository
+ * that is one service renders exactly as `renderMarkdown` of its report.
+ */
+export function renderServicesMarkdown(audit: RepositoryAudit): string {
+  const only = audit.services.length === 1 ? audit.services[0] : undefined;
+  if (only?.path === '.') return renderMarkdown(only.report);
+  const date = audit.services[0]?.report.date ?? '';
+  const lines = [
+    `# ${inline(audit.repository)} - Service-to-Service Auth Audit (${String(audit.services.length)} services)`,
+    '',
+    `**Repository:** ${inline(audit.repository)}`,
+    `**Date:** ${date}`,
+    `**Auditor:** tessera audit ${AUDITOR_VERSION}`,
+    '',
+    'Each service is audited over its own files plus the workspace packages it imports.',
+    '',
+    '| Service | Path | Pass Rate | Critical | High |',
+    '|---------|------|-----------|----------|------|',
+    ...audit.services.map((service) => {
+      const { percent, passed, applicable } = service.report.passRate;
+      const { critical, high } = serviceSummary(service);
+      return row([
+        inline(service.name),
+        `\`${service.path}\``,
+        `${String(percent)}% (${String(passed)}/${String(applicable)})`,
+        String(critical),
+        String(high),
+      ]);
+    }),
+  ];
+  const reports = audit.services.map((service) => renderMarkdown(service.report).trimEnd());
+  return `${[lines.join('\n'), ...reports].join(`\n\n${SEPARATOR}\n\n`)}\n`;
 }
 
 function header(report: AuditReport): string[] {

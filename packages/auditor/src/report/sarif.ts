@@ -1,5 +1,12 @@
 import { CATALOG } from '../catalog/checks.ts';
-import type { AuditReport, CheckDefinition, CheckResult, Evidence, Severity } from '../model.ts';
+import type {
+  AuditReport,
+  CheckDefinition,
+  CheckResult,
+  Evidence,
+  RepositoryAudit,
+  Severity,
+} from '../model.ts';
 import { AUDITOR_VERSION } from './version.ts';
 
 /** The OASIS schema of SARIF 2.1.0 (with errata 01), the version GitHub code scanning reads. */
@@ -66,37 +73,56 @@ interface SarifResult {
  * ```
  */
 export function renderSarif(report: AuditReport, options: SarifOptions = {}): string {
+  const log = { $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs: [run(report, options)] };
+  return `${JSON.stringify(log, null, 2)}\n`;
+}
+
+/**
+ * A repository of several services as one SARIF log with a run per service; each run has an
+ * `automationDetails.id` of `tessera-audit/<service>/`, so code scanning keeps the services'
+ * alerts apart. `projectFile` is taken inside each service's directory. A one-service
+ * repository renders exactly as `renderSarif` of its report.
+ */
+export function renderSarifServices(audit: RepositoryAudit, options: SarifOptions = {}): string {
+  const only = audit.services.length === 1 ? audit.services[0] : undefined;
+  if (only?.path === '.') return renderSarif(only.report, options);
+  const runs = audit.services.map((service) => ({
+    ...run(
+      service.report,
+      options.projectFile === undefined
+        ? {}
+        : { projectFile: `${service.path}/${options.projectFile}` },
+    ),
+    automationDetails: { id: `tessera-audit/${service.name}/` },
+  }));
+  return `${JSON.stringify({ $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs }, null, 2)}\n`;
+}
+
+function run(report: AuditReport, options: SarifOptions) {
   const ruleIndex = new Map(CATALOG.map((check, index) => [check.id, index]));
   const results = report.checks
     .filter((check) => check.status === 'FAIL' || check.status === 'PARTIAL')
     .map((check) => result(check, ruleIndex.get(check.id), options.projectFile));
-  const log = {
-    $schema: SARIF_SCHEMA_URI,
-    version: '2.1.0',
-    runs: [
+  return {
+    tool: {
+      driver: {
+        name: 'tessera-audit',
+        semanticVersion: AUDITOR_VERSION,
+        rules: CATALOG.map(rule),
+      },
+    },
+    invocations: [
       {
-        tool: {
-          driver: {
-            name: 'tessera-audit',
-            semanticVersion: AUDITOR_VERSION,
-            rules: CATALOG.map(rule),
-          },
-        },
-        invocations: [
-          {
-            executionSuccessful: true,
-            toolExecutionNotifications: report.notes.map((note) => ({
-              level: 'warning',
-              message: { text: note },
-            })),
-          },
-        ],
-        results,
-        properties: { service: report.service, date: report.date, passRate: report.passRate },
+        executionSuccessful: true,
+        toolExecutionNotifications: report.notes.map((note) => ({
+          level: 'warning',
+          message: { text: note },
+        })),
       },
     ],
+    results,
+    properties: { service: report.service, date: report.date, passRate: report.passRate },
   };
-  return `${JSON.stringify(log, null, 2)}\n`;
 }
 
 function rule(check: CheckDefinition) {

@@ -4,6 +4,9 @@ import { CATEGORIES, SEVERITIES, STATUSES } from '../model.ts';
 /** The JSON report's schema identifier; bump the version when a field changes meaning. */
 export const REPORT_SCHEMA_ID = 'urn:tessera:audit-report:v1';
 
+/** The several-service envelope's identifier (`tessera audit` on a monorepo, JSON format). */
+export const REPOSITORY_SCHEMA_ID = 'urn:tessera:audit-repository:v1';
+
 const evidenceSchema = Type.Object(
   {
     file: Type.String({ minLength: 1, description: 'Relative to the audited root, `/`-separated' }),
@@ -77,3 +80,58 @@ export const reportSchema = Type.Object(
 
 /** A JSON report as `renderJson` writes it. */
 export type JsonReport = Static<typeof reportSchema>;
+
+const passRateSchema = Type.Object(
+  {
+    percent: Type.Integer({ minimum: 0, maximum: 100, description: 'Rounded down' }),
+    passed: Type.Integer({ minimum: 0 }),
+    applicable: Type.Integer({ minimum: 0, description: 'Checks that are neither N/A nor waived' }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The JSON output for a repository of several services: one entry per service, each with the
+ * service's report in the single-report shape (`reportSchema`). A one-service repository gets
+ * the single report itself, not this envelope. Committed as `schema/repository.schema.json`.
+ */
+export const repositoryReportSchema = Type.Object(
+  {
+    schema: Type.Literal(REPOSITORY_SCHEMA_ID),
+    repository: Type.String(),
+    date: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' }),
+    services: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1 }),
+          path: Type.String({
+            minLength: 1,
+            description: 'The service directory, relative to the audited root',
+          }),
+          passRate: passRateSchema,
+          open: Type.Object(
+            {
+              critical: Type.Integer({ minimum: 0 }),
+              high: Type.Integer({ minimum: 0 }),
+            },
+            {
+              additionalProperties: false,
+              description: 'FAIL or PARTIAL checks, not waived, by severity',
+            },
+          ),
+          report: reportSchema,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: REPOSITORY_SCHEMA_ID,
+    title: 'tessera audit report, several services',
+    additionalProperties: false,
+  },
+);
+
+/** The several-service JSON envelope as `renderRepositoryJson` writes it. */
+export type JsonRepositoryReport = Static<typeof repositoryReportSchema>;

@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  auditDirectory,
+  auditRepository,
   failingChecks,
   findAuditConfig,
   loadAuditConfig,
-  renderJson,
-  renderMarkdown,
-  renderSarif,
+  renderRepositoryJson,
+  renderSarifServices,
+  renderServicesMarkdown,
   type AuditConfig,
-  type AuditReport,
   type FailOn,
+  type RepositoryAudit,
 } from '@tessera/auditor';
 import { CliError, type CliIo } from '../io.ts';
 
@@ -22,12 +22,15 @@ export interface AuditCommandOptions {
   readonly out?: string;
   readonly failOn?: FailOn;
   readonly config?: string;
+  /** In a repository of several services, audit only this one (name, package name or path). */
+  readonly service?: string;
 }
 
 /**
  * `tessera audit PATH`: audits the directory, prints or writes the report, then fails (exit 1)
  * when a check at or above `--fail-on` (or the config's `failOn`) FAILs. The report is always
- * written first, so a failing CI step still leaves it behind.
+ * written first, so a failing CI step still leaves it behind. A repository of several services
+ * (a monorepo) gets one report per service and a summary; `--service` picks one.
  */
 export async function audit(
   target: string,
@@ -39,26 +42,39 @@ export async function audit(
   if (!info.isDirectory()) throw new CliError(`${target} is not a directory`);
 
   const config = await readConfig(target, options.config);
-  const report = await auditDirectory(target, {
+  const audited = await auditRepository(target, {
     waivers: config.waivers,
     ...(config.service !== undefined ? { service: config.service } : {}),
+    ...(options.service !== undefined ? { select: options.service } : {}),
   });
-  const text = await render(report, options.format, target);
+  if (audited.services.length === 0) {
+    throw new CliError(
+      `no service ${JSON.stringify(options.service ?? '')} in ${target}; services: ${audited.found.join(', ')}`,
+    );
+  }
+  const text = await render(audited, options.format, target);
   if (options.out === undefined) {
     io.out(text.replace(/\n$/, ''));
   } else {
     await writeAtomically(options.out, text);
-    const { percent, passed, applicable } = report.passRate;
-    io.err(
-      `wrote ${options.out}: pass rate ${String(percent)}% (${String(passed)}/${String(applicable)} applicable checks)`,
-    );
+    for (const { name, report } of audited.services) {
+      const { percent, passed, applicable } = report.passRate;
+      const who = audited.services.length > 1 ? ` ${name}` : '';
+      io.err(
+        `wrote ${options.out}:${who} pass rate ${String(percent)}% (${String(passed)}/${String(applicable)} applicable checks)`,
+      );
+    }
   }
 
   const failOn = options.failOn ?? config.failOn ?? 'none';
-  const failing = failingChecks(report, failOn);
+  const failing = audited.services.flatMap(({ name, report }) =>
+    failingChecks(report, failOn).map((check) =>
+      audited.services.length > 1 ? `${name}:${check.id}` : check.id,
+    ),
+  );
   if (failing.length > 0) {
     throw new CliError(
-      `${String(failing.length)} check${failing.length === 1 ? '' : 's'} FAIL at ${failOn} severity or above: ${failing.map((check) => check.id).join(', ')}`,
+      `${String(failing.length)} check${failing.length === 1 ? '' : 's'} FAIL at ${failOn} severity or above: ${failing.join(', ')}`,
     );
   }
 }
@@ -68,18 +84,22 @@ async function readConfig(root: string, file: string | undefined): Promise<Audit
   return found === undefined ? { waivers: [] } : loadAuditConfig(found);
 }
 
-async function render(report: AuditReport, format: AuditFormat, root: string): Promise<string> {
+async function render(
+  audited: RepositoryAudit,
+  format: AuditFormat,
+  root: string,
+): Promise<string> {
   switch (format) {
     case 'md':
-      return renderMarkdown(report);
+      return renderServicesMarkdown(audited);
     case 'json':
-      return renderJson(report);
+      return renderRepositoryJson(audited);
     case 'sarif': {
       // GitHub code scanning refuses results without a location; package.json is where a
       // project-wide gap ("no circuit breaker anywhere") is best anchored.
       const manifest = await stat(path.join(root, 'package.json')).catch(() => undefined);
-      return renderSarif(
-        report,
+      return renderSarifServices(
+        audited,
         manifest?.isFile() === true ? { projectFile: 'package.json' } : {},
       );
     }
