@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
-import { CATALOG, FAIL_ON_LEVELS, reportSchema, type JsonReport } from '@tessera/auditor';
+import {
+  CATALOG,
+  FAIL_ON_LEVELS,
+  reportSchema,
+  repositoryReportSchema,
+  type JsonReport,
+} from '@tessera/auditor';
 import { TESSERA_FROM_SOURCE } from './support/bin.ts';
 
 /**
@@ -307,6 +313,102 @@ describe('tessera audit', () => {
       assert.match(run.stderr, message);
     });
   }
+});
+
+describe('tessera audit on a monorepo', () => {
+  let root: string;
+  /** Two services (orders imports the shared middleware package), a library and a tool. */
+  const files = (): Record<string, string> => ({
+    'package.json': JSON.stringify({ name: 'acme', workspaces: ['apps/*', 'packages/*'] }),
+    'packages/auth/package.json': JSON.stringify({ name: '@acme/auth', main: 'src/index.ts' }),
+    'packages/auth/src/index.ts': `import jwt from 'jsonwebtoken';
+export function requireService(req: any, res: any, next: () => void) {
+  try {
+    jwt.verify(String(req.headers.authorization).slice(7), process.env.KEY ?? '', {
+      algorithms: ['RS256'],
+    });
+    next();
+  } catch {
+    res.status(401).end();
+  }
+}
+`,
+    'apps/orders/package.json': JSON.stringify({ name: '@acme/orders' }),
+    'apps/orders/src/server.ts': `import express from 'express';
+import { requireService } from '@acme/auth';
+const app = express();
+app.use(requireService);
+app.get('/orders', (_req, res) => res.json([]));
+app.listen(3000);
+`,
+    'apps/billing/package.json': JSON.stringify({ name: '@acme/billing' }),
+    'apps/billing/src/server.ts': VULNERABLE_SERVICE,
+    'tools/seed.ts': "await fetch('http://orders:3000/orders', { method: 'POST' });\n",
+  });
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-audit-monorepo-'));
+    for (const [file, text] of Object.entries(files())) {
+      const abs = join(root, ...file.split('/'));
+      await mkdir(join(abs, '..'), { recursive: true });
+      await writeFile(abs, text);
+    }
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('prints a summary table and one report per service', async () => {
+    const run = await tessera(['audit', root], root);
+    assertExit(run, 0);
+    assert.match(run.stdout, /^# acme - Service-to-Service Auth Audit \(2 services\)\n/);
+    const rows = run.stdout
+      .split('\n')
+      .filter((line) => /^\| (billing|orders) \|/.test(line))
+      .map((line) => line.split('|').map((cell) => cell.trim())[2]);
+    assert.deepEqual(rows, ['`apps/billing`', '`apps/orders`']);
+    assert.equal(run.stdout.match(/^# \w+ - Service-to-Service Auth Audit$/gm)?.length, 2);
+    assert.doesNotMatch(run.stdout, /tools\/seed\.ts/);
+  });
+
+  it('--service prints only that service, in the single-report shape', async () => {
+    const run = await tessera(['audit', root, '--service', 'orders', '--format', 'json'], root);
+    assertExit(run, 0);
+    const report = JSON.parse(run.stdout) as JsonReport;
+    assert.equal(Value.Check(reportSchema, report), true);
+    assert.equal(report.service, 'orders');
+    const files = new Set(report.checks.flatMap((c) => c.evidence.map((e) => e.file)));
+    assert.ok(files.has('packages/auth/src/index.ts'), [...files].join(', '));
+    assert.ok(![...files].some((f) => f.startsWith('apps/billing/')));
+  });
+
+  it('prints the several-service JSON envelope, valid against its schema', async () => {
+    const run = await tessera(['audit', root, '--format', 'json'], root);
+    assertExit(run, 0);
+    const envelope = JSON.parse(run.stdout) as { services: { name: string }[] };
+    assert.equal(Value.Check(repositoryReportSchema, envelope), true);
+    assert.deepEqual(
+      envelope.services.map((s) => s.name),
+      ['billing', 'orders'],
+    );
+  });
+
+  it('names the service with each failing check under --fail-on', async () => {
+    const run = await tessera(
+      ['audit', root, '--fail-on', 'critical', '--out', join(root, 'r.md')],
+      root,
+    );
+    assertExit(run, 1);
+    assert.match(run.stderr, /FAIL at critical severity or above: billing:[A-Z]+\d+/);
+    assert.match(run.stderr, /wrote .*r\.md: billing pass rate/);
+  });
+
+  it('refuses an unknown --service, naming the services found', async () => {
+    const run = await tessera(['audit', root, '--service', 'tools'], root);
+    assertExit(run, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /no service "tools" in .*; services: billing, orders/);
+  });
 });
 
 /** A service the seed audits would fault: an open internal route and TLS checks switched off. */

@@ -44,11 +44,12 @@ export function renderJson(report: AuditReport): string {
 /**
  * A repository of several services as JSON valid against `schema/repository.schema.json`: an
  * envelope with one entry per service, each holding the service's report in the single-report
- * shape. A repository that is one service renders exactly as `renderJson` of its report.
+ * shape. One service (a one-service repository, or one picked with `select`) renders exactly as
+ * `renderJson` of its report.
  */
 export function renderRepositoryJson(audit: RepositoryAudit): string {
   const only = audit.services.length === 1 ? audit.services[0] : undefined;
-  if (only?.path === '.') return renderJson(only.report);
+  if (only !== undefined) return renderJson(only.report);
   const envelope: JsonRepositoryReport = {
     schema: REPOSITORY_SCHEMA_ID,
     repository: audit.repository,

@@ -90,12 +90,12 @@ export function serviceSummary(service: ServiceReport): { critical: number; high
 
 /**
  * A repository of several services: a summary table (service, path, pass rate, open critical
- * and high checks), then each service's report as `renderMarkdown` writes it. A repository
- * that is one service renders exactly as `renderMarkdown` of its report.
+ * and high checks), then each service's report as `renderMarkdown` writes it. One service (a
+ * one-service repository, or one picked with `select`) renders exactly as `renderMarkdown`.
  */
 export function renderServicesMarkdown(audit: RepositoryAudit): string {
   const only = audit.services.length === 1 ? audit.services[0] : undefined;
-  if (only?.path === '.') return renderMarkdown(only.report);
+  if (only !== undefined) return renderMarkdown(only.report);
   const date = audit.services[0]?.report.date ?? '';
   const lines = [
     `# ${inline(audit.repository)} - Service-to-Service Auth Audit (${String(audit.services.length)} services)`,

@@ -80,23 +80,30 @@ export function renderSarif(report: AuditReport, options: SarifOptions = {}): st
 /**
  * A repository of several services as one SARIF log with a run per service; each run has an
  * `automationDetails.id` of `tessera-audit/<service>/`, so code scanning keeps the services'
- * alerts apart. `projectFile` is taken inside each service's directory. A one-service
- * repository renders exactly as `renderSarif` of its report.
+ * alerts apart. `projectFile` is taken inside each service's directory. One service (a
+ * one-service repository, or one picked with `select`) renders as `renderSarif` of its report.
  */
 export function renderSarifServices(audit: RepositoryAudit, options: SarifOptions = {}): string {
   const only = audit.services.length === 1 ? audit.services[0] : undefined;
-  if (only?.path === '.') return renderSarif(only.report, options);
+  if (only !== undefined) {
+    return renderSarif(
+      only.report,
+      options.projectFile === undefined ? {} : projectFileOf(only.path, options.projectFile),
+    );
+  }
   const runs = audit.services.map((service) => ({
     ...run(
       service.report,
-      options.projectFile === undefined
-        ? {}
-        : { projectFile: `${service.path}/${options.projectFile}` },
+      options.projectFile === undefined ? {} : projectFileOf(service.path, options.projectFile),
     ),
     automationDetails: { id: `tessera-audit/${service.name}/` },
   }));
   return `${JSON.stringify({ $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs }, null, 2)}\n`;
 }
+
+const projectFileOf = (dir: string, file: string): SarifOptions => ({
+  projectFile: dir === '.' ? file : `${dir}/${file}`,
+});
 
 function run(report: AuditReport, options: SarifOptions) {
   const ruleIndex = new Map(CATALOG.map((check, index) => [check.id, index]));

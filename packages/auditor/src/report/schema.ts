@@ -92,7 +92,7 @@ const passRateSchema = Type.Object(
 
 /**
  * The JSON output for a repository of several services: one entry per service, each with the
- * service's report in the single-report shape (`reportSchema`). A one-service repository gets
+ * service's report in the single-report shape (`reportSchema`). One service (a one-service repository, or `--service`) gets
  * the single report itself, not this envelope. Committed as `schema/repository.schema.json`.
  */
 export const repositoryReportSchema = Type.Object(

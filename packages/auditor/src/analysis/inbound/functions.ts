@@ -354,6 +354,12 @@ export class FunctionIndex {
     const table = this.exportTable(unit);
     const direct = table.get(name);
     if (direct !== undefined) {
+      // A named re-export (`export { f } from './f.ts'`) keeps the node of the file it is in.
+      const home = direct.getSourceFile();
+      if (home !== unit.sourceFile) {
+        const owner = this.project.unit(home.fileName);
+        return owner === undefined ? undefined : { unit: owner, node: direct };
+      }
       if (ts.isIdentifier(direct)) {
         const local = this.files.get(unit)?.functionsByName.get(direct.text)?.[0];
         if (local !== undefined) return { unit, node: local };
