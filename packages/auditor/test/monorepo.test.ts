@@ -17,6 +17,7 @@ import {
   type RepositoryAudit,
 } from '@tessera/auditor';
 import { loadProject, type Project } from '../src/project/load.ts';
+import { detectServices } from '../src/project/services.ts';
 import { pnpmWorkspaceGlobs } from '../src/project/workspace.ts';
 
 /** Writes `files` (relative path → content; objects become JSON) under a new temp directory. */
@@ -83,6 +84,11 @@ const NPM_MONOREPO = {
   },
   'packages/auth/src/index.ts': "export { requireService } from './middleware.js';\n",
   'packages/auth/src/middleware.ts': AUTH_MIDDLEWARE,
+  // Never imported: not part of any service.
+  'packages/auth/src/legacy.ts': `import jwt from 'jsonwebtoken';
+export const peek = (token: string) => jwt.decode(token);
+`,
+  '.github/workflows/ci.yml': 'on: push\njobs: {}\n',
   'apps/orders/package.json': {
     name: '@acme/orders',
     dependencies: { '@acme/auth': '*', express: '^4.19.0' },
@@ -205,6 +211,32 @@ describe('services of a monorepo', () => {
     // The test's app does not count as a route of orders: only /orders is there.
     assert.equal(check(orders.report, 'SE1').status, 'PASS', check(orders.report, 'SE1').why);
     assert.equal(check(billing.report, 'SE1').status, 'FAIL', check(billing.report, 'SE1').why);
+  });
+
+  it('takes the shared files the service reaches, its configuration and the shared CI files', async () => {
+    const project = await loadProject(root);
+    const scopes = detectServices(project);
+    const files = (name: string) => {
+      const scope = scopes.find((s) => s.name === name);
+      assert.ok(scope, name);
+      return [...scope.project.units, ...scope.project.textFiles].map((f) => f.path).sort();
+    };
+    assert.deepEqual(files('orders'), [
+      '.github/workflows/ci.yml',
+      'apps/orders/package.json',
+      'apps/orders/src/server.ts',
+      'apps/orders/test/server.test.ts',
+      'package.json',
+      'packages/auth/package.json',
+      'packages/auth/src/index.ts',
+      'packages/auth/src/middleware.ts',
+    ]);
+    assert.deepEqual(files('billing'), [
+      '.github/workflows/ci.yml',
+      'apps/billing/package.json',
+      'apps/billing/src/main.ts',
+      'package.json',
+    ]);
   });
 
   it('audits only the selected service, by name, package name or path', async () => {

@@ -66,7 +66,7 @@ export function detectServices(project: Project): ServiceScope[] {
       name,
       packageName: pkg.name,
       dir: pkg.dir,
-      project: serviceProject(project, pkg, new Set(servicePackages), name),
+      project: serviceProject(project, symbols, pkg, new Set(servicePackages), name),
     };
   });
 }
@@ -102,39 +102,45 @@ function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
 }
 
 /**
- * The files a service's report covers: its own package (less nested packages), the workspace
- * packages it imports (transitively; never another service), and the repository's shared files
- * outside every package (CI, compose, manifests), less tooling and tests directories.
+ * The files a service's report covers: its own package (less nested packages), the files of
+ * workspace packages it reaches through imports (transitively; never another service's) with
+ * those packages' configuration files, and the repository's files outside every package (CI,
+ * compose, manifests), less tooling and test directories.
  */
 function serviceProject(
   project: Project,
+  symbols: SymbolTable,
   pkg: WorkspacePackage,
   services: ReadonlySet<WorkspacePackage>,
   name: string,
 ): Project {
   const { workspace } = project;
-  const included = new Set<WorkspacePackage>([pkg]);
-  const queue: WorkspacePackage[] = [pkg];
-  const symbols = new SymbolTable(project);
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    for (const unit of project.units) {
-      if (workspace.packageOf(unit.path) !== next) continue;
-      for (const binding of importSpecifiers(unit, symbols)) {
-        const target = project.resolveImport(unit, binding);
-        if (target === undefined) continue;
-        const owner = workspace.packageOf(target.path);
-        if (owner === undefined || included.has(owner) || services.has(owner)) continue;
-        included.add(owner);
-        queue.push(owner);
+  // Follow imports file by file: a shared package counts with the files the service reaches.
+  const queue = project.units.filter((u) => workspace.packageOf(u.path) === pkg);
+  const reached = new Set<SourceUnit>(queue);
+  const packages = new Set<WorkspacePackage>([pkg]);
+  // A for-of over an array visits what is pushed while it runs: the queue drains in order.
+  for (const unit of queue) {
+    for (const specifier of importSpecifiers(unit, symbols)) {
+      const target = project.resolveImport(unit, specifier);
+      if (target === undefined || reached.has(target)) continue;
+      const owner = workspace.packageOf(target.path);
+      if (owner === undefined ? NOT_SERVICE_DIRECTORY.test(target.path) : services.has(owner)) {
+        continue;
       }
+      reached.add(target);
+      queue.push(target);
+      if (owner !== undefined) packages.add(owner);
     }
   }
   const keep = (file: string): boolean => {
     const owner = workspace.packageOf(file);
-    if (owner !== undefined) return included.has(owner);
+    if (owner !== undefined) return packages.has(owner);
     return !NOT_SERVICE_DIRECTORY.test(path.posix.dirname(file));
   };
-  const units = project.units.filter((u) => keep(u.path));
+  const units = project.units.filter(
+    (u) => reached.has(u) || (workspace.packageOf(u.path) === undefined && keep(u.path)),
+  );
   const textFiles = project.textFiles.filter((f) => keep(f.path));
   return restrictProject(project, units, textFiles, name);
 }

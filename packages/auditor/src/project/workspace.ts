@@ -146,7 +146,9 @@ export function readWorkspace(input: WorkspaceInput): Workspace {
       .map((f) => [f.path, f.text]),
   );
 
+  const owners = new Map<string, WorkspacePackage | undefined>();
   const packageOf = (relPath: string): WorkspacePackage | undefined => {
+    if (owners.has(relPath)) return owners.get(relPath);
     let best: WorkspacePackage | undefined;
     for (const pkg of packages) {
       if (
@@ -156,6 +158,7 @@ export function readWorkspace(input: WorkspaceInput): Workspace {
         best = pkg;
       }
     }
+    owners.set(relPath, best);
     return best;
   };
 
@@ -181,6 +184,9 @@ export function readWorkspace(input: WorkspaceInput): Workspace {
       if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.includes(':')) {
         return [];
       }
+      // The auditor models Tessera's packages by name; in Tessera's own repository their
+      // source must not replace that model.
+      if (specifier.startsWith('@tessera/')) return [];
       const out: string[] = [];
       const parts = specifier.split('/');
       const nameLength = specifier.startsWith('@') ? 2 : 1;
