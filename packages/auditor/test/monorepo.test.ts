@@ -302,6 +302,11 @@ describe('a repository that is one service', () => {
       assert.deepEqual(strip(only.report), strip(direct));
       assert.equal(renderServicesMarkdown(audit), renderServicesMarkdown({ ...audit }));
       assert.doesNotMatch(renderServicesMarkdown(audit), /\| Service \| Path \|/);
+      assert.deepEqual(
+        (await auditRepository(root, { select: 'acme' })).services.map((s) => s.path),
+        ['.'],
+      );
+      assert.deepEqual((await auditRepository(root, { select: 'orders' })).services, []);
       assert.equal(
         (JSON.parse(renderRepositoryJson(audit)) as { service: string }).service,
         'acme',
