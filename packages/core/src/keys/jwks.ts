@@ -46,12 +46,10 @@ export class KeySet<
 }
 
 /**
- * Parses a JWKS (object or JSON text) into a {@link KeySet}. The whole set is refused when any
- * key is private (`ERR_JWK_PRIVATE`), unsupported (`ERR_JWK_UNSUPPORTED`) or invalid, when two
- * keys share a `kid` (`ERR_JWKS_DUPLICATE_KID`: which one would verify would be up to ordering),
- * or when a key has no `kid` (`ERR_JWKS_INVALID`).
+ * The `keys` array of a JWKS given as an object or JSON text, at most {@link MAX_JWKS_KEYS} of
+ * them; `ERR_JWKS_INVALID` when it is not one. The members are not looked at.
  */
-export function parseJwks(input: unknown): KeySet {
+export function jwksKeys(input: unknown): unknown[] {
   let document = input;
   if (typeof input === 'string') {
     try {
@@ -66,6 +64,17 @@ export function parseJwks(input: unknown): KeySet {
   const keys = (document as { keys?: unknown }).keys;
   if (!Array.isArray(keys)) throw new TesseraError('ERR_JWKS_INVALID', '"keys" is not an array');
   if (keys.length > MAX_JWKS_KEYS) throw new TesseraError('ERR_JWKS_INVALID', 'too many keys');
+  return keys;
+}
+
+/**
+ * Parses a JWKS (object or JSON text) into a {@link KeySet}. The whole set is refused when any
+ * key is private (`ERR_JWK_PRIVATE`), unsupported (`ERR_JWK_UNSUPPORTED`) or invalid, when two
+ * keys share a `kid` (`ERR_JWKS_DUPLICATE_KID`: which one would verify would be up to ordering),
+ * or when a key has no `kid` (`ERR_JWKS_INVALID`).
+ */
+export function parseJwks(input: unknown): KeySet {
+  const keys = jwksKeys(input);
   return new KeySet(
     keys.map((jwk: unknown) => {
       if (

@@ -1,7 +1,7 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { TesseraError } from '../errors.ts';
 import { coordinate, MAX_KID_LENGTH, PRIVATE_MEMBERS } from './jwk.ts';
-import { KeySet, MAX_JWKS_KEYS } from './jwks.ts';
+import { jwksKeys, KeySet } from './jwks.ts';
 import {
   signatureLengthFor,
   USER_TOKEN_ALGORITHMS,
@@ -85,23 +85,12 @@ function importUserJwk(jwk: unknown): UserVerificationKey | undefined {
  * types we do not use, so keys are skipped, not refused, when their `use` is not `sig`, their
  * `key_ops` exclude `verify`, they have no `kid`, their type or `alg` is not a user token algorithm,
  * their material is invalid, or they are RSA keys under 2048 bits. The whole set is refused when it
- * is not a JWKS (`ERR_JWKS_INVALID`, also beyond {@link MAX_JWKS_KEYS} keys), when any key carries
+ * is not a JWKS (`ERR_JWKS_INVALID`, also beyond `MAX_JWKS_KEYS` keys), when any key carries
  * private material (`ERR_JWK_PRIVATE`), or when two usable keys share a `kid`
  * (`ERR_JWKS_DUPLICATE_KID`).
  */
 export function parseUserJwks(input: unknown): KeySet<UserVerificationKey> {
-  let document = input;
-  if (typeof input === 'string') {
-    try {
-      document = JSON.parse(input);
-    } catch {
-      throw new TesseraError('ERR_JWKS_INVALID', 'not JSON');
-    }
-  }
-  if (!isRecord(document)) throw new TesseraError('ERR_JWKS_INVALID', 'not a JSON object');
-  const { keys } = document;
-  if (!Array.isArray(keys)) throw new TesseraError('ERR_JWKS_INVALID', '"keys" is not an array');
-  if (keys.length > MAX_JWKS_KEYS) throw new TesseraError('ERR_JWKS_INVALID', 'too many keys');
+  const keys = jwksKeys(input);
   const usable: UserVerificationKey[] = [];
   for (const jwk of keys) {
     const key = importUserJwk(jwk);
