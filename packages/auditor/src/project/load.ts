@@ -212,17 +212,7 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     if (typeof parsed !== 'object' || parsed === null) return;
     const pkg = parsed as Record<string, unknown>;
     if (relPath === 'package.json' && typeof pkg.name === 'string') name = pkg.name;
-    for (const field of [
-      'dependencies',
-      'devDependencies',
-      'optionalDependencies',
-      'peerDependencies',
-    ]) {
-      const deps = pkg[field];
-      if (typeof deps === 'object' && deps !== null) {
-        for (const dep of Object.keys(deps)) dependencies.add(dep);
-      }
-    }
+    for (const dep of packageDependencies(pkg)) dependencies.add(dep);
   };
 
   if (rootStat?.isDirectory() === true) await walk(absRoot);
@@ -298,4 +288,14 @@ function countLines(text: string): number {
   let count = text.length > 0 ? 1 : 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
   return count;
+}
+
+/** The names a package.json depends on, in any of its dependency fields. */
+export function packageDependencies(pkg: Record<string, unknown>): string[] {
+  return ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].flatMap(
+    (field) => {
+      const deps = pkg[field];
+      return typeof deps === 'object' && deps !== null ? Object.keys(deps) : [];
+    },
+  );
 }

@@ -9,7 +9,7 @@ import { SymbolTable } from '../ast/symbols.ts';
 import { isTestPath } from '../analysis/inbound/ast.ts';
 import { collectFileFacts } from '../analysis/inbound/facts.ts';
 import { UNMODELLED_FRAMEWORKS } from '../analysis/inbound/vocabulary.ts';
-import type { Project, SourceUnit, TextFile } from './load.ts';
+import { packageDependencies, type Project, type SourceUnit, type TextFile } from './load.ts';
 import type { WorkspacePackage } from './workspace.ts';
 
 /** One service found in a repository. */
@@ -175,17 +175,7 @@ export function restrictProject(
     if (path.posix.basename(file.path) !== 'package.json') continue;
     try {
       const pkg = JSON.parse(file.text) as Record<string, unknown>;
-      for (const field of [
-        'dependencies',
-        'devDependencies',
-        'optionalDependencies',
-        'peerDependencies',
-      ]) {
-        const deps = pkg[field];
-        if (typeof deps === 'object' && deps !== null) {
-          for (const dep of Object.keys(deps)) dependencies.add(dep);
-        }
-      }
+      for (const dep of packageDependencies(pkg)) dependencies.add(dep);
     } catch {
       // The whole-project load already noted it.
     }
