@@ -296,6 +296,18 @@ class RequestState {
 
 type StatefulRequest = FastifyRequest & { [STATE]?: RequestState };
 
+/**
+ * Checks `keys` every second and refetches it once its max-age has passed, so withdrawn keys stop
+ * verifying within one cache lifetime; fetching is rare. The timer does not keep the process up.
+ */
+function refreshWhenDue(keys: Pick<RemoteJwks, 'isDue' | 'refresh'>): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (keys.isDue()) void keys.refresh();
+  }, 1000);
+  timer.unref();
+  return timer;
+}
+
 function optionsError(detail: string): TesseraError {
   return new TesseraError('ERR_CONFIG_INVALID', `@tessera/fastify: ${detail}`);
 }
@@ -454,16 +466,11 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
       trustDomain: policy.trustDomain,
       cache: tokenCache,
     });
-    // The JWKS is refetched when its max-age (at most 5 min) has passed, so withdrawn keys stop
-    // verifying within one cache lifetime; the timer only checks, fetching is rare.
     let refresher: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {
       await remoteKeys.refresh();
       await sync.start();
-      refresher = setInterval(() => {
-        if (remoteKeys.isDue()) void remoteKeys.refresh();
-      }, 1000);
-      refresher.unref();
+      refresher = refreshWhenDue(remoteKeys);
     });
     app.addHook('onClose', (_instance, closed) => {
       clearInterval(refresher);
@@ -492,10 +499,7 @@ function register(app: FastifyInstance, options: TesseraPluginOptions): void {
     let userRefresher: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {
       await userJwks.refresh();
-      userRefresher = setInterval(() => {
-        if (userJwks.isDue()) void userJwks.refresh();
-      }, 1000);
-      userRefresher.unref();
+      userRefresher = refreshWhenDue(userJwks);
     });
     app.addHook('onClose', (_instance, closed) => {
       clearInterval(userRefresher);
