@@ -10,7 +10,7 @@ import type {
 import { loadProject, type LoadOptions, type Project } from './project/load.ts';
 import { detectServices } from './project/services.ts';
 import { RULES } from './rules/index.ts';
-import { createAuditContext } from './rules/rule.ts';
+import { createAuditContext } from './analysis/context.ts';
 
 export interface AuditOptions {
   /** The audit date (reports show it); defaults to now. */

@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import { unwrap } from '../ast/syntax.ts';
 import type { SourceUnit } from '../project/load.ts';
-import type { AuditContext } from '../rules/rule.ts';
+import type { AuditContext } from './context.ts';
 import { optionOf, resolveFinal, resolveObject, type Located } from './outbound/expressions.ts';
 import { productionFacts } from './outbound/scan.ts';
 

@@ -14,7 +14,7 @@ import {
   usesTessera,
   withServer,
   workCalls,
-} from '../analysis/inbound/judge.ts';
+} from './inbound.ts';
 import type { InboundModel } from '../analysis/inbound/model.ts';
 import type { Outcome } from '../model.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';

@@ -30,7 +30,7 @@ import {
   unverifiedDecodes,
   usesTessera,
   withServer,
-} from '../analysis/inbound/judge.ts';
+} from './inbound.ts';
 import { isAsymmetric, isSymmetricOrNone, type JwtVerifier } from '../analysis/inbound/jwt.ts';
 import { inbound, type InboundModel } from '../analysis/inbound/model.ts';
 import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';

@@ -14,7 +14,7 @@ import {
   strippedHeaders,
   usesTessera,
   withServer,
-} from '../analysis/inbound/judge.ts';
+} from './inbound.ts';
 import type { InboundModel } from '../analysis/inbound/model.ts';
 import { TENANT_HEADER, TENANT_NAME } from '../analysis/inbound/vocabulary.ts';
 import type { Outcome } from '../model.ts';

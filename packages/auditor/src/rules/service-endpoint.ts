@@ -25,7 +25,7 @@ import {
   usesTessera,
   where,
   withServer,
-} from '../analysis/inbound/judge.ts';
+} from './inbound.ts';
 import type { JwtVerifier } from '../analysis/inbound/jwt.ts';
 import type { InboundModel, RouteView } from '../analysis/inbound/model.ts';
 import { rateLimiters } from '../analysis/inbound/rate-limit.ts';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadProject } from '../../src/project/load.ts';
 import type { CheckId, Outcome, Status } from '../../src/model.ts';
-import { createAuditContext, type AuditContext, type RuleSet } from '../../src/rules/rule.ts';
+import { createAuditContext, type AuditContext } from '../../src/analysis/context.ts';
+import type { RuleSet } from '../../src/rules/rule.ts';
 
 export type Files = Readonly<Record<string, string>>;
 

@@ -6,7 +6,7 @@
 import ts from 'typescript';
 import { evidenceAt, evidenceAtLine, objectProperty, unwrap } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { workloadIdentityFacts } from '../identity.ts';
 import { booleanValue, isTestPath } from './ast.ts';
 import { Coverage, type Protection } from './coverage.ts';

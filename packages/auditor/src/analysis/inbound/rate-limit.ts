@@ -4,7 +4,7 @@
  */
 import ts from 'typescript';
 import { objectProperty, unwrap } from '../../ast/syntax.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import type { Site } from './facts.ts';
 import type { InboundModel } from './model.ts';
 

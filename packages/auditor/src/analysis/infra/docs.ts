@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import nodePath from 'node:path';
 import { evidenceAtLine } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 
 /**
  * Runbooks are Markdown, which the project loader does not keep. This reads a bounded set of

@@ -1,7 +1,7 @@
 import nodePath from 'node:path';
 import { evidenceAtLine, lineAtOffset } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { isSecretName } from '../names.ts';
 import { isPlaceholder } from '../secrets/literals.ts';
 import { parseAmqpUrl } from '../outbound/queues.ts';

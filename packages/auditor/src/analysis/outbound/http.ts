@@ -12,7 +12,7 @@ import {
 } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
 import type { SourceUnit } from '../../project/load.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { workloadIdentityFacts } from '../identity.ts';
 import {
   ancestors,

@@ -1,4 +1,4 @@
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { channelFacts, type ChannelFacts } from './channels.ts';
 import { analyseHttp } from './http.ts';
 import type { HttpModel } from './model.ts';

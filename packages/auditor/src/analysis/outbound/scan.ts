@@ -1,6 +1,6 @@
 import ts from 'typescript';
 import type { SourceUnit } from '../../project/load.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { propertyNameText, unwrap } from '../../ast/syntax.ts';
 
 /** A read of an environment variable: `process.env.X`, `process.env['X']`, `const { X } = process.env`. */

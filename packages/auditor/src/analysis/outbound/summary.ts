@@ -1,6 +1,6 @@
 import { evidenceAt } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { infraModel } from '../infra/index.ts';
 import { secretSources } from '../secrets/index.ts';
 import type { MintedToken } from '../secrets/sources.ts';

@@ -8,7 +8,7 @@ import {
   unwrap,
 } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { infraFiles, isDeploymentKind, type InfraFile } from '../infra/files.ts';
 import { forEachMap, get, items, str, type YNode } from '../infra/yaml.ts';
 import { isSecretName, isTokenName } from '../names.ts';

@@ -1,4 +1,4 @@
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { sourceSecrets, textSecrets, type SecretFinding } from './hardcoded.ts';
 import { sensitiveLogs, type LoggedSecret } from './logging.ts';
 import { analyseSources, type SecretSources } from './sources.ts';

@@ -2,7 +2,7 @@ import ts from 'typescript';
 import { accessChain, evidenceAt, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
 import type { SourceUnit } from '../../project/load.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { isSecretName, isTokenName } from '../names.ts';
 import { calleeName, inboundReference, resolveValue } from '../outbound/expressions.ts';
 import { isLogCall } from '../outbound/logs.ts';

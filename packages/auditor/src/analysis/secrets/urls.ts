@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import { accessChain, evidenceAt, propertyNameText } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { optionOf, resolveObject } from '../outbound/expressions.ts';
 import { httpModel } from '../outbound/index.ts';
 import { productionFacts } from '../outbound/scan.ts';

@@ -1,25 +1,25 @@
 /**
- * Questions several inbound rules ask of the model: is there a server at all, which routes are
+ * Questions several inbound rules ask of the inbound model: is there a server at all, which routes are
  * open, which decodes are unverified, what the logs carry. Kept here so the SE, SV, PH and FS
  * rules answer them the same way.
  */
 import ts from 'typescript';
-import type { Evidence, Outcome } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
-import { outcome } from '../../rules/rule.ts';
-import { calleeName, contains, isFunctionNode, looseChain } from './ast.ts';
-import { authenticates } from './coverage.ts';
-import type { ClaimRead, Decode, FunctionFacts, LogCall, Site } from './facts.ts';
-import type { Summary } from './functions.ts';
-import { ev, inbound, type InboundModel, type RouteView } from './model.ts';
-import { TESSERA_STRIPPED_HEADERS } from './tessera.ts';
-import { CORRELATION_LOG_FIELD, IDENTITY_LOG_FIELD } from './vocabulary.ts';
+import type { Evidence, Outcome } from '../model.ts';
+import type { AuditContext } from './rule.ts';
+import { outcome } from './rule.ts';
+import { calleeName, contains, isFunctionNode, looseChain } from '../analysis/inbound/ast.ts';
+import { authenticates } from '../analysis/inbound/coverage.ts';
+import type { ClaimRead, Decode, FunctionFacts, LogCall, Site } from '../analysis/inbound/facts.ts';
+import type { Summary } from '../analysis/inbound/functions.ts';
+import { ev, inbound, type InboundModel, type RouteView } from '../analysis/inbound/model.ts';
+import { TESSERA_STRIPPED_HEADERS } from '../analysis/inbound/tessera.ts';
+import { CORRELATION_LOG_FIELD, IDENTITY_LOG_FIELD } from '../analysis/inbound/vocabulary.ts';
 import {
   IDENTITY_HEADERS,
   INTERNAL_MARKER_HEADERS,
   STATIC_SECRET_HEADERS,
   isHeader,
-} from '../names.ts';
+} from '../analysis/names.ts';
 
 const MAX_EVIDENCE = 10;
 
