@@ -6,6 +6,9 @@
  * `jwt.decode` instead of verify, plain http URLs, hardcoded secrets, missing timeouts), so the
  * rules have real work to do rather than scanning clean code.
  *
+ * `auditor.monorepo_5` asks for five services of 40 resources each and a shared workspace package
+ * (`@platform/service-auth`) that every service imports by name.
+ *
  * The same seed always gives byte-for-byte the same files.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -27,6 +30,18 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Services are added until the TypeScript alone has at least this many lines. */
   readonly minTypescriptLines?: number;
+  /** Exactly this many services, whatever their lines (then `minTypescriptLines` is ignored). */
+  readonly services?: number;
+  /**
+   * Resources (model, service and routes files) per service; by default 4 to 6. More make fewer,
+   * bigger services for the same line count.
+   */
+  readonly resourcesPerService?: number;
+  /**
+   * Also write a workspace package `@platform/service-auth` that every service imports by its
+   * package name (the shape of a monorepo's shared auth middleware).
+   */
+  readonly sharedAuthPackage?: boolean;
 }
 
 interface Rng {
@@ -144,7 +159,25 @@ interface Service {
   readonly openInternalRoute: boolean;
 }
 
-function planService(rng: Rng, index: number, names: readonly string[]): Service {
+/** `count` resource names of a domain: the related names first, then numbered ones. */
+function resourceNames(rng: Rng, domain: string, count: number | undefined): string[] {
+  if (count === undefined) {
+    return [domain, ...rng.sample(RELATED, rng.int(3, 5)).map((r) => `${domain}-${r}`)];
+  }
+  const names = [domain];
+  for (let k = 0; names.length < count; k++) {
+    const round = Math.floor(k / RELATED.length);
+    names.push(`${domain}-${RELATED[k % RELATED.length]!}${round === 0 ? '' : String(round + 1)}`);
+  }
+  return names;
+}
+
+function planService(
+  rng: Rng,
+  index: number,
+  names: readonly string[],
+  resources: number | undefined,
+): Service {
   const domain = DOMAINS[index % DOMAINS.length]!;
   const generation = Math.floor(index / DOMAINS.length);
   const name = generation === 0 ? `${domain}-service` : `${domain}-service-v${generation + 1}`;
@@ -153,7 +186,7 @@ function planService(rng: Rng, index: number, names: readonly string[]): Service
     name,
     domain,
     port: 3000 + index,
-    resources: [domain, ...rng.sample(RELATED, rng.int(3, 5)).map((r) => `${domain}-${r}`)],
+    resources: resourceNames(rng, domain, resources),
     upstreams: rng.sample(others.length > 0 ? others : ['auth-service'], rng.int(1, 3)),
     auth: rng.pick(['fastify-jwt', 'fastify-jwt', 'jsonwebtoken', 'decode-only', 'internal-token']),
     staticInternalHeader: rng.chance(0.3),
@@ -639,6 +672,42 @@ spec:
 `;
 }
 
+const SHARED_AUTH_PACKAGE = `${JSON.stringify(
+  {
+    name: '@platform/service-auth',
+    version: '1.0.0',
+    private: true,
+    type: 'module',
+    main: 'src/index.ts',
+    dependencies: { jsonwebtoken: '^9.0.2' },
+  },
+  null,
+  2,
+)}\n`;
+
+const SHARED_AUTH_INDEX = `import type { FastifyReply, FastifyRequest } from 'fastify';
+import jwt from 'jsonwebtoken';
+
+const publicKey = process.env.SERVICE_TOKEN_PUBLIC_KEY ?? '';
+
+/** Verifies the calling service's token; shared by every service of the platform. */
+export async function requireService(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const header = request.headers.authorization ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+  try {
+    const claims = jwt.verify(token, publicKey, { algorithms: ['RS256'], audience: 'platform' });
+    (request as FastifyRequest & { caller?: unknown }).caller = claims;
+  } catch {
+    await reply.code(401).send({ error: 'unauthorized' });
+  }
+}
+`;
+
+const SHARED_AUTH_USE = `import { requireService } from '@platform/service-auth';
+
+export const serviceCaller = requireService;
+`;
+
 function countLines(text: string): number {
   let count = text.length > 0 ? 1 : 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
@@ -669,8 +738,10 @@ export async function generateCodebase(
 
   const names = DOMAINS.map((d) => `${d}-service`);
   let index = 0;
-  while (typescriptLines < minLines) {
-    const s = planService(rng, index, names);
+  const more = (): boolean =>
+    options.services === undefined ? typescriptLines < minLines : index < options.services;
+  while (more()) {
+    const s = planService(rng, index, names, options.resourcesPerService);
     const dir = `services/${s.name}`;
     await write(`${dir}/package.json`, packageJson(s));
     await write(`${dir}/src/config.ts`, configTs(s));
@@ -685,15 +756,24 @@ export async function generateCodebase(
       await write(`${dir}/src/routes/${resource}.routes.ts`, routesTs(s, resource));
     }
     await write(`${dir}/src/index.ts`, indexTs(s));
+    if (options.sharedAuthPackage === true) {
+      await write(`${dir}/src/middleware/service-caller.ts`, SHARED_AUTH_USE);
+    }
     if (s.manifests) await write(`${dir}/deploy/${s.name}.yaml`, manifests(s));
     if (rng.chance(0.3)) {
       await write(`${dir}/.env.example`, `PORT=${String(s.port)}\nJWT_SECRET=\nDB_PASSWORD=\n`);
     }
     index++;
   }
+  const workspaces = ['services/*'];
+  if (options.sharedAuthPackage === true) {
+    workspaces.push('packages/*');
+    await write('packages/service-auth/package.json', SHARED_AUTH_PACKAGE);
+    await write('packages/service-auth/src/index.ts', SHARED_AUTH_INDEX);
+  }
   await write(
     'package.json',
-    `${JSON.stringify({ name: 'ticketing-platform', private: true, workspaces: ['services/*'] }, null, 2)}\n`,
+    `${JSON.stringify({ name: 'ticketing-platform', private: true, workspaces }, null, 2)}\n`,
   );
   return { root, files, services: index, lines, typescriptLines, bytes };
 }

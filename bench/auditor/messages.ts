@@ -1,7 +1,8 @@
-/** What the `auditor.audit_50k` runner and its worker process say to each other. */
+/** What the `auditor.*` benchmarks and their worker process say to each other. */
 
 export type AuditorWorkerRequest =
   | { readonly type: 'audit'; readonly root: string }
+  | { readonly type: 'audit-repository'; readonly root: string }
   | { readonly type: 'parse'; readonly root: string; readonly files: readonly string[] }
   | { readonly type: 'close' };
 
@@ -17,6 +18,17 @@ export interface AuditRun {
   readonly lines: number;
   readonly checks: number;
   readonly notes: readonly string[];
+}
+
+/** One `auditRepository` of a generated monorepo: one report per service. */
+export interface RepositoryRun {
+  readonly ms: number;
+  readonly services: readonly {
+    readonly name: string;
+    readonly files: number;
+    readonly checks: number;
+    readonly notes: readonly string[];
+  }[];
 }
 
 /** One read-and-parse of the same files, the baseline. */

@@ -1,12 +1,13 @@
 /**
- * The worker process of `auditor.audit_50k` (`--expose-gc`): runs one audit, or the baseline's
- * read-and-parse of the same files, per request, after a full collection so each run pays only
- * for itself; on `close` it answers with its peak resident memory.
+ * The worker process of the `auditor.*` benchmarks (`--expose-gc`): runs one audit (of a
+ * directory, or of a repository with one report per service), or the baseline's read-and-parse
+ * of the same files, per request, after a full collection so each run pays only for itself; on
+ * `close` it answers with its peak resident memory.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
-import { auditDirectory } from '@tessera/auditor';
+import { auditDirectory, auditRepository } from '@tessera/auditor';
 import { serveParent } from '../authority/child-process.ts';
 import type {
   AuditorWorkerClosed,
@@ -14,6 +15,7 @@ import type {
   AuditorWorkerRequest,
   AuditRun,
   ParseRun,
+  RepositoryRun,
 } from './messages.ts';
 
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -40,6 +42,22 @@ async function audit(root: string): Promise<AuditRun> {
   };
 }
 
+async function auditRepositoryRun(root: string): Promise<RepositoryRun> {
+  collect();
+  const started = performance.now();
+  const audit = await auditRepository(root, { now: new Date('2026-01-01') });
+  const ms = performance.now() - started;
+  return {
+    ms,
+    services: audit.services.map(({ name, report }) => ({
+      name,
+      files: report.stats.files,
+      checks: report.checks.length,
+      notes: report.notes,
+    })),
+  };
+}
+
 /** Reads every file and parses the source ones exactly as the loader does (parent nodes set). */
 async function parse(root: string, files: readonly string[]): Promise<ParseRun> {
   collect();
@@ -62,6 +80,8 @@ serveParent<AuditorWorkerRequest>(
     switch (request.type) {
       case 'audit':
         return audit(request.root);
+      case 'audit-repository':
+        return auditRepositoryRun(request.root);
       case 'parse':
         return parse(request.root, request.files);
       case 'close': {
