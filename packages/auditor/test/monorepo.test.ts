@@ -283,6 +283,47 @@ describe('services of a monorepo', () => {
   });
 });
 
+describe('NestJS microservices without workspaces', () => {
+  // Folders with their own package.json, no root workspaces: an HTTP gateway and a TCP
+  // microservice, started the two ways NestJS starts a microservice.
+  const nestMain = (body: string) => `import { NestFactory } from '@nestjs/core';
+import { Transport } from '@nestjs/microservices';
+import { AppModule } from './app.module';
+
+async function bootstrap() {
+${body}
+}
+bootstrap();
+`;
+  const files = {
+    'package.json': { name: 'platform', private: true },
+    'gateway/package.json': { name: 'gateway', dependencies: { '@nestjs/core': '^10.0.0' } },
+    'gateway/src/main.ts': nestMain(
+      '  const app = await NestFactory.create(AppModule);\n  await app.listen(3000);',
+    ),
+    'users/package.json': { name: 'users', dependencies: { '@nestjs/core': '^10.0.0' } },
+    'users/src/main.ts': nestMain(
+      "  const app = await NestFactory.createMicroservice(AppModule, { transport: Transport.TCP, options: { host: '0.0.0.0', port: 4001 } });\n  await app.listenAsync();",
+    ),
+    'billing/package.json': { name: 'billing', dependencies: { '@nestjs/core': '^10.0.0' } },
+    'billing/src/main.ts': nestMain(
+      '  const app = await NestFactory.create(AppModule);\n  app.connectMicroservice({ transport: Transport.TCP });\n  await app.startAllMicroservices();',
+    ),
+    'shared/package.json': { name: 'shared' },
+    'shared/src/index.ts': 'export const TOKEN = "TOKEN_SERVICE";\n',
+  };
+
+  it('finds each microservice, however it starts listening, and not the library', async () => {
+    const root = await writeTree(files);
+    try {
+      const audit = await auditRepository(root, { now: new Date('2026-12-08T00:00:00Z') });
+      assert.deepEqual(audit.found, ['billing', 'gateway', 'users']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a repository that is one service', () => {
   it('gets the one report auditDirectory makes, rendered exactly the same', async () => {
     // Workspaces with one app and a shared package: still one service.

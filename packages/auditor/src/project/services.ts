@@ -33,6 +33,9 @@ const CONSUME_METHODS = new Set(['consume', 'subscribe', 'eachMessage', 'process
 const QUEUE_MODULE =
   /^(amqplib|amqplib\/callback_api|amqp-connection-manager|@cloudamqp\/amqp-client|rascal|rabbitmq-client|kafkajs|node-rdkafka|@confluentinc\/kafka-javascript|bullmq|bull|nats|@aws-sdk\/client-sqs|sqs-consumer|@google-cloud\/pubsub)$/;
 
+/** Calls that start serving in the frameworks the inbound analysis names as unmodelled. */
+const SERVE_METHODS = new Set(['serve', 'listen', 'listenAsync', 'startAllMicroservices']);
+
 const within = (file: string, dir: string): boolean => dir === '.' || file.startsWith(`${dir}/`);
 
 /**
@@ -76,7 +79,8 @@ const shortName = (pkg: WorkspacePackage): string =>
 
 /**
  * A server entry point: an app or server listens (`app.listen`, `server.listen`, Hono's
- * `serve()`), or a queue is consumed.
+ * `serve()`, a NestJS microservice's `listen`/`listenAsync` or a hybrid app's
+ * `startAllMicroservices`), or a queue is consumed.
  */
 function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
   const facts = collectFileFacts(unit, symbols, false);
@@ -95,7 +99,7 @@ function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
         ? callee.text
         : undefined;
     if (name === undefined) return;
-    if (framework && (name === 'serve' || name === 'listen')) found = true;
+    if (framework && SERVE_METHODS.has(name)) found = true;
     if (queue && (CONSUME_METHODS.has(name) || name === 'run')) found = true;
   });
   return found;
