@@ -10,6 +10,7 @@ import {
   handlerSummaries,
   routeName,
   listed,
+  noAuthenticatedApi,
   sitesOf,
   usesTessera,
   withServer,
@@ -73,7 +74,9 @@ function failSecure(
   const found = extra?.(model);
   if (found !== undefined) return found;
   if (!hasAccessCheck(model)) {
-    return outcome('FAIL', wording.noCheck, evidenceOf(model.serverSites));
+    return (
+      noAuthenticatedApi(model) ?? outcome('FAIL', wording.noCheck, evidenceOf(model.serverSites))
+    );
   }
   return outcome(
     'PASS',

@@ -78,12 +78,40 @@ export function withServer(ctx: AuditContext): { model: InboundModel; na: Outcom
   };
 }
 
-/** Routes that need authentication: everything but probes. */
+/** Routes that need authentication: all but those public by nature (probes, sign-in, JWKS…). */
 export function guardedRoutes(model: InboundModel): RouteView[] {
-  return model.routes.filter((r) => !r.health);
+  return model.routes.filter((r) => r.publicByNature === undefined);
 }
 
-/** Routes reachable without authentication (probes excepted). */
+/** Routes public by nature (sign-in, token, probes, metrics, well-known documents). */
+export function publicRoutes(model: InboundModel): RouteView[] {
+  return model.routes.filter((r) => r.publicByNature !== undefined);
+}
+
+/** For a sentence: "public by nature: POST /auth/login (authentication endpoint), GET /health (health probe)". */
+export function publicNote(model: InboundModel): string {
+  const named = publicRoutes(model).map(
+    (r) => `${r.route.method} ${r.path ?? '(dynamic path)'} (${r.publicByNature?.reason ?? ''})`,
+  );
+  return named.length === 0 ? '' : `public by nature: ${listed(named, 4)}`;
+}
+
+/**
+ * N/A when every route the service serves is public by nature: there is no authenticated HTTP
+ * API to judge (a worker whose only listener answers probes and metrics).
+ */
+export function noAuthenticatedApi(model: InboundModel): Outcome | undefined {
+  if (model.routes.length === 0 || guardedRoutes(model).length > 0 || usesTessera(model)) {
+    return undefined;
+  }
+  return outcome(
+    'N/A',
+    `The service has no authenticated HTTP API: its only routes are ${publicNote(model)}.`,
+    evidenceOf(publicRoutes(model).map((r) => r.route.site)),
+  );
+}
+
+/** Routes reachable without authentication (those public by nature excepted). */
 export function openRoutes(model: InboundModel): RouteView[] {
   return guardedRoutes(model).filter((r) => r.markedPublic || !authenticates(r.protection.level));
 }

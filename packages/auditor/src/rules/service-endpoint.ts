@@ -16,7 +16,10 @@ import {
   logsCorrelation,
   onRefusalOnly,
   logsIdentity,
+  noAuthenticatedApi,
   openRoutes,
+  publicNote,
+  publicRoutes,
   requestHookSummaries,
   requestLoggingDisabled,
   routeName,
@@ -29,8 +32,8 @@ import {
 import type { JwtVerifier } from '../analysis/inbound/jwt.ts';
 import type { InboundModel, RouteView } from '../analysis/inbound/model.ts';
 import { rateLimiters } from '../analysis/inbound/rate-limit.ts';
+import { publicPath } from '../analysis/inbound/public-routes.ts';
 import {
-  HEALTH_PATH,
   MUTATING_METHODS,
   SCOPE_NAME,
   TENANT_HEADER,
@@ -76,7 +79,7 @@ function se1(ctx: AuditContext): Outcome {
   if (policyPublic.length > 0) {
     return outcome(
       'FAIL',
-      `The Tessera policy makes ${listed(policyPublic.map((r) => `${r.service}: ${r.method} ${r.path}`))} public; only health checks should be.`,
+      `The Tessera policy makes ${listed(policyPublic.map((r) => `${r.service}: ${r.method} ${r.path}`))} public; only routes public by nature (sign-in, probes, metrics, well-known documents) should be.`,
       policyPublic.map((r) => r.evidence).slice(0, 10),
     );
   }
@@ -94,22 +97,33 @@ function se1(ctx: AuditContext): Outcome {
       evidenceOf(model.serverSites),
     );
   }
-  const deciding = guardedRoutes(model).flatMap((r) => r.protection.deciding.map((d) => d.site));
+  const guarded = guardedRoutes(model);
+  const deciding = guarded.flatMap((r) => r.protection.deciding.map((d) => d.site));
+  const publicSites = publicRoutes(model).map((r) => r.route.site);
+  const note = publicNote(model);
+  if (guarded.length === 0) {
+    return outcome(
+      'PASS',
+      `The only routes are ${note}; none of them needs a credential.`,
+      evidenceOf(publicSites),
+    );
+  }
   const assumed = model.routes.some((r) => r.protection.assumed);
-  const probes = model.routes.filter((r) => r.health).length;
   return outcome(
     'PASS',
-    `All ${String(guardedRoutes(model).length)} routes run ${describeLevels(model)} before their handlers${
-      probes > 0 ? `; ${String(probes)} health-check route(s) are left open` : ''
+    `All ${String(guarded.length)} routes run ${describeLevels(model)} before their handlers${
+      note === '' ? '' : `; left open as ${note}`
     }${assumed ? ', assuming the plugins not registered in the code are registered on the app' : ''}.`,
-    evidenceOf(deciding, 5),
+    [...evidenceOf(deciding, 5), ...evidenceOf(publicSites, 5)],
   );
 }
 
-/** Tessera policy routes marked public that are not probes. */
+/** Tessera policy routes marked public that are not public by nature. */
 function publicPolicyRoutes(model: InboundModel) {
   return model.tessera.flatMap((t) =>
-    (t.policy?.routes ?? []).filter((r) => r.access === 'public' && !HEALTH_PATH.test(r.path)),
+    (t.policy?.routes ?? []).filter(
+      (r) => r.access === 'public' && !publicPath(r.method.toUpperCase(), r.path),
+    ),
   );
 }
 
@@ -183,10 +197,13 @@ function se2(ctx: AuditContext): Outcome {
 }
 
 function noRoutes(model: InboundModel): Outcome {
-  return outcome(
-    'N/A',
-    'No routes other than health checks were found in the code.',
-    evidenceOf(model.serverSites),
+  return (
+    noAuthenticatedApi(model) ??
+    outcome(
+      'N/A',
+      'No routes other than those public by nature were found in the code.',
+      evidenceOf(model.serverSites),
+    )
   );
 }
 
@@ -329,6 +346,8 @@ function tokenBaseline(model: InboundModel, sentence: (by: string) => string): O
 }
 
 function noSignedTokens(model: InboundModel): Outcome {
+  const noApi = noAuthenticatedApi(model);
+  if (noApi !== undefined) return noApi;
   const secrets = model.authSummaries.flatMap((a) => [
     ...a.summary.secretComparisons,
     ...a.summary.constantTime,
@@ -493,6 +512,8 @@ function se8(ctx: AuditContext): Outcome {
       evidenceOf(model.tessera.map((t) => t.site)),
     );
   }
+  const noApi = noAuthenticatedApi(model);
+  if (noApi !== undefined) return noApi;
   const stripped = strippedHeaders(model).headers;
   const headerIdentity = sitesOf(model, (f) => f.headerReads).filter(
     (h) =>
@@ -705,6 +726,8 @@ function se11(ctx: AuditContext): Outcome {
   }
   const rejecting = model.authSummaries.filter((a) => a.summary.rejections.length > 0);
   if (rejecting.length === 0) {
+    const noApi = noAuthenticatedApi(model);
+    if (noApi !== undefined) return noApi;
     return outcome(
       'FAIL',
       'Nothing refuses requests with 401/403, so no unauthorised attempt is recorded.',
@@ -771,11 +794,14 @@ function se12(ctx: AuditContext): Outcome {
     );
   }
   const global = routes.every((r) => r.protection.via === 'global');
+  const note = publicNote(model);
   return outcome(
     global ? 'PASS' : 'PARTIAL',
-    global
-      ? 'Every request passes an app-wide authentication hook that refuses by default.'
-      : 'Every route is protected today, but by per-route checks: a new route is open unless it adds one.',
+    `${
+      global
+        ? 'Every request passes an app-wide authentication hook that refuses by default'
+        : 'Every route is protected today, but by per-route checks: a new route is open unless it adds one'
+    }${note === '' ? '' : ` (${note})`}.`,
     evidenceOf(
       routes.flatMap((r) => r.protection.deciding.map((d) => d.site)),
       5,
@@ -933,7 +959,8 @@ function se15(ctx: AuditContext): Outcome {
 function se16(ctx: AuditContext): Outcome {
   const { model, na } = withServer(ctx);
   if (na !== undefined) return na;
-  const mutating = guardedRoutes(model).filter((r) =>
+  // Sign-up and sign-in change accounts: public by nature, still operations to record.
+  const mutating = model.routes.filter((r) =>
     r.route.method.split(',').some((m) => MUTATING_METHODS.has(m)),
   );
   if (mutating.length === 0) {
@@ -1137,6 +1164,8 @@ function se21(ctx: AuditContext): Outcome {
 function se22(ctx: AuditContext): Outcome {
   const { model, na } = withServer(ctx);
   if (na !== undefined) return na;
+  const noApi = noAuthenticatedApi(model);
+  if (noApi !== undefined) return noApi;
   const handlers = model.graph.errorHandlers;
   const logging = handlers.filter((h) =>
     h.targets.some((t) => t.kind === 'function' && model.index.summary(t.facts).logs.length > 0),
@@ -1191,6 +1220,8 @@ function se23(ctx: AuditContext): Outcome {
       evidenceOf(tesseraOn.map((t) => t.site)),
     );
   }
+  const noApi = noAuthenticatedApi(model);
+  if (noApi !== undefined) return noApi;
   const limiters = rateLimiters(ctx, model);
   const perCaller = limiters.filter((l) => l.perCaller);
   if (perCaller.length > 0) {

@@ -15,15 +15,18 @@ import { FunctionIndex, type Summary, type Target } from './functions.ts';
 import { collectVerifiers, type JwtVerifier } from './jwt.ts';
 import { buildScopes, markedPublic, type Route, type ScopeGraph } from './scopes.ts';
 import { readTesseraUses, type TesseraUse } from './tessera.ts';
-import { HEALTH_PATH, PROXY_MODULES } from './vocabulary.ts';
+import { publicByNature, type PublicByNature } from './public-routes.ts';
+import { PROXY_MODULES } from './vocabulary.ts';
 
 export interface RouteView {
   readonly route: Route;
   /** Full path with plugin and router prefixes, when static. */
   readonly path: string | undefined;
   readonly protection: Protection;
-  /** A probe path (`/health`, `/ready`, …) conventionally left open. */
+  /** A probe or metrics path (`/health`, `/ready`, `/metrics`, …) conventionally left open. */
   readonly health: boolean;
+  /** Why the route needs no credential (sign-in, probe, JWKS…), when it is public by nature. */
+  readonly publicByNature: PublicByNature | undefined;
   /** Route config says it needs no authentication (`config: { public: true }`). */
   readonly markedPublic: boolean;
 }
@@ -111,11 +114,13 @@ function analyseInbound(ctx: AuditContext): InboundModel {
   const coverage = new Coverage(index);
   const routes: RouteView[] = graph.routes.map((route) => {
     const path = coverage.fullPath(route);
+    const open = publicByNature(route, path, index);
     return {
       route,
       path,
       protection: coverage.protection(route),
-      health: path !== undefined && HEALTH_PATH.test(path),
+      health: open?.kind === 'probe' || open?.kind === 'metrics',
+      publicByNature: open,
       markedPublic: markedPublic(route),
     };
   });

@@ -1,6 +1,7 @@
 /**
  * Names the inbound analysis recognises beyond the shared vocabulary in `../names.ts`: HTTP
- * framework methods, logger methods, JWT claims, health-check paths and proxy libraries.
+ * framework methods, logger methods, JWT claims and proxy libraries (public-by-nature paths are
+ * in `public-routes.ts`).
  */
 
 /** Route-registering methods shared by Fastify and Express instances. */
@@ -61,10 +62,6 @@ export const USER_LOG_FIELD = /^(user_?id|userid|uid|user|username|user_?name)$/
 /** Log fields that carry a correlation or trace id (SE14). */
 export const CORRELATION_LOG_FIELD =
   /^(correlation_?id|correlationid|request_?id|requestid|req_?id|reqid|trace_?id|traceid|traceparent|x-correlation-id|x-request-id|span_?id)$/i;
-
-/** Paths that are conventionally left unauthenticated for probes. */
-export const HEALTH_PATH =
-  /^\/?(api\/)?(v\d+\/)?(health(z|check|-check)?|ready(z)?|readiness|live(z|ness)?|alive|ping|status|metrics|_health|__health|heartbeat)(\/(live|ready|liveness|readiness))?\/?$/i;
 
 /** Identity claims that name the caller in a verified token (SE8, SV9). */
 export const IDENTITY_CLAIMS: ReadonlySet<string> = new Set([
