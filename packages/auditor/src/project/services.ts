@@ -8,7 +8,7 @@ import { forEachNode } from '../ast/syntax.ts';
 import { SymbolTable } from '../ast/symbols.ts';
 import { isTestPath } from '../analysis/inbound/ast.ts';
 import { collectFileFacts } from '../analysis/inbound/facts.ts';
-import { UNMODELLED_FRAMEWORKS } from '../analysis/inbound/vocabulary.ts';
+import { SERVER_FRAMEWORK_MODULES } from '../analysis/inbound/vocabulary.ts';
 import { packageDependencies, type Project, type SourceUnit, type TextFile } from './load.ts';
 import type { WorkspacePackage } from './workspace.ts';
 
@@ -86,7 +86,7 @@ function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
   const facts = collectFileFacts(unit, symbols, false);
   if (facts.apiCalls.some((call) => call.method === 'listen')) return true;
   const imports = [...symbols.importsOf(unit).values()].map((b) => b.module);
-  const framework = imports.some((m) => UNMODELLED_FRAMEWORKS.has(m) || m === '@hono/node-server');
+  const framework = imports.some((m) => SERVER_FRAMEWORK_MODULES.has(m));
   const queue = imports.some((m) => QUEUE_MODULE.test(m));
   if (!framework && !queue) return false;
   let found = false;

@@ -1,7 +1,8 @@
 /** What protects each route: the hooks that run before it, and how strong they are. */
 import type { Site } from './facts.ts';
 import type { FunctionIndex, Summary, Target } from './functions.ts';
-import type { ChildLink, HookUse, Route, Scope, ScopeEvent } from './scopes.ts';
+import { exempts } from './adapters/index.ts';
+import type { ChildLink, Framework, HookUse, Route, Scope, ScopeEvent } from './scopes.ts';
 import { AUTH_FUNCTION_NAME } from './vocabulary.ts';
 
 /**
@@ -56,6 +57,8 @@ const CRYPTO_KINDS = new Set([
   'fast-jwt',
   'fastify-jwt',
   'express-jwt',
+  'koa-jwt',
+  'hono-jwt',
   'tessera',
   'jwt',
   'peer-cert',
@@ -152,9 +155,9 @@ export class Coverage {
           : this.middlewareBefore(
               flat,
               flat.findIndex((e) => e.kind === 'route' && e.route === route),
-              route.path,
+              { path: route.path, method: route.method, framework: host.framework },
             );
-      for (const up of this.upward(host, route.path, 0)) {
+      for (const up of this.upward(host, route.path, route.method, 0)) {
         results.push({ hooks: [...local, ...up.hooks], assumed: up.assumed });
         if (results.length >= 16) return results;
       }
@@ -180,6 +183,7 @@ export class Coverage {
   private upward(
     scope: Scope,
     path: string | undefined,
+    method: string,
     depth: number,
   ): { hooks: HookUse[]; assumed: boolean }[] {
     if (depth > 12 || scope.parents.length === 0) return [{ hooks: [], assumed: false }];
@@ -193,8 +197,12 @@ export class Coverage {
         const visible =
           host.framework === 'fastify'
             ? this.visibleToChild(flat, at, link)
-            : this.middlewareBefore(flat, at, childPath);
-        for (const up of this.upward(host, childPath, depth + 1)) {
+            : this.middlewareBefore(flat, at, {
+                path: childPath,
+                method,
+                framework: host.framework,
+              });
+        for (const up of this.upward(host, childPath, method, depth + 1)) {
           out.push({ hooks: [...visible, ...up.hooks], assumed: up.assumed || link.assumed });
           if (out.length >= 16) return out;
         }
@@ -278,15 +286,30 @@ export class Coverage {
     return visible;
   }
 
-  /** Express: middleware registered before position `at` whose path prefix matches. */
-  private middlewareBefore(flat: readonly Flat[], at: number, path: string | undefined): HookUse[] {
+  /**
+   * Express, Koa, Hono: middleware registered before position `at` whose path matches the route
+   * and that does not skip it (`unless`).
+   */
+  private middlewareBefore(
+    flat: readonly Flat[],
+    at: number,
+    route: { path: string | undefined; method: string; framework: Framework },
+  ): HookUse[] {
     const hooks: HookUse[] = [];
     const end = at < 0 ? flat.length : at;
+    const { path } = route;
     for (let i = 0; i < end; i++) {
       const event = flat[i];
       if (event?.kind !== 'hook') continue;
-      const prefix = event.hook.prefix;
-      if (prefix === undefined || path === undefined || pathUnder(path, prefix)) {
+      const { prefix, unless } = event.hook;
+      if (unless !== undefined && exempts(unless, path, route.method)) continue;
+      if (
+        prefix === undefined ||
+        path === undefined ||
+        (route.framework === 'hono' && !prefix.endsWith('*')
+          ? samePath(path, prefix)
+          : pathUnder(path, prefix))
+      ) {
         hooks.push(event.hook);
       }
     }
@@ -322,8 +345,15 @@ function joinPath(prefix: string, path: string): string {
   return path.startsWith('/') ? left + path : `${left}/${path}`;
 }
 
+/** Is `path` at or below `prefix` (`/api`, `/api/`, or Hono's and Express's `/api/*`)? */
 function pathUnder(path: string, prefix: string): boolean {
-  if (prefix === '/' || prefix === '' || prefix === '*') return true;
-  const clean = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const clean = prefix.replace(/\*$/, '').replace(/\/$/, '');
+  if (clean === '') return true;
   return path === clean || path.startsWith(`${clean}/`);
+}
+
+/** Hono: a middleware path without `*` matches that path only. */
+function samePath(path: string, pattern: string): boolean {
+  const trim = (p: string): string => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
+  return trim(path) === trim(pattern);
 }

@@ -37,6 +37,7 @@ import {
   someNode,
   type FunctionNode,
 } from './ast.ts';
+import { adapterCreation, honoServeTls, type AdapterCreationKind } from './adapters/index.ts';
 import {
   CENTRAL_LOG_TARGET,
   CONSTANT_TIME_MODULES,
@@ -65,6 +66,8 @@ export type VerificationKind =
   | 'fast-jwt'
   | 'fastify-jwt'
   | 'express-jwt'
+  | 'koa-jwt'
+  | 'hono-jwt'
   | 'passport'
   | 'tessera'
   | 'jwt'
@@ -76,7 +79,8 @@ export interface Verification extends Site {
   readonly kind: VerificationKind;
 }
 
-export type DecodeKind = 'jsonwebtoken' | 'jose' | 'fast-jwt' | 'fastify-jwt' | 'manual';
+export type DecodeKind =
+  'jsonwebtoken' | 'jose' | 'fast-jwt' | 'fastify-jwt' | 'hono-jwt' | 'manual';
 
 export interface Decode extends Site {
   readonly kind: DecodeKind;
@@ -125,6 +129,9 @@ export interface JwtConfigSite extends Site {
     | 'fast-jwt'
     | 'fastify-jwt-call'
     | 'express-jwt'
+    | 'koa-jwt'
+    | 'hono-jwt'
+    | 'hono-jwt-verify'
     | 'passport-jwt'
     | 'tessera-core';
   readonly call: ts.CallExpression | ts.NewExpression;
@@ -138,11 +145,12 @@ export interface ApiCall extends Site {
   readonly owner: FunctionFacts;
 }
 
-export type CreationKind = 'fastify' | 'express' | 'router' | 'node-http' | 'node-https';
+export type CreationKind =
+  'fastify' | 'express' | 'router' | 'node-http' | 'node-https' | AdapterCreationKind;
 
-/** `fastify()`, `express()`, `Router()`, `http.createServer()`. */
+/** `fastify()`, `express()`, `Router()`, `http.createServer()`, `new Koa()`, `new Hono()`. */
 export interface Creation extends Site {
-  readonly node: ts.CallExpression;
+  readonly node: ts.CallExpression | ts.NewExpression;
   readonly kind: CreationKind;
 }
 
@@ -235,12 +243,18 @@ const API_METHODS = new Set([
   'setNotFoundHandler',
   'after',
   'listen',
+  'onError',
 ]);
 
 const RESPONSE_ROOT = /^(res|response|resp|reply|upstream\w*|result|axiosResponse)$/;
 const ERROR_NAME = /^(e|err|error|ex|exception|cause|reason)$/i;
 const ALLOW_CALLBACK = /^(next|done|cb|callback|proceed)$/;
 const REJECT_STATUS = new Set([401, 403, 407]);
+const HEADERS_OBJECT = /^(headers|header)$/;
+/** A response status assignment: `res.statusCode = 401`, Koa's `ctx.status = 401`. */
+const STATUS_PROPERTY = /^(statusCode|status)$/;
+/** Hono's `c.json(body, 401)`, `c.text('…', 403)`: a response with its status second. */
+const RESPOND_WITH_STATUS = /^(json|text|body|html|newResponse)$/;
 const REJECT_NAME = /^(unauthori[sz]ed|forbidden|Unauthori[sz]ed|Forbidden|denied|deny|reject)$/;
 const CLAIM_NAMES = new Set([
   ...IDENTITY_CLAIMS,
@@ -260,6 +274,8 @@ const CLAIM_NAMES = new Set([
   'permissions',
   'roles',
 ]);
+/** `hono/jwt` (and the `Jwt` helper under `hono/utils/jwt`): middleware, verify, decode. */
+const HONO_JWT_MODULES: ReadonlySet<string> = new Set(['hono/jwt', 'hono/utils/jwt']);
 const AUTH_FLAG =
   /^(skip_?auth|disable_?auth|auth_?disabled|no_?auth|bypass_?auth|auth_?enabled)$/i;
 
@@ -334,10 +350,11 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
   /** The header a request-header read names, if `node` is one. */
   const headerRead = (node: ts.Node): string | undefined => {
     if (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node)) {
-      if (lastName(node.expression) !== 'headers') return undefined;
+      // `ctx.header` is Koa's alias of `ctx.headers`.
+      if (!HEADERS_OBJECT.test(lastName(node.expression) ?? '')) return undefined;
       const chain = accessChain(node);
       if (chain === undefined || chain.length < 3) return undefined;
-      if (chain[chain.length - 2] !== 'headers') return undefined;
+      if (!HEADERS_OBJECT.test(chain[chain.length - 2] ?? '')) return undefined;
       if (RESPONSE_ROOT.test(chain[0] ?? '')) return undefined;
       const name = chain[chain.length - 1];
       return name?.toLowerCase();
@@ -511,7 +528,8 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
         }
       } else if (ts.isReturnStatement(node)) {
         if (node.expression === undefined) {
-          if (fn.isAsync) allowed = true;
+          // A middleware given `next` passes only by calling it (Koa, Hono, async Express).
+          if (fn.isAsync && !takesNext(fn)) allowed = true;
         } else if (unwrap(node.expression).kind === ts.SyntaxKind.TrueKeyword) {
           allowed = true;
         }
@@ -543,7 +561,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       } else if (
         ts.isBinaryExpression(node) &&
         node.operatorToken.kind === ts.SyntaxKind.EqualsToken &&
-        lastName(node.left) === 'statusCode' &&
+        STATUS_PROPERTY.test(lastName(node.left) ?? '') &&
         REJECT_STATUS.has(numericValue(node.right) ?? 0)
       ) {
         refused = true;
@@ -571,6 +589,14 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       return /UNAUTHORI[SZ]ED|FORBIDDEN/i.test(lastName(first) ?? '');
     }
     if (REJECT_NAME.test(name)) return true;
+    // Koa's `ctx.throw(401)` and `ctx.assert(user, 403)`.
+    if (name === 'throw' || name === 'assert') {
+      return call.arguments.some((a) => REJECT_STATUS.has(numericValue(a) ?? 0));
+    }
+    const second = call.arguments[1];
+    if (RESPOND_WITH_STATUS.test(name) && second !== undefined) {
+      if (REJECT_STATUS.has(numericValue(second) ?? 0)) return true;
+    }
     if (ts.isIdentifier(call.expression) && ALLOW_CALLBACK.test(name)) {
       return first !== undefined && !isNullish(first);
     }
@@ -721,6 +747,23 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       creations.push({ ...site(call), node: call, kind: 'express' });
     } else if (module === 'express' && member === 'Router') {
       creations.push({ ...site(call), node: call, kind: 'router' });
+    } else if (ref !== undefined && adapterCreation(ref) === 'koa-router') {
+      // koa-router also builds a router when called without `new`.
+      creations.push({ ...site(call), node: call, kind: 'koa-router' });
+    } else if (module === '@hono/node-server' && member === 'serve') {
+      const secure = honoServeTls(symbols, unit, call);
+      creations.push({ ...site(call), node: call, kind: secure ? 'node-https' : 'node-http' });
+    } else if (module === 'koa-jwt') {
+      fn.verifications.push({ ...site(call), kind: 'koa-jwt' });
+      jwtConfigs.push({ ...site(call), library: 'koa-jwt', call });
+    } else if (HONO_JWT_MODULES.has(module ?? '') && member === 'jwt') {
+      fn.verifications.push({ ...site(call), kind: 'hono-jwt' });
+      jwtConfigs.push({ ...site(call), library: 'hono-jwt', call });
+    } else if (HONO_JWT_MODULES.has(module ?? '') && member === 'verify') {
+      fn.verifications.push({ ...site(call), kind: 'hono-jwt' });
+      jwtConfigs.push({ ...site(call), library: 'hono-jwt-verify', call });
+    } else if (HONO_JWT_MODULES.has(module ?? '') && member === 'decode') {
+      fn.decodes.push({ ...site(call), kind: 'hono-jwt' });
     } else if (
       (module === 'http' || module === 'https' || module === 'http2' || module === 'tls') &&
       (member === 'createServer' || member === 'createSecureServer')
@@ -923,6 +966,9 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
 
   const onNew = (expression: ts.NewExpression): void => {
     const ref = moduleOf(expression.expression);
+    const created = ref === undefined ? undefined : adapterCreation(ref);
+    if (created !== undefined)
+      creations.push({ ...site(expression), node: expression, kind: created });
     if (ref?.module === 'passport-jwt') {
       jwtConfigs.push({ ...site(expression), library: 'passport-jwt', call: expression });
     }
@@ -969,7 +1015,10 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     const kind = node.operatorToken.kind;
     if (kind === ts.SyntaxKind.EqualsToken) {
       const left = unwrap(node.left);
-      if (lastName(left) === 'statusCode' && REJECT_STATUS.has(numericValue(node.right) ?? 0)) {
+      if (
+        STATUS_PROPERTY.test(lastName(left) ?? '') &&
+        REJECT_STATUS.has(numericValue(node.right) ?? 0)
+      ) {
         fn.rejections.push(site(node));
       }
       const leftChain = accessChain(left);
@@ -1369,4 +1418,10 @@ function isNullish(expression: ts.Expression): boolean {
   return (
     node.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(node) && node.text === 'undefined')
   );
+}
+
+/** Does a function take a `next` callback (Koa, Hono and Express middleware)? */
+function takesNext(fn: FunctionFacts): boolean {
+  if (ts.isSourceFile(fn.node)) return false;
+  return fn.node.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === 'next');
 }

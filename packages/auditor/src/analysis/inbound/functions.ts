@@ -7,6 +7,7 @@ import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { propertyNameText, unwrap } from '../../ast/syntax.ts';
 import { isProjectImport, type Project, type SourceUnit } from '../../project/load.ts';
+import { koaJwtPassthrough } from './adapters/index.ts';
 import { calleeName, calleeReceiver, isFunctionNode, lastName, namesUnder } from './ast.ts';
 import type {
   ClaimRead,
@@ -22,7 +23,8 @@ import type {
 } from './facts.ts';
 
 /** Libraries that are authentication middleware by themselves. */
-export type AuthLibrary = 'tessera' | 'passport' | 'express-jwt' | 'bearer-auth' | 'basic-auth';
+export type AuthLibrary =
+  'tessera' | 'passport' | 'express-jwt' | 'koa-jwt' | 'hono-jwt' | 'bearer-auth' | 'basic-auth';
 
 /** What a hook, middleware or handler expression runs. */
 export type Target =
@@ -58,6 +60,11 @@ const LIBRARY_MODULES: ReadonlyMap<string, AuthLibrary> = new Map([
   ['@fastify/basic-auth', 'basic-auth'],
   ['fastify-basic-auth', 'basic-auth'],
   ['express-basic-auth', 'basic-auth'],
+  ['koa-jwt', 'koa-jwt'],
+  ['koa-basic-auth', 'basic-auth'],
+  ['hono/jwt', 'hono-jwt'],
+  ['hono/bearer-auth', 'bearer-auth'],
+  ['hono/basic-auth', 'basic-auth'],
 ]);
 
 const MAX_DEPTH = 8;
@@ -273,6 +280,8 @@ export class FunctionIndex {
       found.push({ kind: 'library', library: 'passport', site });
       return;
     }
+    // koa-jwt with `passthrough: true` verifies a token when there is one but requires none.
+    if (ref?.module === 'koa-jwt' && koaJwtPassthrough(this.symbols, unit, node)) return;
     if (ref !== undefined && LIBRARY_MODULES.has(ref.module)) {
       found.push({ kind: 'library', library: LIBRARY_MODULES.get(ref.module) ?? 'passport', site });
       return;
@@ -288,7 +297,8 @@ export class FunctionIndex {
     }
     const name = calleeName(node);
     const receiver = calleeReceiver(node);
-    if (name === 'bind' && receiver !== undefined) {
+    // `jwt({ … }).unless({ path })`: the middleware itself (the skipped paths are read by the scopes).
+    if ((name === 'bind' || name === 'unless') && receiver !== undefined) {
       next(unit, receiver);
       return;
     }

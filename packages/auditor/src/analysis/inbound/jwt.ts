@@ -145,6 +145,15 @@ export function collectVerifiers(
       : undefined;
   };
 
+  /** `exp: false` in Hono's verification options switches the expiry check off. */
+  const exemptFlag = (value: Prop | undefined): Site | undefined => {
+    if (value === undefined) return undefined;
+    const resolved = symbols.finalValue(value.unit, value.expression);
+    return booleanValue(resolved.expression) === false
+      ? { unit: value.unit, node: value.expression }
+      : undefined;
+  };
+
   const ownerOf = (unit: SourceUnit, node: ts.Node): FunctionFacts | undefined => {
     for (let current = node.parent; !ts.isSourceFile(current); current = current.parent) {
       if (isFunctionNode(current)) return index.factsOf(unit, current);
@@ -273,16 +282,49 @@ export function collectVerifiers(
           );
           break;
         }
+        case 'koa-jwt':
         case 'express-jwt': {
           const options = objectOf(unit, args[0]);
           const secret = prop(options, 'secret');
           verifiers.push(
             make(
               site,
-              'express-jwt',
+              config.library,
               options,
               keySource(secret?.unit ?? unit, secret?.expression, site),
               JSONWEBTOKEN,
+            ),
+          );
+          break;
+        }
+        case 'hono-jwt':
+        case 'hono-jwt-verify': {
+          // Middleware `jwt({ secret, alg, verification })`; `verify(token, secret, alg | options)`.
+          const middleware = config.library === 'hono-jwt';
+          const options = middleware ? objectOf(unit, args[0]) : objectOf(unit, args[2]);
+          const secret = middleware ? prop(options, 'secret') : { unit, expression: args[1] };
+          const alg = middleware || options !== undefined ? prop(options, 'alg') : undefined;
+          const algProp =
+            alg ??
+            (middleware || args[2] === undefined ? undefined : { unit, expression: args[2] });
+          const nested = prop(options, 'verification');
+          const claims = nested === undefined ? options : objectOf(nested.unit, nested.expression);
+          verifiers.push(
+            make(
+              site,
+              'hono/jwt',
+              undefined,
+              keySource(secret?.unit ?? unit, secret?.expression, site),
+              JSONWEBTOKEN,
+              {
+                // Hono accepts one algorithm, HS256 unless `alg` says otherwise.
+                algorithms: strings(algProp) ?? ['HS256'],
+                algorithmsSite:
+                  algProp === undefined ? site : { unit: algProp.unit, node: algProp.expression },
+                issuer: present(prop(claims, 'iss')),
+                audience: present(prop(claims, 'aud')),
+                ignoreExpiration: exemptFlag(prop(claims, 'exp')),
+              },
             ),
           );
           break;

@@ -157,7 +157,7 @@ function analyseInbound(ctx: AuditContext): InboundModel {
   for (const creation of graph.creations) {
     if (creation.kind === 'node-https') tlsServers.push(creation);
     if (creation.kind !== 'fastify') continue;
-    const first = creation.node.arguments[0];
+    const first = creation.node.arguments?.[0];
     if (first === undefined) continue;
     const value = symbols.finalValue(creation.unit, first);
     const options = unwrap(value.expression);

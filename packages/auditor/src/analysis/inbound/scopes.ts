@@ -7,7 +7,7 @@
  * not reach the parent or siblings. `fastify-plugin` (and Tessera, which uses it) adds the
  * hooks to the registering instance instead.
  * Express: middleware applies to the routes registered after it, on the same app or router, and
- * to routers mounted after it.
+ * to routers mounted after it. Koa and Hono order middleware the same way (see `./adapters/`).
  */
 import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
@@ -16,9 +16,16 @@ import { isProjectImport, type SourceUnit } from '../../project/load.ts';
 import { calleeName, calleeReceiver, isFunctionNode, type FunctionNode } from './ast.ts';
 import type { ApiCall, Creation, FileFacts, FunctionFacts, Site } from './facts.ts';
 import type { FunctionIndex, Target } from './functions.ts';
+import {
+  honoBasePath,
+  koaMount,
+  koaRouterPrefix,
+  unlessExemption,
+  type Exemption,
+} from './adapters/index.ts';
 import { AUTH_HOOK_NAMES, PROXY_MODULES, ROUTE_METHODS } from './vocabulary.ts';
 
-export type Framework = 'fastify' | 'express' | 'node';
+export type Framework = 'fastify' | 'express' | 'koa' | 'hono' | 'node';
 
 /** A hook or middleware attached somewhere, with what it runs. */
 export interface HookUse {
@@ -26,8 +33,10 @@ export interface HookUse {
   /** `onRequest`, `preHandler`, … for Fastify; `middleware` for Express; `tessera` for the plugin. */
   readonly hook: string;
   readonly targets: readonly Target[];
-  /** Express path prefix of `app.use('/admin', auth)`. */
+  /** Express path prefix of `app.use('/admin', auth)` (Hono: `app.use('/admin/*', auth)`). */
   readonly prefix: string | undefined;
+  /** Paths the middleware skips (`jwt(…).unless({ path })`). */
+  readonly unless?: Exemption | undefined;
 }
 
 export interface Route {
@@ -102,6 +111,28 @@ export interface ScopeGraph {
   readonly creations: readonly Creation[];
 }
 
+const CREATION_FRAMEWORK: Readonly<
+  Record<Exclude<Creation['kind'], 'node-http' | 'node-https'>, Framework>
+> = {
+  fastify: 'fastify',
+  express: 'express',
+  router: 'express',
+  koa: 'koa',
+  'koa-router': 'koa',
+  hono: 'hono',
+};
+
+/** Calls that return the instance they are called on (or a view of it). */
+const SAME_INSTANCE: ReadonlySet<string> = new Set([
+  'withTypeProvider',
+  'route',
+  'use',
+  'routes',
+  'middleware',
+  'callback',
+  'basePath',
+]);
+
 const PUBLIC_FLAG =
   /^(public|skipAuth|skip_auth|noAuth|no_auth|isPublic|anonymous|unauthenticated)$/;
 
@@ -132,8 +163,15 @@ export function buildScopes(
   const paramScopes = new Map<FunctionFacts, Map<number, Scope>>();
 
   const fileOrder = new Map(files.map((f, i) => [f.unit.path, i]));
+  // A method call is ordered by its name, so `app.use(a).use(b)` puts `a` before `b`.
   const orderKey = (unit: SourceUnit, node: ts.Node): number =>
-    (fileOrder.get(unit.path) ?? 0) * 1e9 + node.getStart(unit.sourceFile);
+    (fileOrder.get(unit.path) ?? 0) * 1e9 +
+    (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)
+      ? node.expression.name
+      : node
+    ).getStart(unit.sourceFile);
+  /** A Koa router's own `prefix` option. */
+  const ownPrefix = new Map<Scope, string>();
 
   const newScope = (kind: Scope['kind'], framework: Framework, origin: Site): Scope => {
     const scope: Scope = {
@@ -154,9 +192,16 @@ export function buildScopes(
       creations.push(creation);
       creationByNode.set(creation.node, creation);
       if (creation.kind === 'node-http' || creation.kind === 'node-https') continue;
-      const framework = creation.kind === 'fastify' ? 'fastify' : 'express';
-      const scope = newScope(creation.kind === 'router' ? 'router' : 'app', framework, creation);
+      const scope = newScope(
+        creation.kind === 'router' || creation.kind === 'koa-router' ? 'router' : 'app',
+        CREATION_FRAMEWORK[creation.kind],
+        creation,
+      );
       byOrigin.set(creation.node, scope);
+      if (creation.kind === 'koa-router') {
+        const prefix = koaRouterPrefix(symbols, creation.unit, creation.node);
+        if (prefix !== undefined) ownPrefix.set(scope, prefix);
+      }
     }
   }
 
@@ -183,6 +228,7 @@ export function buildScopes(
   ): Scope | undefined => {
     if (depth > 8) return undefined;
     const node = unwrap(expression);
+    if (ts.isNewExpression(node)) return byOrigin.get(node);
     if (ts.isCallExpression(node)) {
       const creation = byOrigin.get(node);
       if (creation !== undefined) return creation;
@@ -196,11 +242,12 @@ export function buildScopes(
       }
       const name = calleeName(node);
       const receiver = calleeReceiver(node);
-      // `fastify().withTypeProvider<T>()`, `router.route('/x').get(...)` keep the instance.
+      // `fastify().withTypeProvider<T>()`, `router.route('/x').get(...)` keep the instance;
+      // so do Koa's `router.routes()` and `app.use(a).use(b)`, and Hono's `app.basePath('/api')`.
       if (
         receiver !== undefined &&
         name !== undefined &&
-        (name === 'withTypeProvider' || name === 'route' || ROUTE_METHODS.has(name))
+        (SAME_INSTANCE.has(name) || ROUTE_METHODS.has(name))
       ) {
         return originScope(unit, receiver, depth + 1);
       }
@@ -315,10 +362,18 @@ export function buildScopes(
       readOptions(first);
     } else {
       const base = expressRouteBase(node);
-      const pathArg = base?.path ?? args[0];
+      // koa-router's named routes: `router.get('item', '/items/:id', handler)`.
+      const named =
+        base === undefined &&
+        args.length >= 3 &&
+        staticText(unit, args[1])?.startsWith('/') === true
+          ? 1
+          : 0;
+      const pathArg = base?.path ?? args[named];
       if (base === undefined && args.length < 2) return;
       path = staticText(unit, pathArg);
-      const rest = base === undefined ? args.slice(1) : args;
+      if (path !== undefined) path = joinPath(instancePrefix(scope, unit, call.receiver), path);
+      const rest = base === undefined ? args.slice(1 + named) : args;
       const last = rest[rest.length - 1];
       if (path === undefined) {
         if (last === undefined || !isFunctionNode(unwrap(last))) return;
@@ -350,9 +405,10 @@ export function buildScopes(
       routeHooks,
       config,
     };
-    // `app.all('*', auth)` in Express is middleware for what follows.
+    // `app.all('*', auth)` in Express (and Koa, Hono) is middleware for what follows.
     if (
-      scope.framework === 'express' &&
+      scope.framework !== 'fastify' &&
+      scope.framework !== 'node' &&
       method === 'ALL' &&
       (path === '*' || path === '/*' || path === '(.*)')
     ) {
@@ -468,29 +524,27 @@ export function buildScopes(
         return;
       }
       case 'use': {
-        let prefix: string | undefined;
+        const base = instancePrefix(scope, unit, call.receiver);
+        let prefix: string | undefined = base === '' ? undefined : base;
         for (const [i, arg] of args.entries()) {
           const text = i === 0 ? staticText(unit, arg) : undefined;
           if (text !== undefined) {
-            prefix = text;
+            prefix = joinPath(base, text);
             continue;
           }
-          const child = originScope(unit, arg);
+          // koa-mount: `app.use(mount('/admin', admin))` mounts an app or middleware under a prefix.
+          const mount = koaMount(symbols, unit, arg);
+          const mounted = mount?.mounted ?? arg;
+          const at = mount === undefined ? prefix : joinPath(prefix ?? '', mount.prefix);
+          const child = originScope(unit, mounted);
           if (child !== undefined && child !== scope) {
-            const link: ChildLink = {
-              parent: scope,
-              child,
-              site: call,
-              escape: false,
-              awaited: false,
-              prefix: prefix ?? '',
-              assumed: false,
-            };
-            child.parents.push(link);
-            scope.events.push({ kind: 'child', link, key: key + i / 100 });
+            linkChild(scope, child, call, at ?? '', key + i / 100);
             continue;
           }
-          const hook = hookUse(unit, arg, 'middleware', arg, prefix);
+          const hook: HookUse = {
+            ...hookUse(unit, mounted, 'middleware', mounted, at === '' ? undefined : at),
+            unless: unlessExemption(symbols, unit, mounted),
+          };
           const errorHandler = hook.targets.some(
             (t) =>
               t.kind === 'function' &&
@@ -542,6 +596,18 @@ export function buildScopes(
         if (awaited) scope.events.push({ kind: 'flush', key: key + 0.5 });
         return;
       }
+      case 'onError': {
+        // Hono: `app.onError((err, c) => …)`.
+        const fn = args[0];
+        if (fn !== undefined) {
+          errorHandlers.push({
+            site: call,
+            kind: 'onError',
+            targets: safeTargets(index, unit, fn),
+          });
+        }
+        return;
+      }
       case 'after':
       case 'listen':
       case 'ready':
@@ -551,10 +617,44 @@ export function buildScopes(
       case 'decorateRequest':
       case 'setNotFoundHandler':
         return;
-      default:
+      default: {
+        // Hono: `app.route('/books', books)` mounts a sub-application under a prefix.
+        const mounted = call.method === 'route' ? args[1] : undefined;
+        const child = mounted === undefined ? undefined : originScope(unit, mounted);
+        if (child !== undefined && child !== scope) {
+          const prefix = staticText(unit, args[0]) ?? '';
+          linkChild(
+            scope,
+            child,
+            call,
+            joinPath(instancePrefix(scope, unit, call.receiver), prefix),
+            key,
+          );
+          return;
+        }
         if (ROUTE_METHODS.has(call.method) || call.method === 'route') addRoute(call, scope);
+      }
     }
   };
+
+  /** A router or sub-application mounted in order, like Express's `app.use('/x', router)`. */
+  const linkChild = (parent: Scope, child: Scope, call: ApiCall, prefix: string, key: number) => {
+    const link: ChildLink = {
+      parent,
+      child,
+      site: call,
+      escape: false,
+      awaited: false,
+      prefix,
+      assumed: false,
+    };
+    child.parents.push(link);
+    parent.events.push({ kind: 'child', link, key });
+  };
+
+  /** The prefix routes registered through `receiver` get: a Koa router's, a Hono base path. */
+  const instancePrefix = (scope: Scope, unit: SourceUnit, receiver: ts.Expression): string =>
+    joinPath(ownPrefix.get(scope) ?? '', honoBasePath(symbols, unit, receiver));
 
   const allApiCalls = files.flatMap((f) => f.apiCalls);
   for (const call of allApiCalls) {
@@ -731,7 +831,7 @@ export function buildScopes(
   // Plain Node servers: the request listener is the one route.
   for (const creation of creations) {
     if (creation.kind !== 'node-http' && creation.kind !== 'node-https') continue;
-    const listener = creation.node.arguments.find((a) => {
+    const listener = (creation.node.arguments ?? []).find((a) => {
       const value = unwrap(a);
       return !ts.isObjectLiteralExpression(value);
     });
@@ -878,3 +978,11 @@ export function markedPublic(route: Route): boolean {
 }
 
 export type { Event as ScopeEvent };
+
+/** `prefix` + `path`, one slash between them; `''` and `'/'` add nothing. */
+function joinPath(prefix: string, path: string): string {
+  if (prefix === '' || prefix === '/') return path;
+  const left = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  if (path === '/' || path === '') return left;
+  return path.startsWith('/') ? left + path : `${left}/${path}`;
+}

@@ -107,12 +107,21 @@ export const PROXY_MODULES: ReadonlySet<string> = new Set([
 /** Frameworks the analysis does not model, so their services are reported as not analysable. */
 export const UNMODELLED_FRAMEWORKS: ReadonlyMap<string, string> = new Map([
   ['@nestjs/core', 'NestJS'],
-  ['koa', 'Koa'],
   ['@hapi/hapi', 'hapi'],
   ['hapi', 'hapi'],
-  ['hono', 'Hono'],
   ['restify', 'restify'],
   ['@trpc/server', 'tRPC'],
+]);
+
+/**
+ * Server frameworks whose entry point is `listen()` or `serve()` on something other than an
+ * Express or Fastify app: the unmodelled ones, Koa and Hono.
+ */
+export const SERVER_FRAMEWORK_MODULES: ReadonlySet<string> = new Set([
+  ...UNMODELLED_FRAMEWORKS.keys(),
+  'koa',
+  'hono',
+  '@hono/node-server',
 ]);
 
 /** Logging libraries or transports that ship logs off the host (SE17). */

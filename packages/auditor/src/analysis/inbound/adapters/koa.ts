@@ -1,0 +1,77 @@
+/**
+ * Koa: applications (`new Koa()`), routers (`@koa/router`, `koa-router`) with their prefixes,
+ * `koa-mount`, and koa-jwt. Koa middleware runs in `app.use` order, like Express: a middleware
+ * protects the routes and routers mounted after it, and a router's own `router.use` protects the
+ * routes registered after it on that router.
+ */
+import ts from 'typescript';
+import type { ModuleReference, SymbolTable } from '../../../ast/symbols.ts';
+import { objectProperty, unwrap } from '../../../ast/syntax.ts';
+import type { SourceUnit } from '../../../project/load.ts';
+import { booleanValue } from '../ast.ts';
+
+/** Router packages with the `new Router({ prefix })`, `router.get(path, ...mw)` API. */
+const KOA_ROUTER_MODULES: ReadonlySet<string> = new Set(['@koa/router', 'koa-router']);
+
+/** `new Koa()` or `new Router()`: which Koa instance a constructor call creates, if any. */
+export function koaCreation(ref: ModuleReference): 'koa' | 'koa-router' | undefined {
+  const [first] = ref.path;
+  if (ref.module === 'koa' && (first === undefined || first === 'Koa')) return 'koa';
+  if (KOA_ROUTER_MODULES.has(ref.module) && (first === undefined || first === 'Router')) {
+    return 'koa-router';
+  }
+  return undefined;
+}
+
+/** The `prefix` option of `new Router({ prefix: '/v1' })`, when static. */
+export function koaRouterPrefix(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  creation: ts.CallExpression | ts.NewExpression,
+): string | undefined {
+  const first = creation.arguments?.[0];
+  if (first === undefined) return undefined;
+  const options = symbols.finalValue(unit, first);
+  const object = unwrap(options.expression);
+  if (!ts.isObjectLiteralExpression(object)) return undefined;
+  const prefix = objectProperty(object, 'prefix');
+  if (prefix === undefined) return undefined;
+  const text = symbols.staticString(options.unit, prefix);
+  return text?.complete === true ? text.text : undefined;
+}
+
+/**
+ * `mount('/admin', adminApp)` or `mount(middleware)` from koa-mount: what is mounted and under
+ * which prefix.
+ */
+export function koaMount(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  expression: ts.Expression,
+): { readonly prefix: string; readonly mounted: ts.Expression } | undefined {
+  const call = unwrap(expression);
+  if (!ts.isCallExpression(call)) return undefined;
+  if (symbols.moduleReference(unit, call.expression)?.module !== 'koa-mount') return undefined;
+  const [first, second] = call.arguments;
+  if (first === undefined) return undefined;
+  if (second === undefined) return { prefix: '', mounted: first };
+  const prefix = symbols.staticString(unit, first);
+  return { prefix: prefix?.complete === true ? prefix.text : '', mounted: second };
+}
+
+/**
+ * koa-jwt with `passthrough: true` lets requests without a valid token through (with no user
+ * set): it verifies tokens but does not require them.
+ */
+export function koaJwtPassthrough(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  call: ts.CallExpression,
+): boolean {
+  const first = call.arguments[0];
+  if (first === undefined) return false;
+  const options = symbols.finalValue(unit, first);
+  const object = unwrap(options.expression);
+  if (!ts.isObjectLiteralExpression(object)) return false;
+  return booleanValue(objectProperty(object, 'passthrough')) === true;
+}

@@ -1,0 +1,383 @@
+/**
+ * Koa and Hono services: routes, the middleware in front of them (in registration order), routers
+ * and sub-applications with their prefixes, koa-jwt and hono/jwt, and the Koa/Hono ways of
+ * refusing (`ctx.throw(401)`, `ctx.status = 401`, `c.json(…, 401)`) or passing (`await next()`).
+ */
+import { after, describe, test } from 'node:test';
+import { check, cleanUp, type Case } from './inbound-harness.ts';
+
+after(cleanUp);
+
+const KOA_JWT_CONFIG = `import jwksRsa from 'jwks-rsa';
+export const jwtOptions = {
+  secret: jwksRsa.koaJwtSecret({ jwksUri: 'https://idp.example.net/.well-known/jwks.json', cache: true }),
+  audience: 'stock-api',
+  issuer: 'https://idp.example.net/',
+  algorithms: ['RS256'],
+};
+`;
+
+const koa: Case[] = [
+  {
+    name: 'koa: koa-jwt on the app before the router covers every route',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const app = new Koa();
+const router = new Router({ prefix: '/v1' });
+router.get('/shelves', async (ctx) => { ctx.body = []; });
+router.post('/shelves/:id/count', async (ctx) => { ctx.status = 204; });
+
+app.use(jwt(jwtOptions));
+app.use(router.routes()).use(router.allowedMethods());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS', SE4: 'PASS', SE6: 'PASS', SE7: 'PASS' },
+    at: { SE1: { file: 'src/server.ts', line: 'app.use(jwt(jwtOptions));' } },
+  },
+  {
+    name: 'koa: a router mounted before the JWT middleware is open',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const exportRouter = new Router();
+exportRouter.get('/export/ledger', async (ctx) => { ctx.body = 'csv'; });
+const api = new Router();
+api.get('/shelves', async (ctx) => { ctx.body = []; });
+
+const app = new Koa();
+app.use(exportRouter.routes());
+app.use(jwt(jwtOptions));
+app.use(api.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL', SE2: 'PARTIAL' },
+    at: { SE1: { file: 'src/server.ts', line: "exportRouter.get('/export/ledger'" } },
+  },
+  {
+    name: 'koa: unless paths leave those routes open',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const router = new Router();
+router.get('/healthz', async (ctx) => { ctx.body = 'ok'; });
+router.get('/partners/feed', async (ctx) => { ctx.body = []; });
+router.get('/shelves', async (ctx) => { ctx.body = []; });
+
+const app = new Koa();
+app.use(jwt(jwtOptions).unless({ path: ['/healthz', /^\\/partners/] }));
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL', SE2: 'PARTIAL' },
+    at: { SE1: { file: 'src/server.ts', line: "router.get('/partners/feed'" } },
+  },
+  {
+    name: 'koa: unless limited to a health path keeps the rest protected',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const router = new Router();
+router.get('/healthz', async (ctx) => { ctx.body = 'ok'; });
+router.get('/shelves', async (ctx) => { ctx.body = []; });
+
+const app = new Koa();
+app.use(jwt(jwtOptions).unless({ path: ['/healthz'] }));
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS' },
+  },
+  {
+    name: 'koa: passthrough verifies tokens but requires none',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+
+const router = new Router();
+router.get('/shelves', async (ctx) => { ctx.body = []; });
+const app = new Koa();
+app.use(jwt({ secret: process.env.JWT_PUBLIC_KEY as string, algorithms: ['RS256'], passthrough: true }));
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL' },
+  },
+  {
+    name: 'koa: router-level key middleware with ctx.throw protects that router only',
+    files: {
+      'src/internal-key.ts': `import { timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+
+const expected = Buffer.from(process.env.INTERNAL_API_KEY ?? '');
+
+export async function requireInternalKey(ctx: Context, next: Next) {
+  const provided = Buffer.from(ctx.get('x-internal-key'));
+  if (provided.length !== expected.length || !timingSafeEqual(provided, expected)) {
+    ctx.throw(401, 'invalid internal key');
+  }
+  await next();
+}
+`,
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import { requireInternalKey } from './internal-key.ts';
+
+const internal = new Router({ prefix: '/internal' });
+internal.use(requireInternalKey);
+internal.post('/recount', async (ctx) => { ctx.status = 202; });
+
+const reports = new Router({ prefix: '/reports' });
+reports.get('/daily', async (ctx) => { ctx.body = {}; });
+
+const app = new Koa();
+app.use(internal.routes());
+app.use(reports.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/server.ts', line: "reports.get('/daily'" } },
+  },
+  {
+    name: 'koa: ctx.status = 401 without next refuses; the route after it is protected',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import { timingSafeEqual } from 'node:crypto';
+
+const key = Buffer.from(process.env.SERVICE_KEY ?? '');
+const app = new Koa();
+app.use(async (ctx, next) => {
+  const sent = Buffer.from(ctx.headers['x-service-key'] as string ?? '');
+  if (sent.length !== key.length || !timingSafeEqual(sent, key)) {
+    ctx.status = 401;
+    ctx.body = { error: 'unauthorized' };
+    return;
+  }
+  await next();
+});
+const router = new Router();
+router.get('/pallets', async (ctx) => { ctx.body = []; });
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS', SE12: 'PASS' },
+  },
+  {
+    name: 'koa: a key check that lets requests through when the key is unset',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+
+const app = new Koa();
+app.use(async (ctx, next) => {
+  const apiKey = process.env.PARTNER_API_KEY;
+  if (!apiKey) {
+    await next();
+    return;
+  }
+  if (ctx.get('x-api-key') !== apiKey) ctx.throw(403);
+  await next();
+});
+const router = new Router();
+router.get('/pallets', async (ctx) => { ctx.body = []; });
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE12: 'FAIL' },
+    at: { SE12: { file: 'src/server.ts', line: 'if (!apiKey) {' } },
+  },
+  {
+    name: 'koa: a middleware that only logs and calls next protects nothing',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+
+const app = new Koa();
+app.use(async (ctx, next) => {
+  const started = Date.now();
+  await next();
+  console.log(ctx.method, ctx.path, Date.now() - started);
+});
+const router = new Router();
+router.get('/pallets', async (ctx) => { ctx.body = []; });
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL', SE2: 'FAIL' },
+  },
+  {
+    name: 'koa: nested routers and koa-mount keep prefixes and the middleware before them',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import mount from 'koa-mount';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const bins = new Router();
+bins.get('/:id', async (ctx) => { ctx.body = {}; });
+const api = new Router();
+api.use('/bins', bins.routes());
+
+const admin = new Koa();
+admin.use(async (ctx) => { ctx.body = 'admin'; });
+
+const app = new Koa();
+app.use(mount('/admin', admin));
+app.use(jwt(jwtOptions));
+app.use(api.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS' },
+  },
+];
+
+const hono: Case[] = [
+  {
+    name: 'hono: jwt on /api/* covers the api routes',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwt } from 'hono/jwt';
+import { serve } from '@hono/node-server';
+
+const app = new Hono();
+app.get('/health', (c) => c.text('ok'));
+app.use('/api/*', jwt({ secret: process.env.JWT_PUBLIC_KEY as string, alg: 'RS256' }));
+app.get('/api/parcels/:id', (c) => c.json({ id: c.req.param('id') }));
+app.post('/api/parcels', async (c) => c.json(await c.req.json(), 201));
+
+serve({ fetch: app.fetch, port: 3000 });
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS', SE4: 'PASS' },
+    at: { SE1: { file: 'src/index.ts', line: "app.use('/api/*', jwt(" } },
+  },
+  {
+    name: 'hono: a route registered before the middleware, and one outside its path, are open',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwt } from 'hono/jwt';
+import { serve } from '@hono/node-server';
+
+const app = new Hono();
+app.get('/api/export', (c) => c.text('all parcels'));
+app.use('/api/*', jwt({ secret: process.env.JWT_PUBLIC_KEY as string, alg: 'RS256' }));
+app.get('/api/parcels', (c) => c.json([]));
+app.get('/reports/daily', (c) => c.json([]));
+serve({ fetch: app.fetch, port: 3000 });
+`,
+    },
+    expect: { SE1: 'FAIL', SE2: 'PARTIAL' },
+    at: { SE1: { file: 'src/index.ts', line: "app.get('/api/export'" } },
+  },
+  {
+    name: 'hono: a middleware path without * matches only that path',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+
+const app = new Hono();
+app.use('/admin', bearerAuth({ token: process.env.ADMIN_TOKEN as string }));
+app.get('/admin', (c) => c.text('dashboard'));
+app.delete('/admin/cache', (c) => c.body(null, 204));
+export default app;
+`,
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/index.ts', line: "app.delete('/admin/cache'" } },
+  },
+  {
+    name: 'hono: a custom middleware answering 401 guards the sub-app mounted after it',
+    files: {
+      'src/auth.ts': `import type { Context, Next } from 'hono';
+import { timingSafeEqual } from 'node:crypto';
+
+export async function serviceKey(c: Context, next: Next) {
+  const sent = Buffer.from(c.req.header('x-service-key') ?? '');
+  const key = Buffer.from(process.env.SERVICE_KEY ?? '');
+  if (sent.length !== key.length || !timingSafeEqual(sent, key)) {
+    return c.json({ error: 'unauthorized' }, 401);
+  }
+  await next();
+}
+`,
+      'src/parcels.ts': `import { Hono } from 'hono';
+export const parcels = new Hono();
+parcels.get('/', (c) => c.json([]));
+parcels.put('/:id', (c) => c.json({}));
+`,
+      'src/index.ts': `import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+import { serviceKey } from './auth.ts';
+import { parcels } from './parcels.ts';
+
+const app = new Hono().basePath('/v2');
+app.use('*', serviceKey);
+app.route('/parcels', parcels);
+serve({ fetch: app.fetch, port: 3000 });
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS' },
+    at: { SE1: { file: 'src/index.ts', line: "app.use('*', serviceKey);" } },
+  },
+  {
+    name: 'hono: a sub-app mounted before the middleware is open',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+
+const docs = new Hono();
+docs.get('/openapi.json', (c) => c.json({}));
+const app = new Hono();
+app.route('/docs', docs);
+app.use('*', async (c, next) => {
+  if (c.req.header('authorization') !== \`Bearer \${process.env.API_TOKEN}\`) {
+    throw new HTTPException(401, { message: 'unauthorized' });
+  }
+  await next();
+});
+app.get('/parcels', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/index.ts', line: "docs.get('/openapi.json'" } },
+  },
+];
+
+describe('Koa', () => {
+  for (const testCase of koa) test(testCase.name, () => check(testCase));
+});
+
+describe('Hono', () => {
+  for (const testCase of hono) test(testCase.name, () => check(testCase));
+});
