@@ -355,10 +355,10 @@ serve({ fetch: app.fetch, port: 3000 });
       'src/index.ts': `import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 
-const docs = new Hono();
-docs.get('/openapi.json', (c) => c.json({}));
+const bulk = new Hono();
+bulk.get('/all', (c) => c.json([]));
 const app = new Hono();
-app.route('/docs', docs);
+app.route('/exports', bulk);
 app.use('*', async (c, next) => {
   if (c.req.header('authorization') !== \`Bearer \${process.env.API_TOKEN}\`) {
     throw new HTTPException(401, { message: 'unauthorized' });
@@ -370,7 +370,7 @@ export default app;
 `,
     },
     expect: { SE1: 'FAIL' },
-    at: { SE1: { file: 'src/index.ts', line: "docs.get('/openapi.json'" } },
+    at: { SE1: { file: 'src/index.ts', line: "bulk.get('/all'" } },
   },
 ];
 
