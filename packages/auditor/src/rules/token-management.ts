@@ -1,181 +1,295 @@
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
-import {
-  credentialSummary,
-  STATIC_KINDS,
-  top,
-  where,
-  type CredentialSummary,
-} from '../analysis/outbound/summary.ts';
+import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
 import { loggedSecrets, secretSources, urlTokens } from '../analysis/secrets/index.ts';
+import { summaryVerdict } from '../analysis/inbound/coverage.ts';
+import { ev, inbound } from '../analysis/inbound/model.ts';
+import {
+  describeMinted,
+  serviceCredentials,
+  type ObtainedToken,
+} from '../analysis/service-credential.ts';
+import type { MintedToken } from '../analysis/secrets/sources.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
 const NO_TOKENS =
   'No service tokens are issued or used: no outbound service calls and no token minting.';
 
-interface Verdict {
+/** One credential's answer to a TM check; the check combines the answers of all of them. */
+interface Part {
   status: 'PASS' | 'PARTIAL' | 'FAIL';
   why: string;
   evidence: Evidence[];
 }
 
 /**
- * The service-token situation, shared by TM1–TM3 and TM7: Tessera's token source, tokens minted
- * here, static tokens, forwarded user tokens, or calls without any token.
+ * Combines the parts: all PASS is PASS, all FAIL is FAIL, anything else is PARTIAL, and every
+ * part's sentence is kept, failures first (a service with a short-lived token for one upstream
+ * and a static key for another gets both named).
  */
-function tokenSituation(
-  ctx: AuditContext,
-):
-  | { kind: 'none' }
-  | { kind: 'static'; evidence: Evidence[] }
-  | { kind: 'forwarded'; evidence: Evidence[] }
-  | { kind: 'unauthenticated'; evidence: Evidence[] }
-  | { kind: 'tokens'; s: CredentialSummary } {
-  const s = credentialSummary(ctx);
-  const staticOnes = STATIC_KINDS.flatMap((k) => s.byKind.get(k) ?? []).concat(
-    s.byKind.get('marker') ?? [],
-  );
-  if (staticOnes.length > 0)
-    return { kind: 'static', evidence: top(staticOnes.map((c) => c.evidence)) };
-  if (s.tessera.length > 0 || s.serviceTokens.length > 0) return { kind: 'tokens', s };
-  const forwarded = s.byKind.get('forwarded-user') ?? [];
-  if (forwarded.length > 0)
-    return { kind: 'forwarded', evidence: top(forwarded.map((c) => c.evidence)) };
-  if (s.internal.length > 0)
-    return { kind: 'unauthenticated', evidence: top(s.internal.map((c) => c.evidence)) };
-  return { kind: 'none' };
+function combine(parts: readonly Part[], none: string): Outcome {
+  if (parts.length === 0) return outcome('N/A', none);
+  const statuses = new Set(parts.map((p) => p.status));
+  const status = statuses.size === 1 ? (parts[0]?.status ?? 'PARTIAL') : ('PARTIAL' as const);
+  const ordered = [...parts].sort((a, b) => RANK[a.status] - RANK[b.status]);
+  const why = ordered.map((p) => p.why.replace(/\.$/, '')).join('; ');
+  return outcome(status, `${why}.`, top(ordered.flatMap((p) => p.evidence)));
 }
 
-/** Applies a per-token verdict, with the shared FAIL/N/A cases. */
-function judgeTokens(
+const RANK = { FAIL: 0, PARTIAL: 1, PASS: 2 } as const;
+
+/**
+ * The parts every service-token check starts from, from {@link serviceCredentials}: Tessera,
+ * tokens obtained from an IdP, tokens minted here, static secrets; the caller's token passed
+ * on and calls without any token count only when the service sends no credential of its own.
+ */
+function issuedParts(
   ctx: AuditContext,
-  what: string,
-  decide: (s: CredentialSummary) => Verdict,
-): Outcome {
-  const situation = tokenSituation(ctx);
-  switch (situation.kind) {
-    case 'none':
-      return outcome('N/A', NO_TOKENS);
-    case 'static':
-      return outcome(
-        'FAIL',
-        `Service calls use a static credential (${where(situation.evidence[0])}), so ${what}.`,
-        situation.evidence,
-      );
-    case 'forwarded':
-      return outcome(
-        'FAIL',
-        `There are no service tokens: the caller's token is forwarded (${where(situation.evidence[0])}), so ${what}.`,
-        situation.evidence,
-      );
-    case 'unauthenticated':
-      return outcome(
-        'FAIL',
-        `Outbound service calls carry no token at all, so ${what}.`,
-        situation.evidence,
-      );
-    case 'tokens': {
-      const verdict = decide(situation.s);
-      return outcome(verdict.status, verdict.why, verdict.evidence);
-    }
+  judge: {
+    tessera: (evidence: Evidence[]) => Part;
+    obtained: (token: ObtainedToken) => Part | undefined;
+    minted: (token: MintedToken) => Part | undefined;
+    static: (evidence: Evidence[]) => Part;
+    what: string;
+  },
+): Part[] {
+  const { issued } = serviceCredentials(ctx);
+  const parts: Part[] = [];
+  if (issued.tessera.length > 0) parts.push(judge.tessera(top(issued.tessera)));
+  for (const token of issued.obtained) {
+    const part = judge.obtained(token);
+    if (part !== undefined) parts.push(part);
   }
+  for (const token of issued.minted) {
+    const part = judge.minted(token);
+    if (part !== undefined) parts.push(part);
+  }
+  if (issued.static.length > 0) parts.push(judge.static(top(issued.static)));
+  const own =
+    issued.tessera.length + issued.obtained.length + issued.minted.length + issued.static.length;
+  if (own > 0) return merge(parts);
+  if (issued.forwarded.length > 0) {
+    return [
+      {
+        status: 'FAIL',
+        why: `There are no service tokens: the caller's token is forwarded (${where(issued.forwarded[0])}), so ${judge.what}`,
+        evidence: top(issued.forwarded),
+      },
+    ];
+  }
+  if (issued.unauthenticated.length > 0) {
+    return [
+      {
+        status: 'FAIL',
+        why: `Outbound service calls carry no token at all, so ${judge.what}`,
+        evidence: top(issued.unauthenticated),
+      },
+    ];
+  }
+  return parts;
 }
+
+/** Parts with the same status and sentence become one, with their evidence together. */
+function merge(parts: readonly Part[]): Part[] {
+  const out: Part[] = [];
+  for (const part of parts) {
+    const same = out.find((p) => p.status === part.status && p.why === part.why);
+    if (same === undefined) out.push({ ...part, evidence: [...part.evidence] });
+    else same.evidence.push(...part.evidence);
+  }
+  return out;
+}
+
+/**
+ * Verifiers of service tokens that accept tokens with no `exp`: they never require it (no
+ * `maxAge`, no `requiredClaims`) and the tokens minted with the same key here carry none.
+ */
+function unboundedVerifiers(ctx: AuditContext): { verifier: Evidence; minted: Evidence }[] {
+  const credentials = serviceCredentials(ctx);
+  const out: { verifier: Evidence; minted: Evidence }[] = [];
+  for (const { verifier } of credentials.verified.serviceJwt) {
+    if (verifier.maxAge !== undefined || verifier.requiresExp === true) continue;
+    const written = verifier.key.written;
+    const token = credentials.mintedAll.find(
+      (m) => m.lifetime === 'missing' && written !== undefined && m.keyText === written,
+    );
+    if (token !== undefined) out.push({ verifier: ev(verifier.site), minted: token.evidence });
+  }
+  return out;
+}
+
+const STATIC_PART =
+  (what: string) =>
+  (evidence: Evidence[]): Part => ({
+    status: 'FAIL',
+    why: `Service calls use a static credential (${where(evidence[0])}), so ${what}`,
+    evidence,
+  });
 
 /** TM1: service tokens expire. */
 function tm1(ctx: AuditContext): Outcome {
-  return judgeTokens(ctx, 'nothing expires', (s) => {
-    if (s.tessera.length > 0)
-      return {
-        status: 'PASS',
-        why: 'Service tokens come from the Tessera authority with an expiry, and expired ones are never used.',
-        evidence: top(s.tessera),
-      };
-    const missing = s.serviceTokens.filter((t) => t.lifetime === 'missing');
-    if (missing[0] !== undefined)
-      return {
-        status: 'FAIL',
-        why: `Service tokens are minted without an expiry (${where(missing[0].evidence)}).`,
-        evidence: top(missing.map((t) => t.evidence)),
-      };
-    const unknown = s.serviceTokens.filter((t) => t.lifetime === 'unknown');
-    if (unknown[0] !== undefined)
-      return {
-        status: 'PARTIAL',
-        why: `The expiry of service tokens comes from configuration (${where(unknown[0].evidence)}).`,
-        evidence: top(unknown.map((t) => t.evidence)),
-      };
-    return {
+  const parts = issuedParts(ctx, {
+    what: 'nothing expires',
+    tessera: (evidence) => ({
       status: 'PASS',
-      why: 'Service tokens are minted with an expiry.',
-      evidence: top(s.serviceTokens.map((t) => t.evidence)),
-    };
+      why: 'Service tokens come from the Tessera authority with an expiry, and expired ones are never used',
+      evidence,
+    }),
+    obtained: (token) => ({
+      status: 'PASS',
+      why:
+        token.expiry === undefined
+          ? `Service tokens are OAuth client-credentials tokens from the identity provider (${where(token.evidence)}), which sets their expiry`
+          : `Service tokens are OAuth client-credentials tokens from the identity provider (${where(token.evidence)}), used only until their \`expires_in\``,
+      evidence: [token.evidence, ...(token.expiry === undefined ? [] : [token.expiry])],
+    }),
+    minted: (token) =>
+      token.lifetime === 'missing'
+        ? {
+            status: 'FAIL',
+            why: `Service tokens are minted as ${describeMinted(token)} (${where(token.evidence)}), so they never expire`,
+            evidence: [token.evidence],
+          }
+        : token.lifetime === 'unknown'
+          ? {
+              status: 'PARTIAL',
+              why: `The expiry of service tokens comes from configuration (${where(token.evidence)})`,
+              evidence: [token.evidence],
+            }
+          : {
+              status: 'PASS',
+              why: 'Service tokens are minted with an expiry',
+              evidence: [token.evidence],
+            },
+    static: STATIC_PART('nothing expires'),
   });
+  for (const unbounded of unboundedVerifiers(ctx)) {
+    parts.push({
+      status: 'FAIL',
+      why: `Service tokens accepted here carry no \`exp\` (minted at ${where(unbounded.minted)}) and the verifier does not require one`,
+      evidence: [unbounded.verifier, unbounded.minted],
+    });
+  }
+  return combine(merge(parts), NO_TOKENS);
 }
 
 /** TM2: tokens are refreshed. */
 function tm2(ctx: AuditContext): Outcome {
-  return judgeTokens(ctx, 'there is nothing to refresh', (s) => {
-    if (s.tessera.length > 0)
+  const skipped: Evidence[] = [];
+  const parts = issuedParts(ctx, {
+    what: 'there is nothing to refresh',
+    tessera: (evidence) => ({
+      status: 'PASS',
+      why: 'The Tessera token source refreshes tokens ahead of expiry (single flight, jittered, with backoff)',
+      evidence,
+    }),
+    obtained: (token) =>
+      token.renewal !== undefined || token.expiry !== undefined
+        ? {
+            status: 'PASS',
+            why: `Client-credentials tokens are cached until their \`expires_in\` and renewed ahead of it (${where(token.renewal ?? token.expiry)})`,
+            evidence: [token.evidence, ...[token.renewal, token.expiry].filter(present)],
+          }
+        : {
+            status: 'PARTIAL',
+            why: `A client-credentials token is obtained (${where(token.evidence)}) but its \`expires_in\` is never read, so renewal before expiry is not visible`,
+            evidence: [token.evidence],
+          },
+    minted: (token) => {
+      if (token.once) {
+        return {
+          status: 'FAIL',
+          why: `A service token is minted once per process (${where(token.evidence)}) and never renewed`,
+          evidence: [token.evidence],
+        };
+      }
+      if (token.lifetime === 'missing') {
+        skipped.push(token.evidence);
+        return undefined;
+      }
       return {
         status: 'PASS',
-        why: 'The Tessera token source refreshes tokens ahead of expiry (single flight, jittered, with backoff).',
-        evidence: top(s.tessera),
+        why: 'Service tokens are minted at run time when needed, so a fresh one replaces each expired token',
+        evidence: [token.evidence, ...secretSources(ctx).leases],
       };
-    const leases = secretSources(ctx).leases;
-    const atStartup = s.serviceTokens.filter((t) => t.once);
-    if (atStartup[0] !== undefined)
-      return {
-        status: 'FAIL',
-        why: `A service token is minted once at start-up (${where(atStartup[0].evidence)}) and never renewed.`,
-        evidence: top(atStartup.map((t) => t.evidence)),
-      };
-    return {
-      status: 'PASS',
-      why: 'Service tokens are minted at run time when needed, so a fresh one replaces each expired token.',
-      evidence: top([...s.serviceTokens.map((t) => t.evidence), ...leases]),
-    };
+    },
+    static: STATIC_PART('there is nothing to refresh'),
   });
+  if (parts.length === 0 && skipped.length > 0) {
+    return outcome(
+      'N/A',
+      `A new service token is minted for every call and it carries no \`exp\` (${where(skipped[0])}), so there is nothing to renew; TM1 reports the missing expiry.`,
+      top(skipped),
+    );
+  }
+  return combine(merge(parts), NO_TOKENS);
 }
 
 /** TM3: short-lived tokens. */
 function tm3(ctx: AuditContext): Outcome {
-  return judgeTokens(ctx, 'nothing is short-lived', (s) => {
-    if (s.tessera.length > 0)
+  const parts = issuedParts(ctx, {
+    what: 'nothing is short-lived',
+    tessera: (evidence) => ({
+      status: 'PASS',
+      why: 'Tessera access tokens are short-lived and renewed by the token source',
+      evidence,
+    }),
+    obtained: (token) =>
+      token.expiry !== undefined
+        ? {
+            status: 'PASS',
+            why: `Client-credentials tokens live as long as the identity provider's \`expires_in\` says, and no longer (${where(token.expiry)})`,
+            evidence: [token.evidence, token.expiry],
+          }
+        : {
+            status: 'PARTIAL',
+            why: `Client-credentials tokens are obtained (${where(token.evidence)}), but their lifetime is the identity provider's setting and this code never reads \`expires_in\``,
+            evidence: [token.evidence],
+          },
+    minted: (token) => {
+      if (token.lifetime === 'missing') {
+        return {
+          status: 'FAIL',
+          why: `Service tokens never expire: ${describeMinted(token)} (${where(token.evidence)})`,
+          evidence: [token.evidence],
+        };
+      }
+      if (typeof token.lifetime === 'number' && token.lifetime > 3600) {
+        const hours = token.lifetime / 3600;
+        return {
+          status: hours > 24 ? 'FAIL' : 'PARTIAL',
+          why: `Service tokens live ${String(Math.round(hours * 10) / 10)} h (${where(token.evidence)}), longer than an hour`,
+          evidence: [token.evidence],
+        };
+      }
+      if (token.lifetime === 'unknown') {
+        return {
+          status: 'PARTIAL',
+          why: `Token lifetime comes from configuration (${where(token.evidence)})`,
+          evidence: [token.evidence],
+        };
+      }
       return {
         status: 'PASS',
-        why: 'Tessera access tokens are short-lived and renewed by the token source.',
-        evidence: top(s.tessera),
+        why: 'Service tokens live at most an hour',
+        evidence: [token.evidence],
       };
-    const missing = s.serviceTokens.filter((t) => t.lifetime === 'missing');
-    if (missing[0] !== undefined)
-      return {
-        status: 'FAIL',
-        why: `Service tokens never expire (${where(missing[0].evidence)}).`,
-        evidence: top(missing.map((t) => t.evidence)),
-      };
-    const long = s.serviceTokens.filter((t) => typeof t.lifetime === 'number' && t.lifetime > 3600);
-    if (long[0] !== undefined) {
-      const hours = Number(long[0].lifetime) / 3600;
-      return {
-        status: hours > 24 ? 'FAIL' : 'PARTIAL',
-        why: `Service tokens live ${String(Math.round(hours * 10) / 10)} h (${where(long[0].evidence)}), longer than an hour.`,
-        evidence: top(long.map((t) => t.evidence)),
-      };
-    }
-    const unknown = s.serviceTokens.filter((t) => t.lifetime === 'unknown');
-    if (unknown[0] !== undefined)
-      return {
-        status: 'PARTIAL',
-        why: `Token lifetime comes from configuration (${where(unknown[0].evidence)}).`,
-        evidence: top(unknown.map((t) => t.evidence)),
-      };
-    return {
-      status: 'PASS',
-      why: 'Service tokens live at most an hour.',
-      evidence: top(s.serviceTokens.map((t) => t.evidence)),
-    };
+    },
+    static: STATIC_PART('nothing is short-lived'),
   });
+  for (const unbounded of unboundedVerifiers(ctx)) {
+    parts.push({
+      status: 'FAIL',
+      why: `Service tokens accepted here have an unbounded lifetime: they carry no \`exp\` (${where(unbounded.minted)}) and the verifier sets no \`maxAge\``,
+      evidence: [unbounded.verifier, unbounded.minted],
+    });
+  }
+  return combine(merge(parts), NO_TOKENS);
+}
+
+function present<T>(value: T | undefined): value is T {
+  return value !== undefined;
 }
 
 /** TM4: tokens not in logs. */
@@ -207,16 +321,36 @@ function tm5(ctx: AuditContext): Outcome {
   );
 }
 
-/** Is there any token handling at all (for TM6/TM8 applicability)? */
-function tokensInPlay(ctx: AuditContext): Evidence[] {
-  const s = credentialSummary(ctx);
-  const sources = secretSources(ctx);
+/**
+ * Tokens and secrets this service checks on requests it receives (TM6 and TM8 are about the
+ * verifying side: scopes are checked, and revocation looked up, where a token is accepted).
+ */
+function acceptedTokens(ctx: AuditContext): Evidence[] {
+  const { verified } = serviceCredentials(ctx);
+  const model = inbound(ctx);
+  const shared = model.authSummaries
+    .filter((a) => summaryVerdict(a.summary).level === 'shared-secret')
+    .map((a) => ev(a.site));
   return [
-    ...s.tessera,
-    ...s.serviceTokens.map((t) => t.evidence),
-    ...sources.verification,
-    ...[...s.byKind.values()].flat().map((c) => c.evidence),
+    ...verified.tessera,
+    ...[...verified.serviceJwt, ...verified.userJwt].map((v) => ev(v.verifier.site)),
+    ...secretSources(ctx).verification,
+    ...shared,
   ];
+}
+
+/** N/A for TM6/TM8 when the service accepts no token (it may still obtain or send some). */
+function noAcceptedTokens(ctx: AuditContext, what: string): Outcome | undefined {
+  if (acceptedTokens(ctx).length > 0) return undefined;
+  const { issued } = serviceCredentials(ctx);
+  const sends =
+    issued.tessera.length + issued.obtained.length + issued.minted.length + issued.static.length;
+  return outcome(
+    'N/A',
+    sends > 0
+      ? `This service verifies no tokens on the requests it receives (it only obtains or sends them), so there is no ${what} for it to do.`
+      : NO_TOKENS,
+  );
 }
 
 /** TM6: token scopes validated. */
@@ -236,6 +370,8 @@ function tm6(ctx: AuditContext): Outcome {
       top(sources.scopeChecks),
     );
   }
+  const none = noAcceptedTokens(ctx, 'scope check');
+  if (none !== undefined) return none;
   const requested = [
     ...sources.scopesRequested,
     ...httpModel(ctx).requestedScopes.map((r) => evidenceAt(r.unit, r.node)),
@@ -247,8 +383,7 @@ function tm6(ctx: AuditContext): Outcome {
       top(requested),
     );
   }
-  const inPlay = tokensInPlay(ctx);
-  if (inPlay.length === 0) return outcome('N/A', NO_TOKENS);
+  const inPlay = acceptedTokens(ctx);
   return outcome(
     'FAIL',
     'Tokens carry no scopes and none are checked: any valid token can do anything.',
@@ -258,26 +393,65 @@ function tm6(ctx: AuditContext): Outcome {
 
 /** TM7: tokens bound to the target service (audience). */
 function tm7(ctx: AuditContext): Outcome {
-  return judgeTokens(ctx, 'no token is bound to its audience', (s) => {
-    if (s.tessera.length > 0)
-      return {
-        status: 'PASS',
-        why: "Tessera requests one token per upstream, with that service's SPIFFE ID as audience.",
-        evidence: top(s.tessera),
-      };
-    const unbound = s.serviceTokens.filter((t) => !t.audience);
-    if (unbound[0] !== undefined)
-      return {
-        status: 'FAIL',
-        why: `Service tokens are minted without an audience (${where(unbound[0].evidence)}), so one token is accepted by every service.`,
-        evidence: top(unbound.map((t) => t.evidence)),
-      };
-    return {
+  const parts = issuedParts(ctx, {
+    what: 'no token is bound to its audience',
+    tessera: (evidence) => ({
       status: 'PASS',
-      why: 'Service tokens name their audience.',
-      evidence: top(s.serviceTokens.map((t) => t.evidence)),
-    };
+      why: "Tessera requests one token per upstream, with that service's SPIFFE ID as audience",
+      evidence,
+    }),
+    obtained: (token) =>
+      token.audience !== undefined
+        ? {
+            status: 'PASS',
+            why: 'Client-credentials tokens are requested for one audience at a time',
+            evidence: [token.audience],
+          }
+        : {
+            status: 'FAIL',
+            why: `Client-credentials tokens are requested without an \`audience\` (${where(token.evidence)}), so one token is good at every service`,
+            evidence: [token.evidence],
+          },
+    minted: (token) =>
+      token.audience
+        ? { status: 'PASS', why: 'Service tokens name their audience', evidence: [token.evidence] }
+        : {
+            status: 'FAIL',
+            why: `Service tokens are minted without an audience (${where(token.evidence)}), so one token is accepted by every service`,
+            evidence: [token.evidence],
+          },
+    static: (evidence) => ({
+      status: 'FAIL',
+      why: `Service calls use a static credential (${where(evidence[0])}), valid at every service that holds it`,
+      evidence,
+    }),
   });
+  const { issued, verified } = serviceCredentials(ctx);
+  const checked = [...verified.serviceJwt, ...verified.userJwt].filter(
+    (v) => v.verifier.audience !== undefined && !v.verifier.tessera,
+  );
+  const unchecked = verified.serviceJwt.filter((v) => v.verifier.audience === undefined);
+  const own =
+    issued.tessera.length + issued.obtained.length + issued.minted.length + issued.static.length;
+  // The tokens it accepts count beside its own; a forwarded token is judged on its own.
+  if (own > 0 || (parts.length === 0 && unchecked.length > 0)) {
+    if (checked.length > 0) {
+      parts.push({
+        status: 'PASS',
+        why: 'Tokens this service accepts must name it in `aud`',
+        evidence: top(checked.map((v) => ev(v.verifier.audience ?? v.verifier.site))),
+      });
+    }
+    const evidence = unchecked.map((v) => ev(v.verifier.site));
+    if (evidence.length > 0) {
+      parts.push({
+        status: 'FAIL',
+        why: `Service tokens accepted here are not checked for an audience (${where(evidence[0])}), so a token meant for another service works here`,
+        evidence: top(evidence),
+      });
+    }
+  }
+  return combine(merge(parts), NO_TOKENS);
 }
 
 /** TM8: compromised tokens can be revoked. */
@@ -295,8 +469,9 @@ function tm8(ctx: AuditContext): Outcome {
       top([...sources.tesseraPlugin, ...sources.revocationChecks]),
     );
   }
-  const inPlay = tokensInPlay(ctx);
-  if (inPlay.length === 0) return outcome('N/A', NO_TOKENS);
+  const none = noAcceptedTokens(ctx, 'revocation check');
+  if (none !== undefined) return none;
+  const inPlay = acceptedTokens(ctx);
   const shortLived =
     s.tessera.length > 0 ||
     (s.serviceTokens.length > 0 &&

@@ -29,6 +29,8 @@ export interface KeySource {
   readonly symmetric: boolean | undefined;
   /** `https://…` or `http://…` JWKS URL when static. */
   readonly url: string | undefined;
+  /** The key argument as written (`gatewaySecret()`), to pair the verifier with a signer. */
+  readonly written?: string | undefined;
 }
 
 export interface JwtVerifier {
@@ -43,6 +45,8 @@ export interface JwtVerifier {
   readonly subject: Site | undefined;
   readonly ignoreExpiration: Site | undefined;
   readonly maxAge: Site | undefined;
+  /** `requiredClaims` names `exp` (jose, fast-jwt): a token without an expiry is refused. */
+  readonly requiresExp?: boolean;
   readonly clockToleranceSeconds: number | undefined;
   readonly key: KeySource;
   /** False for bare JWS verification (jose `compactVerify`): claims are not validated at all. */
@@ -168,7 +172,10 @@ export function collectVerifiers(
   ): KeySource =>
     expression === undefined
       ? { kind: 'unknown', site: at, symmetric: undefined, url: undefined }
-      : classifyKey(symbols, index, unit, expression, 0);
+      : {
+          ...classifyKey(symbols, index, unit, expression, 0),
+          written: expression.getText(unit.sourceFile),
+        };
 
   const make = (
     site: Site,
@@ -200,6 +207,7 @@ export function collectVerifiers(
       subject: present(prop(options, names.subject)),
       ignoreExpiration: flag(prop(options, 'ignoreExpiration')),
       maxAge: present(prop(options, names.maxAge)),
+      requiresExp: strings(prop(options, 'requiredClaims'))?.includes('exp') === true,
       clockToleranceSeconds: seconds(prop(options, 'clockTolerance'), names.msTimes),
       key,
       claimsChecked: true,

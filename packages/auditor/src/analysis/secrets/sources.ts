@@ -39,6 +39,22 @@ export interface MintedToken {
   readonly symmetric: boolean | undefined;
   /** Minted once at module load (outside any function), so never renewed. */
   readonly once: boolean;
+  /** The algorithm named in the signing options or header (`HS256`); undefined when defaulted. */
+  readonly algorithm?: string | undefined;
+  /**
+   * What `sub` names: a fixed service name (`'orders-service'`), an end user's id (`user.sub`,
+   * `req.user.id`), nothing (`missing`), or something the code does not show (`unknown`).
+   */
+  readonly subject?: 'service' | 'user' | 'missing' | 'unknown';
+  /** Where `sub` (or `subject`) is written. */
+  readonly subjectEvidence?: Evidence | undefined;
+  /** `iss` (or `issuer`) is set. */
+  readonly issuer?: boolean;
+  /** The signing key expression as written (`gatewaySecret()`), to pair it with a verifier. */
+  readonly keyText?: string | undefined;
+  readonly keyEvidence?: Evidence | undefined;
+  /** The named function the token is minted in (`signGatewayToken`), to find its callers. */
+  readonly mintedIn?: string | undefined;
 }
 
 export interface SecretSources {
@@ -335,6 +351,8 @@ const collectCall = (
   const name = calleeName(call) ?? '';
   if (reference?.module === 'jsonwebtoken' && reference.path.at(-1) === 'sign') {
     result.minted.push(jsonwebtoken(ctx, origins, unit, call));
+  } else if (reference === undefined && isNestJwtSign(ctx, unit, call)) {
+    result.minted.push(nestJwtToken(ctx, origins, unit, call));
   } else if (reference?.module === '@tessera/core' && reference.path.at(-1) === 'mintAccessToken') {
     result.minted.push({
       evidence: evidenceAt(unit, call),
@@ -440,22 +458,71 @@ function jsonwebtoken(
   const [payload, key, optionsArgument] = call.arguments;
   const options =
     optionsArgument === undefined ? undefined : resolveObject(ctx.symbols, unit, optionsArgument);
+  return signOptionsToken(ctx, origins, unit, call, payload, key, optionsArgument, options);
+}
+
+/**
+ * `jwtService.sign(payload, { secret, algorithm, subject, expiresIn, … })` of `@nestjs/jwt`: the
+ * options are jsonwebtoken's, the key is `secret` or `privateKey` (or the module's, not shown).
+ */
+function nestJwtToken(
+  ctx: AuditContext,
+  origins: OriginAnalysis,
+  unit: SourceUnit,
+  call: ts.CallExpression,
+): MintedToken {
+  const [payload, optionsArgument] = call.arguments;
+  const options =
+    optionsArgument === undefined ? undefined : resolveObject(ctx.symbols, unit, optionsArgument);
+  const key =
+    options === undefined
+      ? undefined
+      : (optionOf(ctx.symbols, options, 'secret') ?? optionOf(ctx.symbols, options, 'privateKey'));
+  return signOptionsToken(ctx, origins, unit, call, payload, key?.node, optionsArgument, options);
+}
+
+/** Is `call` `this.jwtService.sign(…)` in a file that imports `JwtService` from `@nestjs/jwt`? */
+function isNestJwtSign(ctx: AuditContext, unit: SourceUnit, call: ts.CallExpression): boolean {
+  const callee = unwrap(call.expression);
+  if (!ts.isPropertyAccessExpression(callee)) return false;
+  if (callee.name.text !== 'sign' && callee.name.text !== 'signAsync') return false;
+  for (const binding of ctx.symbols.importsOf(unit).values()) {
+    if (binding.module === '@nestjs/jwt' && binding.imported === 'JwtService') return true;
+  }
+  return false;
+}
+
+/** A token signed with jsonwebtoken's options (`expiresIn`, `audience`, `subject`, `algorithm`). */
+function signOptionsToken(
+  ctx: AuditContext,
+  origins: OriginAnalysis,
+  unit: SourceUnit,
+  call: ts.CallExpression,
+  payload: ts.Expression | undefined,
+  key: ts.Expression | undefined,
+  optionsArgument: ts.Expression | undefined,
+  options: ReturnType<typeof resolveObject>,
+): MintedToken {
   const claims = payload === undefined ? undefined : resolveObject(ctx.symbols, unit, payload);
-  const expiresIn = options === undefined ? undefined : optionOf(ctx.symbols, options, 'expiresIn');
-  const exp = claims === undefined ? undefined : optionOf(ctx.symbols, claims, 'exp');
+  const option = (name: string) =>
+    options === undefined ? undefined : optionOf(ctx.symbols, options, name);
+  const claim = (name: string) =>
+    claims === undefined ? undefined : optionOf(ctx.symbols, claims, name);
+  const expiresIn = option('expiresIn');
+  const exp = claim('exp');
   let lifetime: MintedToken['lifetime'] = 'missing';
   const fromOption = lifetimeFrom(ctx, unit, expiresIn);
   if (fromOption !== undefined) lifetime = fromOption;
   else if (exp !== undefined) lifetime = expClaimLifetime(ctx, exp.unit, exp.node);
   else if (optionsArgument !== undefined && options === undefined) lifetime = 'unknown';
-  const audience =
-    (options !== undefined && optionOf(ctx.symbols, options, 'audience') !== undefined) ||
-    (claims !== undefined && optionOf(ctx.symbols, claims, 'aud') !== undefined);
-  const algorithm = options === undefined ? undefined : optionOf(ctx.symbols, options, 'algorithm');
+  else if (payload !== undefined && claims === undefined) lifetime = 'unknown';
+  const audience = option('audience') !== undefined || claim('aud') !== undefined;
+  const algorithm = option('algorithm');
   const algorithmText =
     algorithm === undefined
       ? undefined
       : staticText(ctx.symbols, algorithm.unit, algorithm.node)?.text;
+  const subject = option('subject') ?? claim('sub');
   return {
     evidence: evidenceAt(unit, call),
     service: isServiceToken(call, payload?.getText(unit.sourceFile) ?? ''),
@@ -464,8 +531,73 @@ function jsonwebtoken(
     keyOrigins: key === undefined ? new Set(['unknown']) : origins.of(unit, key),
     // jsonwebtoken defaults to HS256.
     symmetric: algorithmText === undefined ? true : algorithmText.startsWith('HS'),
-    once: enclosingFunction(call) === undefined,
+    once: enclosingFunction(call) === undefined || isConstructor(enclosingFunction(call)),
+    algorithm: algorithmText,
+    subject: subjectKind(ctx, subject, claims === undefined && payload !== undefined),
+    subjectEvidence: subject === undefined ? undefined : evidenceAt(subject.unit, subject.node),
+    issuer: option('issuer') !== undefined || claim('iss') !== undefined,
+    keyText: key?.getText(unit.sourceFile),
+    keyEvidence: key === undefined ? undefined : evidenceAt(unit, key),
+    mintedIn: functionNameOf(call),
   };
+}
+
+function isConstructor(scope: ts.SignatureDeclaration | undefined): boolean {
+  return scope !== undefined && ts.isConstructorDeclaration(scope);
+}
+
+/** The name of the function a node is in (`function f`, `const f = () =>`, a method). */
+function functionNameOf(node: ts.Node): string | undefined {
+  const scope = enclosingFunction(node);
+  if (scope === undefined) return undefined;
+  if (
+    (ts.isFunctionDeclaration(scope) || ts.isMethodDeclaration(scope)) &&
+    scope.name !== undefined &&
+    ts.isIdentifier(scope.name)
+  ) {
+    return scope.name.text;
+  }
+  if (ts.isVariableDeclaration(scope.parent) && ts.isIdentifier(scope.parent.name)) {
+    return scope.parent.name.text;
+  }
+  return undefined;
+}
+
+/** Names that hold an end user's identity, not a service's. */
+const USER_SUBJECT =
+  /\b(user|users|account|customer|member|principal|person|profile|session)\b|\b(req|request|ctx)\.|user(Id|_id|name)|payload\.sub|claims\.sub/i;
+const SERVICE_SUBJECT = /service|client_?id|clientId|app_?(name|id)|spiffe|workload/i;
+
+/**
+ * What the `sub` of a minted token names: a fixed string is a service name (end users are never
+ * constants); `user.sub` or `req.user.id` is an end user.
+ */
+function subjectKind(
+  ctx: AuditContext,
+  subject: ReturnType<typeof optionOf>,
+  payloadUnknown: boolean,
+): NonNullable<MintedToken['subject']> {
+  if (subject === undefined) return payloadUnknown ? 'unknown' : 'missing';
+  const text = staticText(ctx.symbols, subject.unit, subject.node);
+  if (text?.complete === true) return 'service';
+  const written = subject.node.getText(subject.unit.sourceFile);
+  if (SERVICE_SUBJECT.test(written)) return 'service';
+  if (USER_SUBJECT.test(written)) return 'user';
+  return 'unknown';
+}
+
+/** `new SignJWT(payload).setSubject(x)` or `sub` in the payload. */
+function joseSubject(
+  ctx: AuditContext,
+  unit: SourceUnit,
+  setSubject: ts.CallExpression | undefined,
+  payload: ts.Expression | undefined,
+): NonNullable<MintedToken['subject']> {
+  const argument = setSubject?.arguments[0];
+  if (argument !== undefined) return subjectKind(ctx, { unit, node: argument }, false);
+  const claims = payload === undefined ? undefined : resolveObject(ctx.symbols, unit, payload);
+  if (claims === undefined) return payload === undefined ? 'missing' : 'unknown';
+  return subjectKind(ctx, optionOf(ctx.symbols, claims, 'sub'), false);
 }
 
 function joseToken(
@@ -492,6 +624,7 @@ function joseToken(
   const headerText = protectedHeader?.getText(unit.sourceFile) ?? '';
   const key = methods.get('sign')?.arguments[0];
   const payload = expression.arguments?.[0];
+  const setSubject = methods.get('setSubject');
   return {
     evidence: evidenceAt(unit, expression),
     service: isServiceToken(current, payload?.getText(unit.sourceFile) ?? ''),
@@ -503,6 +636,14 @@ function joseToken(
       : /(RS|ES|PS)\d{3}|EdDSA/.test(headerText)
         ? false
         : undefined,
-    once: enclosingFunction(expression) === undefined,
+    once:
+      enclosingFunction(expression) === undefined || isConstructor(enclosingFunction(expression)),
+    algorithm: /\b(HS|RS|ES|PS)\d{3}\b|EdDSA/.exec(headerText)?.[0],
+    subject: joseSubject(ctx, unit, setSubject, payload),
+    subjectEvidence: setSubject === undefined ? undefined : evidenceAt(unit, setSubject),
+    issuer: methods.has('setIssuer') || /\biss\b/.test(payload?.getText(unit.sourceFile) ?? ''),
+    keyText: key?.getText(unit.sourceFile),
+    keyEvidence: key === undefined ? undefined : evidenceAt(unit, key),
+    mintedIn: functionNameOf(expression),
   };
 }
