@@ -261,6 +261,85 @@ app.listen(8080);
   },
 ];
 
+/** A Koa service behind koa-jwt, with `extra` middleware installed first. */
+function koaService(imports: string, extra: string): Record<string, string> {
+  return {
+    'src/auth.ts': KOA_JWT_CONFIG,
+    'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+${imports}
+const app = new Koa();
+${extra}
+app.use(jwt(jwtOptions));
+const router = new Router();
+router.get('/shelves', async (ctx) => { ctx.body = []; });
+app.use(router.routes());
+app.listen(8080);
+`,
+  };
+}
+
+const koaOperations: Case[] = [
+  {
+    name: 'koa: an error middleware that logs covers refusals thrown downstream',
+    files: koaService(
+      "import pinoLogger from 'koa-pino-logger';",
+      `app.use(pinoLogger());
+app.use(async (ctx, next) => {
+  try {
+    await next();
+  } catch (err) {
+    const status = (err as { status?: number }).status ?? 500;
+    ctx.log.warn({ err, status, path: ctx.path }, 'request failed');
+    ctx.status = status;
+    ctx.body = { error: status === 401 ? 'unauthorized' : 'error' };
+  }
+});`,
+    ),
+    expect: { SE15: 'PASS', SE22: 'PASS' },
+    at: { SE22: { file: 'src/server.ts', line: 'app.use(async (ctx, next) => {' } },
+  },
+  {
+    name: 'koa: an error middleware that answers without logging',
+    files: koaService(
+      '',
+      `app.use(async (ctx, next) => {
+  try {
+    await next();
+  } catch (err) {
+    ctx.status = (err as { status?: number }).status ?? 500;
+    ctx.body = { error: 'request failed' };
+  }
+});`,
+    ),
+    expect: { SE15: 'FAIL', SE22: 'FAIL' },
+  },
+  {
+    name: 'koa: koa-ratelimit keyed by the verified caller',
+    files: koaService(
+      "import ratelimit from 'koa-ratelimit';",
+      `app.use(ratelimit({
+  driver: 'memory',
+  db: new Map(),
+  duration: 60_000,
+  max: 600,
+  id: (ctx) => ctx.state.user?.azp ?? ctx.ip,
+}));`,
+    ),
+    expect: { SE23: 'PASS' },
+  },
+  {
+    name: 'koa: koa-ratelimit keyed by address only',
+    files: koaService(
+      "import ratelimit from 'koa-ratelimit';",
+      `app.use(ratelimit({ driver: 'memory', db: new Map(), duration: 60_000, max: 600, id: (ctx) => ctx.ip }));`,
+    ),
+    expect: { SE23: 'FAIL' },
+  },
+];
+
 const hono: Case[] = [
   {
     name: 'hono: jwt on /api/* covers the api routes',
@@ -372,10 +451,36 @@ export default app;
     expect: { SE1: 'FAIL' },
     at: { SE1: { file: 'src/index.ts', line: "bulk.get('/all'" } },
   },
+  {
+    name: 'hono: hono/logger logs each request; onError logs failures',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwt } from 'hono/jwt';
+import { logger } from 'hono/logger';
+import { HTTPException } from 'hono/http-exception';
+
+const app = new Hono();
+app.use('*', logger());
+app.use('*', jwt({ secret: process.env.JWT_PUBLIC_KEY as string, alg: 'ES256' }));
+app.get('/parcels', (c) => c.json([]));
+app.onError((err, c) => {
+  console.error({ path: c.req.path, message: err.message });
+  return err instanceof HTTPException ? err.getResponse() : c.json({ error: 'internal' }, 500);
+});
+export default app;
+`,
+    },
+    expect: { SE15: 'PASS', SE22: 'PASS' },
+    at: { SE22: { file: 'src/index.ts', line: 'app.onError((err, c) => {' } },
+  },
 ];
 
 describe('Koa', () => {
   for (const testCase of koa) test(testCase.name, () => check(testCase));
+});
+
+describe('Koa logging, error middleware and rate limits', () => {
+  for (const testCase of koaOperations) test(testCase.name, () => check(testCase));
 });
 
 describe('Hono', () => {

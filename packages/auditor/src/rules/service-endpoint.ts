@@ -35,6 +35,7 @@ import { rateLimiters } from '../analysis/inbound/rate-limit.ts';
 import { publicPath } from '../analysis/inbound/public-routes.ts';
 import {
   MUTATING_METHODS,
+  REQUEST_LOGGER_MODULES,
   SCOPE_NAME,
   TENANT_HEADER,
   USER_LOG_FIELD,
@@ -940,9 +941,7 @@ function se15(ctx: AuditContext): Outcome {
     );
   }
   const modules = importedModules(ctx);
-  const httpLogger = ['pino-http', 'morgan', 'express-winston', 'express-pino-logger'].find((m) =>
-    modules.has(m),
-  );
+  const httpLogger = REQUEST_LOGGER_MODULES.find((m) => modules.has(m));
   if (httpLogger !== undefined) {
     return outcome('PASS', `Requests and their status codes are logged by ${httpLogger}.`);
   }
@@ -1143,9 +1142,8 @@ function se21(ctx: AuditContext): Outcome {
   }
   const fastifyLogs =
     model.fastifyLoggers.length > 0 && requestLoggingDisabled(model) === undefined;
-  const httpLogger = ['pino-http', 'morgan', 'express-winston', 'express-pino-logger'].find((m) =>
-    importedModules(ctx).has(m),
-  );
+  const modules = importedModules(ctx);
+  const httpLogger = REQUEST_LOGGER_MODULES.find((m) => modules.has(m));
   if (fastifyLogs || httpLogger !== undefined) {
     return outcome(
       'PARTIAL',

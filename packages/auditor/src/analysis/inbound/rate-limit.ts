@@ -10,7 +10,13 @@ import type { InboundModel } from './model.ts';
 
 /** Fastify plugins and Express/Koa middleware factories that limit request rates. */
 const FASTIFY_LIMITERS = new Set(['@fastify/rate-limit', 'fastify-rate-limit']);
-const MIDDLEWARE_LIMITERS = new Set(['express-rate-limit', 'express-slow-down']);
+const MIDDLEWARE_LIMITERS = new Set([
+  'express-rate-limit',
+  'express-slow-down',
+  'koa-ratelimit',
+  'koa2-ratelimit',
+  'hono-rate-limiter',
+]);
 
 /** A key built from the verified caller, not from the network address. */
 const IDENTITY_KEY =
@@ -29,7 +35,11 @@ export function rateLimiters(ctx: AuditContext, model: InboundModel): RateLimite
     unit: Site['unit'],
     options: ts.ObjectLiteralExpression | undefined,
   ): boolean => {
-    const key = options === undefined ? undefined : objectProperty(options, 'keyGenerator');
+    // koa-ratelimit names its key function `id`.
+    const key =
+      options === undefined
+        ? undefined
+        : (objectProperty(options, 'keyGenerator') ?? objectProperty(options, 'id'));
     if (key === undefined) return false;
     const value = symbols.finalValue(unit, key);
     return IDENTITY_KEY.test(value.expression.getText(value.unit.sourceFile));

@@ -17,6 +17,7 @@ import { calleeName, calleeReceiver, isFunctionNode, type FunctionNode } from '.
 import type { ApiCall, Creation, FileFacts, FunctionFacts, Site } from './facts.ts';
 import type { FunctionIndex, Target } from './functions.ts';
 import {
+  catchesDownstream,
   honoBasePath,
   koaMount,
   koaRouterPrefix,
@@ -87,7 +88,8 @@ export interface Scope {
 /** `setErrorHandler`, an `onError` hook, or Express error middleware. */
 export interface ErrorHandlerUse {
   readonly site: Site;
-  readonly kind: 'setErrorHandler' | 'onError' | 'express';
+  /** `middleware`: Koa-style `try { await next() } catch (err) { … }`. */
+  readonly kind: 'setErrorHandler' | 'onError' | 'express' | 'middleware';
   readonly targets: readonly Target[];
 }
 
@@ -554,6 +556,9 @@ export function buildScopes(
           if (errorHandler) {
             errorHandlers.push({ site: call, kind: 'express', targets: hook.targets });
             continue;
+          }
+          if (hook.targets.some((t) => t.kind === 'function' && catchesDownstream(t.facts))) {
+            errorHandlers.push({ site: call, kind: 'middleware', targets: hook.targets });
           }
           hooks.push(hook);
           scope.events.push({ kind: 'hook', hook, key: key + i / 100 });

@@ -124,6 +124,19 @@ export const SERVER_FRAMEWORK_MODULES: ReadonlySet<string> = new Set([
   '@hono/node-server',
 ]);
 
+/** Middleware that logs every request with its status code (SE15, SE21). */
+export const REQUEST_LOGGER_MODULES: readonly string[] = [
+  'pino-http',
+  'morgan',
+  'express-winston',
+  'express-pino-logger',
+  'koa-pino-logger',
+  'koa-logger',
+  'koa-morgan',
+  'hono/logger',
+  'hono-pino',
+];
+
 /** Logging libraries or transports that ship logs off the host (SE17). */
 export const CENTRAL_LOG_TARGET =
   /(loki|elastic|logstash|datadog|logtail|papertrail|splunk|cloudwatch|stackdriver|google-cloud\/logging|newrelic|sentry|seq|graylog|gelf|syslog|fluent|kinesis|opentelemetry|otlp|axiom|betterstack|logdna|mezmo|sumo|honeycomb|loggly|http)/i;

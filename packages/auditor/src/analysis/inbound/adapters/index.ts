@@ -14,5 +14,5 @@ export function adapterCreation(ref: ModuleReference): AdapterCreationKind | und
 }
 
 export { honoBasePath, honoServeTls } from './hono.ts';
-export { koaJwtPassthrough, koaMount, koaRouterPrefix } from './koa.ts';
+export { catchesDownstream, koaJwtPassthrough, koaMount, koaRouterPrefix } from './koa.ts';
 export { exempts, unlessExemption, type Exemption } from './unless.ts';

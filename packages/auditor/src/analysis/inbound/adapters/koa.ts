@@ -8,7 +8,8 @@ import ts from 'typescript';
 import type { ModuleReference, SymbolTable } from '../../../ast/symbols.ts';
 import { objectProperty, unwrap } from '../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../project/load.ts';
-import { booleanValue } from '../ast.ts';
+import { booleanValue, someNode } from '../ast.ts';
+import type { FunctionFacts } from '../facts.ts';
 
 /** Router packages with the `new Router({ prefix })`, `router.get(path, ...mw)` API. */
 const KOA_ROUTER_MODULES: ReadonlySet<string> = new Set(['@koa/router', 'koa-router']);
@@ -74,4 +75,23 @@ export function koaJwtPassthrough(
   const object = unwrap(options.expression);
   if (!ts.isObjectLiteralExpression(object)) return false;
   return booleanValue(objectProperty(object, 'passthrough')) === true;
+}
+
+/**
+ * An error-handling middleware: `try { await next() } catch (err) { … }` answers (and may log)
+ * every error thrown downstream, `ctx.throw(401)` included. Koa's usual error handler; Hono
+ * code writes it too.
+ */
+export function catchesDownstream(fn: FunctionFacts): boolean {
+  return fn.tries.some(
+    (attempt) =>
+      attempt.catchClause !== undefined &&
+      someNode(
+        attempt.tryBlock,
+        (node) =>
+          ts.isCallExpression(node) &&
+          ts.isIdentifier(node.expression) &&
+          node.expression.text === 'next',
+      ),
+  );
 }
