@@ -134,6 +134,12 @@ function scopeHint(model: InboundModel, open: readonly RouteView[]): string {
     (r) => authenticates(r.protection.level) && r.protection.via === 'global',
   );
   if (!protectedElsewhere) return '';
+  if (open.some((r) => r.route.publicMark !== undefined)) {
+    return ': they are marked public, and the global guard lets marked routes through';
+  }
+  if (open.some((r) => r.route.scope.framework === 'nest')) {
+    return ': no global guard, and no @UseGuards on their controller or method, covers them';
+  }
   const fastify = open.some((r) => r.route.scope.framework === 'fastify');
   return fastify
     ? ': the authentication hook is added inside an encapsulated plugin (or after an awaited register) and does not reach them'

@@ -8,6 +8,7 @@ import type { SymbolTable } from '../../ast/symbols.ts';
 import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { SourceUnit } from '../../project/load.ts';
 import { looksLikeSecret } from '../secrets/literals.ts';
+import { nestJwtCall } from './adapters/nest/jwt.ts';
 import {
   IDENTITY_HEADERS,
   INTERNAL_MARKER_HEADERS,
@@ -133,7 +134,9 @@ export interface JwtConfigSite extends Site {
     | 'hono-jwt'
     | 'hono-jwt-verify'
     | 'passport-jwt'
-    | 'tessera-core';
+    | 'tessera-core'
+    | 'nest-jwt'
+    | 'nest-jwt-module';
   readonly call: ts.CallExpression | ts.NewExpression;
 }
 
@@ -774,6 +777,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       classified = false;
     }
     if (classified) return;
+    if (onNestJwtCall(call, fn)) return;
 
     // Calls recognised by shape rather than by module.
     const chain = looseChain(callee);
@@ -884,6 +888,22 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     if (header !== undefined) fn.headerReads.push({ ...site(call), header });
 
     if (ts.isIdentifier(callee) || ts.isPropertyAccessExpression(callee)) fn.calls.push(call);
+  };
+
+  /** `this.jwtService.verify(token)`, `JwtModule.register(…)`, a passport-jwt strategy's `super(…)`. */
+  const onNestJwtCall = (call: ts.CallExpression, fn: FunctionFacts): boolean => {
+    const kind = nestJwtCall(unit, symbols, call);
+    if (kind === 'jwt-service-verify') {
+      fn.verifications.push({ ...site(call), kind: 'jwt' });
+      jwtConfigs.push({ ...site(call), library: 'nest-jwt', call });
+    } else if (kind === 'jwt-service-decode') {
+      fn.decodes.push({ ...site(call), kind: 'jsonwebtoken' });
+    } else if (kind === 'jwt-module') {
+      jwtConfigs.push({ ...site(call), library: 'nest-jwt-module', call });
+    } else if (kind === 'passport-jwt') {
+      jwtConfigs.push({ ...site(call), library: 'passport-jwt', call });
+    }
+    return kind !== undefined;
   };
 
   const argText = (call: ts.CallExpression): string =>

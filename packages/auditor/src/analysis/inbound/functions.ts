@@ -24,7 +24,14 @@ import type {
 
 /** Libraries that are authentication middleware by themselves. */
 export type AuthLibrary =
-  'tessera' | 'passport' | 'express-jwt' | 'koa-jwt' | 'hono-jwt' | 'bearer-auth' | 'basic-auth';
+  | 'tessera'
+  | 'passport'
+  | 'passport-jwt'
+  | 'express-jwt'
+  | 'koa-jwt'
+  | 'hono-jwt'
+  | 'bearer-auth'
+  | 'basic-auth';
 
 /** What a hook, middleware or handler expression runs. */
 export type Target =

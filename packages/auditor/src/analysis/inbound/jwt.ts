@@ -7,7 +7,15 @@ import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { SourceUnit } from '../../project/load.ts';
-import { booleanValue, calleeName, isFunctionNode, numericValue } from './ast.ts';
+import { jwtModuleOptions } from './adapters/nest/jwt.ts';
+import {
+  booleanValue,
+  calleeName,
+  calleeReceiver,
+  isFunctionNode,
+  looseChain,
+  numericValue,
+} from './ast.ts';
 import type { FileFacts, FunctionFacts, JwtConfigSite, Site } from './facts.ts';
 import type { FunctionIndex } from './functions.ts';
 import type { Registration } from './scopes.ts';
@@ -235,6 +243,44 @@ export function collectVerifiers(
   };
   const JOSE = { ...JSONWEBTOKEN, maxAge: 'maxTokenAge' };
 
+  // `JwtService.verify` options complete `JwtModule.register`'s (`secret`, `verifyOptions`).
+  const nestModules = calls.flatMap((c) => {
+    if (c.library !== 'nest-jwt-module') return [];
+    const options = jwtModuleOptions(symbols, c.unit, c.call);
+    return options === undefined ? [] : [options];
+  });
+  const nestJwtVerifier = (
+    site: Site,
+    options: { unit: SourceUnit; object: ts.ObjectLiteralExpression } | undefined,
+  ): JwtVerifier => {
+    const module = nestModules[0];
+    const verifyOptions = prop(module, 'verifyOptions');
+    const defaults =
+      verifyOptions === undefined
+        ? undefined
+        : objectOf(verifyOptions.unit, verifyOptions.expression);
+    const secret =
+      prop(options, 'secret') ??
+      prop(options, 'publicKey') ??
+      prop(module, 'secret') ??
+      prop(module, 'publicKey') ??
+      prop(module, 'secretOrKeyProvider');
+    const key = keySource(secret?.unit ?? site.unit, secret?.expression, site);
+    const own = make(site, '@nestjs/jwt', options, key, JSONWEBTOKEN);
+    const base = make(site, '@nestjs/jwt', defaults, key, JSONWEBTOKEN);
+    return {
+      ...own,
+      algorithms: own.algorithms ?? base.algorithms,
+      algorithmsSite: own.algorithmsSite ?? base.algorithmsSite,
+      issuer: own.issuer ?? base.issuer,
+      audience: own.audience ?? base.audience,
+      subject: own.subject ?? base.subject,
+      ignoreExpiration: own.ignoreExpiration ?? base.ignoreExpiration,
+      maxAge: own.maxAge ?? base.maxAge,
+      clockToleranceSeconds: own.clockToleranceSeconds ?? base.clockToleranceSeconds,
+    };
+  };
+
   const fastifyJwtCallOptions: JwtVerifier[] = [];
   for (const config of calls) {
     const { unit, call } = config;
@@ -356,6 +402,9 @@ export function collectVerifiers(
           });
           break;
         }
+        case 'nest-jwt':
+          verifiers.push(nestJwtVerifier(site, objectOf(unit, args[1])));
+          break;
         case 'tessera-core': {
           const options = objectOf(unit, args[0]);
           const keys = prop(options, 'keys');
@@ -591,6 +640,22 @@ function classifyKey(
       SECRETS_MANAGER_CALL.test(node.expression.getText(resolved.unit.sourceFile))
     ) {
       return { kind: 'secrets-manager', site: here, symmetric: undefined, url: undefined };
+    }
+    // NestJS `configService.get('JWT_SECRET')` reads the environment (through @nestjs/config).
+    const receiver = ts.isCallExpression(node) ? calleeReceiver(node) : undefined;
+    if (
+      (member === 'get' || member === 'getOrThrow') &&
+      receiver !== undefined &&
+      /config/i.test(looseChain(receiver).join('.'))
+    ) {
+      const name =
+        firstArg === undefined ? '' : (symbols.staticString(resolved.unit, firstArg)?.text ?? '');
+      return {
+        kind: 'env',
+        site: here,
+        symmetric: !/PUBLIC|PUB_?KEY|JWKS/i.test(name),
+        url: undefined,
+      };
     }
     // A project function that returns the key: look at what it returns.
     const targets = ts.isCallExpression(node) ? index.calleeTargets(resolved.unit, node) : [];

@@ -129,6 +129,7 @@ function analyseInbound(ctx: AuditContext): InboundModel {
 
   const serverSites: Site[] = [
     ...graph.creations.filter((c) => c.kind !== 'router'),
+    ...graph.apps.servers,
     ...graph.routes.slice(0, 1).map((r) => r.site),
   ];
   const unmodelledUse = files.flatMap((f) => f.unmodelled)[0];
@@ -152,8 +153,10 @@ function analyseInbound(ctx: AuditContext): InboundModel {
     addTargets(route.site, route.handler);
   }
 
-  const tlsServers: Site[] = [];
-  const fastifyLoggers: { site: Site; options: ts.ObjectLiteralExpression }[] = [];
+  const tlsServers: Site[] = [...graph.apps.tlsServers];
+  const fastifyLoggers: { site: Site; options: ts.ObjectLiteralExpression }[] = [
+    ...graph.apps.fastifyLoggers,
+  ];
   for (const creation of graph.creations) {
     if (creation.kind === 'node-https') tlsServers.push(creation);
     if (creation.kind !== 'fastify') continue;

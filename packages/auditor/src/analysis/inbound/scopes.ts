@@ -24,9 +24,10 @@ import {
   unlessExemption,
   type Exemption,
 } from './adapters/index.ts';
+import { nestGraph, type NestGraph } from './adapters/nest/index.ts';
 import { AUTH_HOOK_NAMES, PROXY_MODULES, ROUTE_METHODS } from './vocabulary.ts';
 
-export type Framework = 'fastify' | 'express' | 'koa' | 'hono' | 'node';
+export type Framework = 'fastify' | 'express' | 'koa' | 'hono' | 'node' | 'nest';
 
 /** A hook or middleware attached somewhere, with what it runs. */
 export interface HookUse {
@@ -52,6 +53,8 @@ export interface Route {
   readonly routeHooks: readonly HookUse[];
   /** Fastify route `config` object, if any. */
   readonly config: ts.ObjectLiteralExpression | undefined;
+  /** A public-route flag the authentication honours (NestJS `@Public()`). */
+  readonly publicMark?: Site | undefined;
 }
 
 type Event =
@@ -108,6 +111,8 @@ export interface ScopeGraph {
   readonly hooks: readonly HookUse[];
   /** Hooks that run after the handler or around it (`onResponse`, `onSend`), for logging checks. */
   readonly responseHooks: readonly HookUse[];
+  /** Servers no `creations` entry stands for (`NestFactory.create`), with their TLS and loggers. */
+  readonly apps: Pick<NestGraph, 'servers' | 'tlsServers' | 'fastifyLoggers'>;
   readonly errorHandlers: readonly ErrorHandlerUse[];
   readonly registrations: readonly Registration[];
   readonly creations: readonly Creation[];
@@ -859,11 +864,17 @@ export function buildScopes(
     live.add(scope);
   }
 
+  const nest = nestGraph({ files, symbols, index }, (origin) => newScope('app', 'nest', origin));
+  for (const scope of nest.scopes) live.add(scope);
+  keptRoutes.push(...nest.routes);
+  keptHooks.push(...nest.hooks);
+
   return {
     scopes: scopes.filter((s) => live.has(s)),
     routes: keptRoutes,
     hooks: keptHooks,
     responseHooks,
+    apps: nest,
     errorHandlers,
     registrations,
     creations,
@@ -964,6 +975,7 @@ function inferFramework(scope: Scope): Framework {
 
 /** Is the route's config marked as not needing authentication (`config: { public: true }`)? */
 export function markedPublic(route: Route): boolean {
+  if (route.publicMark !== undefined) return true;
   const config = route.config;
   if (config === undefined) return false;
   for (const property of config.properties) {
