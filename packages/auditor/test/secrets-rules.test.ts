@@ -348,7 +348,8 @@ describe('SM1/SM3/SM7: where secrets come from', () => {
         SM1: 'FAIL',
         SM3: { status: 'FAIL', file: 'src/config.ts', line: 2 },
         SM7: 'FAIL',
-        SM8: 'FAIL',
+        // No secrets manager, so no access trail to audit: SM1 carries the failure.
+        SM8: 'N/A',
       },
     ));
 
@@ -397,7 +398,7 @@ describe('SM1/SM3/SM7: where secrets come from', () => {
     ));
 });
 
-describe('SM4: secrets in CI/CD and deployment files', () => {
+describe('SM4: secrets in CI/CD files (deployment files are SM2)', () => {
   it('a literal password in a GitHub workflow fails', () =>
     check(
       {
@@ -416,27 +417,28 @@ describe('SM4: secrets in CI/CD and deployment files', () => {
       { SM4: 'PASS' },
     ));
 
-  it('a compose environment secret fails; in docker-compose.dev.yml it is PARTIAL', async () => {
+  // SM4 names CI files; a secret committed in a compose file or a manifest is SM2's.
+  it('a compose environment secret fails SM2, not SM4; in docker-compose.dev.yml it is PARTIAL', async () => {
     await check(
       {
         'docker-compose.yml': `services:\n  api:\n    image: api\n    environment:\n      JWT_SECRET: 8d7f6e5a4b3c2d1e0f9a8b7c6d5e4f3a\n`,
       },
-      { SM4: { status: 'FAIL', file: 'docker-compose.yml', line: 5 } },
+      { SM2: { status: 'FAIL', file: 'docker-compose.yml', line: 5 }, SM4: 'N/A' },
     );
     await check(
       {
         'docker-compose.dev.yml': `services:\n  api:\n    image: api\n    environment:\n      - JWT_SECRET=8d7f6e5a4b3c2d1e0f9a8b7c6d5e4f3a\n`,
       },
-      { SM4: 'PARTIAL' },
+      { SM2: 'PARTIAL', SM4: 'N/A' },
     );
   });
 
-  it('a committed Kubernetes Secret fails', () =>
+  it('a committed Kubernetes Secret fails SM2', () =>
     check(
       {
         'k8s/secret.yaml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: c3VwZXJzZWNyZXRwYXNzd29yZA==\n`,
       },
-      { SM4: { status: 'FAIL', file: 'k8s/secret.yaml', line: 6 } },
+      { SM2: { status: 'FAIL', file: 'k8s/secret.yaml', line: 6 }, SM4: 'N/A' },
     ));
 
   it('no CI or deployment files: N/A', () => check({ 'src/a.ts': 'export {};\n' }, { SM4: 'N/A' }));

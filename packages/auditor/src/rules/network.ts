@@ -1,7 +1,9 @@
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { workloadIdentityFacts } from '../analysis/identity.ts';
+import { serviceDeployment } from '../analysis/infra/deployment.ts';
 import { infraModel } from '../analysis/infra/index.ts';
+import type { ComposeService } from '../analysis/infra/platform.ts';
 import { optionOf, resolveObject } from '../analysis/outbound/expressions.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { productionFacts } from '../analysis/outbound/scan.ts';
@@ -9,8 +11,49 @@ import { credentialSummary, top, transportSummary, where } from '../analysis/out
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
 const NO_MANIFESTS = 'No Kubernetes or compose manifests are in the repository.';
-const NO_KUBERNETES =
-  'No Kubernetes manifests are in the repository (compose networks have no policies).';
+const LOCAL_COMPOSE =
+  'No Kubernetes manifests deploy the service; its compose files are for local development.';
+
+/**
+ * How a compose deployment separates the service from its neighbours: the other containers
+ * that share a network with it (every one of them on the default network), and whether all of
+ * its networks are `internal` (no route out of the host).
+ */
+interface ComposeReach {
+  readonly service: ComposeService;
+  readonly neighbours: readonly ComposeService[];
+  readonly others: number;
+  readonly internalOnly: boolean;
+  readonly evidence: readonly Evidence[];
+}
+
+/** The compose deployment of the service, when compose (not Kubernetes) deploys it. */
+function composeReach(ctx: AuditContext): ComposeReach | undefined {
+  const deployment = serviceDeployment(ctx);
+  const service = deployment.composeServices[0];
+  if (!deployment.composeDeploys || service === undefined) return undefined;
+  const networksOf = (s: ComposeService) => (s.networks.length === 0 ? ['default'] : s.networks);
+  const own = new Set(networksOf(service));
+  const others = deployment.composeStack.filter((s) => s !== service);
+  const declared = infraModel(ctx).platform.composeNetworks.filter(
+    (n) => n.file === service.file && own.has(n.name),
+  );
+  return {
+    service,
+    neighbours: others.filter((s) => networksOf(s).some((n) => own.has(n))),
+    others: others.length,
+    internalOnly:
+      own.size > 0 && [...own].every((n) => declared.some((d) => d.name === n && d.internal)),
+    evidence: [service.evidence, ...declared.map((n) => n.evidence)],
+  };
+}
+
+/** Why an infrastructure check cannot be decided: no manifests, or only local compose files. */
+function undecided(ctx: AuditContext): Outcome {
+  return infraModel(ctx).platform.compose.length > 0
+    ? outcome('N/A', LOCAL_COMPOSE)
+    : outcome('N/A', NO_MANIFESTS);
+}
 
 /**
  * Servers that terminate TLS themselves (`https.createServer`, `fastify({ https })`, a Tessera
@@ -167,8 +210,20 @@ function nw2(ctx: AuditContext): Outcome {
       top(platform.kubernetes),
     );
   }
-  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
-  return outcome('N/A', NO_MANIFESTS);
+  const compose = composeReach(ctx);
+  if (compose === undefined || compose.others === 0) return undecided(ctx);
+  if (compose.neighbours.length < compose.others) {
+    return outcome(
+      'PASS',
+      `Compose networks separate \`${compose.service.name}\` from ${String(compose.others - compose.neighbours.length)} of the ${String(compose.others)} other containers.`,
+      top(compose.evidence),
+    );
+  }
+  return outcome(
+    'FAIL',
+    `The compose deployment puts \`${compose.service.name}\` on one network with every other container (${where(compose.service.evidence)}): nothing restricts who reaches it.`,
+    top(compose.evidence),
+  );
 }
 
 /** NW3: services cannot reach arbitrary external endpoints. */
@@ -205,8 +260,25 @@ function nw3(ctx: AuditContext): Outcome {
       top(platform.kubernetes),
     );
   }
-  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
-  return outcome('N/A', NO_MANIFESTS);
+  return composeEgress(ctx, 'No egress restriction in the compose deployment');
+}
+
+/** NW3/NW4 for a compose deployment: only `internal` networks have no route out. */
+function composeEgress(ctx: AuditContext, missing: string): Outcome {
+  const compose = composeReach(ctx);
+  if (compose === undefined) return undecided(ctx);
+  if (compose.internalOnly) {
+    return outcome(
+      'PASS',
+      `\`${compose.service.name}\` is only on internal compose networks, which have no route out of the host.`,
+      top(compose.evidence),
+    );
+  }
+  return outcome(
+    'FAIL',
+    `${missing}: \`${compose.service.name}\` (${where(compose.service.evidence)}) can reach any external endpoint.`,
+    top(compose.evidence),
+  );
 }
 
 /** NW4: egress filtering configured. */
@@ -226,8 +298,7 @@ function nw4(ctx: AuditContext): Outcome {
       'No egress filtering is configured for the Kubernetes workloads.',
       top(platform.kubernetes),
     );
-  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
-  return outcome('N/A', NO_MANIFESTS);
+  return composeEgress(ctx, 'No egress filtering in the compose deployment');
 }
 
 /** NW5: internal DNS for internal services. */
@@ -261,10 +332,24 @@ function nw5(ctx: AuditContext): Outcome {
   return outcome('N/A', 'Service addresses come from configuration that is not in the repository.');
 }
 
-/** NW6: no service exposed directly to the internet without a gateway. */
+/**
+ * NW6: no service exposed directly to the internet without a gateway. Kubernetes and Helm
+ * exposures count wherever they are; compose files count only where they deploy the service
+ * (no Kubernetes manifests beside them, not local-development files), and then for the service
+ * itself when the compose file shows which one it is.
+ */
 function nw6(ctx: AuditContext): Outcome {
   const platform = infraModel(ctx).platform;
-  const direct = platform.exposures.filter((e) => !e.gateway);
+  const composeFiles = new Set(platform.composeServices.map((s) => s.file));
+  const kubernetes = platform.kubernetes.length > 0;
+  const compose = kubernetes ? undefined : composeReach(ctx);
+  if (compose !== undefined) return composeExposure(ctx, compose);
+  const exposures = platform.exposures.filter(
+    (e) =>
+      !composeFiles.has(e.evidence.file) ||
+      (!kubernetes && !platform.composeForDevelopment.has(e.evidence.file)),
+  );
+  const direct = exposures.filter((e) => !e.gateway);
   const production = direct.filter((e) => !e.development);
   if (production[0] !== undefined) {
     return outcome(
@@ -280,8 +365,8 @@ function nw6(ctx: AuditContext): Outcome {
       top(direct.map((e) => e.evidence)),
     );
   }
-  if (platform.kubernetes.length > 0 || platform.compose.length > 0) {
-    const gateways = platform.exposures.filter((e) => e.gateway);
+  if (kubernetes || platform.compose.length > 0) {
+    const gateways = exposures.filter((e) => e.gateway);
     return outcome(
       'PASS',
       gateways.length > 0
@@ -292,6 +377,50 @@ function nw6(ctx: AuditContext): Outcome {
   }
   return outcome('N/A', NO_MANIFESTS);
 }
+
+/**
+ * NW6 for the service's own compose entry: publishing a gateway is its job; publishing a
+ * service the other containers call (it is in their URLs) lets anyone skip the gateway; an
+ * entry-point service published with nothing in front of it is PARTIAL.
+ */
+function composeExposure(ctx: AuditContext, compose: ComposeReach): Outcome {
+  const { service } = compose;
+  const exposure = infraModel(ctx).platform.exposures.find(
+    (e) => e.evidence.file === service.file && e.service === service.name,
+  );
+  if (exposure === undefined) {
+    return outcome(
+      'PASS',
+      `\`${service.name}\` publishes no port; it is reachable only on the compose network.`,
+      [service.evidence],
+    );
+  }
+  if (exposure.gateway) {
+    return outcome(
+      'PASS',
+      `Only the gateway \`${service.name}\` is published (${where(exposure.evidence)}).`,
+      [exposure.evidence],
+    );
+  }
+  const host = new RegExp(`(^|[/@,\\s])${escapeRegExp(service.name)}(:\\d+|/|$)`);
+  const callers = serviceDeployment(ctx).composeStack.filter(
+    (s) => s !== service && [...s.environment.values()].some((v) => host.test(v.value)),
+  );
+  if (callers[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `\`${service.name}\`, which \`${callers[0].name}\` calls inside the stack, is published on the host (${exposure.how}, ${where(exposure.evidence)}): clients reach it without a gateway.`,
+      [exposure.evidence],
+    );
+  }
+  return outcome(
+    'PARTIAL',
+    `\`${service.name}\` is the stack's entry point but is published directly (${exposure.how}, ${where(exposure.evidence)}), with no gateway or TLS terminator in front.`,
+    [exposure.evidence],
+  );
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** NW7: mesh or network policies enforce allowlists. */
 function nw7(ctx: AuditContext): Outcome {
@@ -321,8 +450,20 @@ function nw7(ctx: AuditContext): Outcome {
       'Neither a mesh authorization policy nor a network policy enforces an allowlist of callers.',
       top(platform.kubernetes),
     );
-  if (platform.compose.length > 0) return outcome('N/A', NO_KUBERNETES);
-  return outcome('N/A', NO_MANIFESTS);
+  const compose = composeReach(ctx);
+  if (compose === undefined || compose.others === 0) return undecided(ctx);
+  if (compose.neighbours.length < compose.others) {
+    return outcome(
+      'PARTIAL',
+      `Compose networks limit which containers reach \`${compose.service.name}\`, but no mesh or policy names its allowed callers.`,
+      top(compose.evidence),
+    );
+  }
+  return outcome(
+    'FAIL',
+    `The compose deployment has no mesh or network allowlist: every container can call \`${compose.service.name}\` (${where(compose.service.evidence)}).`,
+    top(compose.evidence),
+  );
 }
 
 export const networkRules: RuleSet = {

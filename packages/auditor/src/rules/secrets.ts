@@ -12,10 +12,12 @@ import {
 import { productionFacts } from '../analysis/outbound/scan.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { rotationDocs } from '../analysis/infra/docs.ts';
-import { infraFiles, isDeploymentKind } from '../analysis/infra/files.ts';
+import { infraFiles } from '../analysis/infra/files.ts';
 import { infraModel } from '../analysis/infra/index.ts';
 import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
 import { hardcodedSecrets, loggedSecrets, secretSources } from '../analysis/secrets/index.ts';
+import type { EnvironmentSecret } from '../analysis/secrets/model.ts';
+import { secretSourceModel } from '../analysis/secrets/provenance.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
 const NO_SECRETS =
@@ -25,60 +27,83 @@ const SHARED_NAME =
   /(^|_)(INTERNAL|SHARED|COMMON|GLOBAL|MASTER)_?(SERVICE_)?(TOKEN|SECRET|KEY|API_KEY|PASSWORD)($|_)/i;
 
 /** Secrets-manager evidence: client imports, fetches, and operator-injected secrets. */
-function managerEvidence(ctx: AuditContext): Evidence[] {
-  const sources = secretSources(ctx);
-  return [
-    ...sources.fetches.map((f) => f.evidence),
-    ...sources.managers.map((m) => m.evidence),
-    ...infraModel(ctx).platform.externalSecrets,
-  ];
+function managerEvidence(ctx: AuditContext): readonly Evidence[] {
+  return secretSourceModel(ctx).managed;
 }
 
 /** Evidence that the service handles secrets at all. */
 function secretsInUse(ctx: AuditContext): Evidence[] {
-  const sources = secretSources(ctx);
   const hardcoded = hardcodedSecrets(ctx);
   return [
-    ...managerEvidence(ctx),
-    ...sources.envSecrets.map((e) => e.evidence),
-    ...sources.secretFiles,
+    ...secretSourceModel(ctx).inUse,
     ...hardcoded.source.map((f) => f.evidence),
     ...hardcoded.text.map((f) => f.evidence),
   ];
 }
 
+/** Committed Kubernetes Secrets: a platform store, not a secrets manager. */
+function kubernetesSecrets(ctx: AuditContext): Evidence[] {
+  return infraModel(ctx)
+    .platform.kubernetesData.filter((d) => d.kind === 'Secret')
+    .map((d) => d.evidence);
+}
+
+const names = (secrets: readonly EnvironmentSecret[]): string =>
+  [...new Set(secrets.map((e) => e.name))].slice(0, 4).join(', ');
+
 /** SM1: a secrets manager is used. */
 function sm1(ctx: AuditContext): Outcome {
-  const managers = managerEvidence(ctx);
-  if (managers.length > 0) {
+  const model = secretSourceModel(ctx);
+  if (model.managed.length > 0) {
     return outcome(
       'PASS',
       'Secrets are fetched from a secrets manager (or injected by one).',
-      top(managers),
+      top(model.managed),
     );
   }
-  const sources = secretSources(ctx);
-  if (sources.secretFiles.length > 0) {
+  if (model.environment.length === 0 && model.files.length > 0) {
     return outcome(
       'PARTIAL',
       'Secrets are read from mounted files (Docker/Kubernetes secrets), not from a secrets manager with audit and rotation.',
-      top(sources.secretFiles),
+      top(model.files),
     );
   }
   const used = secretsInUse(ctx);
   if (used.length === 0) return outcome('N/A', NO_SECRETS);
+  const first = model.environment[0];
+  const why =
+    first === undefined
+      ? `No secrets manager is used; secrets are written in the code or configuration (first at ${where(used[0])}).`
+      : `No secrets manager is used; ${names(model.environment)} come from environment variables${model.files.length > 0 ? ' and mounted files' : ''} (first at ${where(first.evidence[0])}).`;
   return outcome(
     'FAIL',
-    `No secrets manager is used; secrets come from environment variables or the code (first at ${where(used[0])}).`,
-    top(used),
+    why,
+    top([...model.environment.flatMap((e) => e.evidence), ...kubernetesSecrets(ctx), ...used]),
   );
 }
 
-/** SM2: no secrets in source code (and committed application configuration). */
+/**
+ * SM2: no secrets in source code and committed configuration: literals in code, literal
+ * fallbacks of environment reads, application configuration, compose files, manifests and
+ * Helm values (CI pipelines are SM4's).
+ */
 function sm2(ctx: AuditContext): Outcome {
   const { source, text } = hardcodedSecrets(ctx);
-  const config = text.filter((f) => f.location === 'config');
-  const real = [...source, ...config.filter((f) => !f.development)];
+  const committed = text.filter((f) => f.location !== 'ci');
+  const fallbacks = secretSourceModel(ctx).fallbacks.filter(
+    (f) =>
+      !source.some(
+        (s) => s.evidence.file === f.evidence.file && s.evidence.line === f.evidence.line,
+      ),
+  );
+  const real = [
+    ...source,
+    ...fallbacks.map((f) => ({
+      evidence: f.evidence,
+      what: `a literal fallback for \`${f.name}\`, used whenever the variable is unset`,
+    })),
+    ...committed.filter((f) => !f.development),
+  ];
   if (real[0] !== undefined) {
     return outcome(
       'FAIL',
@@ -86,7 +111,7 @@ function sm2(ctx: AuditContext): Outcome {
       top(real.map((f) => f.evidence)),
     );
   }
-  const development = config.filter((f) => f.development);
+  const development = committed.filter((f) => f.development);
   if (development[0] !== undefined) {
     return outcome(
       'PARTIAL',
@@ -100,77 +125,78 @@ function sm2(ctx: AuditContext): Outcome {
   );
 }
 
-/** SM3: no secrets in environment variables in production (a judgement call; see why). */
+/** SM3: no secrets in environment variables in production. */
 function sm3(ctx: AuditContext): Outcome {
-  const sources = secretSources(ctx);
-  const production = sources.envSecrets.filter((e) => !e.developmentOnly);
-  const managers = managerEvidence(ctx);
+  const model = secretSourceModel(ctx);
+  const production = model.environment;
   if (production.length === 0) {
-    const development = sources.envSecrets.filter((e) => e.developmentOnly);
-    if (development.length > 0) {
+    if (model.developmentEnvironment.length > 0) {
       return outcome(
         'PASS',
         'Secret-named environment variables are read only in development branches.',
-        top(development.map((e) => e.evidence)),
+        top(model.developmentEnvironment.map((e) => e.evidence)),
       );
     }
-    if (
-      managers.length === 0 &&
-      sources.secretFiles.length === 0 &&
-      hardcodedSecrets(ctx).source.length === 0
-    ) {
-      return outcome('N/A', NO_SECRETS);
-    }
-    return outcome('PASS', 'No secret is read from an environment variable.', top(managers));
-  }
-  const names = [...new Set(production.map((e) => e.name))].slice(0, 4).join(', ');
-  const evidence = top(production.map((e) => e.evidence));
-  if (managers.length > 0) {
+    if (secretsInUse(ctx).length === 0) return outcome('N/A', NO_SECRETS);
     return outcome(
-      'PARTIAL',
-      `A secrets manager is used, but ${names} still come from environment variables in production.`,
-      top([...evidence, ...managers]),
+      'PASS',
+      'No secret is read from an environment variable.',
+      top([...model.managed, ...model.files]),
     );
   }
-  const refs = infraModel(ctx).platform.secretRefs;
-  if (refs.length > 0) {
+  const evidence = top(production.flatMap((e) => e.evidence));
+  if (model.managed.length > 0) {
     return outcome(
       'PARTIAL',
-      `${names} are environment variables filled from Kubernetes Secrets: visible to the whole process and its children, with no rotation.`,
-      top([...evidence, ...refs.map((r) => r.evidence)]),
+      `A secrets manager is used, but ${names(production)} still come from environment variables in production.`,
+      top([...evidence, ...model.managed]),
+    );
+  }
+  if (model.files.length > 0) {
+    return outcome(
+      'PARTIAL',
+      `Some secrets are mounted as files, but ${names(production)} come from environment variables in production.`,
+      top([...evidence, ...model.files]),
+    );
+  }
+  if (production.every((e) => e.kubernetesSecret)) {
+    return outcome(
+      'PARTIAL',
+      `${names(production)} are environment variables filled from Kubernetes Secrets: visible to the whole process and its children, with no rotation.`,
+      evidence,
     );
   }
   return outcome(
     'FAIL',
-    `${names} are read from environment variables in production, with no secrets manager.`,
+    `${names(production)} are read from environment variables in production, with no secrets manager.`,
     evidence,
   );
 }
 
-/** SM4: no secrets in CI/CD and deployment configuration. */
+/** SM4: no secrets in CI/CD configuration (pipelines; compose files and manifests are SM2's). */
 function sm4(ctx: AuditContext): Outcome {
-  const found = hardcodedSecrets(ctx).text.filter((f) => f.location === 'deployment');
+  const found = hardcodedSecrets(ctx).text.filter((f) => f.location === 'ci');
   const real = found.filter((f) => !f.development);
   if (real[0] !== undefined) {
     return outcome(
       'FAIL',
-      `A deployment or CI file contains ${real[0].what} (${where(real[0].evidence)}).`,
+      `A CI/CD file contains ${real[0].what} (${where(real[0].evidence)}).`,
       top(real.map((f) => f.evidence)),
     );
   }
   if (found[0] !== undefined) {
     return outcome(
       'PARTIAL',
-      `Only development deployment files contain ${found[0].what} (${where(found[0].evidence)}).`,
+      `Only development CI files contain ${found[0].what} (${where(found[0].evidence)}).`,
       top(found.map((f) => f.evidence)),
     );
   }
-  const files = infraFiles(ctx).filter((f) => isDeploymentKind(f.kind) && !f.isTest);
+  const files = infraFiles(ctx).filter((f) => f.kind === 'ci' && !f.isTest);
   if (files.length === 0)
-    return outcome('N/A', 'No CI/CD or deployment configuration files are in the repository.');
+    return outcome('N/A', 'No CI/CD configuration files are in the repository.');
   return outcome(
     'PASS',
-    `No secrets were found in the ${String(files.length)} CI/CD and deployment files (secret references like \${{ secrets.X }} are fine).`,
+    `No secrets were found in the ${String(files.length)} CI/CD files (secret references like \${{ secrets.X }} are fine).`,
   );
 }
 
@@ -425,7 +451,12 @@ function identityBootstrap(
   return { kind: 'unknown', evidence: at };
 }
 
-/** SM8: secret access is audited. */
+/**
+ * SM8: secret access is audited. The audit trail is the secrets manager's (Vault audit devices,
+ * CloudTrail), configured in infrastructure: PASS where the repository configures it, otherwise
+ * N/A with the reason. Without a secrets manager there is nothing whose access could be audited;
+ * SM1 carries that failure.
+ */
 function sm8(ctx: AuditContext): Outcome {
   const audit = infraModel(ctx).platform.secretAudit;
   if (audit.length > 0)
@@ -434,27 +465,16 @@ function sm8(ctx: AuditContext): Outcome {
       'Access to secrets is audited (audit trail configured in the repository).',
       top(audit),
     );
-  const managers = managerEvidence(ctx);
-  const sources = secretSources(ctx);
-  if (managers.length > 0 && sources.accessLogs.length > 0) {
-    return outcome(
-      'PARTIAL',
-      "The application logs which secrets it fetches; the secrets manager's own audit trail is not configured in this repository.",
-      top([...sources.accessLogs, ...managers]),
-    );
-  }
-  if (managers.length > 0) {
+  if (managerEvidence(ctx).length > 0) {
     return outcome(
       'N/A',
       "Auditing of secret access is configured in the secrets manager's account (e.g. CloudTrail, Vault audit devices), which is not in this repository.",
     );
   }
-  const used = secretsInUse(ctx);
-  if (used.length === 0) return outcome('N/A', NO_SECRETS);
+  if (secretsInUse(ctx).length === 0) return outcome('N/A', NO_SECRETS);
   return outcome(
-    'FAIL',
-    'Secrets come from environment variables or the code, which leave no record of who read them.',
-    top(used),
+    'N/A',
+    'No secrets manager is used, so there is no secret-access audit trail to check (SM1 reports the missing manager).',
   );
 }
 

@@ -46,12 +46,60 @@ export interface ComposeService {
   >;
   readonly publicPorts: readonly { readonly port: string; readonly evidence: Evidence }[];
   readonly development: boolean;
+  /** `build:` context (or `build.context`), relative to the compose file's directory. */
+  readonly build: string | undefined;
+  /** Networks the service joins; empty when it is only on the project's default network. */
+  readonly networks: readonly string[];
+  /** `secrets:` it mounts (files under `/run/secrets`). */
+  readonly secrets: readonly Evidence[];
+}
+
+/** A network declared at the top of a compose file; `internal: true` has no route out. */
+export interface ComposeNetwork {
+  readonly file: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly evidence: Evidence;
+}
+
+/** A variable a Kubernetes container sets: a literal value, a Secret or ConfigMap key. */
+export interface KubernetesVariable {
+  readonly name: string;
+  readonly value: string | undefined;
+  readonly from: 'value' | 'secret' | 'config-map' | 'field';
+  /** For `secret`/`config-map`: `name/key` of the referenced object. */
+  readonly ref: string | undefined;
+  readonly evidence: Evidence;
+}
+
+/** A workload (Deployment, StatefulSet …) and what its containers are given. */
+export interface KubernetesWorkload {
+  readonly name: string;
+  readonly kind: string;
+  readonly evidence: Evidence;
+  readonly development: boolean;
+  readonly env: readonly KubernetesVariable[];
+  /** Volumes filled from Secrets (mounted as files). */
+  readonly secretVolumes: readonly Evidence[];
+}
+
+/** A committed Kubernetes Secret or ConfigMap: its keys and their values. */
+export interface KubernetesData {
+  readonly kind: 'Secret' | 'ConfigMap';
+  readonly name: string;
+  readonly evidence: Evidence;
+  readonly values: ReadonlyMap<string, { readonly value: string; readonly evidence: Evidence }>;
 }
 
 export interface PlatformModel {
   readonly kubernetes: readonly Evidence[];
   readonly compose: readonly Evidence[];
   readonly composeServices: readonly ComposeService[];
+  readonly composeNetworks: readonly ComposeNetwork[];
+  /** Compose files that say they are for local development only (a header comment). */
+  readonly composeForDevelopment: ReadonlySet<string>;
+  readonly workloads: readonly KubernetesWorkload[];
+  readonly kubernetesData: readonly KubernetesData[];
   readonly networkPolicies: readonly NetworkPolicyFact[];
   /** Helm values switching a chart's NetworkPolicy on. */
   readonly helmNetworkPolicies: readonly Evidence[];
@@ -136,6 +184,10 @@ function emptyModel() {
     kubernetes: [] as Evidence[],
     compose: [] as Evidence[],
     composeServices: [] as ComposeService[],
+    composeNetworks: [] as ComposeNetwork[],
+    composeForDevelopment: new Set<string>(),
+    workloads: [] as KubernetesWorkload[],
+    kubernetesData: [] as KubernetesData[],
     networkPolicies: [] as NetworkPolicyFact[],
     helmNetworkPolicies: [] as Evidence[],
     mesh: [] as { evidence: Evidence; mode: 'strict' | 'permissive' | 'disabled' }[],
@@ -263,8 +315,15 @@ function readKubernetes(file: InfraFile, document: YNode, model: Mutable): void 
       }
     }
   }
+  if (kind === 'Secret' || kind === 'ConfigMap')
+    model.kubernetesData.push(dataOf(file, document, kind));
   const spec = get(template, 'spec');
+  const env: KubernetesVariable[] = [];
+  const secretVolumes: Evidence[] = [];
   if (spec !== undefined) {
+    for (const volume of items(get(spec, 'volumes'))) {
+      if (get(volume, 'secret') !== undefined) secretVolumes.push(ev(file, volume.line));
+    }
     const hostNetwork = entry(spec, 'hostNetwork');
     if (hostNetwork !== undefined && str(hostNetwork.value) === 'true') {
       model.exposures.push({
@@ -294,6 +353,7 @@ function readKubernetes(file: InfraFile, document: YNode, model: Mutable): void 
         }
       }
       for (const variable of items(get(container, 'env'))) {
+        env.push(kubernetesVariable(file, variable));
         const ref = path(variable, 'valueFrom', 'secretKeyRef');
         if (ref !== undefined) {
           model.secretRefs.push({
@@ -317,6 +377,55 @@ function readKubernetes(file: InfraFile, document: YNode, model: Mutable): void 
       }
     }
   }
+  if (WORKLOADS.has(kind) && kind !== 'Service' && spec !== undefined) {
+    model.workloads.push({
+      name,
+      kind,
+      evidence: at,
+      development: file.isDevelopment,
+      env,
+      secretVolumes,
+    });
+  }
+}
+
+function kubernetesVariable(file: InfraFile, variable: YNode): KubernetesVariable {
+  const name = str(get(variable, 'name')) ?? '';
+  const evidence = ev(file, variable.line);
+  const secret = path(variable, 'valueFrom', 'secretKeyRef');
+  const configMap = path(variable, 'valueFrom', 'configMapKeyRef');
+  const refOf = (ref: YNode) => `${str(get(ref, 'name')) ?? ''}/${str(get(ref, 'key')) ?? ''}`;
+  if (secret !== undefined)
+    return { name, value: undefined, from: 'secret', ref: refOf(secret), evidence };
+  if (configMap !== undefined)
+    return { name, value: undefined, from: 'config-map', ref: refOf(configMap), evidence };
+  const value = get(variable, 'value');
+  if (value !== undefined)
+    return {
+      name,
+      value: str(value),
+      from: 'value',
+      ref: undefined,
+      evidence: ev(file, value.line),
+    };
+  return { name, value: undefined, from: 'field', ref: undefined, evidence };
+}
+
+/** A Secret's `data` (base64) and `stringData`, or a ConfigMap's `data`. */
+function dataOf(file: InfraFile, document: YNode, kind: 'Secret' | 'ConfigMap'): KubernetesData {
+  const values = new Map<string, { value: string; evidence: Evidence }>();
+  for (const key of ['data', 'stringData']) {
+    const data = get(document, key);
+    if (data?.kind !== 'map') continue;
+    for (const e of data.entries) {
+      const raw = str(e.value);
+      if (raw === undefined) continue;
+      const value =
+        kind === 'Secret' && key === 'data' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      values.set(e.key, { value, evidence: ev(file, e.line) });
+    }
+  }
+  return { kind, name: metadataName(document), evidence: ev(file, document.line), values };
 }
 
 function networkPolicy(
@@ -413,6 +522,20 @@ function readCompose(file: InfraFile, document: YNode, model: Mutable): void {
   const services = get(document, 'services');
   if (services?.kind !== 'map') return;
   model.compose.push(ev(file, document.line));
+  if (LOCAL_ONLY_HEADER.test(leadingComments(file.file.text))) {
+    model.composeForDevelopment.add(file.file.path);
+  }
+  const networks = get(document, 'networks');
+  if (networks?.kind === 'map') {
+    for (const network of networks.entries) {
+      model.composeNetworks.push({
+        file: file.file.path,
+        name: network.key,
+        internal: str(get(network.value, 'internal')) === 'true',
+        evidence: ev(file, network.line),
+      });
+    }
+  }
   for (const service of services.entries) {
     const body = service.value;
     const image = str(get(body, 'image')) ?? '';
@@ -461,6 +584,9 @@ function readCompose(file: InfraFile, document: YNode, model: Mutable): void {
       environment,
       publicPorts,
       development: file.isDevelopment,
+      build: str(get(body, 'build')) ?? str(path(body, 'build', 'context')),
+      networks: composeNetworks(get(body, 'networks')),
+      secrets: items(get(body, 'secrets')).map((item) => ev(file, item.line)),
     };
     model.composeServices.push(record);
     if (publicPorts.length > 0 || hostMode) {
@@ -477,6 +603,31 @@ function readCompose(file: InfraFile, document: YNode, model: Mutable): void {
     }
   }
 }
+
+/** `networks: [a, b]` or `networks: { a: { aliases: … } }`. */
+function composeNetworks(node: YNode | undefined): string[] {
+  if (node?.kind === 'map') return node.entries.map((e) => e.key);
+  return items(node)
+    .map((item) => str(item))
+    .filter((name): name is string => name !== undefined);
+}
+
+/** The comment lines a file starts with. */
+function leadingComments(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (/^\s*#/.test(line)) lines.push(line);
+    else if (line.trim() !== '' || lines.length > 0) break;
+  }
+  return lines.join('\n');
+}
+
+/**
+ * A header that says the file is for running things locally ("Local development only",
+ * "for local testing"), the way compose files kept next to Kubernetes manifests often start.
+ */
+const LOCAL_ONLY_HEADER =
+  /\b(local(ly)?\s+(dev(elopment)?|testing|only)|(dev(elopment)?|testing)\s+only|not\s+for\s+production)\b/i;
 
 function readHelmValues(file: InfraFile, document: YNode, model: Mutable): void {
   forEachMap(document, (map: YMap, trail) => {

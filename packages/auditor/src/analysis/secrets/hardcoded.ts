@@ -27,9 +27,10 @@ import {
  * Where a hard-coded secret sits:
  * - `source`: JavaScript/TypeScript code;
  * - `config`: committed application configuration (`.env`, `config/*.json`);
- * - `deployment`: CI pipelines, compose files, Dockerfiles, manifests, Helm values, Terraform.
+ * - `ci`: CI/CD pipelines (GitHub Actions, GitLab CI, Jenkinsfile …);
+ * - `deployment`: compose files, Dockerfiles, manifests, Helm values, Terraform.
  */
-export type SecretLocation = 'source' | 'config' | 'deployment';
+export type SecretLocation = 'source' | 'config' | 'ci' | 'deployment';
 
 export interface SecretFinding {
   readonly evidence: Evidence;
@@ -252,6 +253,7 @@ function scanPackageFile(infra: InfraFile): SecretFinding[] {
 }
 
 function locationOf(infra: InfraFile): SecretLocation {
+  if (infra.kind === 'ci') return 'ci';
   return isDeploymentKind(infra.kind) ? 'deployment' : 'config';
 }
 

@@ -13,6 +13,7 @@ import { isSecretName } from '../names.ts';
 import {
   ancestors,
   calleeName,
+  functionDeclarationFor,
   optionOf,
   OriginAnalysis,
   resolveObject,
@@ -21,7 +22,6 @@ import {
   type Origin,
   staticText,
 } from '../outbound/expressions.ts';
-import { logCallsWithin } from '../outbound/logs.ts';
 import { productionFacts, type FileFacts } from '../outbound/scan.ts';
 import { HASH_NAME } from './literals.ts';
 
@@ -77,8 +77,6 @@ export interface SecretSources {
   readonly leases: readonly Evidence[];
   /** Rotation driven from code (`RotateSecretCommand`, a rotation handler). */
   readonly rotation: readonly Evidence[];
-  /** Logging of which secret was fetched (an application-level access trail). */
-  readonly accessLogs: readonly Evidence[];
   readonly minted: readonly MintedToken[];
   /** Scope checks on verified tokens. */
   readonly scopeChecks: readonly Evidence[];
@@ -92,8 +90,16 @@ export interface SecretSources {
   readonly tesseraPlugin: readonly Evidence[];
 }
 
+/** Calls that only secrets-manager clients make. */
 const FETCH_METHODS =
-  /^(getSecretValue|GetSecretValueCommand|accessSecretVersion|getSecret|getSecrets|readKVSecret|kvRead|getParameter|getParameters|GetParameterCommand|GetParametersByPathCommand|fetchSecret|loadSecret|readSecret|retrieveSecret)$/;
+  /^(getSecretValue|GetSecretValueCommand|accessSecretVersion|readKVSecret|kvRead|GetParameterCommand|GetParametersByPathCommand)$/;
+/**
+ * Names a secrets-manager client uses (Azure `SecretClient.getSecret`, SSM `getParameter`), but
+ * also any project helper that reads an environment variable or a file (`readSecret(name)`):
+ * a fetch only where the file, or the helper's own file, uses a secrets-manager client.
+ */
+const GENERIC_FETCH_METHODS =
+  /^(getSecret|getSecrets|getParameter|getParameters|fetchSecret|loadSecret|readSecret|retrieveSecret)$/;
 const SECRET_PATH_PROPERTIES = [
   'SecretId',
   'secretId',
@@ -157,7 +163,6 @@ export function analyseSources(ctx: AuditContext): SecretSources {
     cacheTtl: [] as Evidence[],
     leases: [] as Evidence[],
     rotation: [] as Evidence[],
-    accessLogs: [] as Evidence[],
     minted: [] as MintedToken[],
     scopeChecks: [] as Evidence[],
     scopesRequested: [] as Evidence[],
@@ -165,13 +170,15 @@ export function analyseSources(ctx: AuditContext): SecretSources {
     verification: [] as Evidence[],
     tesseraPlugin: [] as Evidence[],
   };
+  const managerUnits = new Set(
+    productionFacts(ctx)
+      .filter((file) => [...file.modules].some((m) => isManagerModule(file.unit, m)))
+      .map((file) => file.unit),
+  );
   for (const file of productionFacts(ctx)) {
     const { unit } = file;
-    // The aggregated aws-sdk v2 package is a secrets manager only where its clients are used.
-    const awsV2Secrets = /\b(SecretsManager|SSM)\b/.test(unit.text);
-    const isManager = (module: string) =>
-      SECRET_MANAGER_MODULES.includes(module) && (module !== 'aws-sdk' || awsV2Secrets);
-    const usesManager = [...file.modules].some(isManager);
+    const isManager = (module: string) => isManagerModule(unit, module);
+    const usesManager = managerUnits.has(unit);
     for (const module of file.modules) {
       if (isManager(module)) {
         result.managers.push({ evidence: importEvidence(file, module), module });
@@ -191,12 +198,11 @@ export function analyseSources(ctx: AuditContext): SecretSources {
       const args = expression.arguments ?? [];
       if (
         FETCH_METHODS.test(name) ||
+        (GENERIC_FETCH_METHODS.test(name) &&
+          (usesManager || helperUsesManager(ctx, unit, expression, managerUnits))) ||
         (name === 'read' && /vault/i.test(receiverText(expression)))
       ) {
         fetchesHere = true;
-        const scope = enclosingFunction(expression);
-        const logged = scope === undefined ? undefined : logCallsWithin(scope)[0];
-        if (logged !== undefined) result.accessLogs.push(evidenceAt(unit, logged));
         result.fetches.push({
           evidence: evidenceAt(unit, expression),
           path: secretPath(ctx, unit, args[0]),
@@ -254,6 +260,26 @@ export function analyseSources(ctx: AuditContext): SecretSources {
   return result;
 }
 
+/** The aggregated aws-sdk v2 package is a secrets manager only where its clients are used. */
+function isManagerModule(unit: SourceUnit, module: string): boolean {
+  return (
+    SECRET_MANAGER_MODULES.includes(module) &&
+    (module !== 'aws-sdk' || /\b(SecretsManager|SSM)\b/.test(unit.text))
+  );
+}
+
+/** `getSecret(id)` where `getSecret` is a project function in a file using a manager client. */
+function helperUsesManager(
+  ctx: AuditContext,
+  unit: SourceUnit,
+  expression: ts.CallExpression | ts.NewExpression,
+  managerUnits: ReadonlySet<SourceUnit>,
+): boolean {
+  if (!ts.isCallExpression(expression)) return false;
+  const target = functionDeclarationFor(ctx.symbols, unit, expression.expression);
+  return target !== undefined && managerUnits.has(target.unit);
+}
+
 function receiverText(expression: ts.CallExpression | ts.NewExpression): string {
   const callee = unwrap(expression.expression);
   return ts.isPropertyAccessExpression(callee) ? callee.expression.getText() : '';
@@ -296,25 +322,50 @@ function importEvidence(file: FileFacts, module: string): Evidence {
   return evidenceAt(file.unit, file.unit.sourceFile.statements[0] ?? file.unit.sourceFile);
 }
 
-/** Inside `if (process.env.NODE_ENV !== 'production')`, `isDev ? … : …` and the like. */
-function inDevelopmentBranch(unit: SourceUnit, node: ts.Node): boolean {
+const ENVIRONMENT_TEST =
+  /NODE_ENV|isDev|isDevelopment|isProd|isProduction|isTest|isLocal|APP_ENV|\bdev\b|\bprod\b/;
+const DEVELOPMENT_TEST =
+  /^!\s*\(?\s*(is)?Prod(uction)?\b|^!\s*\(?\s*prod\b|\b(is)?(Dev|Development|Local|Test)\b|^dev$|NODE_ENV\s*===?\s*['"`](development|dev|test|local)|NODE_ENV\s*!==?\s*['"`]production/i;
+const PRODUCTION_TEST =
+  /^\(?\s*(is)?Prod(uction)?\b|^prod$|NODE_ENV\s*===?\s*['"`]production|NODE_ENV\s*!==?\s*['"`](development|dev|test|local)/i;
+
+/**
+ * Inside the development side of an environment test: `if (NODE_ENV !== 'production') { … }`,
+ * `isDev ? … : …`, `isProd ? prodValue : …` (the second branch), `dev && …`. A test whose
+ * direction cannot be told counts as development for both branches, as before.
+ */
+export function inDevelopmentBranch(unit: SourceUnit, node: ts.Node): boolean {
+  let child: ts.Node = node;
   for (const current of ancestors(node)) {
     let condition: ts.Expression | undefined;
-    if (ts.isIfStatement(current) || ts.isConditionalExpression(current)) {
-      condition = ts.isIfStatement(current) ? current.expression : current.condition;
+    // Which outcome of the condition leads to `child`.
+    let whenTrue = true;
+    if (ts.isIfStatement(current) && current.expression !== child) {
+      condition = current.expression;
+      whenTrue = current.thenStatement === child;
+    } else if (ts.isConditionalExpression(current) && current.condition !== child) {
+      condition = current.condition;
+      whenTrue = current.whenTrue === child;
     } else if (
       ts.isBinaryExpression(current) &&
+      current.right === child &&
       (current.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken ||
         current.operatorToken.kind === ts.SyntaxKind.BarBarToken)
     ) {
       condition = current.left;
+      whenTrue = current.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken;
     }
-    if (condition !== undefined && condition !== node) {
-      const text = condition.getText(unit.sourceFile);
-      if (/NODE_ENV|isDev|isDevelopment|isProd|isProduction|isTest|isLocal|APP_ENV/.test(text))
-        return true;
+    if (condition !== undefined) {
+      const text = condition.getText(unit.sourceFile).trim();
+      if (ENVIRONMENT_TEST.test(text)) {
+        const development = DEVELOPMENT_TEST.test(text);
+        const production = !development && PRODUCTION_TEST.test(text);
+        if (!development && !production) return true;
+        if (development === whenTrue) return true;
+      }
     }
     if (ts.isSourceFile(current)) break;
+    child = current;
   }
   return false;
 }
@@ -343,7 +394,6 @@ const collectCall = (
     scopeChecks: Evidence[];
     revocationChecks: Evidence[];
     verification: Evidence[];
-    accessLogs: Evidence[];
   },
 ): void => {
   const { unit } = file;

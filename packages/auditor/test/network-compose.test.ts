@@ -1,0 +1,97 @@
+import { contextFor, expectOutcomes, removeTempProjects, runRule } from './support/project.ts';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { networkRules } from '../src/rules/network.ts';
+
+after(removeTempProjects);
+
+const check = (
+  files: Record<string, string>,
+  expect: Parameters<typeof expectOutcomes>[2],
+): Promise<void> => expectOutcomes(networkRules, files, expect);
+
+const SERVER = `import http from 'node:http';\nhttp.createServer((_q, s) => s.end('ok')).listen(3000);\n`;
+
+/** A stack where the audited service (`build: .`) shares the default network with the rest. */
+const FLAT_STACK = `services:
+  api:
+    build: .
+    environment:
+      BILLING_URL: http://billing:4000
+  billing:
+    image: acme/billing:2
+  postgres:
+    image: postgres:16
+`;
+
+describe('NW2/NW3/NW4/NW7: a compose file that deploys the service is read', () => {
+  it('every container on the default network fails NW2, NW3, NW4 and NW7 at the service', () =>
+    check(
+      { 'src/server.ts': SERVER, 'docker-compose.yml': FLAT_STACK },
+      {
+        NW2: { status: 'FAIL', file: 'docker-compose.yml', line: 2 },
+        NW3: { status: 'FAIL', file: 'docker-compose.yml', line: 2 },
+        NW4: 'FAIL',
+        NW7: 'FAIL',
+      },
+    ));
+
+  it('networks that separate the service pass NW2; internal-only networks pass NW3/NW4', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    networks: [backend]\n  billing:\n    image: acme/billing:2\n    networks: [backend]\n  admin-ui:\n    image: acme/admin-ui:1\n    networks: [frontend]\nnetworks:\n  backend:\n    internal: true\n  frontend: {}\n`,
+      },
+      { NW2: 'PASS', NW3: 'PASS', NW4: 'PASS', NW7: 'PARTIAL' },
+    ));
+
+  it('a compose file headed "local development only" decides nothing', async () => {
+    const ctx = await contextFor({
+      'src/server.ts': SERVER,
+      'docker-compose.yml': `# Local development only: dependencies for npm run dev.\n${FLAT_STACK}`,
+    });
+    for (const id of ['NW2', 'NW3', 'NW4', 'NW7'] as const) {
+      const result = runRule(networkRules, ctx, id);
+      assert.equal(result.status, 'N/A', id);
+      assert.match(result.why, /local development/);
+    }
+  });
+
+  it('compose beside Kubernetes manifests is local: the manifests decide', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    ports:\n      - "3000:3000"\n`,
+        'k8s/deployment.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: api:1\n`,
+      },
+      { NW6: 'PASS', NW2: 'FAIL' },
+    ));
+});
+
+describe('NW6: the service in its own compose deployment', () => {
+  it('a service the other containers call, published on the host, fails', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    ports:\n      - "3000:3000"\n  worker:\n    image: acme/worker:1\n    environment:\n      API_URL: http://api:3000\n`,
+      },
+      { NW6: { status: 'FAIL', file: 'docker-compose.yml', line: 5 } },
+    ));
+
+  it('the entry point published with nothing in front is PARTIAL; a gateway is PASS', async () => {
+    await check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    ports:\n      - "3000:3000"\n    environment:\n      BILLING_URL: http://billing:4000\n  billing:\n    image: acme/billing:2\n`,
+      },
+      { NW6: 'PARTIAL' },
+    );
+    await check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  edge-proxy:\n    build: .\n    ports:\n      - "443:8443"\n  billing:\n    image: acme/billing:2\n`,
+      },
+      { NW6: 'PASS' },
+    );
+  });
+});

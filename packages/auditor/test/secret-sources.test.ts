@@ -1,0 +1,187 @@
+import { contextFor, expectOutcomes, removeTempProjects } from './support/project.ts';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { secretSourceModel } from '../src/analysis/secrets/provenance.ts';
+import { isSecretVariable } from '../src/analysis/secrets/model.ts';
+import { secretsRules } from '../src/rules/secrets.ts';
+
+after(removeTempProjects);
+
+const check = (
+  files: Record<string, string>,
+  expect: Parameters<typeof expectOutcomes>[2],
+): Promise<void> => expectOutcomes(secretsRules, files, expect);
+
+describe('secret variable names', () => {
+  const cases: [string, boolean][] = [
+    ['JWT_SECRET', true],
+    ['DB_PASSWORD', true],
+    ['GITHUB_TOKEN', true],
+    ['GATEWAY_JWT_TOKEN', true],
+    ['SLACK_BOT_TOKEN', true],
+    ['OIDC_TOKEN_URL', false],
+    ['SECRETS_REFRESH_SECONDS', false],
+    ['JWT_SECRET_FILE', false],
+    ['PASSWORD_HASH', false],
+    ['LOG_LEVEL', false],
+  ];
+  for (const [name, secret] of cases) {
+    it(`${name}: ${secret ? 'a secret' : 'not a secret'}`, () => {
+      assert.equal(isSecretVariable(name), secret);
+    });
+  }
+});
+
+describe('SM1/SM3: secrets read through helpers and schemas are environment secrets', () => {
+  it('a required(name) helper reading process.env[name] is an env read (SM1 FAIL, SM3 FAIL)', () =>
+    check(
+      {
+        'src/env.ts': `export function mustGet(key: string): string {\n  const v = process.env[key];\n  if (v === undefined) throw new Error(key + ' missing');\n  return v;\n}\n`,
+        'src/settings.ts': `import { mustGet } from './env';\n\nexport const settings = {\n  sessionToken: mustGet('SESSION_SIGNING_TOKEN'),\n};\n`,
+      },
+      {
+        SM1: 'FAIL',
+        SM3: { status: 'FAIL', file: 'src/settings.ts', line: 4 },
+        SM7: 'FAIL',
+      },
+    ));
+
+  it('a helper that reads nothing from the environment is not an env read', () =>
+    check(
+      {
+        'src/settings.ts': `const table: Record<string, string> = { A: 'x' };\nfunction lookup(key: string): string | undefined {\n  return table[key];\n}\nexport const v = lookup('WEBHOOK_SECRET');\n`,
+      },
+      { SM1: 'N/A', SM3: 'N/A' },
+    ));
+
+  it('a zod schema parsed from process.env lists env secrets; numeric settings are not secrets', () =>
+    check(
+      {
+        'src/config.ts': `import { z } from 'zod';\n\nexport const env = z\n  .object({\n    PORT: z.coerce.number().default(3000),\n    STRIPE_API_KEY: z.string().min(1),\n    CACHE_REFRESH_SECONDS: z.coerce.number().default(60),\n  })\n  .parse(process.env);\n`,
+      },
+      { SM3: { status: 'FAIL', file: 'src/config.ts', line: 6 } },
+    ));
+
+  it('envalid cleanEnv(process.env, spec) lists env secrets', () =>
+    check(
+      {
+        'src/config.js': `const { cleanEnv, str } = require('envalid');\nmodule.exports = cleanEnv(process.env, {\n  NODE_ENV: str(),\n  COOKIE_SECRET: str(),\n});\n`,
+      },
+      { SM3: { status: 'FAIL', file: 'src/config.js', line: 4 } },
+    ));
+
+  it("NestJS configService.get('X') reads the environment", () =>
+    check(
+      {
+        'src/auth.module.ts': `import { ConfigService } from '@nestjs/config';\nexport const jwtOptions = (config: ConfigService) => ({\n  secret: config.get<string>('JWT_SIGNING_SECRET'),\n});\n`,
+      },
+      { SM1: 'FAIL', SM3: { status: 'FAIL', file: 'src/auth.module.ts', line: 3 } },
+    ));
+
+  it('a project readSecret() that reads env or a *_FILE is not a secrets manager', async () => {
+    const files = {
+      'src/secret.ts': `import { readFileSync } from 'node:fs';\nexport function readSecret(name: string): string | undefined {\n  const path = process.env[\`\${name}_FILE\`];\n  if (path) return readFileSync(path, 'utf8').trim();\n  return process.env[name];\n}\n`,
+      'src/config.ts': `import { readSecret } from './secret';\nexport const config = {\n  apiKey: readSecret('PARTNER_API_KEY'),\n  hmac: readSecret('WEBHOOK_HMAC_KEY'),\n};\n`,
+    };
+    await check(files, { SM1: 'FAIL', SM3: 'FAIL' });
+    // The deployment mounts one as a file and sets the other from a Kubernetes Secret.
+    await check(
+      {
+        ...files,
+        'k8s/deployment.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: partner-sync\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: partner-sync:1\n          env:\n            - name: PARTNER_API_KEY_FILE\n              value: /var/run/secrets/partner/api-key\n            - name: WEBHOOK_HMAC_KEY\n              valueFrom:\n                secretKeyRef:\n                  name: webhook\n                  key: hmac\n`,
+      },
+      { SM1: 'FAIL', SM3: { status: 'PARTIAL', file: 'src/config.ts', line: 4 } },
+    );
+  });
+
+  it('the same helper wrapping a secrets-manager client is a fetch (SM1 PASS)', () =>
+    check(
+      {
+        'src/secret.ts': `import { SecretClient } from '@azure/keyvault-secrets';\nimport { DefaultAzureCredential } from '@azure/identity';\nconst client = new SecretClient(process.env.KEY_VAULT_URL ?? '', new DefaultAzureCredential());\nexport async function readSecret(name: string): Promise<string | undefined> {\n  return (await client.getSecret(name)).value;\n}\n`,
+        'src/config.ts': `import { readSecret } from './secret';\nexport const apiKey = () => readSecret('partner-api-key');\n`,
+      },
+      { SM1: 'PASS', SM3: 'PASS' },
+    ));
+});
+
+describe('SM2: literal fallbacks of environment secrets', () => {
+  it('process.env.X || a placeholder-looking literal is still the production secret when X is unset', () =>
+    check(
+      {
+        'src/config.ts': `export const config = {\n  port: Number(process.env.PORT ?? 3000),\n  sessionSecret: process.env.SESSION_SECRET || 'replace-me-in-prod',\n};\n`,
+      },
+      { SM2: { status: 'FAIL', file: 'src/config.ts', line: 3 } },
+    ));
+
+  it('a token-named variable with a literal fallback fails too', () =>
+    check(
+      { 'src/config.ts': `export const jwtToken = process.env.JWT_TOKEN ?? 'local-jwt';\n` },
+      { SM2: { status: 'FAIL', file: 'src/config.ts', line: 1 } },
+    ));
+
+  it('an empty fallback, or a fallback only in a development branch, is not a finding', async () => {
+    await check(
+      { 'src/config.ts': `export const secret = process.env.SESSION_SECRET ?? '';\n` },
+      { SM2: 'PASS' },
+    );
+    await check(
+      {
+        'src/config.ts': `const dev = process.env.NODE_ENV !== 'production';\nexport const secret = dev ? process.env.SESSION_SECRET || 'dev-only' : process.env.SESSION_SECRET;\n`,
+      },
+      { SM2: 'PASS' },
+    );
+  });
+
+  it('a zod .default() on a secret is a literal fallback', () =>
+    check(
+      {
+        'src/env.ts': `import { z } from 'zod';\nexport const env = z.object({\n  API_TOKEN: z.string().default('token-for-local-runs'),\n}).parse(process.env);\n`,
+      },
+      { SM2: { status: 'FAIL', file: 'src/env.ts', line: 3 } },
+    ));
+});
+
+describe('SM3 from the deployment: what compose and Kubernetes give the service', () => {
+  const SERVER = `import http from 'node:http';\nhttp.createServer((_q, s) => s.end('ok')).listen(8080);\n`;
+
+  it('a compose deployment passing a secret as an environment variable fails SM3', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    environment:\n      PAYMENT_PROVIDER_TOKEN: \${PAYMENT_PROVIDER_TOKEN}\n      LOG_LEVEL: info\n`,
+      },
+      { SM1: 'FAIL', SM3: { status: 'FAIL', file: 'docker-compose.yml', line: 5 } },
+    ));
+
+  it('a compose secret mounted as a file (*_FILE) passes SM3 and is PARTIAL for SM1', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    environment:\n      PAYMENT_PROVIDER_TOKEN_FILE: /run/secrets/provider_token\n    secrets:\n      - provider_token\nsecrets:\n  provider_token:\n    file: ./provider_token.txt\n`,
+      },
+      { SM1: 'PARTIAL', SM3: 'PASS' },
+    ));
+
+  it("another container's settings (a database image) are not the service's secrets", async () => {
+    const ctx = await contextFor({
+      'src/server.ts': SERVER,
+      'docker-compose.yml': `services:\n  api:\n    build: .\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: \${POSTGRES_PASSWORD}\n`,
+    });
+    assert.deepEqual(secretSourceModel(ctx).environment, []);
+  });
+});
+
+describe('SM4: CI files only', () => {
+  it('a compose file is not CI configuration: SM4 N/A', () =>
+    check(
+      {
+        'docker-compose.yml': `services:\n  api:\n    image: api\n    environment:\n      LOG_LEVEL: info\n`,
+      },
+      { SM4: 'N/A' },
+    ));
+});
+
+describe('SM8: the secrets manager audit trail', () => {
+  it('secrets from the environment: N/A (no manager to audit), not FAIL', () =>
+    check({ 'src/config.ts': `export const k = process.env.PARTNER_API_KEY;\n` }, { SM8: 'N/A' }));
+});
