@@ -168,6 +168,7 @@ export function buildScopes(
     key: number;
   }[] = [];
   const paramScopes = new Map<FunctionFacts, Map<number, Scope>>();
+  const proxyCalls = new Set<ts.Node>(files.flatMap((f) => f.proxies.map((p) => p.node)));
 
   const fileOrder = new Map(files.map((f, i) => [f.unit.path, i]));
   // A method call is ordered by its name, so `app.use(a).use(b)` puts `a` before `b`.
@@ -258,7 +259,7 @@ export function buildScopes(
       ) {
         return originScope(unit, receiver, depth + 1);
       }
-      return undefined;
+      return factoryScope(unit, node, depth);
     }
     if (ts.isIdentifier(node)) {
       const parameter = parameterOf(node);
@@ -276,6 +277,43 @@ export function buildScopes(
       return value === undefined ? undefined : originScope(value.unit, value.expression, depth + 1);
     }
     return undefined;
+  };
+
+  /** `app.use('/orders', auth, orderRoutes())`: the router a project function creates and returns. */
+  const factoryScope = (
+    unit: SourceUnit,
+    call: ts.CallExpression,
+    depth: number,
+  ): Scope | undefined => {
+    for (const target of index.calleeTargets(unit, call)) {
+      if (target.kind !== 'function' || ts.isSourceFile(target.facts.node)) continue;
+      for (const returned of returnedExpressions(target.facts.node)) {
+        const scope = originScope(target.facts.unit, returned, depth + 1);
+        if (scope?.kind === 'router' || scope?.kind === 'app') return scope;
+      }
+    }
+    return undefined;
+  };
+
+  /**
+   * Is a middleware a proxy (`createProxyMiddleware(…)`, `proxy(url)`), directly, through a
+   * variable, or returned by a project function (`proxyTo(target)`)?
+   */
+  const isProxy = (unit: SourceUnit, expression: ts.Expression, depth = 0): boolean => {
+    if (depth > 3) return false;
+    const value = symbols.finalValue(unit, expression);
+    if (proxyCalls.has(value.expression)) return true;
+    if (!ts.isCallExpression(value.expression)) return false;
+    return index
+      .calleeTargets(value.unit, value.expression)
+      .some(
+        (target) =>
+          target.kind === 'function' &&
+          !ts.isSourceFile(target.facts.node) &&
+          returnedExpressions(target.facts.node).some((returned) =>
+            isProxy(target.facts.unit, returned, depth + 1),
+          ),
+      );
   };
 
   const paramScope = (fn: FunctionFacts, index: number, create: boolean): Scope | undefined => {
@@ -533,6 +571,8 @@ export function buildScopes(
       case 'use': {
         const base = instancePrefix(scope, unit, call.receiver);
         let prefix: string | undefined = base === '' ? undefined : base;
+        // Middleware earlier in the same call: `app.use('/admin', authorize(rule), proxy)`.
+        const earlier: HookUse[] = [];
         for (const [i, arg] of args.entries()) {
           const text = i === 0 ? staticText(unit, arg) : undefined;
           if (text !== undefined) {
@@ -546,6 +586,21 @@ export function buildScopes(
           const child = originScope(unit, mounted);
           if (child !== undefined && child !== scope) {
             linkChild(scope, child, call, at ?? '', key + i / 100);
+            continue;
+          }
+          if (isProxy(unit, mounted)) {
+            // A proxy serves every path under its mount: one route for the middleware to cover.
+            const route: Route = {
+              site: { unit, node: mounted },
+              method: 'ALL',
+              path: prefixed(at, i, args),
+              scope,
+              handler: [],
+              routeHooks: [...earlier],
+              config: undefined,
+            };
+            routes.push(route);
+            scope.events.push({ kind: 'route', route, key: key + i / 100 });
             continue;
           }
           const hook: HookUse = {
@@ -566,6 +621,7 @@ export function buildScopes(
             errorHandlers.push({ site: call, kind: 'middleware', targets: hook.targets });
           }
           hooks.push(hook);
+          if (i > 0 || prefix !== undefined) earlier.push(hook);
           scope.events.push({ kind: 'hook', hook, key: key + i / 100 });
         }
         return;
@@ -911,6 +967,43 @@ function declaredName(node: ts.Node): string | undefined {
   if (ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
   if (ts.isPropertyAssignment(parent)) return propertyNameText(parent.name);
   return undefined;
+}
+
+/**
+ * The catch-all path a mounted proxy serves: `/auth/*` under `app.use('/auth', proxy)`, `/*`
+ * with no mount path, unknown when the mount path is computed.
+ */
+function prefixed(
+  prefix: string | undefined,
+  at: number,
+  args: ts.NodeArray<ts.Expression>,
+): string | undefined {
+  if (prefix !== undefined) return `${prefix === '/' ? '' : prefix.replace(/\/$/, '')}/*`;
+  const first = args[0];
+  const mountPath =
+    first !== undefined &&
+    at > 0 &&
+    (ts.isStringLiteralLike(first) ||
+      ts.isTemplateExpression(first) ||
+      ts.isArrayLiteralExpression(first) ||
+      ts.isPropertyAccessExpression(first) ||
+      ts.isIdentifier(first));
+  return mountPath ? undefined : '/*';
+}
+
+/** What a function returns: its expression body, or its own `return` statements. */
+function returnedExpressions(fn: FunctionNode): ts.Expression[] {
+  const body = fn.body;
+  if (body === undefined) return [];
+  if (!ts.isBlock(body)) return [body];
+  const found: ts.Expression[] = [];
+  const visit = (node: ts.Node): void => {
+    if (isFunctionNode(node) || ts.isClassLike(node)) return;
+    if (ts.isReturnStatement(node) && node.expression !== undefined) found.push(node.expression);
+    ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(body, visit);
+  return found;
 }
 
 /** `require('./routes')`: the module it loads. */

@@ -1,0 +1,115 @@
+/**
+ * What covers a route in real Express code: routers built by factory functions and mounted behind
+ * middleware, proxy middleware mounted under a prefix. Each case has its negative.
+ */
+import { after, describe, test } from 'node:test';
+import { check, cleanUp, type Case } from './inbound-harness.ts';
+
+after(cleanUp);
+
+const REQUIRE_SESSION = `import jwt from 'jsonwebtoken';
+export function requireSession(req, res, next) {
+  try {
+    req.account = jwt.verify(req.cookies.session ?? '', process.env.SESSION_PUBLIC_KEY ?? '', {
+      algorithms: ['RS256'],
+      issuer: 'https://login.example',
+      audience: 'storefront',
+    });
+    next();
+  } catch {
+    res.status(401).json({ error: 'sign in again' });
+  }
+}
+`;
+
+const INVOICE_ROUTES = `import { Router } from 'express';
+export function invoiceRoutes() {
+  const router = Router();
+  router.get('/', (req, res) => res.json([]));
+  router.post('/:invoiceId/pay', (req, res) => res.status(202).end());
+  return router;
+}
+`;
+
+const server = (mount: string): string => `import express from 'express';
+import { requireSession } from './session.js';
+import { invoiceRoutes } from './invoices.js';
+const app = express();
+${mount}
+app.listen(3000);
+`;
+
+const factories: Case[] = [
+  {
+    name: 'a router returned by a factory and mounted behind middleware is covered by it',
+    files: {
+      'src/session.js': REQUIRE_SESSION,
+      'src/invoices.js': INVOICE_ROUTES,
+      'src/server.js': server(`app.use('/billing/invoices', requireSession, invoiceRoutes());`),
+    },
+    expect: { SE1: 'PASS', SE3: 'PASS' },
+  },
+  {
+    name: 'the same router mounted without the middleware is open',
+    files: {
+      'src/session.js': REQUIRE_SESSION,
+      'src/invoices.js': INVOICE_ROUTES,
+      'src/server.js':
+        server(`app.use('/account', requireSession, (req, res) => res.json(req.account));
+app.use('/billing/invoices', invoiceRoutes());`),
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/invoices.js', line: "router.post('/:invoiceId/pay'" } },
+  },
+];
+
+describe('Express routers built by factory functions', () => {
+  for (const c of factories) test(c.name, () => check(c));
+});
+
+const PROXY = `import { createProxyMiddleware } from 'http-proxy-middleware';
+export function forwardTo(target) {
+  return createProxyMiddleware({ target, changeOrigin: true, xfwd: true });
+}
+`;
+
+const edge = (mounts: string): string => `import express from 'express';
+import { requireSession } from './session.js';
+import { forwardTo } from './forward.js';
+const app = express();
+app.get('/livez', (req, res) => res.send('ok'));
+app.use('/oauth', forwardTo('http://identity:8080'));
+${mounts}
+app.use((req, res) => res.status(404).end());
+app.listen(8443);
+`;
+
+const proxies: Case[] = [
+  {
+    name: 'proxy mounts behind an app-wide middleware are covered routes',
+    files: {
+      'src/session.js': REQUIRE_SESSION,
+      'src/forward.js': PROXY,
+      'src/edge.js': edge(`app.use(requireSession);
+app.use('/catalog', forwardTo('http://catalog:8080'));
+app.use('/baskets', forwardTo('http://baskets:8080'));`),
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS', SE3: 'PASS', SE20: 'PASS' },
+  },
+  {
+    name: 'a proxy mounted before the middleware is an open route',
+    files: {
+      'src/session.js': REQUIRE_SESSION,
+      'src/forward.js': PROXY,
+      'src/edge.js': edge(`app.use('/reports', forwardTo('http://reports:8080'));
+app.use(requireSession);
+app.use('/baskets', forwardTo('http://baskets:8080'));`),
+    },
+    expect: { SE1: 'FAIL', SE2: 'PARTIAL' },
+    at: { SE1: { file: 'src/edge.js', line: "app.use('/reports'" } },
+  },
+];
+
+describe('Express proxy middleware mounted under a path', () => {
+  for (const c of proxies) test(c.name, () => check(c));
+});
