@@ -283,6 +283,60 @@ app.listen(8080);
 
 const koaOperations: Case[] = [
   {
+    name: 'koa: koa-compose runs the verifier it composes',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import compose from 'koa-compose';
+import Router from '@koa/router';
+import jsonwebtoken from 'jsonwebtoken';
+
+const publicKey = process.env.JWT_PUBLIC_KEY as string;
+
+async function requestId(ctx: Koa.Context, next: Koa.Next) {
+  ctx.set('x-request-id', ctx.get('x-request-id') || crypto.randomUUID());
+  await next();
+}
+
+async function authenticate(ctx: Koa.Context, next: Koa.Next) {
+  const token = ctx.get('authorization').replace(/^Bearer /, '');
+  try {
+    ctx.state.caller = jsonwebtoken.verify(token, publicKey, { algorithms: ['RS256'], audience: 'stock' });
+  } catch {
+    ctx.throw(401, 'invalid token');
+  }
+  await next();
+}
+
+const router = new Router();
+router.get('/bins', async (ctx) => { ctx.body = []; });
+const app = new Koa();
+app.use(compose([requestId, authenticate]));
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PASS', SE4: 'PASS' },
+  },
+  {
+    name: 'koa: koa-passport on each route is per-route authentication',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import passport from 'koa-passport';
+
+const router = new Router();
+router.get('/bins', passport.authenticate('jwt', { session: false }), async (ctx) => { ctx.body = []; });
+router.get('/bins/:id', passport.authenticate('jwt', { session: false }), async (ctx) => { ctx.body = {}; });
+const app = new Koa();
+app.use(passport.initialize());
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE2: 'PARTIAL' },
+  },
+
+  {
     name: 'koa: an error middleware that logs covers refusals thrown downstream',
     files: koaService(
       "import pinoLogger from 'koa-pino-logger';",
@@ -472,6 +526,66 @@ export default app;
     },
     expect: { SE15: 'PASS', SE22: 'PASS' },
     at: { SE22: { file: 'src/index.ts', line: 'app.onError((err, c) => {' } },
+  },
+  {
+    name: 'hono: createMiddleware with jose, refusing with new Response(…, { status: 401 }) and logging',
+    files: {
+      'src/auth.ts': `import { createMiddleware } from 'hono/factory';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const jwks = createRemoteJWKSet(new URL('https://idp.example.net/jwks'));
+
+export const requireToken = createMiddleware(async (c, next) => {
+  const token = c.req.header('authorization')?.replace(/^Bearer /, '') ?? '';
+  try {
+    const { payload } = await jwtVerify(token, jwks, { issuer: 'https://idp.example.net', audience: 'parcels' });
+    c.set('caller', payload.azp);
+  } catch (error) {
+    console.warn({ path: c.req.path, reason: (error as Error).message }, 'token refused');
+    return new Response('unauthorized', { status: 401 });
+  }
+  await next();
+});
+`,
+      'src/index.ts': `import { Hono } from 'hono';
+import { requireToken } from './auth.ts';
+
+const app = new Hono();
+app.use('/v1/*', requireToken);
+app.get('/v1/parcels', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { SE1: 'PASS', SE4: 'PASS', SE11: 'PASS' },
+    at: { SE1: { file: 'src/index.ts', line: "app.use('/v1/*', requireToken);" } },
+  },
+  {
+    name: 'hono: the same middleware refusing without a log line',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const jwks = createRemoteJWKSet(new URL('https://idp.example.net/jwks'));
+const requireToken = createMiddleware(async (c, next) => {
+  try {
+    await jwtVerify(c.req.header('authorization')?.slice(7) ?? '', jwks, { audience: 'parcels' });
+  } catch {
+    return new Response('unauthorized', { status: 401 });
+  }
+  await next();
+});
+
+const app = new Hono();
+app.use('*', requireToken);
+app.get('/parcels', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { SE1: 'PASS', SE11: 'FAIL' },
+    at: {
+      SE11: { file: 'src/index.ts', line: "return new Response('unauthorized', { status: 401 });" },
+    },
   },
 ];
 

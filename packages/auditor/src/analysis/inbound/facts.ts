@@ -5,7 +5,7 @@
  */
 import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
-import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
+import { accessChain, objectProperty, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { SourceUnit } from '../../project/load.ts';
 import { looksLikeSecret } from '../secrets/literals.ts';
 import { nestJwtCall } from './adapters/nest/jwt.ts';
@@ -654,7 +654,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     }
     if (ts.isClassDeclaration(node) && node.name) classesByName.set(node.name.text, node);
     if (ts.isCallExpression(node)) onCall(node, fn);
-    else if (ts.isNewExpression(node)) onNew(node);
+    else if (ts.isNewExpression(node)) onNew(node, fn);
     else if (ts.isBinaryExpression(node)) onBinary(node, fn);
     else if (ts.isDeleteExpression(node)) onDelete(node);
     else if (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node)) {
@@ -727,7 +727,7 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     } else if (module === 'express-jwt') {
       fn.verifications.push({ ...site(call), kind: 'express-jwt' });
       jwtConfigs.push({ ...site(call), library: 'express-jwt', call });
-    } else if (module === 'passport' && member === 'authenticate') {
+    } else if ((module === 'passport' || module === 'koa-passport') && member === 'authenticate') {
       fn.verifications.push({ ...site(call), kind: 'passport' });
     } else if (module === 'crypto' && member === 'timingSafeEqual') {
       fn.constantTime.push(site(call));
@@ -984,8 +984,20 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     if (!used) fn.failOpen.push(site(callback));
   };
 
-  const onNew = (expression: ts.NewExpression): void => {
+  const onNew = (expression: ts.NewExpression, fn: FunctionFacts): void => {
     const ref = moduleOf(expression.expression);
+    // A Fetch API answer (Hono and other fetch-style servers): `new Response(body, { status: 401 })`.
+    if (ts.isIdentifier(expression.expression) && expression.expression.text === 'Response') {
+      const init = expression.arguments?.[1];
+      const object = init === undefined ? undefined : unwrap(init);
+      const status =
+        object !== undefined && ts.isObjectLiteralExpression(object)
+          ? objectProperty(object, 'status')
+          : undefined;
+      if (status !== undefined && REJECT_STATUS.has(numericValue(status) ?? 0)) {
+        fn.rejections.push(site(expression));
+      }
+    }
     const created = ref === undefined ? undefined : adapterCreation(ref);
     if (created !== undefined)
       creations.push({ ...site(expression), node: expression, kind: created });

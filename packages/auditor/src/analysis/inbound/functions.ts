@@ -74,6 +74,13 @@ const LIBRARY_MODULES: ReadonlyMap<string, AuthLibrary> = new Map([
   ['hono/basic-auth', 'basic-auth'],
 ]);
 
+/** Calls that return the middleware they are given, run in sequence (`module:export`). */
+const MIDDLEWARE_WRAPPERS: ReadonlySet<string> = new Set([
+  'koa-compose:',
+  'hono/combine:every',
+  'hono/factory:createMiddleware',
+]);
+
 const MAX_DEPTH = 8;
 const MAX_SUMMARY_FUNCTIONS = 300;
 const CALL_DEPTH = 3;
@@ -283,7 +290,10 @@ export class FunctionIndex {
       if (plugin !== undefined) next(unit, plugin, true);
       return;
     }
-    if (ref?.module === 'passport' && ref.path[ref.path.length - 1] === 'authenticate') {
+    if (
+      (ref?.module === 'passport' || ref?.module === 'koa-passport') &&
+      ref.path[ref.path.length - 1] === 'authenticate'
+    ) {
       found.push({ kind: 'library', library: 'passport', site });
       return;
     }
@@ -304,6 +314,16 @@ export class FunctionIndex {
     }
     const name = calleeName(node);
     const receiver = calleeReceiver(node);
+    // Middleware composed or wrapped: koa-compose's `compose([a, b])`, hono/combine's
+    // `every(a, b)`, Hono's `createMiddleware(async (c, next) => …)`.
+    if (ref !== undefined && MIDDLEWARE_WRAPPERS.has(`${ref.module}:${ref.path.join('.')}`)) {
+      for (const argument of node.arguments) next(unit, argument);
+      return;
+    }
+    if (name === 'createMiddleware' && node.arguments[0] !== undefined) {
+      next(unit, node.arguments[0]);
+      return;
+    }
     // `jwt({ … }).unless({ path })`: the middleware itself (the skipped paths are read by the scopes).
     if ((name === 'bind' || name === 'unless') && receiver !== undefined) {
       next(unit, receiver);
