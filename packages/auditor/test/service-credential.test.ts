@@ -209,3 +209,327 @@ export function reserve(sku: string) {
     );
   });
 });
+
+/** An edge gateway: end users' JWTs verified against the IdP, an internal HS256 token minted. */
+const EDGE_GATEWAY = {
+  'src/session.ts': `import type { NextFunction, Request, Response } from 'express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const keys = createRemoteJWKSet(new URL(process.env.IDP_JWKS_URL ?? ''));
+
+export async function requireLogin(req: Request, res: Response, next: NextFunction) {
+  const raw = req.get('authorization')?.replace(/^Bearer /, '');
+  if (!raw) return res.status(401).end();
+  try {
+    const { payload } = await jwtVerify(raw, keys, { issuer: process.env.IDP_ISSUER, audience: 'storefront', algorithms: ['RS256'] });
+    req.user = { id: String(payload.sub), email: String(payload.email) };
+    next();
+  } catch {
+    res.status(401).end();
+  }
+}
+`,
+  'src/relay.ts': `import jwt from 'jsonwebtoken';
+export function relayToken(user: { id: string }) {
+  return jwt.sign({ sub: user.id, iss: 'edge' }, process.env.RELAY_SECRET ?? '');
+}
+`,
+  'src/server.ts': `import express from 'express';
+import axios from 'axios';
+import { requireLogin } from './session';
+import { relayToken } from './relay';
+const app = express();
+app.use(requireLogin);
+app.get('/api/carts/:id', async (req, res) => {
+  const { data } = await axios.get(\`\${process.env.CARTS_URL}/carts/\${req.params.id}\`, {
+    headers: { 'x-internal-token': relayToken(req.user) },
+    timeout: 2000,
+  });
+  res.json(data);
+});
+app.listen(8080);
+`,
+};
+
+describe('SV7-SV13: which side of a service token each row judges', () => {
+  it('a gateway that verifies only end users and mints HS256 relay tokens', async () => {
+    await check(EDGE_GATEWAY, {
+      SV7: { status: 'FAIL', file: 'src/relay.ts', line: 3 },
+      SV8: 'N/A',
+      SV9: 'FAIL',
+      SV10: 'N/A',
+      SV11: 'N/A',
+      SV12: 'FAIL',
+      SV13: 'N/A',
+      SV19: 'FAIL',
+    });
+    const ctx = await contextFor(EDGE_GATEWAY);
+    const sv12 = runRule(RULES, ctx, 'SV12');
+    assert.match(sv12.why, /HS256 JWT signed with a shared secret/);
+    assert.match(sv12.why, /no `exp` claim/);
+    assert.match(runRule(RULES, ctx, 'SV9').why, /end user's id/);
+    assert.match(runRule(RULES, ctx, 'SV10').why, /end users' tokens/);
+  });
+
+  it('a service that verifies service tokens (azp read) is judged on the verifier side', async () => {
+    await check(
+      {
+        'src/server.ts': `import express from 'express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+const keys = createRemoteJWKSet(new URL('https://idp.example.com/jwks'));
+const app = express();
+app.use(async (req, res, next) => {
+  try {
+    const { payload } = await jwtVerify(req.get('authorization')?.slice(7) ?? '', keys, {
+      issuer: 'https://idp.example.com/', audience: 'ledger', algorithms: ['ES256'], maxTokenAge: '10m',
+    });
+    res.locals.client = payload.azp;
+    next();
+  } catch { res.status(401).end(); }
+});
+app.post('/entries', (_req, res) => { res.status(201).end(); });
+app.listen(8080);
+`,
+      },
+      {
+        SV7: 'PASS',
+        SV8: 'PASS',
+        SV9: 'PASS',
+        SV10: 'PASS',
+        SV11: 'PASS',
+        SV12: 'PASS',
+        SV13: 'PASS',
+        SV19: 'N/A',
+      },
+    );
+  });
+
+  it('a verifier that requires no exp, for tokens minted here without one, fails SV12 and SV13; maxAge passes SV13', async () => {
+    const server = (options: string) => `import express from 'express';
+import jwt from 'jsonwebtoken';
+import { mintPeerToken } from './peer';
+const app = express();
+app.use((req, res, next) => {
+  try {
+    jwt.verify(req.get('x-peer-token') ?? '', process.env.PEER_SECRET ?? ''${options});
+    next();
+  } catch { res.status(401).end(); }
+});
+app.get('/peers', (_req, res) => { res.json({ token: mintPeerToken() }); });
+app.listen(8080);
+`;
+    const peer = `import jwt from 'jsonwebtoken';
+export const mintPeerToken = () => jwt.sign({ peer: 'billing' }, process.env.PEER_SECRET ?? '');
+`;
+    await check(
+      { 'src/server.ts': server(''), 'src/peer.ts': peer },
+      { SV12: 'FAIL', SV13: 'FAIL' },
+    );
+    await check(
+      { 'src/server.ts': server(", { maxAge: '5m' }"), 'src/peer.ts': peer },
+      { SV13: 'PASS' },
+    );
+  });
+
+  it('a static shared header is no token: the claim rows are N/A and say so, TM1 fails', async () => {
+    const ctx = await contextFor({
+      'src/server.ts': `import express from 'express';
+import { timingSafeEqual } from 'node:crypto';
+const app = express();
+app.use((req, res, next) => {
+  const given = Buffer.from(req.get('x-service-key') ?? '');
+  const expected = Buffer.from(process.env.SERVICE_KEY ?? '');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return res.status(401).end();
+  next();
+});
+app.get('/reports', (_req, res) => { res.json([]); });
+app.listen(8080);
+`,
+    });
+    for (const id of ['SV7', 'SV9', 'SV12'] as const) {
+      const result = runRule(RULES, ctx, id);
+      assert.equal(result.status, 'N/A', `${id}: ${JSON.stringify(result)}`);
+      assert.match(result.why, /static shared secret/);
+    }
+    assert.equal(runRule(RULES, ctx, 'SV19').status, 'FAIL');
+    assert.equal(runRule(RULES, ctx, 'SV18').status, 'PASS');
+  });
+
+  it('@nestjs/jwt JwtService.sign options are read: sub names the service, exp in 5 minutes, HS256', async () => {
+    await check(
+      {
+        'src/payments.client.ts': `import { Injectable } from '@nestjs/common';
+import { HttpService } from '@nestjs/axios';
+import { JwtService } from '@nestjs/jwt';
+import { firstValueFrom } from 'rxjs';
+
+@Injectable()
+export class RefundsClient {
+  constructor(private readonly http: HttpService, private readonly jwt: JwtService) {}
+
+  private callerToken(): string {
+    return this.jwt.sign({ scope: 'refunds:create' }, {
+      secret: process.env.REFUNDS_SHARED_SECRET,
+      algorithm: 'HS256',
+      subject: 'checkout-service',
+      audience: 'refunds-service',
+      expiresIn: '5m',
+    });
+  }
+
+  async refund(id: string) {
+    const res = await firstValueFrom(
+      this.http.post(\`\${process.env.REFUNDS_URL}/refunds\`, { id }, { headers: { authorization: \`Bearer \${this.callerToken()}\` } }),
+    );
+    return res.data;
+  }
+}
+`,
+      },
+      { SV7: 'FAIL', SV9: 'PASS', SV12: 'PASS', SV19: 'FAIL' },
+    );
+  });
+});
+
+describe('SV14-SV19: HMAC signatures on queue messages', () => {
+  const consumer = (compare: string) => `import { createHmac, timingSafeEqual } from 'node:crypto';
+import amqp from 'amqplib';
+
+export function authentic(msg: amqp.ConsumeMessage): boolean {
+  const sent = String(msg.properties.headers?.['x-signature'] ?? '');
+  const computed = createHmac('sha256', process.env.BUS_SIGNING_KEY ?? '').update(msg.content).digest('hex');
+  return ${compare};
+}
+
+export async function consume() {
+  const connection = await amqp.connect(process.env.AMQP_URL ?? '');
+  const channel = await connection.createChannel();
+  await channel.consume('invoices', (msg) => {
+    if (msg === null) return;
+    if (!authentic(msg)) return channel.nack(msg, false, false);
+    channel.ack(msg);
+  });
+}
+`;
+  it('a digest compared with === over the message body, with no timestamp, and one key', async () => {
+    await check(
+      { 'src/consumer.ts': consumer('sent === computed') },
+      { SV14: 'PASS', SV15: 'FAIL', SV16: 'FAIL', SV17: 'PASS', SV18: 'FAIL', SV19: 'FAIL' },
+    );
+  });
+  it('the same check with timingSafeEqual passes SV18', async () => {
+    await check(
+      {
+        'src/consumer.ts': consumer(
+          'sent.length === computed.length && timingSafeEqual(Buffer.from(sent), Buffer.from(computed))',
+        ),
+      },
+      { SV18: 'PASS' },
+    );
+  });
+  it('a webhook signed by its one external sender passes SV19', async () => {
+    await check(
+      {
+        'src/webhooks.ts': `import express from 'express';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+const app = express();
+app.post('/hooks/psp', express.raw({ type: '*/*' }), (req, res) => {
+  const header = req.get('stripe-signature') ?? '';
+  const expected = createHmac('sha256', process.env.PSP_WEBHOOK_SECRET ?? '').update(req.body).digest('hex');
+  if (!timingSafeEqual(Buffer.from(header), Buffer.from(expected))) return res.status(400).end();
+  res.status(204).end();
+});
+app.listen(8080);
+`,
+      },
+      { SV19: 'PASS' },
+    );
+  });
+});
+
+describe('SV1-SV3: listeners and certificates', () => {
+  const worker = (extra: string) => `import { createServer } from 'node:http';
+import express from 'express';
+const app = express();
+app.get('/healthz', (_req, res) => { res.send('ok'); });
+${extra}
+app.listen(9000);
+`;
+  it('a worker whose only listener answers probes has no service calls to authenticate (SV1 N/A)', async () => {
+    await check({ 'src/health.ts': worker('') }, { SV1: 'N/A' });
+    await check(
+      { 'src/health.ts': worker("app.post('/jobs', (_req, res) => { res.status(202).end(); });") },
+      { SV1: 'FAIL' },
+    );
+  });
+
+  const server = (material: string) => `import https from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import express from 'express';
+
+function material() {
+  return ${material};
+}
+
+const app = express();
+app.use((req, res, next) => {
+  const socket = req.socket as import('node:tls').TLSSocket;
+  const peer = new X509Certificate(socket.getPeerCertificate().raw);
+  if (!peer.subjectAltName?.includes('URI:spiffe://corp.internal/ns/shop/sa/checkout')) return res.status(403).end();
+  next();
+});
+app.get('/balances', (_req, res) => { res.json([]); });
+https.createServer({ ...material(), requestCert: true, rejectUnauthorized: true }, app).listen(8443);
+`;
+  it('a CA bundle spread from a loader function passes SV2; no ca fails it; X509Certificate SAN passes SV3', async () => {
+    await check(
+      {
+        'src/server.ts': server(
+          "{ cert: readFileSync('/tls/tls.crt'), key: readFileSync('/tls/tls.key'), ca: readFileSync('/tls/ca.crt') }",
+        ),
+      },
+      { SV1: 'PASS', SV2: 'PASS', SV3: 'PASS' },
+    );
+    await check(
+      {
+        'src/server.ts': server(
+          "{ cert: readFileSync('/tls/tls.crt'), key: readFileSync('/tls/tls.key') }",
+        ),
+      },
+      { SV2: 'FAIL' },
+    );
+  });
+});
+
+describe('whose token a verifier checks: what the code builds from the claims', () => {
+  const app = (build: string) => `import express from 'express';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+const keys = createRemoteJWKSet(new URL('https://login.example.com/jwks'));
+function principalOf(claims: JWTPayload) {
+  return ${build};
+}
+const app = express();
+app.use(async (req, res, next) => {
+  try {
+    const { payload } = await jwtVerify(req.get('authorization')?.slice(7) ?? '', keys, { algorithms: ['RS256'] });
+    res.locals.principal = principalOf(payload);
+    next();
+  } catch { res.status(401).end(); }
+});
+app.get('/orders', (_req, res) => { res.json([]); });
+app.listen(8080);
+`;
+  it("a helper building a profile with an e-mail: end users' tokens, SV10/SV11 N/A", async () => {
+    await check(
+      { 'src/app.ts': app('{ id: String(claims.sub), email: String(claims.email) }') },
+      { SV10: 'N/A', SV11: 'N/A', SV9: 'FAIL' },
+    );
+  });
+  it("a helper taking the client id: a calling service's token, SV10/SV11 judged", async () => {
+    await check(
+      { 'src/app.ts': app('{ client: String(claims.azp) }') },
+      { SV10: 'FAIL', SV11: 'FAIL' },
+    );
+  });
+});

@@ -28,8 +28,9 @@ import ts from 'typescript';
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence } from '../model.ts';
 import type { AuditContext } from './context.ts';
+import { summaryVerdict } from './inbound/coverage.ts';
 import type { JwtVerifier } from './inbound/jwt.ts';
-import { ev, inbound } from './inbound/model.ts';
+import { ev, inbound, type InboundModel } from './inbound/model.ts';
 import { credentialSummary, STATIC_KINDS } from './outbound/summary.ts';
 import { productionFacts } from './outbound/scan.ts';
 import { secretSources } from './secrets/index.ts';
@@ -77,6 +78,13 @@ export interface VerifiedCredentials {
   readonly serviceJwt: readonly VerifiedJwt[];
   /** Verifiers of end users' tokens only. */
   readonly userJwt: readonly VerifiedJwt[];
+  /**
+   * Service-token verifiers that accept tokens without `exp`: they never require one (no
+   * `maxAge`, no `requiredClaims`), and the tokens minted here with the same key carry none.
+   */
+  readonly unbounded: readonly { readonly verifier: JwtVerifier; readonly minted: MintedToken }[];
+  /** Inbound checks of a static shared secret (a header compared with a configured value). */
+  readonly staticSecret: readonly Evidence[];
 }
 
 export interface ServiceCredentials {
@@ -93,15 +101,32 @@ export function serviceCredentials(ctx: AuditContext): ServiceCredentials {
     const sources = secretSources(ctx);
     const obtained = obtainedTokens(ctx);
     const grantFiles = new Set(obtained.map((o) => o.evidence.file));
-    const minted = summary.serviceTokens.map((m) => withCallers(ctx, m));
+    // A token whose `sub` is a fixed name is a service's token (end users are not constants).
+    const minted = [
+      ...summary.serviceTokens,
+      ...sources.minted.filter(
+        (m) => m.subject === 'service' && !summary.serviceTokens.includes(m),
+      ),
+    ].map((m) => withCallers(ctx, m));
     const staticOnes = [...STATIC_KINDS, 'marker' as const].flatMap((k) =>
       (summary.byKind.get(k) ?? []).map((c) => c.evidence),
     );
     const model = inbound(ctx);
-    const verifiers = model.verifiers.map((verifier) => ({
-      verifier,
-      holder: holderOf(verifier, sources.minted),
-    }));
+    const verifiers = model.verifiers
+      .filter((verifier) => inUse(model, verifier))
+      .map((verifier) => ({ verifier, holder: holderOf(model, verifier, sources.minted) }));
+    const serviceJwt = verifiers.filter((v) => v.holder !== 'user');
+    const unbounded = serviceJwt.flatMap(({ verifier }) => {
+      if (verifier.maxAge !== undefined || verifier.requiresExp === true) return [];
+      const written = verifier.key.written;
+      const token = sources.minted.find(
+        (m) => m.lifetime === 'missing' && written !== undefined && m.keyText === written,
+      );
+      return token === undefined ? [] : [{ verifier, minted: token }];
+    });
+    const staticSecret = model.authSummaries
+      .filter((a) => summaryVerdict(a.summary).level === 'shared-secret')
+      .map((a) => ev(a.site));
     return {
       issued: {
         tessera: summary.tessera,
@@ -115,8 +140,10 @@ export function serviceCredentials(ctx: AuditContext): ServiceCredentials {
       },
       verified: {
         tessera: model.tessera.map((t) => ev(t.site)),
-        serviceJwt: verifiers.filter((v) => v.holder !== 'user'),
+        serviceJwt,
         userJwt: verifiers.filter((v) => v.holder === 'user'),
+        unbounded,
+        staticSecret,
       },
       mintedAll: sources.minted,
     };
@@ -130,29 +157,75 @@ const SERVICE_HOLDER =
   /\.(azp|client_id|clientId|cid)\b|['"](azp|client_id)['"]|spiffe|\bcaller\b|callingService|serviceToken|ServiceToken|gateway[-_]?token|service[-_]?token|internal[-_]?token|SERVICE_NAMES|allowedServices|allowedCallers/i;
 /** What code does with an end user's token: a session, a user object, a profile's e-mail. */
 const USER_HOLDER =
-  /\.(user|currentUser)\s*=|\bsession\b|\bcookies?\b|\bemail\b|verifyUser|authenticateUser|\bUser\b|\bAuthUser\b|\bEdgeUser\b/;
+  /\bcurrentUser\b|\buser(Id|_id|name|Name)\b|\bsession\b|\bcookies?\b|\bemail\b|verifyUser|authenticateUser|\bUser\b|\bAuthUser\b/;
 
-function holderOf(verifier: JwtVerifier, minted: readonly MintedToken[]): VerifiedJwt['holder'] {
+function holderOf(
+  model: InboundModel,
+  verifier: JwtVerifier,
+  minted: readonly MintedToken[],
+): VerifiedJwt['holder'] {
   if (verifier.tessera || verifier.subject !== undefined) return 'service';
   const written = verifier.key.written;
   if (written !== undefined && minted.some((m) => m.keyText === written)) return 'service';
-  const scope = scopeText(verifier);
+  const scope = scopeText(model, verifier);
   if (SERVICE_HOLDER.test(scope)) return 'service';
   if (USER_HOLDER.test(scope)) return 'user';
   return 'unknown';
 }
 
-/** The verifying function, and its class when it is a method or a constructor. */
-function scopeText(verifier: JwtVerifier): string {
+/**
+ * Is a verify call (jsonwebtoken, jose) in front of a route or hook of this service? A helper of
+ * a shared workspace package that the service imports for something else (it only mints the
+ * token) verifies nothing here. Decided only where the framework's routes are modelled.
+ */
+function inUse(model: InboundModel, verifier: JwtVerifier): boolean {
+  if (verifier.library !== 'jsonwebtoken' && verifier.library !== 'jose') return true;
+  if (model.authSummaries.length === 0 || model.routes.length === 0) return true;
+  return model.authSummaries.some((a) =>
+    a.summary.verifications.some((v) => v.node === verifier.site.node),
+  );
+}
+
+/**
+ * The verifying function, and its class when it is a method or a constructor. A verifier
+ * configured once at registration (@fastify/jwt) is used where `request.jwtVerify()` is called.
+ */
+function scopeText(model: InboundModel, verifier: JwtVerifier): string {
   const owner = verifier.owner;
   const sourceFile = verifier.site.unit.sourceFile;
   if (owner === undefined || ts.isSourceFile(owner.node)) {
-    const statement = topStatement(verifier.site.node);
-    return statement?.getText(sourceFile) ?? '';
+    const statement = topStatement(verifier.site.node)?.getText(sourceFile) ?? '';
+    const users = model.functions
+      .filter((fn) => fn.verifications.some((v) => v.kind === 'fastify-jwt'))
+      .map((fn) => fn.node.getText(fn.unit.sourceFile));
+    return [statement, ...users].join('\n');
   }
   let node: ts.Node = owner.node;
   if (ts.isClassLike(node.parent)) node = node.parent;
-  return node.getText(sourceFile);
+  return [node.getText(sourceFile), ...calledHere(node, sourceFile)].join('\n');
+}
+
+/**
+ * Functions of the same file that the verifying code calls (`req.user = toUser(payload)`): what
+ * they build from the claims tells whose token it is.
+ */
+function calledHere(scope: ts.Node, sourceFile: ts.SourceFile): string[] {
+  const names = new Set<string>();
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isIdentifier(node.expression))
+      names.add(node.expression.text);
+    ts.forEachChild(node, visit);
+  };
+  visit(scope);
+  return sourceFile.statements
+    .filter(
+      (statement): statement is ts.FunctionDeclaration =>
+        ts.isFunctionDeclaration(statement) &&
+        statement.name !== undefined &&
+        names.has(statement.name.text) &&
+        statement !== scope,
+    )
+    .map((statement) => statement.getText(sourceFile));
 }
 
 function topStatement(node: ts.Node): ts.Node | undefined {
@@ -317,22 +390,24 @@ function isComparison(kind: ts.SyntaxKind): boolean {
  * no `exp` claim".
  */
 export function describeMinted(token: MintedToken): string {
-  const algorithm =
-    token.algorithm ??
-    (token.symmetric === true ? 'HS256' : token.symmetric === false ? 'asymmetric' : undefined);
-  const kind =
-    algorithm === undefined
-      ? 'a JWT'
-      : token.symmetric === true
-        ? `an ${algorithm} JWT signed with a shared secret${token.algorithm === undefined ? ' (the jsonwebtoken default algorithm)' : ''}`
-        : `an ${algorithm} JWT`;
   const lifetime =
     token.lifetime === 'missing'
       ? 'with no `exp` claim'
       : token.lifetime === 'unknown'
         ? 'with an expiry set from configuration'
         : `that expires after ${formatSeconds(token.lifetime)}`;
-  return `${kind}, ${lifetime}`;
+  return `${describeAlgorithm(token)}, ${lifetime}`;
+}
+
+/** "an HS256 JWT signed with a shared secret (the jsonwebtoken default algorithm)", "an ES256 JWT". */
+export function describeAlgorithm(token: MintedToken): string {
+  if (token.symmetric === true) {
+    const algorithm = token.algorithm ?? 'HS256';
+    const defaulted = token.algorithm === undefined ? ' (the jsonwebtoken default algorithm)' : '';
+    return `an ${algorithm} JWT signed with a shared secret${defaulted}`;
+  }
+  if (token.symmetric === false) return `an ${token.algorithm ?? 'asymmetrically signed'} JWT`;
+  return 'a JWT';
 }
 
 function formatSeconds(seconds: number): string {

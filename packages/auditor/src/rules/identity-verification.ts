@@ -18,7 +18,7 @@
  */
 import ts from 'typescript';
 import type { SymbolTable } from '../ast/symbols.ts';
-import type { Site } from '../analysis/inbound/facts.ts';
+import type { FunctionFacts, Site } from '../analysis/inbound/facts.ts';
 import type { Summary } from '../analysis/inbound/functions.ts';
 import { summaryVerdict } from '../analysis/inbound/coverage.ts';
 import {
@@ -26,15 +26,23 @@ import {
   handlesJwt,
   identityReads,
   listed,
+  noAuthenticatedApi,
   sitesOf,
   unverifiedDecodes,
   usesTessera,
+  where,
   withServer,
 } from './inbound.ts';
 import { isAsymmetric, isSymmetricOrNone, type JwtVerifier } from '../analysis/inbound/jwt.ts';
-import { inbound, type InboundModel } from '../analysis/inbound/model.ts';
+import { ev, inbound, type InboundModel } from '../analysis/inbound/model.ts';
 import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';
-import type { Outcome } from '../model.ts';
+import type { Evidence, Outcome } from '../model.ts';
+import type { MintedToken } from '../analysis/secrets/sources.ts';
+import {
+  describeAlgorithm,
+  describeMinted,
+  serviceCredentials,
+} from '../analysis/service-credential.ts';
 import { claimOutcome } from './service-endpoint.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
@@ -80,7 +88,7 @@ function sv1(ctx: AuditContext): Outcome {
       [model.mesh],
     );
   }
-  const tokens = serviceTokenEvidence(model);
+  const tokens = serviceTokenEvidence(serviceTokenModel(ctx));
   if (tokens.length > 0) {
     return outcome(
       'N/A',
@@ -88,6 +96,10 @@ function sv1(ctx: AuditContext): Outcome {
       evidenceOf(tokens, 3),
     );
   }
+  // A listener that only answers probes and metrics receives no service calls to authenticate
+  // (a gateway's API is what it proxies, so it still has one).
+  const noApi = model.proxies.length > 0 ? undefined : noAuthenticatedApi(model);
+  if (noApi !== undefined) return noApi;
   return outcome(
     'FAIL',
     'No server requires client certificates (no `requestCert` in TLS options, no STRICT mesh policy) and no signed service token proves who is calling.',
@@ -260,17 +272,116 @@ function sv6(ctx: AuditContext): Outcome {
 
 // ---- JWT service tokens (SV7–SV13) ------------------------------------------------------------
 
-/** SV7–SV13 are judged only where the service accepts JWTs. */
-function jwtFamily(ctx: AuditContext, judge: (model: InboundModel) => Outcome): Outcome {
-  const { model, na } = withServer(ctx);
-  if (na !== undefined) return na;
-  if (!handlesJwt(model)) {
+/*
+ * Which side of a service token each row judges (see the table in
+ * analysis/service-credential.ts): SV7 (algorithm), SV9 (sub) and SV12 (exp) are about the tokens
+ * themselves, so they judge tokens this code mints for services and tokens it verifies from
+ * services; SV8 (key retrieval), SV10 (iss), SV11 (aud) and SV13 (expired refused) are about
+ * verification, so they apply only where this code verifies service tokens. Verifiers of end
+ * users' tokens are the SE checks' business, and a static shared secret has no claims or
+ * algorithm: both give N/A with the reason.
+ */
+
+/** The inbound model seen through service tokens: verifiers of end users' tokens left out. */
+function serviceTokenModel(ctx: AuditContext): InboundModel {
+  const model = inbound(ctx);
+  const verifiers = serviceCredentials(ctx).verified.serviceJwt.map((v) => v.verifier);
+  return verifiers.length === model.verifiers.length ? model : { ...model, verifiers };
+}
+
+/** Why there is no service token for a row to judge, naming what the service does use. */
+function noServiceToken(ctx: AuditContext, side: 'verifier' | 'token'): Outcome {
+  const { issued, verified } = serviceCredentials(ctx);
+  const users = verified.userJwt.map((v) => ev(v.verifier.site));
+  const first = (evidence: readonly Evidence[]) => evidence.slice(0, 3);
+  if (side === 'verifier' && issued.minted.length > 0) {
+    const minted = issued.minted.map((m) => m.evidence);
     return outcome(
       'N/A',
-      'No JWT service tokens are accepted by this code (no JWT is verified or decoded), so the JWT rows do not apply.',
+      `This service mints service tokens (${whereEvidence(minted[0])}) but verifies none from its callers${users.length > 0 ? " (the JWTs it verifies are end users' tokens, judged by the SE checks)" : ''}, so there is no service-token verification to judge; SV7, SV9 and SV12 judge the tokens it mints.`,
+      first([...minted, ...users]),
     );
   }
+  if (users.length > 0) {
+    return outcome(
+      'N/A',
+      `The JWTs this service verifies are end users' tokens (${whereEvidence(users[0])}), judged by the SE checks; no service token is minted or verified here.`,
+      first(users),
+    );
+  }
+  const staticOnes = [...verified.staticSecret, ...issued.static];
+  if (staticOnes.length > 0) {
+    return outcome(
+      'N/A',
+      `The service credential is a static shared secret (${whereEvidence(staticOnes[0])}), not a token: it has no signature algorithm or claims to judge (SV18 and SV19 judge the secret, TM1 its lack of expiry).`,
+      first(staticOnes),
+    );
+  }
+  if (issued.obtained.length > 0) {
+    const obtained = issued.obtained.map((o) => o.evidence);
+    return outcome(
+      'N/A',
+      `Service tokens are OAuth client-credentials tokens minted by the identity provider (${whereEvidence(obtained[0])}); their claims are not in this code, and this service verifies no service token.`,
+      first(obtained),
+    );
+  }
+  return outcome(
+    'N/A',
+    'No JWT service tokens are minted or verified in this code (no JWT is signed, verified or decoded), so the JWT rows do not apply.',
+  );
+}
+
+function whereEvidence(evidence: Evidence | undefined): string {
+  return evidence === undefined ? 'the code' : `${evidence.file}:${String(evidence.line)}`;
+}
+
+/** Does this code verify (or only decode) service tokens on requests it receives? */
+function verifiesServiceTokens(model: InboundModel): boolean {
+  return handlesJwt(model);
+}
+
+/** A verifier-side row (SV8, SV10, SV11, SV13): judged only where service tokens are verified. */
+function verifierRow(ctx: AuditContext, judge: (model: InboundModel) => Outcome): Outcome {
+  const { na } = withServer(ctx);
+  if (na !== undefined) return na;
+  const model = serviceTokenModel(ctx);
+  if (!verifiesServiceTokens(model)) return noServiceToken(ctx, 'verifier');
   return judge(model);
+}
+
+const RANK = { FAIL: 0, PARTIAL: 1, PASS: 2, 'N/A': 3 } as const;
+
+/**
+ * A token row (SV7, SV9, SV12): the tokens this code mints for services and the service tokens
+ * it verifies are judged apart, and the worse answer is the row's (a service that verifies
+ * ES256 but mints HS256 tokens still hands out tokens any holder of the secret can forge).
+ */
+function tokenRow(
+  ctx: AuditContext,
+  verifierSide: (model: InboundModel) => Outcome,
+  mintedSide: (tokens: readonly MintedToken[]) => Outcome,
+  usersOnly?: (users: readonly Evidence[]) => Outcome,
+): Outcome {
+  const { issued, verified } = serviceCredentials(ctx);
+  const minted = issued.minted;
+  const { na } = withServer(ctx);
+  const model = serviceTokenModel(ctx);
+  const outcomes: Outcome[] = [];
+  if (minted.length > 0) outcomes.push(mintedSide(minted));
+  if (na === undefined && verifiesServiceTokens(model)) outcomes.push(verifierSide(model));
+  if (outcomes.length === 0 && usersOnly !== undefined && verified.userJwt.length > 0) {
+    outcomes.push(usersOnly(verified.userJwt.map((v) => ev(v.verifier.site))));
+  }
+  const sorted = [...outcomes].sort((a, b) => RANK[a.status] - RANK[b.status]);
+  const worst = sorted[0];
+  if (worst === undefined) return na ?? noServiceToken(ctx, 'token');
+  const same = sorted.filter((o) => o.status === worst.status);
+  if (same.length === 1) return worst;
+  return outcome(
+    worst.status,
+    same.map((o) => o.why.replace(/\.$/, '')).join('; ') + '.',
+    same.flatMap((o) => o.evidence).slice(0, 8),
+  );
 }
 
 const decodeOnly = (model: InboundModel, why: string): Outcome | undefined => {
@@ -279,56 +390,87 @@ const decodeOnly = (model: InboundModel, why: string): Outcome | undefined => {
   return outcome('FAIL', why, evidenceOf(decodes));
 };
 
-function sv7(ctx: AuditContext): Outcome {
-  return jwtFamily(ctx, (model) => {
-    const early = decodeOnly(
-      model,
-      'Tokens are decoded without verification, so any algorithm (including `none`) is accepted.',
-    );
-    if (early !== undefined) return early;
-    const symmetric: { verifier: JwtVerifier; site: Site }[] = [];
-    const unknown: JwtVerifier[] = [];
-    const good: JwtVerifier[] = [];
-    for (const verifier of model.verifiers) {
-      const pinned = verifier.algorithms;
-      if (pinned?.some(isSymmetricOrNone) === true) {
-        symmetric.push({ verifier, site: verifier.algorithmsSite ?? verifier.site });
-      } else if (pinned !== undefined && pinned.length > 0 && pinned.every(isAsymmetric)) {
-        good.push(verifier);
-      } else if (verifier.key.kind === 'inherited') {
-        continue;
-      } else if (verifier.key.symmetric === true) {
-        symmetric.push({ verifier, site: verifier.key.site });
-      } else if (verifier.key.symmetric === false) {
-        good.push(verifier);
-      } else {
-        unknown.push(verifier);
-      }
-    }
-    if (symmetric.length > 0) {
-      return outcome(
-        'FAIL',
-        'Tokens are verified with a shared HMAC secret (HS256 family): every service that can verify a token can also mint one.',
-        evidenceOf(symmetric.map((s) => s.site)),
-      );
-    }
-    if (unknown.length > 0) {
-      return outcome(
-        'PARTIAL',
-        'The accepted algorithms are not pinned and the key type could not be traced, so HS256 may be accepted.',
-        evidenceOf(unknown.map((v) => v.site)),
-      );
-    }
+/** SV7 for the tokens this code mints: a shared-secret algorithm lets every verifier forge them. */
+function mintedAlgorithm(tokens: readonly MintedToken[]): Outcome {
+  const symmetric = tokens.filter((t) => t.symmetric === true);
+  const first = symmetric[0];
+  if (first !== undefined) {
     return outcome(
-      'PASS',
-      `Tokens are verified with asymmetric algorithms (${listed([...new Set(good.flatMap((v) => v.algorithms ?? ['public key']))])}).`,
-      evidenceOf(good.map((v) => v.algorithmsSite ?? v.key.site)),
+      'FAIL',
+      `Service tokens are minted as ${describeAlgorithm(first)} (${whereEvidence(first.evidence)}): every service that holds the secret to verify them can also mint them.`,
+      symmetric.flatMap((t) => [
+        t.evidence,
+        ...(t.keyEvidence === undefined ? [] : [t.keyEvidence]),
+      ]),
     );
-  });
+  }
+  const unknown = tokens.filter((t) => t.symmetric === undefined);
+  if (unknown[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `The signing algorithm of minted service tokens is not shown in the code (${whereEvidence(unknown[0].evidence)}).`,
+      unknown.map((t) => t.evidence),
+    );
+  }
+  return outcome(
+    'PASS',
+    `Service tokens are minted with an asymmetric algorithm (${listed([...new Set(tokens.map((t) => t.algorithm ?? 'a private key'))])}).`,
+    tokens.map((t) => t.evidence),
+  );
+}
+
+function sv7Verifiers(model: InboundModel): Outcome {
+  const early = decodeOnly(
+    model,
+    'Tokens are decoded without verification, so any algorithm (including `none`) is accepted.',
+  );
+  if (early !== undefined) return early;
+  const symmetric: { verifier: JwtVerifier; site: Site }[] = [];
+  const unknown: JwtVerifier[] = [];
+  const good: JwtVerifier[] = [];
+  for (const verifier of model.verifiers) {
+    const pinned = verifier.algorithms;
+    if (pinned?.some(isSymmetricOrNone) === true) {
+      symmetric.push({ verifier, site: verifier.algorithmsSite ?? verifier.site });
+    } else if (pinned !== undefined && pinned.length > 0 && pinned.every(isAsymmetric)) {
+      good.push(verifier);
+    } else if (verifier.key.kind === 'inherited') {
+      continue;
+    } else if (verifier.key.symmetric === true) {
+      symmetric.push({ verifier, site: verifier.key.site });
+    } else if (verifier.key.symmetric === false) {
+      good.push(verifier);
+    } else {
+      unknown.push(verifier);
+    }
+  }
+  if (symmetric.length > 0) {
+    return outcome(
+      'FAIL',
+      'Service tokens are verified with a shared HMAC secret (HS256 family): every service that can verify a token can also mint one.',
+      evidenceOf(symmetric.map((s) => s.site)),
+    );
+  }
+  if (unknown.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'The accepted algorithms are not pinned and the key type could not be traced, so HS256 may be accepted.',
+      evidenceOf(unknown.map((v) => v.site)),
+    );
+  }
+  return outcome(
+    'PASS',
+    `Tokens are verified with asymmetric algorithms (${listed([...new Set(good.flatMap((v) => v.algorithms ?? ['public key']))])}).`,
+    evidenceOf(good.map((v) => v.algorithmsSite ?? v.key.site)),
+  );
+}
+
+function sv7(ctx: AuditContext): Outcome {
+  return tokenRow(ctx, sv7Verifiers, mintedAlgorithm);
 }
 
 function sv8(ctx: AuditContext): Outcome {
-  return jwtFamily(ctx, (model) => {
+  return verifierRow(ctx, (model) => {
     const early = decodeOnly(
       model,
       'Tokens are never verified, so no verification key is retrieved at all.',
@@ -381,56 +523,148 @@ function sv8(ctx: AuditContext): Outcome {
   });
 }
 
-function sv9(ctx: AuditContext): Outcome {
-  return jwtFamily(ctx, (model) => {
-    if (usesTessera(model)) {
-      return outcome(
-        'PASS',
-        "Tessera requires `sub` to be the calling service's SPIFFE ID and exposes it as `request.caller`.",
-        evidenceOf(model.tessera.map((t) => t.site)),
-      );
-    }
-    const pinned = model.verifiers.filter((v) => v.subject !== undefined);
-    const identity = identityReads(model);
-    const reads = identity.service.filter((c) => /^(sub|azp|client_id|clientId)$/.test(c.name));
-    if (pinned.length > 0 || reads.length > 0) {
-      return outcome(
-        'PASS',
-        "The token subject (`sub`) is used as the caller's identity.",
-        evidenceOf(
-          [...pinned.flatMap((v) => (v.subject === undefined ? [] : [v.subject])), ...reads],
-          5,
-        ),
-      );
-    }
-    if (identity.user.length > 0) {
-      return outcome(
-        'FAIL',
-        'The token subject is used as an end-user id; no token names the calling service.',
-        evidenceOf(identity.user),
-      );
-    }
+/** SV9 for the tokens this code mints: does `sub` name this service? */
+function mintedSubject(tokens: readonly MintedToken[]): Outcome {
+  const byKind = (kind: MintedToken['subject']) => tokens.filter((t) => t.subject === kind);
+  const user = byKind('user');
+  const missing = byKind('missing');
+  const bad = user[0] ?? missing[0];
+  if (bad !== undefined) {
+    const issuer = bad.issuer === true ? '; the service appears only in `iss`' : '';
     return outcome(
       'FAIL',
-      "The token's `sub` claim is never read or checked, so the caller's service identity is not taken from it.",
-      evidenceOf([...model.verifiers.map((v) => v.site), ...unverifiedDecodes(model)]),
+      bad.subject === 'user'
+        ? `The \`sub\` of minted service tokens is the end user's id (${whereEvidence(bad.subjectEvidence ?? bad.evidence)}), not the calling service${issuer}.`
+        : `Minted service tokens carry no \`sub\` (${whereEvidence(bad.evidence)}), so they do not say which service sent them${issuer}.`,
+      [...user, ...missing].map((t) => t.subjectEvidence ?? t.evidence),
     );
-  });
+  }
+  const unknown = [...byKind('unknown'), ...byKind(undefined)];
+  if (unknown[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `The \`sub\` of minted service tokens is not a value the code shows (${whereEvidence(unknown[0].evidence)}).`,
+      unknown.map((t) => t.evidence),
+    );
+  }
+  return outcome(
+    'PASS',
+    'Minted service tokens name the calling service in `sub`.',
+    tokens.map((t) => t.subjectEvidence ?? t.evidence),
+  );
+}
+
+function sv9Verifiers(model: InboundModel): Outcome {
+  if (usesTessera(model)) {
+    return outcome(
+      'PASS',
+      "Tessera requires `sub` to be the calling service's SPIFFE ID and exposes it as `request.caller`.",
+      evidenceOf(model.tessera.map((t) => t.site)),
+    );
+  }
+  const pinned = model.verifiers.filter((v) => v.subject !== undefined);
+  const identity = identityReads(model);
+  const reads = identity.service.filter((c) => /^(sub|azp|client_id|clientId)$/.test(c.name));
+  if (pinned.length > 0 || reads.length > 0) {
+    return outcome(
+      'PASS',
+      "The token subject (`sub`) is used as the caller's identity.",
+      evidenceOf(
+        [...pinned.flatMap((v) => (v.subject === undefined ? [] : [v.subject])), ...reads],
+        5,
+      ),
+    );
+  }
+  if (identity.user.length > 0) {
+    return outcome(
+      'FAIL',
+      'The token subject is used as an end-user id; no token names the calling service.',
+      evidenceOf(identity.user),
+    );
+  }
+  return outcome(
+    'FAIL',
+    "The token's `sub` claim is never read or checked, so the caller's service identity is not taken from it.",
+    evidenceOf([...model.verifiers.map((v) => v.site), ...unverifiedDecodes(model)]),
+  );
+}
+
+function sv9(ctx: AuditContext): Outcome {
+  // Receivers of end users' tokens only: every `sub` they see is a user, none names a service.
+  return tokenRow(ctx, sv9Verifiers, mintedSubject, (users) =>
+    outcome(
+      'FAIL',
+      `The only tokens this service verifies are end users' (${whereEvidence(users[0])}): their \`sub\` is a user id, and no token names the calling service.`,
+      users.slice(0, 5),
+    ),
+  );
+}
+
+/** SV12 for the tokens this code mints: `exp`, and how far ahead. */
+function mintedExpiry(tokens: readonly MintedToken[]): Outcome {
+  const missing = tokens.filter((t) => t.lifetime === 'missing');
+  if (missing[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `Service tokens are minted as ${describeMinted(missing[0])} (${whereEvidence(missing[0].evidence)}), so a captured token is valid forever.`,
+      missing.map((t) => t.evidence),
+    );
+  }
+  const long = tokens.filter((t) => typeof t.lifetime === 'number' && t.lifetime > 3600);
+  if (long[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Minted service tokens carry \`exp\`, but live longer than an hour: ${describeMinted(long[0])} (${whereEvidence(long[0].evidence)}).`,
+      long.map((t) => t.evidence),
+    );
+  }
+  const unknown = tokens.filter((t) => t.lifetime === 'unknown');
+  if (unknown[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Minted service tokens carry an \`exp\` whose lifetime comes from configuration (${whereEvidence(unknown[0].evidence)}).`,
+      unknown.map((t) => t.evidence),
+    );
+  }
+  const first = tokens[0];
+  return outcome(
+    'PASS',
+    first === undefined
+      ? 'Minted service tokens carry `exp`.'
+      : `Minted service tokens carry \`exp\`: ${describeMinted(first)}.`,
+    tokens.map((t) => t.evidence),
+  );
+}
+
+/** Verifiers that accept the tokens minted here without `exp`, forever. */
+function unboundedOutcome(ctx: AuditContext): Outcome | undefined {
+  const unbounded = serviceCredentials(ctx).verified.unbounded;
+  const first = unbounded[0];
+  if (first === undefined) return undefined;
+  return outcome(
+    'FAIL',
+    `Tokens without \`exp\` are accepted indefinitely: the verifier (${where(first.verifier.site)}) requires no \`exp\` (no \`maxAge\` or \`requiredClaims\`), and the service tokens minted with the same key (${whereEvidence(first.minted.evidence)}) carry none.`,
+    [...evidenceOf(unbounded.map((u) => u.verifier.site)), first.minted.evidence],
+  );
 }
 
 function sv12(ctx: AuditContext): Outcome {
-  return jwtFamily(ctx, (model) => {
-    const failing = expiryFailures(model);
-    if (failing !== undefined) return failing;
-    const bounded = model.verifiers.filter((v) => v.maxAge !== undefined);
-    return outcome(
-      'PASS',
-      bounded.length > 0
-        ? '`exp` is checked and token age is bounded (`maxAge` or short-lived tokens from the authority).'
-        : '`exp` is checked by the verifier (its default).',
-      evidenceOf(model.verifiers.map((v) => v.maxAge ?? v.site)),
-    );
-  });
+  return tokenRow(
+    ctx,
+    (model) => {
+      const failing = unboundedOutcome(ctx) ?? expiryFailures(model);
+      if (failing !== undefined) return failing;
+      const bounded = model.verifiers.filter((v) => v.maxAge !== undefined);
+      return outcome(
+        'PASS',
+        bounded.length > 0
+          ? '`exp` is checked and token age is bounded (`maxAge` or short-lived tokens from the authority).'
+          : '`exp` is checked by the verifier (its default).',
+        evidenceOf(model.verifiers.map((v) => v.maxAge ?? v.site)),
+      );
+    },
+    mintedExpiry,
+  );
 }
 
 /** Expired tokens accepted: `ignoreExpiration`, unverified claims, or a callback that ignores errors. */
@@ -469,8 +703,8 @@ function expiryFailures(model: InboundModel): Outcome | undefined {
 }
 
 function sv13(ctx: AuditContext): Outcome {
-  return jwtFamily(ctx, (model) => {
-    const failing = expiryFailures(model);
+  return verifierRow(ctx, (model) => {
+    const failing = unboundedOutcome(ctx) ?? expiryFailures(model);
     if (failing !== undefined) return failing;
     const ignoredErrors = model.verifiers
       .filter((v) => v.library === 'jsonwebtoken' && v.owner !== undefined)
@@ -508,7 +742,10 @@ function hmacVerifiers(model: InboundModel): Summary[] {
     if (fn.hmacs.length === 0) continue;
     const summary = model.index.summary(fn);
     if (seen.has(summary)) continue;
-    const compares = summary.constantTime.length > 0 || summary.secretComparisons.length > 0;
+    const compares =
+      summary.constantTime.length > 0 ||
+      summary.secretComparisons.length > 0 ||
+      digestComparisons(fn).length > 0;
     const readsSignature = summary.headerReads.some((h) => SIGNATURE_HEADER.test(h.header));
     if (compares || readsSignature) {
       seen.add(summary);
@@ -517,6 +754,51 @@ function hmacVerifiers(model: InboundModel): Summary[] {
   }
   return summaries;
 }
+
+/**
+ * `received === expected` where `expected` is an HMAC digest computed in the function
+ * (`createHmac(…).update(…).digest('hex')`): a signature compared with `===`, whatever carried it
+ * (an HTTP header, a message property of amqplib or kafkajs).
+ */
+function digestComparisons(fn: FunctionFacts): Site[] {
+  if (fn.hmacs.length === 0 || ts.isSourceFile(fn.node)) return [];
+  const sourceFile = fn.unit.sourceFile;
+  const digests = new Set<string>();
+  const isDigest = (node: ts.Expression): boolean => {
+    const text = node.getText(sourceFile);
+    return /createHmac\s*\(/.test(text) || (ts.isIdentifier(node) && digests.has(node.text));
+  };
+  const found: Site[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.initializer !== undefined &&
+      /createHmac\s*\(/.test(node.initializer.getText(sourceFile))
+    ) {
+      digests.add(node.name.text);
+    }
+    if (
+      ts.isBinaryExpression(node) &&
+      EQUALITY.has(node.operatorToken.kind) &&
+      (isDigest(node.left) || isDigest(node.right)) &&
+      !ts.isStringLiteralLike(node.left) &&
+      !ts.isStringLiteralLike(node.right)
+    ) {
+      found.push({ unit: fn.unit, node });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(fn.node);
+  return found;
+}
+
+const EQUALITY = new Set([
+  ts.SyntaxKind.EqualsEqualsEqualsToken,
+  ts.SyntaxKind.ExclamationEqualsEqualsToken,
+  ts.SyntaxKind.EqualsEqualsToken,
+  ts.SyntaxKind.ExclamationEqualsToken,
+]);
 
 function hmacFamily(
   ctx: AuditContext,
@@ -618,7 +900,8 @@ function sv17(ctx: AuditContext): Outcome {
   return hmacFamily(ctx, (_model, verifiers) => {
     const inputs = verifiers.flatMap((s) => s.digestInputs);
     const body = inputs.filter((i) =>
-      /\b(body|rawBody|raw_body|payload|bodyHash|contentHash|digest)\b/i.test(
+      // `content` is the body of an amqplib message.
+      /\b(body|rawBody|raw_body|payload|bodyHash|contentHash|digest|content)\b/i.test(
         i.node.getText(i.unit.sourceFile),
       ),
     );
@@ -636,7 +919,10 @@ function sv17(ctx: AuditContext): Outcome {
 function sv18(ctx: AuditContext): Outcome {
   const model = inbound(ctx);
   const hmac = hmacVerifiers(model);
-  const compared = sitesOf(model, (f) => f.secretComparisons);
+  const compared = [
+    ...sitesOf(model, (f) => f.secretComparisons),
+    ...sitesOf(model, digestComparisons),
+  ];
   const constant = sitesOf(model, (f) => f.constantTime);
   if (compared.length > 0) {
     return outcome(
@@ -662,53 +948,136 @@ function sv18(ctx: AuditContext): Outcome {
   return outcome('N/A', 'No HMAC signature or shared secret is compared in this code.');
 }
 
+/**
+ * SV19 judges every secret that proves a caller: HMAC signing keys, static shared secrets, and
+ * the secret of HS256 service tokens (one secret that mints and verifies the tokens of every
+ * service). The worst answer is the row's.
+ */
 function sv19(ctx: AuditContext): Outcome {
   const model = inbound(ctx);
-  if (hmacVerifiers(model).length === 0) {
-    // No HMAC signing, but a shared secret may still authenticate callers: is it one for all?
-    const shared = model.authSummaries.filter(
-      (a) => summaryVerdict(a.summary).level === 'shared-secret',
-    );
-    if (shared.length === 0) {
-      return outcome(
-        'N/A',
-        'No HMAC request signing or shared-secret authentication in this code, so there are no per-service secrets to judge.',
-      );
-    }
-    const comparisons = shared.flatMap((a) => [
-      ...a.summary.secretComparisons,
-      ...a.summary.constantTime,
-    ]);
-    const perCaller = comparisons.filter((c) => perCallerKey(c.node));
-    if (perCaller.length > 0) {
-      return outcome(
-        'PASS',
-        'The expected secret is looked up per calling service.',
-        evidenceOf(perCaller),
-      );
-    }
+  const parts = [hmacSecrets(model), staticSecrets(ctx, model), jwtSecrets(ctx)].filter(
+    (o): o is Outcome => o !== undefined,
+  );
+  const worst = [...parts].sort((a, b) => RANK[a.status] - RANK[b.status])[0];
+  return (
+    worst ??
+    outcome(
+      'N/A',
+      'No HMAC request signing, shared-secret authentication or shared-secret (HS256) service token in this code, so there are no per-service secrets to judge.',
+    )
+  );
+}
+
+/** Signature headers of webhook senders that sign with a secret of their own (one per sender). */
+const WEBHOOK_SIGNATURE =
+  /^(stripe-signature|x-hub-signature(-256)?|x-shopify-hmac-sha256|x-slack-signature|svix-signature|webhook-signature|x-twilio-signature|paddle-signature|x-webhook-signature)$/i;
+
+function hmacSecrets(model: InboundModel): Outcome | undefined {
+  const verifiers = hmacVerifiers(model);
+  if (verifiers.length === 0) return undefined;
+  const uses = verifiers.flatMap((s) => s.hmacs);
+  const perCaller = uses.filter((h) => h.key !== undefined && perCallerKey(h.key));
+  if (perCaller.length > 0) {
+    return outcome('PASS', 'The HMAC key is looked up per calling service.', evidenceOf(perCaller));
+  }
+  // A webhook's sender signs with a secret only it and this service hold: one secret per sender.
+  const webhooks = verifiers.filter(
+    (s) =>
+      s.headerReads.some((h) => WEBHOOK_SIGNATURE.test(h.header)) ||
+      s.hmacs.every((h) => /webhook/i.test(h.unit.path)),
+  );
+  if (webhooks.length === verifiers.length) {
     return outcome(
-      'FAIL',
-      'One static secret is shared by every calling service, so any of them can pass for the others.',
-      evidenceOf([...secretSources(ctx.symbols, comparisons), ...comparisons]),
+      'PASS',
+      'The HMAC secret verifies webhooks from one external sender, which signs with its own secret; no signing secret is shared among services.',
+      evidenceOf(webhooks.flatMap((s) => s.hmacs)),
     );
   }
-  return hmacFamily(ctx, (_model, verifiers) => {
-    const uses = verifiers.flatMap((s) => s.hmacs);
-    const perCaller = uses.filter((h) => h.key !== undefined && perCallerKey(h.key));
-    if (perCaller.length > 0) {
-      return outcome(
-        'PASS',
-        'The HMAC key is looked up per calling service.',
-        evidenceOf(perCaller),
-      );
-    }
+  return outcome(
+    'FAIL',
+    'One HMAC secret is shared by every caller, so any of them can impersonate the others.',
+    evidenceOf(uses.map((h) => ({ unit: h.unit, node: h.key ?? h.node }))),
+  );
+}
+
+function staticSecrets(ctx: AuditContext, model: InboundModel): Outcome | undefined {
+  if (hmacVerifiers(model).length > 0) return undefined;
+  const shared = model.authSummaries.filter(
+    (a) => summaryVerdict(a.summary).level === 'shared-secret',
+  );
+  if (shared.length === 0) return undefined;
+  const comparisons = shared.flatMap((a) => [
+    ...a.summary.secretComparisons,
+    ...a.summary.constantTime,
+  ]);
+  const perCaller = comparisons.filter((c) => perCallerKey(c.node));
+  if (perCaller.length > 0) {
     return outcome(
-      'FAIL',
-      'One HMAC secret is shared by every caller, so any of them can impersonate the others.',
-      evidenceOf(uses.map((h) => ({ unit: h.unit, node: h.key ?? h.node }))),
+      'PASS',
+      'The expected secret is looked up per calling service.',
+      evidenceOf(perCaller),
     );
-  });
+  }
+  return outcome(
+    'FAIL',
+    'One static secret is shared by every calling service, so any of them can pass for the others.',
+    evidenceOf([...secretSources(ctx.symbols, comparisons), ...comparisons]),
+  );
+}
+
+/**
+ * HS256 service tokens: the one secret that signs them signs for every service, unless the
+ * verifier picks the key per caller (a key callback, `secrets[kid]`).
+ */
+function jwtSecrets(ctx: AuditContext): Outcome | undefined {
+  const { issued, verified } = serviceCredentials(ctx);
+  const minted = issued.minted.filter((t) => t.symmetric === true);
+  const verifiers = verified.serviceJwt
+    .map((v) => v.verifier)
+    .filter(
+      (v) =>
+        v.key.symmetric === true &&
+        !v.tessera &&
+        !(
+          v.algorithms !== undefined &&
+          v.algorithms.length > 0 &&
+          v.algorithms.every(isAsymmetric)
+        ),
+    );
+  if (minted.length === 0 && verifiers.length === 0) return undefined;
+  const perCaller = verifiers.filter(
+    (v) => v.key.kind === 'callback' || perCallerKey(v.key.site.node),
+  );
+  if (perCaller.length > 0 && perCaller.length === verifiers.length && minted.length === 0) {
+    return outcome(
+      'PASS',
+      'The secret that verifies service tokens is chosen per calling service (a key lookup).',
+      evidenceOf(perCaller.map((v) => v.key.site)),
+    );
+  }
+  const first = minted[0];
+  const firstVerifier = verifiers[0];
+  const key = first?.keyText ?? firstVerifier?.key.written;
+  const keyNote = key === undefined ? '' : ` (\`${key}\`)`;
+  const at =
+    first !== undefined
+      ? whereEvidence(first.evidence)
+      : firstVerifier === undefined
+        ? 'the code'
+        : where(firstVerifier.site);
+  return outcome(
+    'FAIL',
+    first !== undefined
+      ? `One secret${keyNote} signs the service tokens for every service: they are ${describeAlgorithm(first)} (${at}), so any holder of the secret can mint a token as any service.`
+      : `Service tokens are verified with one shared secret${keyNote} (${at}), the same for every calling service, so any of them can mint a token as another.`,
+    [
+      ...minted.flatMap((t) => [
+        t.evidence,
+        ...(t.keyEvidence === undefined ? [] : [t.keyEvidence]),
+      ]),
+      ...evidenceOf(verifiers.map((v) => v.site)),
+    ].slice(0, 8),
+  );
 }
 
 /**
@@ -771,8 +1140,8 @@ export const identityVerificationRules: RuleSet = {
   SV7: sv7,
   SV8: sv8,
   SV9: sv9,
-  SV10: (ctx) => jwtFamily(ctx, (model) => claimOutcome(model, 'issuer', () => noJwt())),
-  SV11: (ctx) => jwtFamily(ctx, (model) => claimOutcome(model, 'audience', () => noJwt())),
+  SV10: (ctx) => verifierRow(ctx, (model) => claimOutcome(model, 'issuer', () => noJwt())),
+  SV11: (ctx) => verifierRow(ctx, (model) => claimOutcome(model, 'audience', () => noJwt())),
   SV12: sv12,
   SV13: sv13,
   SV14: sv14,

@@ -3,8 +3,7 @@ import type { Evidence, Outcome } from '../model.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
 import { loggedSecrets, secretSources, urlTokens } from '../analysis/secrets/index.ts';
-import { summaryVerdict } from '../analysis/inbound/coverage.ts';
-import { ev, inbound } from '../analysis/inbound/model.ts';
+import { ev } from '../analysis/inbound/model.ts';
 import {
   describeMinted,
   serviceCredentials,
@@ -33,7 +32,12 @@ function combine(parts: readonly Part[], none: string): Outcome {
   const statuses = new Set(parts.map((p) => p.status));
   const status = statuses.size === 1 ? (parts[0]?.status ?? 'PARTIAL') : ('PARTIAL' as const);
   const ordered = [...parts].sort((a, b) => RANK[a.status] - RANK[b.status]);
-  const why = ordered.map((p) => p.why.replace(/\.$/, '')).join('; ');
+  const why = ordered
+    .map((p, i) => {
+      const sentence = p.why.replace(/\.$/, '');
+      return i === 0 ? sentence : sentence.charAt(0).toLowerCase() + sentence.slice(1);
+    })
+    .join('; ');
   return outcome(status, `${why}.`, top(ordered.flatMap((p) => p.evidence)));
 }
 
@@ -101,22 +105,12 @@ function merge(parts: readonly Part[]): Part[] {
   return out;
 }
 
-/**
- * Verifiers of service tokens that accept tokens with no `exp`: they never require it (no
- * `maxAge`, no `requiredClaims`) and the tokens minted with the same key here carry none.
- */
+/** Service-token verifiers here that accept tokens without `exp`, with the unexpiring token. */
 function unboundedVerifiers(ctx: AuditContext): { verifier: Evidence; minted: Evidence }[] {
-  const credentials = serviceCredentials(ctx);
-  const out: { verifier: Evidence; minted: Evidence }[] = [];
-  for (const { verifier } of credentials.verified.serviceJwt) {
-    if (verifier.maxAge !== undefined || verifier.requiresExp === true) continue;
-    const written = verifier.key.written;
-    const token = credentials.mintedAll.find(
-      (m) => m.lifetime === 'missing' && written !== undefined && m.keyText === written,
-    );
-    if (token !== undefined) out.push({ verifier: ev(verifier.site), minted: token.evidence });
-  }
-  return out;
+  return serviceCredentials(ctx).verified.unbounded.map((u) => ({
+    verifier: ev(u.verifier.site),
+    minted: u.minted.evidence,
+  }));
 }
 
 const STATIC_PART =
@@ -327,15 +321,11 @@ function tm5(ctx: AuditContext): Outcome {
  */
 function acceptedTokens(ctx: AuditContext): Evidence[] {
   const { verified } = serviceCredentials(ctx);
-  const model = inbound(ctx);
-  const shared = model.authSummaries
-    .filter((a) => summaryVerdict(a.summary).level === 'shared-secret')
-    .map((a) => ev(a.site));
   return [
     ...verified.tessera,
     ...[...verified.serviceJwt, ...verified.userJwt].map((v) => ev(v.verifier.site)),
     ...secretSources(ctx).verification,
-    ...shared,
+    ...verified.staticSecret,
   ];
 }
 

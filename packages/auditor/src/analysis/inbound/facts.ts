@@ -1195,6 +1195,9 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     if (name === undefined) return;
     if (/^(subjectaltname|valid_to|validTo|fingerprint256|authorizationError)$/.test(name)) {
       certFields.push({ name, site: site(node) });
+    } else if (name === 'subjectAltName') {
+      // node:crypto X509Certificate (`new X509Certificate(socket.getPeerCertificate().raw)`).
+      certFields.push({ name: 'subjectaltname', site: site(node) });
     } else if (name === 'CN' || name === 'subject') {
       const chain = looseChain(node);
       if (

@@ -16,6 +16,7 @@ import { collectVerifiers, type JwtVerifier } from './jwt.ts';
 import { buildScopes, markedPublic, type Route, type ScopeGraph } from './scopes.ts';
 import { readTesseraUses, type TesseraUse } from './tessera.ts';
 import { publicByNature, type PublicByNature } from './public-routes.ts';
+import { tlsOption } from './tls-options.ts';
 import { PROXY_MODULES } from './vocabulary.ts';
 
 export interface RouteView {
@@ -176,7 +177,7 @@ function analyseInbound(ctx: AuditContext): InboundModel {
     file.tlsOptions.map(({ site, object }) => {
       const requestCert = objectProperty(object, 'requestCert');
       const reject = objectProperty(object, 'rejectUnauthorized');
-      const ca = objectProperty(object, 'ca');
+      const ca = tlsOption(symbols, index, file.unit, object, 'ca');
       return {
         site,
         requestCert: requestCert !== undefined && booleanValue(requestCert) !== false,
@@ -184,7 +185,7 @@ function analyseInbound(ctx: AuditContext): InboundModel {
           reject !== undefined && booleanValue(reject) === false
             ? { unit: file.unit, node: reject }
             : undefined,
-        ca: ca === undefined ? undefined : { unit: file.unit, node: ca },
+        ca,
         tessera: false,
       };
     }),
