@@ -95,3 +95,54 @@ describe('NW6: the service in its own compose deployment', () => {
     );
   });
 });
+
+describe('NW1/NW5: the addresses the service is configured with', () => {
+  it('plain URLs the compose deployment sets fail NW1 at the value', () =>
+    check(
+      {
+        'src/server.ts': SERVER,
+        'docker-compose.yml': `services:\n  api:\n    build: .\n    environment:\n      LEDGER_URL: https://ledger:8443\n      CACHE_URL: redis://cache:6379\n      CORS_ORIGINS: http://admin.example.com\n  ledger:\n    image: acme/ledger:1\n`,
+      },
+      { NW1: { status: 'FAIL', file: 'docker-compose.yml', line: 6 }, NW5: 'PASS' },
+    ));
+
+  it('a committed Secret holding a plain database URL fails NW1; sslmode=require does not', async () => {
+    const deployment = (url: string) => ({
+      'src/server.ts': SERVER,
+      'k8s/app.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: app:1\n          env:\n            - name: DATABASE_URL\n              valueFrom:\n                secretKeyRef:\n                  name: db\n                  key: url\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  url: ${url}\n`,
+    });
+    await check(deployment('postgres://app:pw@pg.data.svc.cluster.local:5432/app'), {
+      NW1: { status: 'FAIL', file: 'k8s/app.yaml', line: 23 },
+    });
+    await check(
+      deployment('postgres://app:pw@pg.data.svc.cluster.local:5432/app?sslmode=require'),
+      { NW1: 'N/A' },
+    );
+  });
+
+  it('code defaults name the backends: plain defaults are PARTIAL for NW1, internal names pass NW5', () =>
+    check(
+      {
+        'src/config.ts': `export const config = {\n  search: process.env.SEARCH_URL ?? 'http://search:9200',\n  events: process.env.EVENTS_URL ?? 'nats://nats:4222',\n};\n`,
+      },
+      {
+        NW1: { status: 'PARTIAL', file: 'src/config.ts', line: 2 },
+        NW5: { status: 'PASS', file: 'src/config.ts', line: 2 },
+      },
+    ));
+
+  it('an internal service under a public domain is PARTIAL for NW5; an external API is not counted', async () => {
+    await check(
+      {
+        'src/config.ts': `export const config = {\n  billing: process.env.BILLING_URL ?? 'https://billing.internal.acme-corp.com',\n  search: process.env.SEARCH_URL ?? 'https://search:9200',\n};\n`,
+      },
+      { NW5: { status: 'PARTIAL', file: 'src/config.ts', line: 2 } },
+    );
+    await check(
+      {
+        'src/config.ts': `export const config = {\n  stripe: process.env.STRIPE_URL ?? 'https://api.stripe.com',\n  search: process.env.SEARCH_URL ?? 'https://search:9200',\n};\n`,
+      },
+      { NW5: 'PASS', NW1: 'N/A' },
+    );
+  });
+});

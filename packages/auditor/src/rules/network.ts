@@ -1,6 +1,7 @@
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { workloadIdentityFacts } from '../analysis/identity.ts';
+import { serviceAddresses } from '../analysis/infra/addresses.ts';
 import { serviceDeployment } from '../analysis/infra/deployment.ts';
 import { infraModel } from '../analysis/infra/index.ts';
 import type { ComposeService } from '../analysis/infra/platform.ts';
@@ -120,6 +121,15 @@ function nw1(ctx: AuditContext): Outcome {
   const s = credentialSummary(ctx);
   const t = transportSummary(ctx);
   const guards = httpModel(ctx).httpsGuards.map((g) => evidenceAt(g.unit, g.node));
+  const addresses = serviceAddresses(ctx).filter((a) => a.kind !== 'loopback');
+  const deployedPlain = addresses.filter((a) => a.source === 'deployed' && a.plaintext);
+  if (guards.length === 0 && deployedPlain[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `The deployment connects the service over unencrypted ${deployedPlain[0].scheme}:// (${deployedPlain[0].host} at ${where(deployedPlain[0].evidence)}) and no mesh encrypts it.`,
+      top(deployedPlain.map((a) => a.evidence)),
+    );
+  }
   if (guards.length === 0 && t.plain[0] !== undefined) {
     return outcome(
       'FAIL',
@@ -163,6 +173,15 @@ function nw1(ctx: AuditContext): Outcome {
       'PARTIAL',
       'HTTPS between services is not enforced: URLs take their scheme from configuration.',
       top(t.unknown),
+    );
+  }
+  // No client the outbound analysis models, but the configuration names the backends.
+  const defaultsPlain = addresses.filter((a) => a.source === 'default' && a.plaintext);
+  if (defaultsPlain[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Backend addresses default to unencrypted ${[...new Set(defaultsPlain.map((a) => `${a.scheme}://`))].join(' and ')} (${where(defaultsPlain[0].evidence)}); encryption depends on configuration.`,
+      top(defaultsPlain.map((a) => a.evidence)),
     );
   }
   return outcome(
@@ -301,7 +320,11 @@ function nw4(ctx: AuditContext): Outcome {
   return composeEgress(ctx, 'No egress filtering in the compose deployment');
 }
 
-/** NW5: internal DNS for internal services. */
+/**
+ * NW5: internal DNS for internal services: the hosts of the service's outbound calls, of its
+ * configured backend addresses and of the URLs its deployment sets. An internal service on a
+ * public domain (`pricing.internal.example.com`) resolves through public DNS.
+ */
 function nw5(ctx: AuditContext): Outcome {
   const s = credentialSummary(ctx);
   const urls = s.channels.flatMap((c) => c.urls);
@@ -312,17 +335,33 @@ function nw5(ctx: AuditContext): Outcome {
       !u.url.internalName &&
       !u.url.loopback,
   );
-  if (publicIp[0] !== undefined) {
+  const addresses = serviceAddresses(ctx);
+  const publicIpAddresses = addresses.filter((a) => a.kind === 'public-ip');
+  const firstPublicIp = publicIp[0];
+  if (firstPublicIp !== undefined || publicIpAddresses[0] !== undefined) {
+    const text = firstPublicIp?.url.text ?? publicIpAddresses[0]?.url ?? '';
+    const at = firstPublicIp?.evidence ?? publicIpAddresses[0]?.evidence;
     return outcome(
       'FAIL',
-      `A service is addressed by a public IP address (${publicIp[0].url.text} at ${where(publicIp[0].evidence)}).`,
-      top(publicIp.map((u) => u.evidence)),
+      `A service is addressed by a public IP address (${text}${at === undefined ? '' : ` at ${where(at)}`}).`,
+      top([...publicIp.map((u) => u.evidence), ...publicIpAddresses.map((a) => a.evidence)]),
     );
   }
   const internal = [
     ...urls.filter((u) => u.url.internalName).map((u) => u.evidence),
+    ...addresses
+      .filter((a) => a.kind === 'cluster' || a.kind === 'private-ip')
+      .map((a) => a.evidence),
     ...infraModel(ctx).platform.internalUrls,
   ];
+  const publicDns = addresses.filter((a) => a.internalOnPublicDns);
+  if (publicDns[0] !== undefined) {
+    return outcome(
+      internal.length > 0 ? 'PARTIAL' : 'FAIL',
+      `${internal.length > 0 ? 'Most services are addressed by internal names, but ' : ''}\`${publicDns[0].host}\` is an internal service under a public domain, resolved through public DNS (${where(publicDns[0].evidence)}).`,
+      top([...publicDns.map((a) => a.evidence), ...internal]),
+    );
+  }
   if (internal.length > 0)
     return outcome(
       'PASS',

@@ -20,11 +20,11 @@ export interface UrlFact {
   readonly configurable: boolean;
 }
 
-const INTERNAL_SUFFIX =
+export const INTERNAL_SUFFIX =
   /\.(svc|cluster\.local|internal|local|lan|corp|intranet|consul|home\.arpa|localdomain|private)$/i;
 
 /** Is a host name loopback or link-local (never leaves the machine / pod)? */
-function isLoopbackHost(host: string): boolean {
+export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
   return (
     bare === 'localhost' ||
@@ -37,7 +37,7 @@ function isLoopbackHost(host: string): boolean {
   );
 }
 
-function isPrivateIp(host: string): boolean {
+export function isPrivateIp(host: string): boolean {
   return (
     /^10(\.\d{1,3}){3}$/.test(host) ||
     /^192\.168(\.\d{1,3}){2}$/.test(host) ||
