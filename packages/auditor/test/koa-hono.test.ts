@@ -352,7 +352,7 @@ app.use(async (ctx, next) => {
   }
 });`,
     ),
-    expect: { SE15: 'PASS', SE22: 'PASS' },
+    expect: { SE14: 'PASS', SE15: 'PASS', SE22: 'PASS' },
     at: { SE22: { file: 'src/server.ts', line: 'app.use(async (ctx, next) => {' } },
   },
   {
@@ -368,7 +368,7 @@ app.use(async (ctx, next) => {
   }
 });`,
     ),
-    expect: { SE15: 'FAIL', SE22: 'FAIL' },
+    expect: { SE14: 'FAIL', SE15: 'FAIL', SE22: 'FAIL' },
   },
   {
     name: 'koa: koa-ratelimit keyed by the verified caller',
@@ -391,6 +391,34 @@ app.use(async (ctx, next) => {
       `app.use(ratelimit({ driver: 'memory', db: new Map(), duration: 60_000, max: 600, id: (ctx) => ctx.ip }));`,
     ),
     expect: { SE23: 'FAIL' },
+  },
+  {
+    name: 'koa: route modules loaded from a directory hang off the only app',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/routes/stock.ts': `import type Router from '@koa/router';
+export default function registerStock(router: Router) {
+  router.get('/stock/:sku', async (ctx) => { ctx.body = { sku: ctx.params.sku }; });
+}
+`,
+      'src/server.ts': `import { readdirSync } from 'node:fs';
+import Koa from 'koa';
+import Router from '@koa/router';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const router = new Router();
+for (const file of readdirSync(new URL('./routes', import.meta.url))) {
+  const routes = await import(new URL(\`./routes/\${file}\`, import.meta.url).href);
+  routes.default(router);
+}
+const app = new Koa();
+app.use(jwt(jwtOptions));
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS' },
   },
 ];
 

@@ -894,9 +894,13 @@ function se14(ctx: AuditContext): Outcome {
     ),
   );
   const modules = importedModules(ctx);
-  const httpLogger = ['pino-http', 'express-pino-logger', 'express-request-id', 'cls-rtracer'].find(
-    (m) => modules.has(m),
-  );
+  const httpLogger = [
+    'pino-http',
+    'express-pino-logger',
+    'koa-pino-logger',
+    'express-request-id',
+    'cls-rtracer',
+  ].find((m) => modules.has(m));
   if (logs.length > 0 || requestId.length > 0 || httpLogger !== undefined) {
     return outcome(
       'PASS',

@@ -853,9 +853,14 @@ export function buildScopes(
     }
     if (!plausiblePlugin(scope)) continue;
     const sameFramework = roots.filter((r) => r.framework === inferFramework(scope));
-    const only = sameFramework.length === 1 ? sameFramework[0] : undefined;
+    // A function given a Koa or Hono instance reads as Express (middleware) or Fastify (routes).
+    const candidates =
+      sameFramework.length > 0
+        ? sameFramework
+        : roots.filter((r) => r.framework === 'koa' || r.framework === 'hono');
+    const only = candidates.length === 1 ? candidates[0] : undefined;
     if (only === undefined) continue;
-    if (only.framework === 'express') {
+    if (only.framework !== 'fastify') {
       only.events.push({ kind: 'inline', child: scope, key: Number.MAX_SAFE_INTEGER });
       scope.inlinedInto.push(only);
     } else {
