@@ -1,7 +1,9 @@
 import { CATALOG } from './catalog/checks.ts';
+import { hideBelowConfidence, withConfidence } from './confidence.ts';
 import type {
   AuditReport,
   CheckResult,
+  Confidence,
   PassRate,
   RepositoryAudit,
   ServiceReport,
@@ -19,6 +21,11 @@ export interface AuditOptions {
   readonly waivers?: readonly Waiver[];
   /** Overrides the service name taken from package.json or the directory name. */
   readonly service?: string;
+  /**
+   * Leave out findings (FAIL, PARTIAL) less sure than this: they are named in the report's
+   * `hidden`, and left out of its checks, pass rate and gate. Default `low`: nothing is hidden.
+   */
+  readonly minConfidence?: Confidence;
   readonly load?: LoadOptions;
 }
 
@@ -115,14 +122,16 @@ function auditProject(
       }
     }
     const waiver = waivers.get(check.id);
-    return waiver === undefined ? result : { ...result, waiver };
+    return withConfidence(waiver === undefined ? result : { ...result, waiver });
   });
+  const { shown, hidden } = hideBelowConfidence(checks, options.minConfidence);
   return {
     service: options.service ?? project.name,
     date: (options.now ?? new Date()).toISOString().slice(0, 10),
     root,
-    passRate: passRateOf(checks),
-    checks,
+    passRate: passRateOf(shown),
+    checks: shown,
+    ...(hidden !== undefined ? { hidden } : {}),
     notes,
     stats: {
       files: project.units.length + project.textFiles.length,

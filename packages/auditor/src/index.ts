@@ -20,6 +20,7 @@ export {
 export { failingChecks } from './gate.ts';
 export {
   CATEGORIES,
+  CONFIDENCES,
   SEVERITIES,
   STATUSES,
   type AuditReport,
@@ -27,6 +28,8 @@ export {
   type CheckDefinition,
   type CheckId,
   type CheckResult,
+  type Confidence,
+  type ConfidenceNote,
   type DecidedBy,
   type Evidence,
   type Outcome,

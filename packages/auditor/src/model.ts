@@ -45,12 +45,44 @@ export interface Evidence {
   readonly snippet: string;
 }
 
+/**
+ * How sure the auditor is of a decided check, most sure first:
+ * - `high`: the reported lines show what the status says (a verify call without `algorithms`, a
+ *   secret literal, the timeout option on the client); reading them confirms or refutes it.
+ * - `medium`: decided from the absence of something in the analysed code (no timeout option, no
+ *   breaker around the client, no hardcoded secret), or from lines that only show where it was
+ *   looked for. The control may live where the auditor cannot see: another repository, the
+ *   infrastructure, a wrapper of a shape it does not recognise.
+ * - `low`: the rule recognised the pattern only in part or from names and conventions; the
+ *   finding needs review before anyone acts on it.
+ *
+ * PASS, PARTIAL and FAIL always carry one (with its reason); N/A never does, since its `why`
+ * already says why nothing was decided.
+ */
+export const CONFIDENCES = ['high', 'medium', 'low'] as const;
+export type Confidence = (typeof CONFIDENCES)[number];
+
+/** A rule's own statement of how sure it is, given as `outcome`'s fourth argument. */
+export interface ConfidenceNote {
+  readonly level: Confidence;
+  /** One sentence: why this level, e.g. "Decided from the absence of a retry wrapper." */
+  readonly reason: string;
+}
+
 /** What a rule decides for one check. */
 export interface Outcome {
   readonly status: Status;
   /** One sentence: why this status (for N/A: why it cannot be decided here). */
   readonly why: string;
   readonly evidence: readonly Evidence[];
+  /**
+   * How sure the rule is (see {@link CONFIDENCES}). A rule may leave it out; the engine then
+   * fills it from the evidence (`defaultConfidence`). Every PASS, PARTIAL and FAIL in a report
+   * has it; N/A never does.
+   */
+  readonly confidence?: Confidence;
+  /** One sentence: why that confidence. Present exactly when `confidence` is. */
+  readonly confidenceReason?: string;
 }
 
 /** A waiver from the audit config file: the check is reported but does not count. */
@@ -84,9 +116,22 @@ export interface AuditReport {
   readonly root: string;
   readonly passRate: PassRate;
   readonly checks: readonly CheckResult[];
+  /**
+   * Present when the audit was asked for a minimum confidence: the findings (FAIL or PARTIAL)
+   * below it were left out of `checks`, the pass rate and the `--fail-on` gate, and are named
+   * here so the reader knows they exist.
+   */
+  readonly hidden?: HiddenFindings;
   /** Things the reader must know about the input: unparsable, binary, huge or looping files. */
   readonly notes: readonly string[];
   readonly stats: { readonly files: number; readonly lines: number; readonly durationMs: number };
+}
+
+/** The findings a minimum confidence left out of a report. */
+export interface HiddenFindings {
+  readonly minConfidence: Confidence;
+  /** The hidden checks' ids, in catalog order (empty when nothing was below the minimum). */
+  readonly checks: readonly CheckId[];
 }
 
 /** One service's report inside a repository audit. */

@@ -6,7 +6,14 @@ import { Value } from '@sinclair/typebox/value';
 import * as prettier from 'prettier';
 import { passRateOf } from '../src/audit.ts';
 import { CATALOG } from '../src/catalog/checks.ts';
-import type { AuditReport, CheckId, CheckResult, Evidence, Status } from '../src/model.ts';
+import type {
+  AuditReport,
+  CheckId,
+  CheckResult,
+  ConfidenceNote,
+  Evidence,
+  Status,
+} from '../src/model.ts';
 import { renderJson } from '../src/report/json.ts';
 import { renderMarkdown } from '../src/report/markdown.ts';
 import { renderSarif, SARIF_SCHEMA_URI } from '../src/report/sarif.ts';
@@ -20,6 +27,7 @@ function result(
   why: string,
   evidence: readonly Evidence[] = [],
   justification?: string,
+  confidence?: ConfidenceNote,
 ): CheckResult {
   const check = CATALOG.find((c) => c.id === id);
   assert.ok(check !== undefined, id);
@@ -32,8 +40,16 @@ function result(
     why,
     evidence,
     ...(justification !== undefined ? { waiver: { id, justification } } : {}),
+    ...(confidence !== undefined
+      ? { confidence: confidence.level, confidenceReason: confidence.reason }
+      : {}),
   };
 }
+
+const LOW_SE6: ConfidenceNote = {
+  level: 'low',
+  reason: 'The legacy verifier is called through a wrapper the rule only matched by name.',
+};
 
 /** Every status, a waiver, notes, and text that would break tables and fences if left raw. */
 const CHECKS: readonly CheckResult[] = [
@@ -57,10 +73,17 @@ const CHECKS: readonly CheckResult[] = [
   result('SE3', 'PASS', 'Tokens are verified with jose jwtVerify.', [
     { file: 'src/auth.ts', line: 20, snippet: 'await jwtVerify(token, jwks, { issuer })' },
   ]),
-  result('SE6', 'PARTIAL', 'Issuer checked in one verifier of two.', [
-    { file: 'src/auth.ts', line: 20, snippet: 'await jwtVerify(token, jwks, { issuer })' },
-    { file: 'src/legacy-auth.ts', line: 9, snippet: 'jwt.verify(token, key)' },
-  ]),
+  result(
+    'SE6',
+    'PARTIAL',
+    'Issuer checked in one verifier of two.',
+    [
+      { file: 'src/auth.ts', line: 20, snippet: 'await jwtVerify(token, jwks, { issuer })' },
+      { file: 'src/legacy-auth.ts', line: 9, snippet: 'jwt.verify(token, key)' },
+    ],
+    undefined,
+    LOW_SE6,
+  ),
   result('MQ5', 'N/A', 'No RabbitMQ definitions in the repository.'),
   result(
     'SM2',
@@ -169,10 +192,23 @@ describe('markdown report', () => {
     );
     assert.equal(
       row('SE6'),
-      '| SE6: Token issuer (iss) validated against allowlist | PARTIAL | `src/auth.ts:20`, `src/legacy-auth.ts:9` - Issuer checked in one verifier of two. |',
+      '| SE6: Token issuer (iss) validated against allowlist | PARTIAL | `src/auth.ts:20`, `src/legacy-auth.ts:9` - Issuer checked in one verifier of two. (low confidence, needs review: The legacy verifier is called through a wrapper the rule only matched by name.) |',
     );
     assert.match(row('SM2') ?? '', /^\| SM2: No secrets in source code \| FAIL \(waived\) \|/);
     assert.match(row('SC11') ?? '', /\| PASS \|/);
+  });
+
+  it('marks findings of medium and low confidence with the reason, and no other row', () => {
+    const row = (id: string) => lines.find((line) => line.startsWith(`| ${id}: `)) ?? '';
+    assert.ok(
+      row('TM3').endsWith(
+        '| FAIL | Service tokens live 24 hours. (medium confidence: Decided from the absence of the control in the analysed code; it may live where the auditor cannot see.) |',
+      ),
+      row('TM3'),
+    );
+    for (const id of ['SC11', 'SC13', 'SE1', 'SE3', 'MQ5']) {
+      assert.doesNotMatch(row(id), /confidence/, id);
+    }
   });
 
   it('quotes CRITICAL and HIGH failures with their code, in fences that survive backticks', () => {
@@ -222,8 +258,8 @@ describe('markdown report', () => {
     );
     const items = priority.split('\n').filter((line) => /^\d+\. /.test(line));
     assert.deepEqual(
-      items.map((line) => /\(([A-Z]+\d+)(, partial)?\)$/.exec(line)?.slice(1, 3).join('')),
-      ['SC13', 'SE1', 'SE6, partial', 'TM3', 'SC14'],
+      items.map((line) => /\(([A-Z]+\d+(?:, [a-z ]+)*)\)$/.exec(line)?.[1]),
+      ['SC13', 'SE1', 'SE6, partial, low confidence', 'TM3, medium confidence', 'SC14'],
     );
     const sc13 = CATALOG.find((check) => check.id === 'SC13');
     assert.equal(items[0], `1. ${sc13?.remediation ?? ''} (SC13)`);
@@ -252,6 +288,37 @@ describe('markdown report', () => {
     assert.ok(plain.includes('**Pass Rate:** 25% (2/8 applicable checks)'));
   });
 
+  it('says in the header how many findings a minimum confidence hid, and which', () => {
+    const header = (hidden: AuditReport['hidden']) =>
+      renderMarkdown({ ...REPORT, ...(hidden !== undefined ? { hidden } : {}) }).split('\n')[6];
+    assert.equal(
+      header({ minConfidence: 'high', checks: ['SE6', 'TM3'] }),
+      '**Hidden:** 2 findings below high confidence (SE6, TM3), left out of this report, its pass rate and the gate.',
+    );
+    assert.equal(
+      header({ minConfidence: 'medium', checks: [] }),
+      '**Hidden:** 0 findings below medium confidence, left out of this report, its pass rate and the gate.',
+    );
+    assert.equal(header(undefined), '');
+  });
+
+  it('gives a CRITICAL gap decided from an absence its confidence marker', () => {
+    const checks = CHECKS.map((c) =>
+      c.id === 'SE1' ? result('SE1', 'FAIL', 'No hook authenticates requests.', c.evidence) : c,
+    );
+    const text = renderMarkdown({ ...REPORT, checks });
+    const gaps = text.slice(
+      text.indexOf('## Critical Security Gaps'),
+      text.indexOf('## Strengths'),
+    );
+    assert.ok(
+      gaps.includes(
+        '\n\nNo hook authenticates requests. (medium confidence: Decided from the absence of the control: the lines show where it is missing, and it may live where the auditor cannot see.)\n\n',
+      ),
+      gaps,
+    );
+  });
+
   it('escapes Markdown in names that come from the audited project', () => {
     const odd = renderMarkdown({
       ...REPORT,
@@ -262,6 +329,23 @@ describe('markdown report', () => {
     assert.ok(odd.includes('- src/\\_\\_tests\\_\\_/a.ts: binary content; skipped.'));
   });
 });
+
+/** What the JSON says of each decided check: the rule's own (SE6) or the engine's default. */
+const SHOWN = { confidence: 'high', confidenceReason: 'The reported lines show the problem.' };
+const JSON_CONFIDENCE: Readonly<Record<string, object>> = {
+  SC11: { confidence: 'high', confidenceReason: 'The reported lines show the control.' },
+  SC13: SHOWN,
+  SC14: SHOWN,
+  SE1: SHOWN,
+  SE3: { confidence: 'high', confidenceReason: 'The reported lines show the control.' },
+  SE6: { confidence: 'low', confidenceReason: LOW_SE6.reason },
+  SM2: SHOWN,
+  TM3: {
+    confidence: 'medium',
+    confidenceReason:
+      'Decided from the absence of the control in the analysed code; it may live where the auditor cannot see.',
+  },
+};
 
 describe('JSON report', () => {
   const text = renderJson(REPORT);
@@ -288,6 +372,7 @@ describe('JSON report', () => {
         severity: check.severity,
         evidence: check.evidence,
         why: check.why,
+        ...(check.status === 'N/A' ? {} : JSON_CONFIDENCE[check.id]),
         ...(check.waiver !== undefined
           ? { waiver: { justification: check.waiver.justification } }
           : {}),
@@ -303,6 +388,15 @@ describe('JSON report', () => {
     assert.equal(Value.Check(reportSchema, parsed), true);
   });
 
+  it('names the findings a minimum confidence hid, valid against the schema', () => {
+    const hidden = JSON.parse(
+      renderJson({ ...REPORT, hidden: { minConfidence: 'medium', checks: ['SE6'] } }),
+    ) as Record<string, unknown>;
+    assert.deepEqual(hidden.hidden, { minConfidence: 'medium', checks: ['SE6'] });
+    assert.equal(Value.Check(reportSchema, hidden), true);
+    assert.equal(parsed.hidden, undefined);
+  });
+
   const broken: readonly (readonly [string, (report: Record<string, unknown>) => void])[] = [
     ['a check without severity', (r) => delete checkAt(r, 0).severity],
     ['an unknown status', (r) => (checkAt(r, 0).status = 'MAYBE')],
@@ -313,6 +407,14 @@ describe('JSON report', () => {
     ['a date that is not YYYY-MM-DD', (r) => (r.date = '15/01/2026')],
     ['an unknown top-level key', (r) => (r.root = '/tmp')],
     ['an empty waiver justification', (r) => (checkAt(r, 7).waiver = { justification: '' })],
+    ['a FAIL without a confidence', (r) => delete checkAt(r, 1).confidence],
+    ['a PASS without a confidence reason', (r) => delete checkAt(r, 0).confidenceReason],
+    ['an unknown confidence', (r) => (checkAt(r, 1).confidence = 'certain')],
+    [
+      'an N/A check with a confidence',
+      (r) => Object.assign(checkAt(r, 6), { confidence: 'high', confidenceReason: 'Sure.' }),
+    ],
+    ['hidden findings without their level', (r) => (r.hidden = { checks: ['TM3'] })],
   ];
   for (const [name, breakIt] of broken) {
     it(`is refused by the schema with ${name}`, () => {
@@ -379,7 +481,10 @@ interface SarifLog {
         };
       }[];
       suppressions?: { kind: string; justification: string }[];
+      rank: number;
+      properties: { confidence: string; confidenceReason: string };
     }[];
+    properties: Record<string, unknown>;
   }[];
 }
 
@@ -483,6 +588,29 @@ describe('SARIF report', () => {
       },
     ]);
     assert.equal(resultFor('SE1')?.suppressions, undefined);
+  });
+
+  it('gives each result its confidence with the reason, and a rank from severity and confidence', () => {
+    assert.deepEqual(
+      run.results.map((r) => [r.ruleId, r.properties.confidence, r.rank]),
+      [
+        ['SC13', 'high', 95],
+        ['SC14', 'high', 30],
+        ['SE1', 'high', 95],
+        ['SE6', 'low', 32],
+        ['SM2', 'high', 95],
+        ['TM3', 'medium', 38.5],
+      ],
+    );
+    assert.equal(resultFor('SE6')?.properties.confidenceReason, LOW_SE6.reason);
+    assert.equal(run.properties.hidden, undefined);
+    const hidden = JSON.parse(
+      renderSarif({ ...REPORT, hidden: { minConfidence: 'high', checks: ['SE6', 'TM3'] } }),
+    ) as SarifLog;
+    assert.deepEqual(hidden.runs[0]?.properties.hidden, {
+      minConfidence: 'high',
+      checks: ['SE6', 'TM3'],
+    });
   });
 
   it('passes the notes on as tool notifications', () => {

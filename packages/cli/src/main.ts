@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { FailOn } from '@tessera/auditor';
+import type { Confidence, FailOn } from '@tessera/auditor';
 import {
   DEFAULT_ADMIN_TOKEN_FILE,
   DEFAULT_BUNDLE_FILE,
@@ -28,6 +28,7 @@ const FAIL_ON_LEVELS = [
   'low',
   'none',
 ] as const satisfies readonly FailOn[];
+const CONFIDENCES = ['high', 'medium', 'low'] as const satisfies readonly Confidence[];
 
 /** Commander argument parser: a whole number of seconds since the epoch (a JWT `exp`). */
 function parseEpochSeconds(value: string): number {
@@ -317,6 +318,14 @@ function buildProgram(io: CliIo, run: (action: () => Promise<void>) => Promise<v
         '--fail-on <severity>',
         "exit 1 when a check of this severity or above FAILs; PARTIAL and waived checks never do (default: the config's failOn, else none)",
       ).choices(FAIL_ON_LEVELS),
+    )
+    .addOption(
+      new Option(
+        '--min-confidence <level>',
+        'hide findings less sure than this (high: the lines show it; medium: decided from an absence; low: needs review) from the report and from --fail-on; the report says how many',
+      )
+        .choices(CONFIDENCES)
+        .default('low'),
     )
     .option(
       '--config <file>',

@@ -264,6 +264,41 @@ describe('tessera audit', () => {
     assert.equal(run.stderr, '');
   });
 
+  it('--min-confidence hides findings below it from the report and from --fail-on', async () => {
+    const dir = await directory();
+    await writeFile(join(dir, 'app.ts'), VULNERABLE_SERVICE);
+    const all = JSON.parse(
+      (await tessera(['audit', dir, '--format', 'json'], base)).stdout,
+    ) as JsonReport;
+    const below = all.checks.filter(
+      (c) => (c.status === 'FAIL' || c.status === 'PARTIAL') && c.confidence !== 'high',
+    );
+    assert.ok(below.length > 0, 'the vulnerable service has findings decided from an absence');
+
+    const run = await tessera(
+      ['audit', dir, '--format', 'json', '--min-confidence', 'high', '--fail-on', 'low'],
+      base,
+    );
+    const report = JSON.parse(run.stdout) as JsonReport;
+    assert.equal(Value.Check(reportSchema, report), true);
+    assert.deepEqual(report.hidden, { minConfidence: 'high', checks: below.map((c) => c.id) });
+    assert.ok(
+      report.checks.every(
+        (c) => (c.status !== 'FAIL' && c.status !== 'PARTIAL') || c.confidence === 'high',
+      ),
+    );
+    const failing = report.checks.filter((c) => c.status === 'FAIL').map((c) => c.id);
+    assertExit(run, 1);
+    assert.ok(run.stderr.endsWith(`: ${failing.join(', ')}\n`), run.stderr);
+    assert.ok(!below.some((c) => failing.includes(c.id)));
+
+    const out = join(dir, 'audit.md');
+    const written = await tessera(['audit', dir, '--out', out, '--min-confidence', 'medium'], base);
+    assertExit(written, 0);
+    assert.match(written.stderr, /applicable checks\); \d+ below medium confidence hidden\n$/);
+    assert.match(await readFile(out, 'utf8'), /^\*\*Hidden:\*\* \d+ findings? below medium/m);
+  });
+
   it('refuses a bad config with exit 1 and the reason, before any report', async () => {
     const dir = await directory();
     const config = join(base, `bad-${String(count)}.yaml`);
@@ -302,6 +337,11 @@ describe('tessera audit', () => {
       new RegExp(
         `argument 'severe' is invalid\\. Allowed choices are ${FAIL_ON_LEVELS.join(', ')}\\.`,
       ),
+    ],
+    [
+      'an unknown --min-confidence',
+      ['audit', '.', '--min-confidence', 'certain'],
+      /argument 'certain' is invalid\. Allowed choices are high, medium, low\./,
     ],
     ['no path', ['audit'], /missing required argument 'path'/],
   ];

@@ -1,4 +1,5 @@
-import type { AuditReport, RepositoryAudit } from '../model.ts';
+import { decidedConfidence } from '../confidence.ts';
+import type { AuditReport, CheckResult, RepositoryAudit } from '../model.ts';
 import { serviceSummary } from './markdown.ts';
 import { REPOSITORY_SCHEMA_ID, type JsonReport, type JsonRepositoryReport } from './schema.ts';
 
@@ -11,20 +12,43 @@ export function toJsonReport(report: AuditReport): JsonReport {
     service: report.service,
     date: report.date,
     passRate: { ...report.passRate },
-    checks: report.checks.map((check) => ({
-      id: check.id,
-      title: check.title,
-      category: check.category,
-      status: check.status,
-      severity: check.severity,
-      evidence: check.evidence.map(({ file, line, snippet }) => ({ file, line, snippet })),
-      why: check.why,
-      ...(check.waiver !== undefined
-        ? { waiver: { justification: check.waiver.justification } }
-        : {}),
-    })),
+    checks: report.checks.map(jsonCheck),
+    ...(report.hidden !== undefined
+      ? {
+          hidden: {
+            minConfidence: report.hidden.minConfidence,
+            checks: [...report.hidden.checks],
+          },
+        }
+      : {}),
     notes: [...report.notes],
     stats: { ...report.stats },
+  };
+}
+
+type JsonCheck = JsonReport['checks'][number];
+
+function jsonCheck(check: CheckResult): JsonCheck {
+  const waiver =
+    check.waiver !== undefined ? { waiver: { justification: check.waiver.justification } } : {};
+  const evidence = check.evidence.map(({ file, line, snippet }) => ({ file, line, snippet }));
+  const { id, title, category, severity, why } = check;
+  if (check.status === 'N/A') {
+    return { id, title, category, status: check.status, severity, evidence, why, ...waiver };
+  }
+  // The engine gives every decided check a confidence; a report built by hand gets the default.
+  const { level, reason } = decidedConfidence(check);
+  return {
+    id,
+    title,
+    category,
+    status: check.status,
+    severity,
+    evidence,
+    why,
+    confidence: level,
+    confidenceReason: reason,
+    ...waiver,
   };
 }
 

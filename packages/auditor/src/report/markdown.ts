@@ -1,4 +1,5 @@
 import { CATALOG } from '../catalog/checks.ts';
+import { confidenceOf } from '../confidence.ts';
 import {
   CATEGORIES,
   SEVERITIES,
@@ -7,6 +8,7 @@ import {
   type CheckDefinition,
   type CheckResult,
   type Evidence,
+  type HiddenFindings,
   type RepositoryAudit,
   type ServiceReport,
   type Severity,
@@ -134,7 +136,26 @@ function header(report: AuditReport): string[] {
     `**Date:** ${report.date}`,
     `**Auditor:** tessera audit ${AUDITOR_VERSION}`,
     `**Pass Rate:** ${String(percent)}% (${String(passed)}/${String(applicable)} applicable checks)`,
+    ...(report.hidden === undefined ? [] : [hiddenLine(report.hidden)]),
   ];
+}
+
+function hiddenLine({ minConfidence, checks }: HiddenFindings): string {
+  const count = `${String(checks.length)} finding${checks.length === 1 ? '' : 's'}`;
+  const which = checks.length === 0 ? '' : ` (${checks.join(', ')})`;
+  return `**Hidden:** ${count} below ${minConfidence} confidence${which}, left out of this report, its pass rate and the gate.`;
+}
+
+/**
+ * The confidence marker after a finding's reason. High confidence is the unmarked case (the
+ * quoted lines show the problem); PASS and N/A rows are never marked.
+ */
+function confidenceMark(check: CheckResult): string {
+  if (check.status !== 'FAIL' && check.status !== 'PARTIAL') return '';
+  const note = confidenceOf(check);
+  if (note === undefined || note.level === 'high') return '';
+  const label = note.level === 'low' ? 'low confidence, needs review' : 'medium confidence';
+  return ` (${label}: ${note.reason})`;
 }
 
 function summary(open: readonly CheckResult[]): string[] {
@@ -172,10 +193,11 @@ function categorySection(
 }
 
 function evidenceCell(check: CheckResult): string {
-  if (check.evidence.length === 0) return check.why;
+  const why = `${check.why}${confidenceMark(check)}`;
+  if (check.evidence.length === 0) return why;
   const shown = check.evidence.slice(0, CELL_LOCATIONS).map(location);
   const more = check.evidence.length - shown.length;
-  return `${shown.join(', ')}${more > 0 ? ` (+${String(more)} more)` : ''} - ${check.why}`;
+  return `${shown.join(', ')}${more > 0 ? ` (+${String(more)} more)` : ''} - ${why}`;
 }
 
 function criticalGaps(open: readonly CheckResult[]): string[] {
@@ -189,7 +211,7 @@ function criticalGaps(open: readonly CheckResult[]): string[] {
   }
   gaps.forEach((check, index) => {
     lines.push('', `### ${String(index + 1)}. ${check.id}: ${check.title} (${check.severity})`);
-    lines.push('', check.why);
+    lines.push('', `${check.why}${confidenceMark(check)}`);
     for (const item of check.evidence.slice(0, GAP_LOCATIONS)) {
       lines.push('', location(item), '', ...fenced(item.snippet, languageOf(item.file)));
     }
@@ -239,13 +261,17 @@ function remediation(open: readonly CheckResult[]): string[] {
     }
     items.forEach((check, index) => {
       const advice = definitions.get(check.id)?.remediation ?? check.title;
-      lines.push(`${String(index + 1)}. ${advice} (${check.id}${partialMark(check)})`);
+      lines.push(`${String(index + 1)}. ${advice} (${check.id}${findingMarks(check)})`);
     });
   }
   return lines;
 }
 
-const partialMark = (check: CheckResult) => (check.status === 'PARTIAL' ? ', partial' : '');
+const findingMarks = (check: CheckResult) => {
+  const level = confidenceOf(check)?.level;
+  const confidence = level === undefined || level === 'high' ? '' : `, ${level} confidence`;
+  return `${check.status === 'PARTIAL' ? ', partial' : ''}${confidence}`;
+};
 
 function waivedSection(waived: readonly CheckResult[]): string[] {
   return [

@@ -1,8 +1,10 @@
 import { CATALOG } from '../catalog/checks.ts';
+import { decidedConfidence } from '../confidence.ts';
 import type {
   AuditReport,
   CheckDefinition,
   CheckResult,
+  Confidence,
   Evidence,
   RepositoryAudit,
   Severity,
@@ -28,6 +30,20 @@ const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = {
   MEDIUM: '5.5',
   LOW: '3.0',
 };
+
+/**
+ * How much a finding's confidence weighs in its `rank`: a finding decided from the absence of
+ * something sorts below one of the same severity that its lines show.
+ */
+const CONFIDENCE_WEIGHT: Readonly<Record<Confidence, number>> = { high: 1, medium: 0.7, low: 0.4 };
+
+/**
+ * SARIF 2.1.0 §3.27.24 `rank`: the result's priority, 0.0 to 100.0, higher first. Here the
+ * severity's `security-severity` on a 0–100 scale times the confidence weight: a CRITICAL finding
+ * its lines show ranks 95, the same finding decided from an absence 66.5, a low-confidence one 38.
+ */
+const rankOf = (severity: Severity, confidence: Confidence): number =>
+  Math.round(Number(SECURITY_SEVERITY[severity]) * 100 * CONFIDENCE_WEIGHT[confidence]) / 10;
 
 export interface SarifOptions {
   /**
@@ -55,17 +71,25 @@ interface SarifResult {
   readonly ruleId: string;
   readonly ruleIndex?: number;
   readonly level: Level;
+  readonly rank: number;
   readonly message: Message;
   readonly locations?: readonly SarifLocation[];
   readonly suppressions?: readonly { readonly kind: 'external'; readonly justification: string }[];
-  readonly properties: { readonly status: string; readonly severity: Severity };
+  readonly properties: {
+    readonly status: string;
+    readonly severity: Severity;
+    readonly confidence: Confidence;
+    readonly confidenceReason: string;
+  };
 }
 
 /**
  * Renders the report as a SARIF 2.1.0 log with one run: every catalog check as a rule, and a
  * result for each FAIL or PARTIAL check with one location per evidence item. CRITICAL and HIGH
- * failures are errors, everything else a warning; waived checks carry an external suppression
- * with the config's justification. Notes about the input become tool notifications.
+ * failures are errors, everything else a warning; each result carries `properties.confidence`
+ * and `properties.confidenceReason`, and a `rank` from its severity and confidence. Waived checks
+ * carry an external suppression with the config's justification. Notes about the input become
+ * tool notifications; findings a minimum confidence hid are named in the run's `properties`.
  *
  * @example
  * ```ts
@@ -128,7 +152,12 @@ function run(report: AuditReport, options: SarifOptions) {
       },
     ],
     results,
-    properties: { service: report.service, date: report.date, passRate: report.passRate },
+    properties: {
+      service: report.service,
+      date: report.date,
+      passRate: report.passRate,
+      ...(report.hidden !== undefined ? { hidden: report.hidden } : {}),
+    },
   };
 }
 
@@ -170,16 +199,23 @@ function result(
       : projectFile !== undefined
         ? [locationOf({ file: projectFile, line: 1, snippet: '' })]
         : undefined;
+  const { level: confidence, reason } = decidedConfidence(check);
   return {
     ruleId: check.id,
     ...(index !== undefined ? { ruleIndex: index } : {}),
     level: levelOf(check.severity, check.status),
+    rank: rankOf(check.severity, confidence),
     message: { text: `${check.id}: ${check.title} (${check.status}). ${check.why}` },
     ...(locations !== undefined ? { locations } : {}),
     ...(check.waiver !== undefined
       ? { suppressions: [{ kind: 'external', justification: check.waiver.justification }] }
       : {}),
-    properties: { status: check.status, severity: check.severity },
+    properties: {
+      status: check.status,
+      severity: check.severity,
+      confidence,
+      confidenceReason: reason,
+    },
   };
 }
 

@@ -1,11 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CATEGORIES, SEVERITIES, STATUSES } from '../model.ts';
+import { CATEGORIES, CONFIDENCES, SEVERITIES, STATUSES, type Status } from '../model.ts';
 
 /** The JSON report's schema identifier; bump the version when a field changes meaning. */
 export const REPORT_SCHEMA_ID = 'urn:tessera:audit-report:v1';
 
 /** The several-service envelope's identifier (`tessera audit` on a monorepo, JSON format). */
 export const REPOSITORY_SCHEMA_ID = 'urn:tessera:audit-repository:v1';
+
+const CHECK_ID_PATTERN = `^(${CATEGORIES.join('|')})[1-9][0-9]*$`;
+
+/** The statuses that decide a check, so carry a confidence. */
+const DECIDED = STATUSES.filter((status): status is Exclude<Status, 'N/A'> => status !== 'N/A');
 
 const evidenceSchema = Type.Object(
   {
@@ -16,26 +21,60 @@ const evidenceSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const checkSchema = Type.Object(
-  {
-    id: Type.String({ pattern: `^(${CATEGORIES.join('|')})[1-9][0-9]*$` }),
-    title: Type.String({ minLength: 1 }),
-    category: Type.Union(CATEGORIES.map((category) => Type.Literal(category))),
-    status: Type.Union(STATUSES.map((status) => Type.Literal(status))),
-    severity: Type.Union(SEVERITIES.map((severity) => Type.Literal(severity))),
-    evidence: Type.Array(evidenceSchema),
-    why: Type.String({ description: 'Why this status; for N/A, why it cannot be decided' }),
-    waiver: Type.Optional(
-      Type.Object(
-        { justification: Type.String({ minLength: 1 }) },
-        {
-          additionalProperties: false,
-          description: 'Present when the audit config waived the check',
-        },
-      ),
+const checkFields = {
+  id: Type.String({ pattern: CHECK_ID_PATTERN }),
+  title: Type.String({ minLength: 1 }),
+  category: Type.Union(CATEGORIES.map((category) => Type.Literal(category))),
+  severity: Type.Union(SEVERITIES.map((severity) => Type.Literal(severity))),
+  evidence: Type.Array(evidenceSchema),
+  why: Type.String({ description: 'Why this status; for N/A, why it cannot be decided' }),
+  waiver: Type.Optional(
+    Type.Object(
+      { justification: Type.String({ minLength: 1 }) },
+      {
+        additionalProperties: false,
+        description: 'Present when the audit config waived the check',
+      },
     ),
+  ),
+};
+
+const confidenceSchema = Type.Union(
+  CONFIDENCES.map((level) => Type.Literal(level)),
+  {
+    description:
+      'high: the evidence lines show it; medium: decided from the absence of something, or from lines that only show where it was looked for; low: a partial or name-based match that needs review',
   },
-  { additionalProperties: false },
+);
+
+/**
+ * A decided check (PASS, PARTIAL, FAIL) always says how sure the auditor is; an N/A check never
+ * does. Two shapes rather than one with optional fields, so the schema itself enforces it.
+ */
+const checkSchema = Type.Union([
+  Type.Object(
+    {
+      ...checkFields,
+      status: Type.Union(DECIDED.map((status) => Type.Literal(status))),
+      confidence: confidenceSchema,
+      confidenceReason: Type.String({ minLength: 1, description: 'Why that confidence' }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ ...checkFields, status: Type.Literal('N/A') }, { additionalProperties: false }),
+]);
+
+const hiddenSchema = Type.Object(
+  {
+    minConfidence: confidenceSchema,
+    checks: Type.Array(Type.String({ pattern: CHECK_ID_PATTERN }), {
+      description: 'The findings below minConfidence, left out of checks, passRate and the gate',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description: 'Present when the audit was run with a minimum confidence above low',
+  },
 );
 
 /**
@@ -58,6 +97,7 @@ export const reportSchema = Type.Object(
       { additionalProperties: false },
     ),
     checks: Type.Array(checkSchema),
+    hidden: Type.Optional(hiddenSchema),
     notes: Type.Array(Type.String(), {
       description: 'Input that was skipped or only partly understood',
     }),

@@ -10,6 +10,7 @@ import {
   renderSarifServices,
   renderServicesMarkdown,
   type AuditConfig,
+  type Confidence,
   type FailOn,
   type RepositoryAudit,
 } from '@tessera/auditor';
@@ -22,13 +23,19 @@ export interface AuditCommandOptions {
   readonly out?: string;
   readonly failOn?: FailOn;
   readonly config?: string;
+  /**
+   * Hide findings less sure than this from the report and from `--fail-on`; the report names
+   * them. Default `low`: everything is shown.
+   */
+  readonly minConfidence?: Confidence;
   /** In a repository of several services, audit only this one (name, package name or path). */
   readonly service?: string;
 }
 
 /**
  * `tessera audit PATH`: audits the directory, prints or writes the report, then fails (exit 1)
- * when a check at or above `--fail-on` (or the config's `failOn`) FAILs. The report is always
+ * when a check at or above `--fail-on` (or the config's `failOn`) FAILs. Findings below
+ * `--min-confidence` are left out of both, and the report says how many. The report is always
  * written first, so a failing CI step still leaves it behind. A repository of several services
  * (a monorepo) gets one report per service and a summary; `--service` picks one.
  */
@@ -46,6 +53,7 @@ export async function audit(
     waivers: config.waivers,
     ...(config.service !== undefined ? { service: config.service } : {}),
     ...(options.service !== undefined ? { select: options.service } : {}),
+    ...(options.minConfidence !== undefined ? { minConfidence: options.minConfidence } : {}),
   });
   if (audited.services.length === 0) {
     throw new CliError(
@@ -60,8 +68,12 @@ export async function audit(
     for (const { name, report } of audited.services) {
       const { percent, passed, applicable } = report.passRate;
       const who = audited.services.length > 1 ? ` ${name}` : '';
+      const hidden =
+        report.hidden === undefined
+          ? ''
+          : `; ${String(report.hidden.checks.length)} below ${report.hidden.minConfidence} confidence hidden`;
       io.err(
-        `wrote ${options.out}:${who} pass rate ${String(percent)}% (${String(passed)}/${String(applicable)} applicable checks)`,
+        `wrote ${options.out}:${who} pass rate ${String(percent)}% (${String(passed)}/${String(applicable)} applicable checks)${hidden}`,
       );
     }
   }
