@@ -283,6 +283,43 @@ app.listen(8080);
 
 const koaOperations: Case[] = [
   {
+    name: 'koa: a probe that pings a dependency through ctx without catching',
+    files: koaService(
+      '',
+      `app.use(async (ctx, next) => {
+  if (ctx.path !== '/healthz') return next();
+  await ctx.redis.ping();
+  ctx.body = { status: 'ok' };
+});
+const health = new Router();
+health.get('/healthz', async (ctx) => {
+  await ctx.state.db.query('select 1');
+  ctx.set('cache-control', 'no-store');
+  ctx.body = 'ok';
+});
+app.use(health.routes());`,
+    ),
+    expect: { FS3: 'FAIL' },
+  },
+  {
+    name: 'koa: a probe that catches its dependency error',
+    files: koaService(
+      '',
+      `const health = new Router();
+health.get('/healthz', async (ctx) => {
+  try {
+    await ctx.state.db.query('select 1');
+    ctx.body = 'ok';
+  } catch {
+    ctx.status = 503;
+  }
+});
+app.use(health.routes());`,
+    ),
+    expect: { FS3: 'PASS' },
+  },
+
+  {
     name: 'koa: koa-compose runs the verifier it composes',
     files: {
       'src/server.ts': `import Koa from 'koa';
@@ -614,6 +651,21 @@ export default app;
     at: {
       SE11: { file: 'src/index.ts', line: "return new Response('unauthorized', { status: 401 });" },
     },
+  },
+  {
+    name: 'hono: a probe that only answers through the context calls no dependency',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwt } from 'hono/jwt';
+
+const app = new Hono();
+app.get('/healthz', (c) => c.text('ok'));
+app.use('*', jwt({ secret: process.env.JWT_PUBLIC_KEY as string, alg: 'RS256' }));
+app.get('/parcels', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { FS3: 'PASS' },
   },
 ];
 

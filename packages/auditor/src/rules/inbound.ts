@@ -214,14 +214,29 @@ export function workCalls(summary: Summary): ts.CallExpression[] {
   return summary.functions
     .flatMap((f) => f.calls)
     .filter((call) => {
-      const root = looseChain(call.expression)[0] ?? '';
+      const chain = looseChain(call.expression);
+      const root = chain[0] ?? '';
       const name = calleeName(call) ?? '';
       return (
         !/^(reply|res|response|request|req|JSON|Object|Math|String|Number|Date|console)$/.test(
           root,
-        ) && !/^(send|code|status|json|header|type|log|info|debug)$/.test(name)
+        ) &&
+        !/^(send|code|status|json|header|type|log|info|debug)$/.test(name) &&
+        !answersThroughContext(chain)
       );
     });
+}
+
+/**
+ * Koa's `ctx.set(…)`, `ctx.throw(…)`, Hono's `c.text('ok')`, `c.req.header(…)`: the request
+ * context answering or reading the request, not a dependency (`ctx.db.ping()` is one).
+ */
+function answersThroughContext(chain: readonly string[]): boolean {
+  if (!/^(c|ctx|context)$/.test(chain[0] ?? '')) return false;
+  return (
+    chain.length === 2 ||
+    (chain.length === 3 && /^(req|request|res|response)$/.test(chain[1] ?? ''))
+  );
 }
 
 /** Headers that carry identity, "internal" markers or shared secrets: never to be trusted inbound. */
