@@ -79,6 +79,8 @@ export class HttpBuild {
   /** Pseudo-sites for the default axios instance's `defaults` and `interceptors`. */
   axiosDefaults: HttpSite | undefined;
   axiosInterceptors: HttpSite | undefined;
+  /** `HttpModule.register(…)` of `@nestjs/axios`: the instance injected `HttpService`s call through. */
+  readonly nestHttpModules: HttpSite[] = [];
   /** Whether any client or dispatcher exists (else no call can go through one). */
   hasInstances = false;
   private readonly byNode = new Map<ts.Node, HttpSite>();

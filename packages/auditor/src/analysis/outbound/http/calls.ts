@@ -8,6 +8,7 @@ import { containsNode, type HttpBuild } from './build.ts';
 import { addHeader, collectHeaders } from './headers.ts';
 import { gotDefaults, readOptions, setUrl, urlFromRequestOptions } from './options.ts';
 import { collectProxy } from './proxies.ts';
+import { nestHttpServiceMethod } from '../nest.ts';
 
 const MODULE_LIBRARY = new Map<string, HttpLibrary>([
   ['axios', 'axios'],
@@ -110,6 +111,12 @@ function requestShape(
     return shapeFor(library, method, firstIsOptions());
   }
   if (isGlobalFetch(build, unit, callee)) return { library: 'fetch', url: 0, options: 1 };
+  const nestMethod = nestHttpServiceMethod(build.symbols, unit, call);
+  if (nestMethod !== undefined) {
+    const shape = shapeFor('axios', nestMethod, firstIsOptions());
+    const client = build.nestHttpModules[0];
+    return shape === undefined || client === undefined ? shape : { ...shape, client };
+  }
   // Calls through an instance: `client.get(…)`, `this.http.post(…)`, `api(…)`, `pool.request(…)`.
   if (!build.hasInstances) return undefined;
   if (ts.isPropertyAccessExpression(callee) && !INSTANCE_METHODS.has(callee.name.text)) {

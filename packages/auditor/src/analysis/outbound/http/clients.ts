@@ -6,6 +6,7 @@ import type { HttpSite } from '../model.ts';
 import type { FileFacts } from '../scan.ts';
 import { isFalse, type HttpBuild } from './build.ts';
 import { gotDefaults, readOptions, setUrl } from './options.ts';
+import { isNestHttpModule, nestHttpModuleOptions } from '../nest.ts';
 
 const UNDICI_DISPATCHERS = new Set([
   'Agent',
@@ -54,6 +55,8 @@ export function collectClients(build: HttpBuild, file: FileFacts): void {
       build.newSite('client', 'axios', unit, call);
     } else if (reference.module === 'got' && reference.path.length === 1 && name === 'extend') {
       build.newSite('client', 'got', unit, call);
+    } else if (isNestHttpModule(build.symbols, unit, call)) {
+      build.nestHttpModules.push(build.newSite('client', 'axios', unit, call));
     } else if (reference.module === '@tessera/client' && name === 'createServiceDispatcher') {
       build.newSite('dispatcher', 'tessera', unit, call);
     }
@@ -136,6 +139,9 @@ function configureCreated(build: HttpBuild, site: HttpSite, node: ts.CallExpress
   const method = ts.isPropertyAccessExpression(callee) ? callee.name.text : undefined;
   if (site.library === 'tessera') {
     configureTessera(build, site, node);
+  } else if (build.nestHttpModules.includes(site)) {
+    const options = nestHttpModuleOptions(build.symbols, site.unit, node);
+    if (options !== undefined) readOptions(build, site, options);
   } else if (method === 'compose') {
     configureCompose(build, site, node);
   } else {

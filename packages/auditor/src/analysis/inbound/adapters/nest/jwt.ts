@@ -5,10 +5,10 @@
  */
 import ts from 'typescript';
 import type { SymbolTable } from '../../../../ast/symbols.ts';
-import { objectProperty, unwrap } from '../../../../ast/syntax.ts';
+import { unwrap } from '../../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../../project/load.ts';
-import { calleeName, calleeReceiver, isFunctionNode } from '../../ast.ts';
-import { enclosingClass, extendsExpression, injectedType } from './syntax.ts';
+import { calleeName, calleeReceiver } from '../../ast.ts';
+import { dynamicModuleOptions, enclosingClass, extendsExpression, injectedType } from './syntax.ts';
 
 export type NestJwtCall =
   /** `super(options)` of a `PassportStrategy(Strategy)` from `passport-jwt`. */
@@ -84,23 +84,6 @@ export function jwtModuleOptions(
   unit: SourceUnit,
   call: ts.CallExpression | ts.NewExpression,
 ): { unit: SourceUnit; object: ts.ObjectLiteralExpression } | undefined {
-  const first = call.arguments?.[0];
-  if (first === undefined) return undefined;
-  const value = symbols.finalValue(unit, first);
-  const options = unwrap(value.expression);
-  if (!ts.isObjectLiteralExpression(options)) return undefined;
-  if (calleeName(call) !== 'registerAsync') return { unit: value.unit, object: options };
-  const factory = objectProperty(options, 'useFactory');
-  const fn = factory === undefined ? undefined : symbols.finalValue(value.unit, factory);
-  const node = fn === undefined ? undefined : unwrap(fn.expression);
-  if (fn === undefined || node === undefined || !isFunctionNode(node)) {
-    return undefined;
-  }
-  const returned = ts.isBlock(node.body)
-    ? node.body.statements.find((s): s is ts.ReturnStatement => ts.isReturnStatement(s))?.expression
-    : node.body;
-  const object = returned === undefined ? undefined : unwrap(returned);
-  return object !== undefined && ts.isObjectLiteralExpression(object)
-    ? { unit: fn.unit, object }
-    : undefined;
+  const options = ts.isCallExpression(call) ? dynamicModuleOptions(symbols, unit, call) : undefined;
+  return options === undefined ? undefined : { unit: options.unit, object: options.node };
 }

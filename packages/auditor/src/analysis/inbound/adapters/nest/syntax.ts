@@ -4,9 +4,9 @@
  */
 import ts from 'typescript';
 import type { SymbolTable } from '../../../../ast/symbols.ts';
-import { propertyNameText, unwrap } from '../../../../ast/syntax.ts';
+import { objectProperty, propertyNameText, unwrap } from '../../../../ast/syntax.ts';
 import { isProjectImport, type SourceUnit } from '../../../../project/load.ts';
-import { calleeName } from '../../ast.ts';
+import { calleeName, isFunctionNode } from '../../ast.ts';
 import type { FileFacts, Site } from '../../facts.ts';
 import type { FunctionIndex } from '../../functions.ts';
 
@@ -291,4 +291,32 @@ export function staticText(
   if (expression === undefined) return undefined;
   const value = symbols.staticString(unit, expression);
   return value?.complete === true ? value.text : undefined;
+}
+
+/**
+ * The options of a dynamic module: the object given to `register`/`forRoot`, or the object
+ * the `useFactory` of `registerAsync`/`forRootAsync` returns.
+ */
+export function dynamicModuleOptions(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  call: ts.CallExpression,
+): { readonly unit: SourceUnit; readonly node: ts.ObjectLiteralExpression } | undefined {
+  const first = call.arguments[0];
+  if (first === undefined) return undefined;
+  const value = symbols.finalValue(unit, first);
+  const options = unwrap(value.expression);
+  if (!ts.isObjectLiteralExpression(options)) return undefined;
+  if (!(calleeName(call) ?? '').endsWith('Async')) return { unit: value.unit, node: options };
+  const factory = objectProperty(options, 'useFactory');
+  const fn = factory === undefined ? undefined : symbols.finalValue(value.unit, factory);
+  const node = fn === undefined ? undefined : unwrap(fn.expression);
+  if (fn === undefined || node === undefined || !isFunctionNode(node)) return undefined;
+  const returned = ts.isBlock(node.body)
+    ? node.body.statements.find((s): s is ts.ReturnStatement => ts.isReturnStatement(s))?.expression
+    : node.body;
+  const object = returned === undefined ? undefined : unwrap(returned);
+  return object !== undefined && ts.isObjectLiteralExpression(object)
+    ? { unit: fn.unit, node: object }
+    : undefined;
 }
