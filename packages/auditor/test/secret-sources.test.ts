@@ -185,3 +185,51 @@ describe('SM8: the secrets manager audit trail', () => {
   it('secrets from the environment: N/A (no manager to audit), not FAIL', () =>
     check({ 'src/config.ts': `export const k = process.env.PARTNER_API_KEY;\n` }, { SM8: 'N/A' }));
 });
+
+describe('SM5: secrets reaching the logs', () => {
+  it('a request logger writes URLs that carry a credential accepted in the query string', () =>
+    check(
+      {
+        'src/app.ts': `import express from 'express';\nimport morgan from 'morgan';\nconst app = express();\napp.use(morgan('combined'));\napp.get('/events', (req, res) => {\n  const key = req.query.api_key;\n  res.json({ ok: key !== undefined });\n});\napp.listen(3000);\n`,
+      },
+      { SM5: { status: 'FAIL', file: 'src/app.ts', line: 4 } },
+    ));
+
+  it('no credential in the query, or a logger that drops the URL, is not a finding', async () => {
+    await check(
+      {
+        'src/app.ts': `import express from 'express';\nimport morgan from 'morgan';\nconst app = express();\napp.use(morgan('combined'));\napp.get('/items', (req, res) => {\n  res.json({ page: req.query.page });\n});\napp.listen(3000);\n`,
+      },
+      { SM5: 'PASS' },
+    );
+    await check(
+      {
+        'src/app.ts': `import express from 'express';\nimport pinoHttp from 'pino-http';\nconst app = express();\napp.use(pinoHttp({ redact: ['req.url', 'req.headers.authorization'] }));\napp.get('/events', (req, res) => {\n  res.json({ ok: req.query.access_token !== undefined });\n});\napp.listen(3000);\n`,
+      },
+      { SM5: 'PASS' },
+    );
+  });
+
+  it('a credential header logged from a request obtained from the framework context', () =>
+    check(
+      {
+        'src/api-key.guard.ts': `export class ApiKeyGuard {\n  private readonly logger = console;\n  canActivate(context: { switchToHttp(): { getRequest(): any } }): boolean {\n    const req = context.switchToHttp().getRequest();\n    const presented = req.headers['x-api-key'];\n    if (presented !== process.env.PARTNER_API_KEY) {\n      this.logger.warn(\`rejected key \${presented}\`);\n      return false;\n    }\n    return true;\n  }\n}\n`,
+      },
+      { SM5: { status: 'FAIL', file: 'src/api-key.guard.ts', line: 7 } },
+    ));
+
+  it('logging a variable the deployment fills from a Secret (a URL with its password)', async () => {
+    const files = {
+      'src/queue.ts': `import { logger } from './logger';\nexport const url = process.env.BROKER_URL ?? 'amqp://localhost';\nlogger.info({ broker: process.env.BROKER_URL }, 'connecting');\n`,
+      'src/logger.ts': `import pino from 'pino';\nexport const logger = pino();\n`,
+    };
+    await check(files, { SM5: 'PASS' });
+    await check(
+      {
+        ...files,
+        'k8s/deployment.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: queue\nspec:\n  template:\n    spec:\n      containers:\n        - name: queue\n          image: queue:1\n          env:\n            - name: BROKER_URL\n              valueFrom:\n                secretKeyRef:\n                  name: broker\n                  key: url\n`,
+      },
+      { SM5: { status: 'FAIL', file: 'src/queue.ts', line: 3 } },
+    );
+  });
+});

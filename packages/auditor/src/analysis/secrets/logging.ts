@@ -8,6 +8,7 @@ import { calleeName, inboundReference, resolveValue } from '../outbound/expressi
 import { isLogCall } from '../outbound/logs.ts';
 import { envName, isProcessEnv, productionFacts } from '../outbound/scan.ts';
 import { HASH_NAME } from './literals.ts';
+import { secretSourceModel } from './provenance.ts';
 
 /** A secret or token written to a log. */
 export interface LoggedSecret {
@@ -50,35 +51,133 @@ function redactsAuthorization(ctx: AuditContext): boolean {
   return false;
 }
 
-/** Log calls in non-test code that write a token or secret (by name or by origin). */
+/**
+ * Log calls in non-test code that write a token or secret (by name, by origin, or because the
+ * service's secret model says the variable holds one), and request loggers that write URLs
+ * carrying a credential the service accepts in the query string.
+ */
 export function sensitiveLogs(ctx: AuditContext): LoggedSecret[] {
   const redacted = redactsAuthorization(ctx);
+  const secretVariables = new Set(secretSourceModel(ctx).environment.map((e) => e.name));
   const out: LoggedSecret[] = [];
   for (const file of productionFacts(ctx)) {
     for (const call of file.calls) {
       if (!isLogCall(call)) continue;
       const found = new Map<string, 'token' | 'secret'>();
-      for (const argument of call.arguments) inspect(ctx, file.unit, argument, found, redacted, 0);
+      const scope = { ctx, unit: file.unit, found, redacted, secretVariables };
+      for (const argument of call.arguments) inspect(scope, argument, 0);
       for (const [what, kind] of found) {
         out.push({ evidence: evidenceAt(file.unit, call), kind, what });
       }
     }
   }
+  out.push(...urlsLogged(ctx));
   return out;
 }
 
-function inspect(
-  ctx: AuditContext,
-  unit: SourceUnit,
-  expression: ts.Expression,
-  found: Map<string, 'token' | 'secret'>,
-  redacted: boolean,
-  depth: number,
-): void {
+/** Request loggers that write each request's URL, query string included, by default. */
+const URL_LOGGERS = new Set([
+  'pino-http',
+  'express-pino-logger',
+  'koa-pino-logger',
+  'morgan',
+  'express-winston',
+  'koa-logger',
+]);
+
+/**
+ * A credential accepted in the query string (`?access_token=` for EventSource, `?api_key=`)
+ * ends up in every access log line a request logger writes, unless the logger drops the URL
+ * (a `req.url` redact path, its own `req` serializer, a morgan format without `:url`).
+ */
+function urlsLogged(ctx: AuditContext): LoggedSecret[] {
+  const accepted: { evidence: Evidence; name: string }[] = [];
+  const loggers: { evidence: Evidence; module: string }[] = [];
+  let urlDropped = false;
+  for (const file of productionFacts(ctx)) {
+    for (const read of file.queryReads) {
+      if (CREDENTIAL_PARAMETER.test(read.name))
+        accepted.push({ evidence: evidenceAt(file.unit, read.node), name: read.name });
+    }
+    for (const call of file.calls) {
+      const reference = ctx.symbols.moduleReference(file.unit, call.expression);
+      if (reference === undefined) continue;
+      if (URL_LOGGERS.has(reference.module) && reference.path.length <= 1) {
+        const format = call.arguments[0];
+        if (
+          reference.module === 'morgan' &&
+          format !== undefined &&
+          ts.isStringLiteralLike(format) &&
+          !MORGAN_URL_FORMATS.has(format.text) &&
+          !format.text.includes(':url')
+        ) {
+          continue;
+        }
+        loggers.push({ evidence: evidenceAt(file.unit, call), module: reference.module });
+      } else if (reference.module === 'fastify' && reference.path.length === 0) {
+        const options = call.arguments[0];
+        if (
+          options !== undefined &&
+          /\blogger\s*:\s*(true|\{)/.test(options.getText(file.unit.sourceFile))
+        ) {
+          loggers.push({ evidence: evidenceAt(file.unit, call), module: 'fastify' });
+        }
+      }
+    }
+    for (const property of file.properties) {
+      if (!ts.isPropertyAssignment(property)) continue;
+      const name = propertyNameText(property.name);
+      const text = property.initializer.getText(file.unit.sourceFile);
+      if (
+        (name === 'redact' && /['"`](\*|req)\.url['"`]/.test(text)) ||
+        (name === 'serializers' && /\breq\b/.test(text))
+      ) {
+        urlDropped = true;
+      }
+    }
+  }
+  const logger = loggers[0];
+  const parameter = accepted[0];
+  if (logger === undefined || parameter === undefined || urlDropped) return [];
+  const what = `request URLs carrying \`${parameter.name}\` (${logger.module} logs each request's URL with its query string)`;
+  return [
+    { evidence: logger.evidence, kind: 'token', what },
+    ...accepted.map((a) => ({ evidence: a.evidence, kind: 'token' as const, what })),
+  ];
+}
+
+/** Query parameters that carry a credential. */
+const CREDENTIAL_PARAMETER =
+  /^(access[-_]?token|id[-_]?token|refresh[-_]?token|auth[-_]?token|authtoken|api[-_]?key|apikey|token|jwt|client[-_]?secret|password|secret)$/i;
+const MORGAN_URL_FORMATS = new Set(['combined', 'common', 'dev', 'short', 'tiny']);
+
+/** What one log call's arguments are inspected with. */
+interface LogScope {
+  readonly ctx: AuditContext;
+  readonly unit: SourceUnit;
+  readonly found: Map<string, 'token' | 'secret'>;
+  readonly redacted: boolean;
+  /** Environment variables the secret model says hold secrets (`RABBITMQ_URL` from a Secret). */
+  readonly secretVariables: ReadonlySet<string>;
+}
+
+/**
+ * A request header by name, however the request object was obtained (a handler parameter,
+ * NestJS `context.switchToHttp().getRequest()`): `req.headers['x-internal-token']`.
+ */
+function headerName(expression: ts.Expression): string | undefined {
+  if (inboundReference(expression) === 'header') return accessChain(expression)?.at(-1);
+  const chain = accessChain(unwrap(expression));
+  if (chain === undefined || chain.length < 3 || chain.at(-2) !== 'headers') return undefined;
+  return chain.at(-1);
+}
+
+function inspect(scope: LogScope, expression: ts.Expression, depth: number): void {
   if (depth > 5) return;
+  const { ctx, unit, found, redacted, secretVariables } = scope;
   const node = unwrap(expression);
   const recurse = (child: ts.Expression) => {
-    inspect(ctx, unit, child, found, redacted, depth + 1);
+    inspect(scope, child, depth + 1);
   };
   if (ts.isIdentifier(node)) {
     const kind = sensitivity(node.text);
@@ -87,16 +186,16 @@ function inspect(
       return;
     }
     const value = resolveValue(ctx.symbols, unit, node);
-    if (value !== undefined && inboundReference(value.expression) === 'header') {
-      const header = accessChain(value.expression)?.at(-1) ?? '';
-      if (sensitivity(header) !== undefined) found.set(`the inbound \`${header}\` header`, 'token');
+    const header = value === undefined ? undefined : headerName(value.expression);
+    if (header !== undefined && sensitivity(header) !== undefined) {
+      found.set(`the inbound \`${header}\` header`, 'token');
     }
     return;
   }
   if (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node)) {
     const env = envName(node);
     if (env !== undefined) {
-      const kind = sensitivity(env);
+      const kind = sensitivity(env) ?? (secretVariables.has(env) ? 'secret' : undefined);
       if (kind !== undefined) found.set(`\`process.env.${env}\``, kind);
       return;
     }
@@ -108,6 +207,9 @@ function inspect(
     const name = accessChain(node)?.at(-1);
     const kind = name === undefined ? undefined : sensitivity(name);
     if (kind !== undefined && name !== undefined) found.set(`\`${name}\``, kind);
+    else if (name !== undefined && secretVariables.has(name)) {
+      found.set(`\`${name}\`, which the deployment treats as a secret`, 'secret');
+    }
     return;
   }
   if (ts.isTemplateExpression(node)) {
