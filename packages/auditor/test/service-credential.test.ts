@@ -533,3 +533,56 @@ app.listen(8080);
     );
   });
 });
+
+describe('TM4: tokens reach the logs', () => {
+  const stream = (logger: string) => `import express from 'express';
+${logger}
+const app = express();
+${logger === '' ? '' : 'app.use(pinoHttp());'}
+app.get('/events', (req, res) => {
+  const token = typeof req.query.access_token === 'string' ? req.query.access_token : undefined;
+  if (!token) return res.status(401).end();
+  res.json({ ok: true });
+});
+app.listen(8080);
+`;
+  it("a query-string token with pino-http writing each request's URL", async () => {
+    await check(
+      { 'src/app.ts': stream("import pinoHttp from 'pino-http';") },
+      { TM4: { status: 'FAIL', file: 'src/app.ts', line: 2 }, TM5: 'FAIL' },
+    );
+    await check({ 'src/app.ts': stream('') }, { TM4: 'PASS', TM5: 'FAIL' });
+  });
+
+  const guard = (
+    log: string,
+  ) => `import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+@Injectable()
+export class PartnerKeyGuard implements CanActivate {
+  private readonly logger = new Logger(PartnerKeyGuard.name);
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest();
+    const presented = request.headers['x-api-key'];
+    if (presented !== process.env.PARTNER_KEY) {
+      ${log}
+      return false;
+    }
+    return true;
+  }
+}
+`;
+  it('a NestJS guard logging the credential header it read from getRequest()', async () => {
+    await check(
+      {
+        'src/partner.guard.ts': guard(
+          'this.logger.warn(`bad partner key ${presented} from ${request.ip}`);',
+        ),
+      },
+      { TM4: { status: 'FAIL', file: 'src/partner.guard.ts', line: 9 } },
+    );
+    await check(
+      { 'src/partner.guard.ts': guard('this.logger.warn(`bad partner key from ${request.ip}`);') },
+      { TM4: 'PASS' },
+    );
+  });
+});

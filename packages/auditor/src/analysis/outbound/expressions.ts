@@ -417,7 +417,42 @@ function isInboundRoot(node: ts.Node, chain: readonly string[]): boolean {
   if (root === 'this') return second === 'req' || second === 'request';
   if (!INBOUND_ROOTS.has(root)) return false;
   // `request` imported from undici is a function, not the request being served.
-  return parameterNamed(node, root) !== undefined || second === 'req' || second === 'request';
+  return (
+    parameterNamed(node, root) !== undefined ||
+    second === 'req' ||
+    second === 'request' ||
+    servedRequestVariable(node, root)
+  );
+}
+
+/**
+ * `const req = context.switchToHttp().getRequest()`: the request a NestJS guard, interceptor or
+ * filter is handling, read from its ExecutionContext.
+ */
+function servedRequestVariable(node: ts.Node, name: string): boolean {
+  for (const current of ancestors(node)) {
+    if (!ts.isFunctionLike(current) || !('body' in current) || current.body === undefined) continue;
+    if (declaresServedRequest(current.body, name)) return true;
+  }
+  return false;
+}
+
+function declaresServedRequest(node: ts.Node, name: string): boolean {
+  if (
+    ts.isVariableDeclaration(node) &&
+    ts.isIdentifier(node.name) &&
+    node.name.text === name &&
+    node.initializer !== undefined
+  ) {
+    const value = unwrap(node.initializer);
+    return (
+      ts.isCallExpression(value) &&
+      ts.isPropertyAccessExpression(value.expression) &&
+      value.expression.name.text === 'getRequest'
+    );
+  }
+  if (ts.isFunctionLike(node)) return false;
+  return ts.forEachChild(node, (child) => declaresServedRequest(child, name) || undefined) === true;
 }
 
 /**
