@@ -1,11 +1,9 @@
-import ts from 'typescript';
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
 import { loggedSecrets, secretSources, urlTokens } from '../analysis/secrets/index.ts';
-import { ev, inbound } from '../analysis/inbound/model.ts';
-import { requestLoggingDisabled } from './inbound.ts';
+import { ev } from '../analysis/inbound/model.ts';
 import {
   describeMinted,
   serviceCredentials,
@@ -298,53 +296,7 @@ function tm4(ctx: AuditContext): Outcome {
       top(logged.map((l) => l.evidence)),
     );
   }
-  // A token taken from the query string is in the URL every request logger writes.
-  const inQuery = urlTokens(ctx).filter((t) => t.inbound === true);
-  const logger = inQuery[0] === undefined ? undefined : urlLogger(ctx);
-  if (inQuery[0] !== undefined && logger !== undefined) {
-    return outcome(
-      'FAIL',
-      `Tokens are accepted in the query string (${inQuery[0].what}, ${where(inQuery[0].evidence)}) and ${logger.name} writes each request's URL, query string included, to the log.`,
-      top([...inQuery.map((t) => t.evidence), ...logger.evidence]),
-    );
-  }
   return outcome('PASS', 'No log call writes a token, authorization header or session value.');
-}
-
-/**
- * Request loggers whose line carries the request URL with its query string: pino-http and
- * express-pino-logger (`req.url`), morgan's formats (`:url`), express-winston, koa-logger and
- * koa-pino-logger (`originalUrl`), and Fastify's own request logging (`req.url`).
- */
-const URL_LOGGERS = [
-  'pino-http',
-  'express-pino-logger',
-  'morgan',
-  'express-winston',
-  'koa-logger',
-  'koa-pino-logger',
-  'koa-morgan',
-];
-
-function urlLogger(ctx: AuditContext): { name: string; evidence: Evidence[] } | undefined {
-  const model = inbound(ctx);
-  for (const file of model.files) {
-    for (const statement of file.unit.sourceFile.statements) {
-      if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier))
-        continue;
-      const module = statement.moduleSpecifier.text;
-      if (URL_LOGGERS.includes(module)) {
-        return { name: module, evidence: [evidenceAt(file.unit, statement)] };
-      }
-    }
-  }
-  if (model.fastifyLoggers.length > 0 && requestLoggingDisabled(model) === undefined) {
-    return {
-      name: "Fastify's request logging",
-      evidence: model.fastifyLoggers.map((l) => ev(l.site)),
-    };
-  }
-  return undefined;
 }
 
 /** TM5: tokens not in URLs. */

@@ -10,8 +10,6 @@ import { productionFacts } from '../outbound/scan.ts';
 export interface TokenInUrl {
   readonly evidence: Evidence;
   readonly what: string;
-  /** Read from the query string of requests this service receives. */
-  readonly inbound?: boolean;
 }
 
 /** Query parameters that always carry a credential. */
@@ -43,11 +41,11 @@ function parametersIn(text: string, outbound: boolean): string[] {
 export function tokensInUrls(ctx: AuditContext): TokenInUrl[] {
   const out: TokenInUrl[] = [];
   const seen = new Set<string>();
-  const report = (evidence: Evidence, what: string, inbound = false) => {
+  const report = (evidence: Evidence, what: string) => {
     const key = `${evidence.file}:${String(evidence.line)}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push({ evidence, what, inbound });
+    out.push({ evidence, what });
   };
   const model = httpModel(ctx);
   for (const site of model.sites) {
@@ -116,11 +114,7 @@ export function tokensInUrls(ctx: AuditContext): TokenInUrl[] {
     // Inbound: `req.query.access_token`, `const { api_key } = request.query`.
     for (const read of file.queryReads) {
       if (STRONG_PARAMETER.test(read.name)) {
-        report(
-          evidenceAt(unit, read.node),
-          `\`${read.name}\` accepted from the query string`,
-          true,
-        );
+        report(evidenceAt(unit, read.node), `\`${read.name}\` accepted from the query string`);
       }
     }
   }
