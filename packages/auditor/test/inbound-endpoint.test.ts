@@ -498,7 +498,7 @@ const tessera: Case[] = [
       SE14: 'PASS',
       SE15: 'PASS',
       SE16: 'PASS',
-      SE17: 'N/A',
+      SE17: 'PASS', // Fastify's logger writes JSON lines to stdout.
       SE18: 'PASS',
       SE19: 'PASS',
       SE20: 'PASS',
@@ -689,7 +689,7 @@ app.post('/things', async (request) => {
       SE14: 'PASS',
       SE15: 'PASS',
       SE16: 'PASS',
-      SE17: 'N/A',
+      SE17: 'PASS', // Fastify's logger writes JSON lines to stdout.
       SE21: 'PASS',
       SE22: 'PASS',
     },

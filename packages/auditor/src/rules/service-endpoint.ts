@@ -36,6 +36,8 @@ import { publicPath } from '../analysis/inbound/public-routes.ts';
 import {
   MUTATING_METHODS,
   REQUEST_LOGGER_MODULES,
+  STRUCTURED_LOGGER_MODULES,
+  TEXT_REQUEST_LOGGER_MODULES,
   SCOPE_NAME,
   TENANT_HEADER,
   USER_LOG_FIELD,
@@ -1005,7 +1007,11 @@ function se16(ctx: AuditContext): Outcome {
   );
 }
 
-/** SE17: logs shipped to a central system. */
+/**
+ * SE17: logs reach a central system. The catalog accepts structured logs on stdout (the
+ * platform's collector ships them) as well as a transport in code; plain-text lines are only
+ * half of it, since a collector cannot index their fields.
+ */
 function se17(ctx: AuditContext): Outcome {
   const { model, na } = withServer(ctx);
   if (na !== undefined) return na;
@@ -1013,10 +1019,57 @@ function se17(ctx: AuditContext): Outcome {
   if (central.length > 0) {
     return outcome('PASS', 'A log transport ships logs to a central system.', evidenceOf(central));
   }
+  const { structured, text } = loggerCreations(ctx, model);
+  const textNames = listed([...new Set(text.map((t) => t.module))]);
+  if (structured.length > 0 && text.length > 0) {
+    return outcome(
+      'PARTIAL',
+      `Application logs are structured JSON on stdout, but the request log (${textNames}) is written as plain text lines a collector cannot index.`,
+      evidenceOf(text.map((t) => t.site)),
+    );
+  }
+  if (structured.length > 0) {
+    return outcome(
+      'PASS',
+      `Logs are structured JSON on stdout (${listed([...new Set(structured.map((s) => s.module))])}), ready for the platform's log collector.`,
+      evidenceOf(structured.map((s) => s.site)),
+    );
+  }
+  const logs = sitesOf(model, (f) => f.logs);
+  if (logs.length > 0 || text.length > 0) {
+    return outcome(
+      'PARTIAL',
+      `Logs are plain text (${text.length > 0 ? textNames : 'console'}) on stdout: a collector can gather them, but not search them by caller, route or request id.`,
+      evidenceOf([...text.map((t) => t.site), ...logs]),
+    );
+  }
   return outcome(
-    'N/A',
-    "Logs are written to stdout or files; whether they reach a central system is decided by the platform's log collector, not visible in the source.",
+    'FAIL',
+    'The service writes no logs, so there is nothing for a central system to collect.',
+    evidenceOf(model.serverSites),
   );
+}
+
+/** Where loggers are created: JSON-line loggers, and request loggers that write text lines. */
+function loggerCreations(
+  ctx: AuditContext,
+  model: InboundModel,
+): {
+  structured: { site: Site; module: string }[];
+  text: { site: Site; module: string }[];
+} {
+  const structured = model.fastifyLoggers.map((l) => ({ site: l.site, module: 'Fastify (pino)' }));
+  const text: { site: Site; module: string }[] = [];
+  for (const fn of model.functions) {
+    for (const call of fn.calls) {
+      const module = ctx.symbols.moduleReference(fn.unit, call.expression)?.module;
+      if (module === undefined) continue;
+      const site = { unit: fn.unit, node: call };
+      if (STRUCTURED_LOGGER_MODULES.has(module)) structured.push({ site, module });
+      else if (TEXT_REQUEST_LOGGER_MODULES.has(module)) text.push({ site, module });
+    }
+  }
+  return { structured, text };
 }
 
 /** SE18: a JWT library does the validation. */

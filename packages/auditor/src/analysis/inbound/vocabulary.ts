@@ -137,6 +137,28 @@ export const REQUEST_LOGGER_MODULES: readonly string[] = [
   'hono-pino',
 ];
 
+/** Loggers that write one JSON object per line by default (SE17). */
+export const STRUCTURED_LOGGER_MODULES: ReadonlySet<string> = new Set([
+  'pino',
+  'pino-http',
+  'express-pino-logger',
+  'koa-pino-logger',
+  'hono-pino',
+  'nestjs-pino',
+  'winston',
+  'express-winston',
+  'bunyan',
+  'roarr',
+]);
+
+/** Request loggers whose default output is a plain text line (morgan's Apache formats) (SE17). */
+export const TEXT_REQUEST_LOGGER_MODULES: ReadonlySet<string> = new Set([
+  'morgan',
+  'koa-morgan',
+  'koa-logger',
+  'hono/logger',
+]);
+
 /** Logging libraries or transports that ship logs off the host (SE17). */
 export const CENTRAL_LOG_TARGET =
   /(loki|elastic|logstash|datadog|logtail|papertrail|splunk|cloudwatch|stackdriver|google-cloud\/logging|newrelic|sentry|seq|graylog|gelf|syslog|fluent|kinesis|opentelemetry|otlp|axiom|betterstack|logdna|mezmo|sumo|honeycomb|loggly|http)/i;
