@@ -283,6 +283,18 @@ app.listen(8080);
 
 const koaOperations: Case[] = [
   {
+    name: "koa: app.on('error') logs the errors Koa catches",
+    files: koaService(
+      "import pino from 'pino';\nconst logger = pino();",
+      `app.on('error', (err, ctx) => {
+  logger.error({ err, path: ctx?.path, status: err.status }, 'request error');
+});`,
+    ),
+    expect: { SE22: 'PASS' },
+    at: { SE22: { file: 'src/server.ts', line: "app.on('error', (err, ctx) => {" } },
+  },
+
+  {
     name: 'koa: a probe that pings a dependency through ctx without catching',
     files: koaService(
       '',
@@ -456,6 +468,25 @@ app.listen(8080);
 `,
     },
     expect: { SE1: 'PASS' },
+  },
+  {
+    name: 'koa: koa-route routes are ordered with the middleware around them',
+    files: {
+      'src/auth.ts': KOA_JWT_CONFIG,
+      'src/server.ts': `import Koa from 'koa';
+import route from 'koa-route';
+import jwt from 'koa-jwt';
+import { jwtOptions } from './auth.ts';
+
+const app = new Koa();
+app.use(route.get('/catalogue', async (ctx) => { ctx.body = []; }));
+app.use(jwt(jwtOptions));
+app.use(route.post('/orders', async (ctx) => { ctx.status = 201; }));
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'FAIL', SE2: 'PARTIAL' },
+    at: { SE1: { file: 'src/server.ts', line: "app.use(route.get('/catalogue'" } },
   },
 ];
 
@@ -666,6 +697,22 @@ export default app;
 `,
     },
     expect: { FS3: 'PASS' },
+  },
+  {
+    name: 'hono: app.on routes count like the others',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+
+const app = new Hono();
+app.on(['PUT', 'DELETE'], '/cache/:key', (c) => c.body(null, 204));
+app.use('*', bearerAuth({ token: process.env.CACHE_ADMIN_TOKEN as string }));
+app.get('/cache/:key', (c) => c.json({}));
+export default app;
+`,
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/index.ts', line: "app.on(['PUT', 'DELETE'], '/cache/:key'" } },
   },
 ];
 

@@ -247,6 +247,7 @@ const API_METHODS = new Set([
   'after',
   'listen',
   'onError',
+  'on',
 ]);
 
 const RESPONSE_ROOT = /^(res|response|resp|reply|upstream\w*|result|axiosResponse)$/;
@@ -691,7 +692,9 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       unmodelled.push({ framework: UNMODELLED_FRAMEWORKS.get(module) ?? module, site: site(call) });
     }
     if (module !== undefined && PROXY_MODULES.has(module)) proxies.push(site(call));
-    if (module?.includes('helmet') === true) responseHeaderFilters.push(site(call));
+    if (module?.includes('helmet') === true || module === 'hono/secure-headers') {
+      responseHeaderFilters.push(site(call));
+    }
     if (
       module !== undefined &&
       /^(winston-(?!daily)|pino-(?!pretty|std|http|abstract)|@google-cloud\/logging|@datadog|@logtail|aws-cloudwatch|@opentelemetry\/(sdk-logs|exporter-logs))/.test(

@@ -20,6 +20,7 @@ import {
   catchesDownstream,
   honoBasePath,
   koaMount,
+  koaRoute,
   koaRouterPrefix,
   unlessExemption,
   type Exemption,
@@ -139,6 +140,9 @@ const SAME_INSTANCE: ReadonlySet<string> = new Set([
   'callback',
   'basePath',
 ]);
+
+/** Hono's `app.on` takes standard and custom methods, upper-case. */
+const HTTP_METHOD = /^[A-Z]+$/;
 
 const PUBLIC_FLAG =
   /^(public|skipAuth|skip_auth|noAuth|no_auth|isPublic|anonymous|unauthenticated)$/;
@@ -353,6 +357,14 @@ export function buildScopes(
     return value?.complete === true ? value.text : undefined;
   };
 
+  /** A static string, or the static strings of an array literal. */
+  const staticList = (unit: SourceUnit, expression: ts.Expression): string[] => {
+    const node = unwrap(expression);
+    const items = ts.isArrayLiteralExpression(node) ? [...node.elements] : [node];
+    const texts = items.map((item) => staticText(unit, item));
+    return texts.every((t) => t !== undefined) ? texts : [];
+  };
+
   /** Route-level hooks from a Fastify route options object. */
   const optionHooks = (unit: SourceUnit, options: ts.ObjectLiteralExpression): HookUse[] => {
     const found: HookUse[] = [];
@@ -375,10 +387,15 @@ export function buildScopes(
     return found;
   };
 
-  const addRoute = (call: ApiCall, scope: Scope): void => {
+  /** A route call; `shape` gives the method and arguments when they are not the call's own. */
+  const addRoute = (
+    call: ApiCall,
+    scope: Scope,
+    shape?: { method: string; args: readonly ts.Expression[] },
+  ): void => {
     const { unit, node } = call;
-    const args = [...node.arguments];
-    let method = call.method.toUpperCase();
+    const args = [...(shape?.args ?? node.arguments)];
+    let method = (shape?.method ?? call.method).toUpperCase();
     if (method === 'DEL') method = 'DELETE';
     let path: string | undefined;
     let handler: ts.Expression | undefined;
@@ -579,6 +596,15 @@ export function buildScopes(
             prefix = joinPath(base, text);
             continue;
           }
+          // koa-route: `app.use(route.get('/pets/:id', show))` is a route, not middleware.
+          const routed = koaRoute(symbols, unit, arg);
+          if (routed !== undefined) {
+            addRoute({ ...call, node: routed.call }, scope, {
+              method: routed.method,
+              args: routed.call.arguments,
+            });
+            continue;
+          }
           // koa-mount: `app.use(mount('/admin', admin))` mounts an app or middleware under a prefix.
           const mount = koaMount(symbols, unit, arg);
           const mounted = mount?.mounted ?? arg;
@@ -660,6 +686,24 @@ export function buildScopes(
           });
         }
         if (awaited) scope.events.push({ kind: 'flush', key: key + 0.5 });
+        return;
+      }
+      case 'on': {
+        const event = staticText(unit, args[0]);
+        // Koa: `app.on('error', (err, ctx) => log(err))` is where errors are logged.
+        if (event === 'error' && args[1] !== undefined && scope.framework !== 'hono') {
+          errorHandlers.push({
+            site: call,
+            kind: 'onError',
+            targets: safeTargets(index, unit, args[1]),
+          });
+          return;
+        }
+        // Hono: `app.on('PURGE', '/cache', handler)`, `app.on(['GET', 'POST'], path, handler)`.
+        const methods = args[0] === undefined ? [] : staticList(unit, args[0]);
+        if (methods.length > 0 && methods.every((m) => HTTP_METHOD.test(m))) {
+          addRoute(call, scope, { method: methods.join(','), args: args.slice(1) });
+        }
         return;
       }
       case 'onError': {

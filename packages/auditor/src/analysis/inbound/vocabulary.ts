@@ -102,6 +102,10 @@ export const PROXY_MODULES: ReadonlySet<string> = new Set([
   'express-http-proxy',
   'http-proxy',
   'node-http-proxy',
+  'koa-proxies',
+  'koa-proxy',
+  'koa-better-http-proxy',
+  'hono/proxy',
 ]);
 
 /** Frameworks the analysis does not model, so their services are reported as not analysable. */

@@ -14,5 +14,11 @@ export function adapterCreation(ref: ModuleReference): AdapterCreationKind | und
 }
 
 export { honoBasePath, honoServeTls } from './hono.ts';
-export { catchesDownstream, koaJwtPassthrough, koaMount, koaRouterPrefix } from './koa.ts';
+export {
+  catchesDownstream,
+  koaJwtPassthrough,
+  koaMount,
+  koaRoute,
+  koaRouterPrefix,
+} from './koa.ts';
 export { exempts, unlessExemption, type Exemption } from './unless.ts';

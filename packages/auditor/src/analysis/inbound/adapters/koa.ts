@@ -61,6 +61,24 @@ export function koaMount(
 }
 
 /**
+ * koa-route: `route.get('/pets/:id', show)` builds a middleware that is one route. The method
+ * and the call (path first, then the handler) when `expression` is one.
+ */
+export function koaRoute(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  expression: ts.Expression,
+): { readonly method: string; readonly call: ts.CallExpression } | undefined {
+  const call = unwrap(expression);
+  if (!ts.isCallExpression(call)) return undefined;
+  const ref = symbols.moduleReference(unit, call.expression);
+  const method = ref?.path[ref.path.length - 1];
+  if (ref?.module !== 'koa-route' || method === undefined || ref.path.length !== 1)
+    return undefined;
+  return { method, call };
+}
+
+/**
  * koa-jwt with `passthrough: true` lets requests without a valid token through (with no user
  * set): it verifies tokens but does not require them.
  */
