@@ -11,6 +11,8 @@ import type {
 } from './model.ts';
 import { loadProject, type LoadOptions, type Project } from './project/load.ts';
 import { detectServices } from './project/services.ts';
+import { isPythonService, pythonModel } from './python/model.ts';
+import { pythonRuleFor } from './python/rules/index.ts';
 import { RULES } from './rules/index.ts';
 import { createAuditContext } from './analysis/context.ts';
 
@@ -96,10 +98,12 @@ function auditProject(
   const notes = [...project.notes];
   const ctx = createAuditContext(project);
   const waivers = new Map((options.waivers ?? []).map((w) => [w.id, w]));
+  // A service with Python code and no JavaScript is judged by the Python rules.
+  const python = isPythonService(ctx);
   const checks: CheckResult[] = CATALOG.map((check) => {
-    const rule = RULES.get(check.id);
+    const rule = python ? pythonRuleFor(check, RULES.get(check.id)) : RULES.get(check.id);
     let result: CheckResult;
-    if (project.units.length === 0 && check.decidedBy === 'source') {
+    if (project.units.length === 0 && !python && check.decidedBy === 'source') {
       result = { ...base(check), status: 'N/A', why: 'No source code to analyse.', evidence: [] };
     } else if (rule === undefined) {
       result = {
@@ -124,6 +128,7 @@ function auditProject(
     const waiver = waivers.get(check.id);
     return withConfidence(waiver === undefined ? result : { ...result, waiver });
   });
+  if (python) notes.push(...pythonNotes(ctx));
   const { shown, hidden } = hideBelowConfidence(checks, options.minConfidence);
   return {
     service: options.service ?? project.name,
@@ -134,11 +139,20 @@ function auditProject(
     ...(hidden !== undefined ? { hidden } : {}),
     notes,
     stats: {
-      files: project.units.length + project.textFiles.length,
+      files: project.units.length + project.textFiles.length + (project.pythonFiles?.length ?? 0),
       lines: project.lines,
       durationMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/** The Python model's notes (files that did not parse); a model that fails is a note too. */
+function pythonNotes(ctx: ReturnType<typeof createAuditContext>): readonly string[] {
+  try {
+    return pythonModel(ctx).py.notes;
+  } catch (error) {
+    return [`The Python model could not be built (${String(error)}); Python checks are N/A.`];
+  }
 }
 
 const base = (check: (typeof CATALOG)[number]) => ({

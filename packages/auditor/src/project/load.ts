@@ -2,6 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ts from 'typescript';
+import { isPythonProjectFile, isPythonSource } from '../python/files.ts';
+import { loadPythonParser } from '../python/parser.ts';
 import { readWorkspace, type Workspace } from './workspace.ts';
 
 /** A parsed JavaScript or TypeScript file. */
@@ -25,6 +27,8 @@ export interface Project {
   readonly name: string;
   readonly units: readonly SourceUnit[];
   readonly textFiles: readonly TextFile[];
+  /** Python sources and requirements lists (`src/python/files.ts` says which); parsed on demand. */
+  readonly pythonFiles?: readonly TextFile[];
   /** Every dependency name from every package.json found (dependencies, dev, optional, peer). */
   readonly dependencies: ReadonlySet<string>;
   /** Human-readable notes about input that was skipped or only partly understood. */
@@ -74,6 +78,10 @@ const SKIPPED_DIRECTORIES = new Set([
   '.turbo',
   '.cache',
   '.tessera',
+  '.venv',
+  'venv',
+  '__pycache__',
+  'site-packages',
 ]);
 
 const TEXT_FILE =
@@ -100,6 +108,7 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
   const notes: string[] = [];
   const units: SourceUnit[] = [];
   const textFiles: TextFile[] = [];
+  const pythonFiles: TextFile[] = [];
   const dependencies = new Set<string>();
   let lines = 0;
   let name = path.basename(absRoot);
@@ -153,15 +162,20 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
       if (!isFile || AUDIT_CONFIG_FILE.test(entry.name)) continue;
       const kind = scriptKindOf(entry.name);
       const isText = kind === undefined && TEXT_FILE.test(entry.name);
-      if (kind === undefined && !isText) continue;
+      const isPython = kind === undefined && !isText && isPythonProjectFile(rel(abs));
+      if (kind === undefined && !isText && !isPython) continue;
       fileCount++;
-      await readOne(abs, kind);
+      await readOne(abs, kind, isPython);
     }
   };
 
   const rel = (abs: string) => path.relative(absRoot, abs).split(path.sep).join('/') || '.';
 
-  const readOne = async (abs: string, kind: ts.ScriptKind | undefined): Promise<void> => {
+  const readOne = async (
+    abs: string,
+    kind: ts.ScriptKind | undefined,
+    isPython = false,
+  ): Promise<void> => {
     const relPath = rel(abs);
     const size = (await stat(abs).catch(() => undefined))?.size ?? 0;
     if (size > maxFileBytes) {
@@ -184,6 +198,10 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     }
     const text = buffer.toString('utf8');
     lines += countLines(text);
+    if (isPython) {
+      pythonFiles.push({ path: relPath, text });
+      return;
+    }
     if (kind === undefined) {
       textFiles.push({ path: relPath, text });
       if (path.basename(abs) === 'package.json') readPackageJson(relPath, text);
@@ -218,9 +236,13 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
   if (rootStat?.isDirectory() === true) await walk(absRoot);
   if (limit.reached)
     notes.push(`Stopped after ${String(maxFiles)} files; the rest was not analysed.`);
-  if (rootStat?.isDirectory() === true && units.length === 0) {
+  const python = pythonFiles.some((f) => isPythonSource(f.path));
+  if (rootStat?.isDirectory() === true && units.length === 0 && !python) {
     notes.push('No JavaScript or TypeScript source files were found.');
   }
+  // The grammar loads only when there is Python to read; a failure leaves Python unanalysed.
+  const parserError = python ? await loadPythonParser() : undefined;
+  if (parserError !== undefined) notes.push(`Python files were not analysed: ${parserError}.`);
 
   const byAbsPath = new Map(units.map((u) => [u.absPath, u]));
   const byRelPath = new Map(units.map((u) => [u.path, u]));
@@ -250,6 +272,7 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
     name,
     units,
     textFiles,
+    pythonFiles,
     dependencies,
     notes,
     lines,

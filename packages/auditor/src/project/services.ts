@@ -11,6 +11,7 @@ import { collectFileFacts } from '../analysis/inbound/facts.ts';
 import { SERVER_FRAMEWORK_MODULES } from '../analysis/inbound/vocabulary.ts';
 import { packageDependencies, type Project, type SourceUnit, type TextFile } from './load.ts';
 import type { WorkspacePackage } from './workspace.ts';
+import { pythonServiceRoots } from '../python/services.ts';
 
 /** One service found in a repository. */
 export interface ServiceScope {
@@ -48,7 +49,6 @@ export function detectServices(project: Project): ServiceScope[] {
   const candidates = (declared.length > 0 ? declared : workspace.packages).filter(
     (p) => !NOT_SERVICE_DIRECTORY.test(p.dir),
   );
-  if (candidates.length < 2) return [];
   const symbols = new SymbolTable(project);
   const ownerOf = (file: string): WorkspacePackage | undefined => workspace.packageOf(file);
   const servicePackages = candidates.filter((pkg) =>
@@ -60,9 +60,13 @@ export function detectServices(project: Project): ServiceScope[] {
         isEntryPoint(unit, symbols),
     ),
   );
-  if (servicePackages.length < 2) return [];
+  const python = pythonServiceRoots(
+    project,
+    (dir) => NOT_SERVICE_DIRECTORY.test(dir) || servicePackages.some((p) => p.dir === dir),
+  );
+  if (servicePackages.length + python.length < 2) return [];
   const names = servicePackages.map((p) => shortName(p));
-  return servicePackages.map((pkg, i) => {
+  const scopes: ServiceScope[] = servicePackages.map((pkg, i) => {
     const short = names[i] ?? pkg.dir;
     const name = names.filter((n) => n === short).length > 1 ? (pkg.name ?? pkg.dir) : short;
     return {
@@ -72,6 +76,24 @@ export function detectServices(project: Project): ServiceScope[] {
       project: serviceProject(project, symbols, pkg, new Set(servicePackages), name),
     };
   });
+  const serviceDirs = [...servicePackages.map((p) => p.dir), ...python.map((p) => p.dir)];
+  for (const root of python) {
+    // Its own files, and the repository's files outside every service (compose, manifests, CI).
+    const keep = (file: string): boolean =>
+      within(file, root.dir) ||
+      (!serviceDirs.some((d) => d !== '.' && within(file, d)) &&
+        workspace.packageOf(file) === undefined &&
+        !NOT_SERVICE_DIRECTORY.test(path.posix.dirname(file)));
+    const pythonFiles = (project.pythonFiles ?? []).filter((f) => within(f.path, root.dir));
+    const textFiles = project.textFiles.filter((f) => keep(f.path));
+    scopes.push({
+      name: root.name,
+      packageName: undefined,
+      dir: root.dir,
+      project: restrictProject(project, [], textFiles, root.name, pythonFiles),
+    });
+  }
+  return scopes;
 }
 
 const shortName = (pkg: WorkspacePackage): string =>
@@ -146,7 +168,8 @@ function serviceProject(
     (u) => reached.has(u) || (workspace.packageOf(u.path) === undefined && keep(u.path)),
   );
   const textFiles = project.textFiles.filter((f) => keep(f.path));
-  return restrictProject(project, units, textFiles, name);
+  const pythonFiles = (project.pythonFiles ?? []).filter((f) => within(f.path, pkg.dir));
+  return restrictProject(project, units, textFiles, name, pythonFiles);
 }
 
 /** Every module specifier a file imports, re-exports or requires. */
@@ -170,10 +193,15 @@ export function restrictProject(
   units: readonly SourceUnit[],
   textFiles: readonly TextFile[],
   name: string,
+  pythonFiles: readonly TextFile[] = [],
 ): Project {
   const unitSet = new Set(units);
   const byRelPath = new Map(units.map((u) => [u.path, u]));
-  const kept = new Set([...units.map((u) => u.path), ...textFiles.map((f) => f.path)]);
+  const kept = new Set([
+    ...units.map((u) => u.path),
+    ...textFiles.map((f) => f.path),
+    ...pythonFiles.map((f) => f.path),
+  ]);
   const dependencies = new Set<string>();
   for (const file of textFiles) {
     if (path.posix.basename(file.path) !== 'package.json') continue;
@@ -184,7 +212,10 @@ export function restrictProject(
       // The whole-project load already noted it.
     }
   }
-  const lines = [...units, ...textFiles].reduce((sum, f) => sum + countLines(f.text), 0);
+  const lines = [...units, ...textFiles, ...pythonFiles].reduce(
+    (sum, f) => sum + countLines(f.text),
+    0,
+  );
   // Notes about files this service does not cover belong to other reports.
   const notes = project.notes.filter((note) => {
     const file = /^([^\s:]+):/.exec(note)?.[1];
@@ -197,6 +228,7 @@ export function restrictProject(
     name,
     units,
     textFiles,
+    pythonFiles,
     dependencies,
     notes,
     lines,
