@@ -20,6 +20,9 @@ const NO_CALLS = 'No outbound service calls found.';
 const ONLY_EXTERNAL =
   'Outbound calls only reach public third-party APIs; no service-to-service calls found.';
 
+/** Credentials that prove the calling service's identity to the receiver (SC1). */
+const STRONG_KINDS: readonly CredentialKind[] = ['tessera', 'mtls', 'signed', 'client-credentials'];
+
 const credentials = (s: CredentialSummary, ...kinds: CredentialKind[]): Credential[] =>
   kinds.flatMap((k) => s.byKind.get(k) ?? []);
 /** A credential's header line, then where its value is written (the env read, the literal). */
@@ -78,14 +81,11 @@ function sc1(ctx: AuditContext): Outcome {
   }
   if (s.internal.length === 0) return outcome('N/A', ONLY_EXTERNAL);
   const strong = (c: ChannelFacts) =>
-    c.credentials.some((k) => k.kind === 'tessera' || k.kind === 'mtls' || k.kind === 'signed') ||
-    s.meshMtls.length > 0;
+    c.credentials.some((k) => STRONG_KINDS.includes(k.kind)) || s.meshMtls.length > 0;
   const strongChannels = s.internal.filter(strong);
   const strongEvidence = [
     ...strongChannels.flatMap((c) =>
-      c.credentials
-        .filter((k) => k.kind === 'tessera' || k.kind === 'mtls' || k.kind === 'signed')
-        .map((k) => k.evidence),
+      c.credentials.filter((k) => STRONG_KINDS.includes(k.kind)).map((k) => k.evidence),
     ),
     ...s.meshMtls,
   ];
@@ -97,7 +97,9 @@ function sc1(ctx: AuditContext): Outcome {
           ? "calls carry the service's own short-lived token (Tessera `auth` interceptor)"
           : credentials(s, 'mtls').length > 0
             ? 'calls present a client certificate (mTLS)'
-            : 'calls carry a token signed at run time';
+            : credentials(s, 'client-credentials').length > 0
+              ? 'calls carry an access token the service obtains with its own OAuth client (client-credentials grant)'
+              : 'calls carry a token signed at run time';
     return outcome(
       'PASS',
       `Every outbound service client authenticates: ${how}.`,
@@ -186,6 +188,18 @@ function credentialSources(s: CredentialSummary): Map<Source, Evidence[]> {
       if (keys.includes('secret-manager')) add('runtime', c.evidence);
       else if (keys.includes('literal')) add('literal', c.evidence);
       else if (keys.includes('env')) add('env', c.evidence);
+      else add('unknown', c.evidence);
+    } else if (c.kind === 'client-credentials') {
+      // The stored credential is the client secret the token request sends.
+      const request = c.obtainedBy;
+      const origins = request?.secretOrigins ?? new Set();
+      const secret = request?.secret;
+      current = secret === undefined ? c : { ...c, source: evidenceAt(secret.unit, secret.node) };
+      if (secret === undefined) continue;
+      if (origins.has('secret-manager')) add('runtime', c.evidence);
+      else if (origins.size > 0 && [...origins].every((o) => o === 'literal')) {
+        add('literal', c.evidence);
+      } else if (origins.has('env')) add('env', c.evidence);
       else add('unknown', c.evidence);
     } else if (c.kind !== 'forwarded-user') add('unknown', c.evidence);
   }
@@ -307,11 +321,19 @@ function sc4(ctx: AuditContext): Outcome {
   const mtls = credentials(s, 'mtls');
   const signed = credentials(s, 'signed');
   const symmetric = s.serviceTokens.filter((t) => t.symmetric === true);
-  const perService = [...evidenceOf(tessera), ...evidenceOf(mtls), ...s.tessera];
+  const obtained = credentials(s, 'client-credentials');
+  const perService = [
+    ...evidenceOf(tessera),
+    ...evidenceOf(mtls),
+    ...evidenceOf(obtained),
+    ...s.tessera,
+  ];
   if (perService.length > 0 && s.unauthenticated.length === 0 && signed.length === 0) {
     return outcome(
       'PASS',
-      'Each service authenticates with its own key or certificate (per-service client identity).',
+      obtained.length > 0 && tessera.length === 0 && mtls.length === 0
+        ? 'The service authenticates with its own OAuth client: the tokens it obtains name it, not a shared identity.'
+        : 'Each service authenticates with its own key or certificate (per-service client identity).',
       top(perService),
     );
   }
@@ -417,6 +439,14 @@ function sc5(ctx: AuditContext): Outcome {
     );
   }
   const minted = mintedLifetime(s);
+  const obtained = credentials(s, 'client-credentials');
+  if (obtained.length > 0 && (minted === undefined || minted.status === 'PASS')) {
+    return outcome(
+      'PASS',
+      'Calls carry access tokens obtained from the token endpoint, which the identity provider issues with a lifetime (expires_in) and the service requests again when they expire.',
+      top([...evidenceOf(obtained), ...(minted?.evidence ?? [])]),
+    );
+  }
   if (minted !== undefined) return outcome(minted.status, minted.why, minted.evidence);
   const mtls = credentials(s, 'mtls');
   if (mtls.length > 0)
@@ -476,6 +506,26 @@ function sc6(ctx: AuditContext): Outcome {
       'Dynamic secrets with lease renewal rotate the credentials automatically.',
       top(sources.leases),
     );
+  }
+  const obtained = credentials(s, 'client-credentials');
+  const clientSecrets = obtained.flatMap((c) => {
+    const secret = c.obtainedBy?.secret;
+    return secret === undefined ? [] : [evidenceAt(secret.unit, secret.node)];
+  });
+  if (obtained.length > 0 && credentials(s, 'signed').length === 0) {
+    return clientSecrets.length > 0 && rotation.length === 0
+      ? outcome(
+          'PARTIAL',
+          `Access tokens are obtained again automatically when they expire, but the OAuth client secret they are requested with (${where(clientSecrets[0])}) has no automated rotation.`,
+          top([...evidenceOf(obtained), ...clientSecrets]),
+        )
+      : outcome(
+          'PASS',
+          clientSecrets.length > 0
+            ? 'Access tokens are obtained again automatically when they expire, and the client secret is rotated.'
+            : 'Access tokens are obtained again automatically when they expire; the token request sends no static client secret.',
+          top([...evidenceOf(obtained), ...rotation]),
+        );
   }
   const signed = credentials(s, 'signed');
   if (signed.length > 0) {
@@ -686,8 +736,9 @@ function sc10(ctx: AuditContext): Outcome {
   const s = credentialSummary(ctx);
   const none = noChannels(ctx);
   if (none !== undefined) return none;
+  // A token request obtains a credential; it is not a call the trace continues into.
   const split = splitStartup(
-    s.channels,
+    s.channels.filter((c) => !c.tokenRequest),
     'serving no request, so it has no trace context to continue',
   );
   if (split.serving.length === 0) {
@@ -770,7 +821,8 @@ function sc12(ctx: AuditContext): Outcome {
   const none = noChannels(ctx);
   if (none !== undefined) return none;
   // A reverse proxy relays its clients' requests; breakers guard the calls the service makes.
-  const own = s.channels.filter((c) => !c.proxy);
+  // Nor does a token request: it obtains the credential for the calls a breaker guards.
+  const own = s.channels.filter((c) => !c.proxy && !c.tokenRequest);
   if (own.length === 0) {
     return outcome(
       'N/A',

@@ -8,7 +8,14 @@ import {
   TRACE_HEADERS,
 } from '../names.ts';
 import type { Located, Origin } from './expressions.ts';
-import type { HeaderFact, HttpModel, HttpSite, ResilienceWrapper, TesseraFacts } from './model.ts';
+import type {
+  HeaderFact,
+  HttpModel,
+  HttpSite,
+  ResilienceWrapper,
+  TesseraFacts,
+  TokenRequest,
+} from './model.ts';
 import type { UrlFact } from './urls.ts';
 
 /**
@@ -16,6 +23,8 @@ import type { UrlFact } from './urls.ts';
  * - `tessera`: Tessera's `auth` interceptor (a short-lived token of the service's own);
  * - `mtls`: a client certificate;
  * - `signed`: a token or signature made at run time (`jwt.sign`, `getServiceToken()`, HMAC);
+ * - `client-credentials`: an access token this service obtains from an OAuth token endpoint
+ *   with its own client (a token request of the project, see {@link TokenRequest});
  * - `forwarded-user`: the inbound caller's credential passed on (the seed audits' finding);
  * - `shared-static`: a fixed shared secret header (`X-INTERNAL-TOKEN`, review 004);
  * - `marker`: a fixed "internal" marker header (`x-gateway-internal: 'true'`, audit 001);
@@ -28,6 +37,7 @@ export type CredentialKind =
   | 'tessera'
   | 'mtls'
   | 'signed'
+  | 'client-credentials'
   | 'forwarded-user'
   | 'shared-static'
   | 'marker'
@@ -44,6 +54,8 @@ export interface Credential {
   /** The header carrying it, lower-case (absent for certificates and Tessera). */
   readonly header?: string;
   readonly origins?: ReadonlySet<Origin>;
+  /** For `client-credentials`: the token request that obtains it. */
+  readonly obtainedBy?: TokenRequest;
 }
 
 /** Everything the SC rules need to know about one channel, inherited configuration included. */
@@ -70,6 +82,8 @@ export interface ChannelFacts {
   readonly identity: readonly Evidence[];
   /** A reverse proxy relaying its clients' requests (see {@link HttpSite.proxy}). */
   readonly proxy: boolean;
+  /** A request to an OAuth token endpoint: it obtains a credential, it calls no service. */
+  readonly tokenRequest: boolean;
   /**
    * Set when every request of the channel is made only while the process starts (see
    * `StartupAnalysis`): where that start-up code is called from. Such requests serve no inbound
@@ -233,6 +247,7 @@ function describe(
     if (
       credential.kind === 'tessera' ||
       credential.kind === 'signed' ||
+      credential.kind === 'client-credentials' ||
       credential.kind === 'mtls'
     ) {
       identity.push(credential.evidence);
@@ -262,6 +277,9 @@ function describe(
     traceRestarted,
     identity,
     proxy: site.proxy,
+    tokenRequest:
+      site.tokenRequest !== undefined ||
+      (members.length > 0 && members.every((m) => m.tokenRequest !== undefined)),
     startupOnly,
   };
 }
@@ -305,6 +323,7 @@ function credentialsOf(sites: readonly HttpSite[], headers: readonly HeaderFact[
         header: h.name,
         origins: h.origins,
         ...(h.source === undefined ? {} : { source: evidenceAt(h.source.unit, h.source.node) }),
+        ...(h.obtainedFrom === undefined ? {} : { obtainedBy: h.obtainedFrom }),
       });
     }
   }
@@ -326,6 +345,7 @@ function credentialKind(h: HeaderFact): CredentialKind | undefined {
   const isStaticSecret = isHeader(STATIC_SECRET_HEADERS, h.name) || SHARED_BY_NAME.test(h.name);
   if (!isAuthorization && !isStaticSecret) return undefined;
   if (inbound) return 'forwarded-user';
+  if (h.obtainedFrom !== undefined) return 'client-credentials';
   if (o.has('minted')) return 'signed';
   if (isStaticSecret && SHARED_BY_NAME.test(h.name)) return 'shared-static';
   if (onlyStatic(o)) return h.literal?.trim() === '' ? undefined : 'literal';

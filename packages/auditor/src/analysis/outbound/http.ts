@@ -17,6 +17,7 @@ import {
   collectTextPropagation,
   collectTlsSettings,
 } from './http/transport.ts';
+import { collectTokenRequests, linkObtainedTokens } from './http/token-requests.ts';
 import type { HttpModel, HttpSite } from './model.ts';
 import { productionFacts } from './scan.ts';
 
@@ -39,6 +40,7 @@ export function analyseHttp(ctx: AuditContext): HttpModel {
   for (const file of facts) configureClients(build, file);
   build.hasInstances = build.sites.length > 0;
   for (const file of facts) collectCalls(build, file);
+  collectTokenRequests(build);
   for (const file of facts) collectInstanceConfiguration(build, file);
   for (const file of facts) {
     collectModules(build, file);
@@ -51,6 +53,7 @@ export function analyseHttp(ctx: AuditContext): HttpModel {
   for (const file of facts) collectHandRolledRetries(build, file, callsByUnit);
   collectFailureLogging(build);
   collectTextPropagation(build);
+  linkObtainedTokens(build);
   return modelOf(build);
 }
 

@@ -31,6 +31,22 @@ export interface HeaderFact {
   readonly atRequestTime: boolean;
   /** Where the value is written, when elsewhere (`const TOKEN = process.env.X` in another file). */
   readonly source: Located<ts.Node> | undefined;
+  /**
+   * The token request whose answer the value is (`Bearer ${await tokens.get(aud)}` where the
+   * token source posts `grant_type=client_credentials`): an access token of this service's own.
+   */
+  obtainedFrom: TokenRequest | undefined;
+}
+
+/**
+ * A request to an OAuth token endpoint (`grant_type=client_credentials` and the like): it
+ * obtains the credential other calls carry, it is not itself a call to another service.
+ */
+export interface TokenRequest {
+  readonly site: HttpSite;
+  /** The client secret sent (`client_secret`), when the client authenticates with one. */
+  readonly secret: Located | undefined;
+  readonly secretOrigins: ReadonlySet<Origin>;
 }
 
 /** Which of Tessera's outbound interceptors a dispatcher carries. */
@@ -78,6 +94,8 @@ export interface HttpSite {
    * requests with their own credentials, so the service-credential checks do not apply to it.
    */
   proxy: boolean;
+  /** Set for a request to an OAuth token endpoint (see {@link TokenRequest}). */
+  tokenRequest: TokenRequest | undefined;
 }
 
 /** A circuit breaker, timeout or retry wrapper around functions that make calls. */

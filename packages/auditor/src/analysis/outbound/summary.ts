@@ -10,7 +10,10 @@ import { httpModel, outboundChannels } from './index.ts';
 /** The outbound credential picture of a service, shared by the SC, TM and SM rules. */
 export interface CredentialSummary {
   readonly channels: readonly ChannelFacts[];
-  /** Channels to other services (not to public third-party APIs, not reverse proxies). */
+  /**
+   * Channels to other services (not to public third-party APIs, not reverse proxies, not
+   * requests to a token endpoint).
+   */
   readonly internal: readonly ChannelFacts[];
   /** Every credential of every channel, by kind. */
   readonly byKind: ReadonlyMap<CredentialKind, readonly Credential[]>;
@@ -36,7 +39,7 @@ export const STATIC_KINDS: readonly CredentialKind[] = [
 export function credentialSummary(ctx: AuditContext): CredentialSummary {
   return ctx.memo('outbound.credentials', () => {
     const channels = outboundChannels(ctx);
-    const internal = channels.filter((c) => !c.external && !c.proxy);
+    const internal = channels.filter((c) => !c.external && !c.proxy && !c.tokenRequest);
     const byKind = new Map<CredentialKind, Credential[]>();
     for (const channel of channels) {
       for (const credential of channel.credentials) {

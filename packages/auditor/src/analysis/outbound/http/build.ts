@@ -11,7 +11,7 @@ import {
   resolveObject,
   type Located,
 } from '../expressions.ts';
-import type { HttpLibrary, HttpSite, ResilienceWrapper } from '../model.ts';
+import type { HeaderFact, HttpLibrary, HttpSite, ResilienceWrapper } from '../model.ts';
 import type { FileFacts } from '../scan.ts';
 
 /** A module reference with its first path element dropped when it names the module itself. */
@@ -76,6 +76,8 @@ export class HttpBuild {
   readonly tlsInCode: Located<ts.Node>[] = [];
   readonly failureLogging: { at: Located<ts.Node>; auth: boolean }[] = [];
   readonly globalDispatchers: HttpSite[] = [];
+  /** The value expression of every header recorded, to follow where it comes from later. */
+  readonly headerValues = new Map<HeaderFact, Located>();
   /** Pseudo-sites for the default axios instance's `defaults` and `interceptors`. */
   axiosDefaults: HttpSite | undefined;
   axiosInterceptors: HttpSite | undefined;
@@ -137,6 +139,7 @@ export class HttpBuild {
       calls: [],
       client: undefined,
       proxy: false,
+      tokenRequest: undefined,
     };
     this.sites.push(site);
     this.byNode.set(node, site);

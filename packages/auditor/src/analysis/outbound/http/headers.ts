@@ -39,8 +39,10 @@ export function addHeader(
     literal: plain !== undefined && ts.isStringLiteralLike(plain) ? plain.text : undefined,
     atRequestTime: atRequestTime ?? enclosingFunction(node) !== undefined,
     source: value === undefined ? undefined : sourceOf(build, unit, node, value),
+    obtainedFrom: undefined,
   };
   site.headers.push(fact);
+  if (value !== undefined) build.headerValues.set(fact, { unit, node: value });
 }
 
 /** The definition of a header value when it is on another line than the header itself. */
