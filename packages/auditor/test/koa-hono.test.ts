@@ -714,6 +714,30 @@ export default app;
     expect: { SE1: 'FAIL' },
     at: { SE1: { file: 'src/index.ts', line: "app.on(['PUT', 'DELETE'], '/cache/:key'" } },
   },
+  {
+    name: 'hono: verify() from hono/jwt with a Workers binding secret, HS256 and no issuer',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { verify } from 'hono/jwt';
+
+const app = new Hono<{ Bindings: { JWT_SECRET: string } }>();
+app.use('/api/*', async (c, next) => {
+  const token = c.req.header('Authorization')?.replace('Bearer ', '');
+  if (!token) return c.json({ error: 'missing token' }, 401);
+  try {
+    c.set('jwtPayload', await verify(token, c.env.JWT_SECRET, 'HS256'));
+  } catch {
+    return c.json({ error: 'invalid token' }, 401);
+  }
+  await next();
+});
+app.get('/api/orders', (c) => c.json({ caller: c.get('jwtPayload').sub }));
+export default app;
+`,
+    },
+    expect: { SE1: 'PASS', SE4: 'PASS', SE6: 'FAIL', SE19: 'FAIL' },
+    at: { SE19: { file: 'src/index.ts', line: "await verify(token, c.env.JWT_SECRET, 'HS256')" } },
+  },
 ];
 
 describe('Koa', () => {
@@ -726,4 +750,32 @@ describe('Koa logging, error middleware and rate limits', () => {
 
 describe('Hono', () => {
   for (const testCase of hono) test(testCase.name, () => check(testCase));
+});
+
+describe('unless paths are read for express-jwt too', () => {
+  test('a path express-jwt skips is open', () =>
+    check({
+      name: 'express-jwt unless',
+      files: {
+        'src/app.ts': `import express from 'express';
+import { expressjwt } from 'express-jwt';
+import jwksRsa from 'jwks-rsa';
+
+const app = express();
+app.use(
+  expressjwt({
+    secret: jwksRsa.expressJwtSecret({ jwksUri: 'https://idp.example.net/jwks' }) as never,
+    algorithms: ['RS256'],
+    audience: 'ledger',
+    issuer: 'https://idp.example.net/',
+  }).unless({ path: [{ url: '/ledger/export', methods: ['GET'] }] }),
+);
+app.get('/ledger/export', (req, res) => { res.json([]); });
+app.post('/ledger/export', (req, res) => { res.status(202).end(); });
+app.listen(3000);
+`,
+      },
+      expect: { SE1: 'FAIL' },
+      at: { SE1: { file: 'src/app.ts', line: "app.get('/ledger/export'" } },
+    }));
 });

@@ -554,7 +554,11 @@ function classifyKey(
   if (ts.isTemplateExpression(node))
     return { kind: 'literal', site: here, symmetric: true, url: undefined };
   const chain = accessChain(node);
-  if (chain?.[0] === 'process' && chain[1] === 'env') {
+  // `process.env.X`, and Hono's environment bindings `c.env.X` (Cloudflare Workers, Node adapter).
+  if (
+    (chain?.[0] === 'process' || /^(c|ctx|context)$/.test(chain?.[0] ?? '')) &&
+    chain?.[1] === 'env'
+  ) {
     return {
       kind: 'env',
       site: here,
