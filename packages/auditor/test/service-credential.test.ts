@@ -586,3 +586,44 @@ export class PartnerKeyGuard implements CanActivate {
     );
   });
 });
+
+describe('TM6 and TM8 judge the tokens this service accepts', () => {
+  /** Verifies end users' JWTs, and itself mints a 5-minute token with scopes for an upstream. */
+  const files = (verify: string) => ({
+    'src/app.ts': `import express from 'express';
+import jwt from 'jsonwebtoken';
+import { readFileSync } from 'node:fs';
+import axios from 'axios';
+const idpKey = readFileSync('/keys/idp.pem');
+const ownKey = readFileSync('/keys/own.pem');
+const app = express();
+app.use((req, res, next) => {
+  try {
+    res.locals.claims = ${verify};
+    next();
+  } catch { res.status(401).end(); }
+});
+app.post('/carts/:id/checkout', async (req, res) => {
+  const token = jwt.sign({ sub: 'cart-service', scope: 'payments:charge' }, ownKey, { algorithm: 'ES256', expiresIn: '5m', audience: 'payments' });
+  await axios.post(\`\${process.env.PAYMENTS_URL}/charges\`, { id: req.params.id }, { headers: { authorization: \`Bearer \${token}\` }, timeout: 2000 });
+  res.status(202).end();
+});
+app.listen(8080);
+`,
+  });
+  it('scopes requested for tokens it sends do not make up for checking none on tokens it accepts', async () => {
+    await check(
+      {
+        ...files(
+          "jwt.verify(req.get('authorization')?.slice(7) ?? '', idpKey, { algorithms: ['RS256'] })",
+        ),
+      },
+      { TM6: 'FAIL', TM8: 'FAIL' },
+    );
+  });
+  it('a scope checked on the accepted token passes TM6', async () => {
+    const verify =
+      "(() => { const c = jwt.verify(req.get('authorization')?.slice(7) ?? '', idpKey, { algorithms: ['RS256'] }) as { scope?: string }; if (!c.scope?.split(' ').includes('carts:write')) throw new Error('scope'); return c; })()";
+    await check(files(verify), { TM6: 'PASS' });
+  });
+});

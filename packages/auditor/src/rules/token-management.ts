@@ -1,7 +1,7 @@
 import { evidenceAt } from '../ast/syntax.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
-import { credentialSummary, top, where } from '../analysis/outbound/summary.ts';
+import { top, where } from '../analysis/outbound/summary.ts';
 import { loggedSecrets, secretSources, urlTokens } from '../analysis/secrets/index.ts';
 import { ev } from '../analysis/inbound/model.ts';
 import {
@@ -362,22 +362,17 @@ function tm6(ctx: AuditContext): Outcome {
   }
   const none = noAcceptedTokens(ctx, 'scope check');
   if (none !== undefined) return none;
+  // Scopes asked for on the tokens it sends are checked by their receivers, not here.
   const requested = [
     ...sources.scopesRequested,
     ...httpModel(ctx).requestedScopes.map((r) => evidenceAt(r.unit, r.node)),
   ];
-  if (requested.length > 0) {
-    return outcome(
-      'PARTIAL',
-      'Outbound tokens are requested with scopes, but no scope is checked on tokens this service accepts.',
-      top(requested),
-    );
-  }
-  const inPlay = acceptedTokens(ctx);
   return outcome(
     'FAIL',
-    'Tokens carry no scopes and none are checked: any valid token can do anything.',
-    top(inPlay),
+    requested.length > 0
+      ? 'No scope is checked on the tokens this service accepts (it only requests scopes for the tokens it sends): any valid token can do anything here.'
+      : 'Tokens carry no scopes and none are checked: any valid token can do anything.',
+    top([...acceptedTokens(ctx), ...requested]),
   );
 }
 
@@ -447,7 +442,6 @@ function tm7(ctx: AuditContext): Outcome {
 /** TM8: compromised tokens can be revoked. */
 function tm8(ctx: AuditContext): Outcome {
   const sources = secretSources(ctx);
-  const s = credentialSummary(ctx);
   if (sources.tesseraPlugin.length > 0 || sources.revocationChecks.length > 0) {
     const tessera =
       sources.tesseraPlugin.length > 0
@@ -462,10 +456,14 @@ function tm8(ctx: AuditContext): Outcome {
   const none = noAcceptedTokens(ctx, 'revocation check');
   if (none !== undefined) return none;
   const inPlay = acceptedTokens(ctx);
+  // The lifetime that limits a stolen token is that of the tokens accepted here: Tessera's
+  // access tokens live minutes; the lifetime of tokens this service sends is no mitigation here.
+  const { verified } = serviceCredentials(ctx);
+  const accepted = [...verified.serviceJwt, ...verified.userJwt];
   const shortLived =
-    s.tessera.length > 0 ||
-    (s.serviceTokens.length > 0 &&
-      s.serviceTokens.every((t) => typeof t.lifetime === 'number' && t.lifetime <= 900));
+    accepted.length > 0 &&
+    accepted.every((v) => v.verifier.tessera) &&
+    verified.staticSecret.length === 0;
   if (shortLived) {
     return outcome(
       'PARTIAL',
