@@ -109,6 +109,17 @@ export function unwrap(expression: ts.Expression): ts.Expression {
   }
 }
 
+/** The name a call is made by: `a.b.c()` → `c`, `f()` → `f`, `a['x']()` → `x`. */
+export function calleeName(call: ts.CallExpression | ts.NewExpression): string | undefined {
+  const callee = unwrap(call.expression);
+  if (ts.isIdentifier(callee)) return callee.text;
+  if (ts.isPropertyAccessExpression(callee)) return callee.name.text;
+  if (ts.isElementAccessExpression(callee) && ts.isStringLiteralLike(callee.argumentExpression)) {
+    return callee.argumentExpression.text;
+  }
+  return undefined;
+}
+
 /** The chain of a property access as names: `a.b['c'].d` → ['a', 'b', 'c', 'd']. */
 export function accessChain(expression: ts.Expression): string[] | undefined {
   const names: string[] = [];

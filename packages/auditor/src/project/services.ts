@@ -6,10 +6,10 @@ import path from 'node:path';
 import ts from 'typescript';
 import { forEachNode } from '../ast/syntax.ts';
 import { SymbolTable } from '../ast/symbols.ts';
-import { isTestPath } from '../analysis/inbound/ast.ts';
 import { collectFileFacts } from '../analysis/inbound/facts.ts';
 import { SERVER_FRAMEWORK_MODULES } from '../analysis/inbound/vocabulary.ts';
 import { packageDependencies, type Project, type SourceUnit, type TextFile } from './load.ts';
+import { isTestPath } from './paths.ts';
 import type { WorkspacePackage } from './workspace.ts';
 import { pythonServiceRoots } from '../python/services.ts';
 

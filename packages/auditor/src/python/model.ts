@@ -3,7 +3,7 @@
  * parse the files, read the HTTP surface, what protects each route, outbound calls, secrets.
  */
 import type { AuditContext } from '../analysis/context.ts';
-import { isTestPath } from '../analysis/inbound/ast.ts';
+import { isTestPath } from '../project/paths.ts';
 import { analyseInbound, type Inbound } from './inbound.ts';
 import { analyseOutbound, type Outbound } from './outbound.ts';
 import { hasPython, loadPythonProject, type PyProject } from './project.ts';

@@ -1,6 +1,6 @@
 /** Small syntax helpers the inbound analysis needs beyond the shared `../../ast/syntax.ts`. */
 import ts from 'typescript';
-import { accessChain, unwrap } from '../../ast/syntax.ts';
+import { accessChain, calleeName, unwrap } from '../../ast/syntax.ts';
 
 /** A function-like node whose body the analysis can read. */
 export type FunctionNode =
@@ -31,16 +31,8 @@ export function isAsyncFunction(node: ts.Node): boolean {
   return (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
 }
 
-/** The name a call is made by: `a.b.c()` → `c`, `f()` → `f`, `a['x']()` → `x`. */
-export function calleeName(call: ts.CallExpression | ts.NewExpression): string | undefined {
-  const callee = unwrap(call.expression);
-  if (ts.isIdentifier(callee)) return callee.text;
-  if (ts.isPropertyAccessExpression(callee)) return callee.name.text;
-  if (ts.isElementAccessExpression(callee) && ts.isStringLiteralLike(callee.argumentExpression)) {
-    return callee.argumentExpression.text;
-  }
-  return undefined;
-}
+// One implementation for every analysis (the inbound and outbound copies had drifted apart).
+export { calleeName };
 
 /** The receiver of a method call: `a.b.c()` → `a.b`. */
 export function calleeReceiver(call: ts.CallExpression): ts.Expression | undefined {
@@ -215,14 +207,6 @@ export function isNowCall(node: ts.Node): boolean {
     return ts.isIdentifier(node.expression) && node.expression.text === 'Date';
   }
   return false;
-}
-
-/** Files that test the service rather than run it: their apps and routes are not the service's. */
-export function isTestPath(path: string): boolean {
-  return (
-    /(^|\/)(test|tests|__tests__|__mocks__|spec|specs|e2e|fixtures?|mocks?)\//i.test(path) ||
-    /\.(test|spec|e2e)\.[cm]?[jt]sx?$/i.test(path)
-  );
 }
 
 /** The string a header-name expression is, lower-cased, when it is a literal. */

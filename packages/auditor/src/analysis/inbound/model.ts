@@ -6,9 +6,10 @@
 import ts from 'typescript';
 import { evidenceAt, evidenceAtLine, objectProperty, unwrap } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
+import { isTestPath } from '../../project/paths.ts';
 import type { AuditContext } from '../context.ts';
 import { workloadIdentityFacts } from '../identity.ts';
-import { booleanValue, isTestPath } from './ast.ts';
+import { booleanValue } from './ast.ts';
 import { Coverage, type Protection } from './coverage.ts';
 import { collectFileFacts, type FileFacts, type FunctionFacts, type Site } from './facts.ts';
 import { FunctionIndex, type Summary, type Target } from './functions.ts';

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import nodePath from 'node:path';
 import type { TextFile } from '../../project/load.ts';
+import { isTestPath } from '../../project/paths.ts';
 import type { AuditContext } from '../context.ts';
-import { isTestPath } from '../outbound/scan.ts';
 import { get, parseYamlDocuments, str, type YNode } from './yaml.ts';
 
 /**

@@ -1,6 +1,6 @@
 import ts from 'typescript';
 import type { StaticString, SymbolTable } from '../../ast/symbols.ts';
-import { accessChain, propertyNameText, unwrap } from '../../ast/syntax.ts';
+import { accessChain, calleeName, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import { isProjectImport, type SourceUnit } from '../../project/load.ts';
 import { envName } from './scan.ts';
 
@@ -377,16 +377,8 @@ export function receiverName(call: ts.CallExpression | ts.NewExpression): string
   return accessChain(callee.expression)?.at(-1);
 }
 
-/** The name a call is made by: `a.b.c()` → `c`, `f()` → `f`. */
-export function calleeName(call: ts.CallExpression | ts.NewExpression): string | undefined {
-  const callee = unwrap(call.expression);
-  if (ts.isIdentifier(callee)) return callee.text;
-  if (ts.isPropertyAccessExpression(callee)) return callee.name.text;
-  if (ts.isElementAccessExpression(callee) && ts.isStringLiteralLike(callee.argumentExpression)) {
-    return callee.argumentExpression.text;
-  }
-  return undefined;
-}
+// One implementation for every analysis (the inbound and outbound copies had drifted apart).
+export { calleeName };
 
 /** The parameter of an enclosing function that declares `name`, if the name is a parameter. */
 function parameterNamed(node: ts.Node, name: string): ts.ParameterDeclaration | undefined {

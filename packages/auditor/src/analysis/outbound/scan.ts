@@ -1,5 +1,6 @@
 import ts from 'typescript';
 import type { SourceUnit } from '../../project/load.ts';
+import { isTestPath } from '../../project/paths.ts';
 import type { AuditContext } from '../context.ts';
 import { propertyNameText, unwrap } from '../../ast/syntax.ts';
 
@@ -38,14 +39,6 @@ export interface FileFacts {
   readonly queryReads: readonly { readonly name: string; readonly node: ts.Node }[];
   /** Module specifiers this file imports or requires (bare and relative). */
   readonly modules: ReadonlySet<string>;
-}
-
-const TEST_DIRECTORY = /(^|\/)(test|tests|__tests__|__mocks__|spec|specs|e2e|mocks?)(\/|$)/i;
-const TEST_FILE = /\.(test|spec|e2e)\.[cm]?[jt]sx?$/i;
-
-/** Is this path test code (or a test fixture), where example credentials are expected? */
-export function isTestPath(path: string): boolean {
-  return TEST_DIRECTORY.test(path) || TEST_FILE.test(path);
 }
 
 function scanUnit(unit: SourceUnit): FileFacts {
