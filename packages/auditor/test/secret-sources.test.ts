@@ -233,3 +233,53 @@ describe('SM5: secrets reaching the logs', () => {
     );
   });
 });
+
+describe('SM6: a secret read by a shared workspace package', () => {
+  const workspace = (users: readonly string[]) => ({
+    'package.json': JSON.stringify({
+      name: 'acme',
+      private: true,
+      workspaces: ['apps/*', 'libs/*'],
+    }),
+    'libs/service-auth/package.json': JSON.stringify({ name: '@acme/service-auth' }),
+    'libs/service-auth/src/index.ts': `import jwt from 'jsonwebtoken';\nexport const verifyCaller = (token: string) => jwt.verify(token, process.env.SERVICE_AUTH_SECRET ?? '');\n`,
+    ...Object.fromEntries(
+      users.flatMap((app) => [
+        [
+          `apps/${app}/package.json`,
+          JSON.stringify({ name: `@acme/${app}`, dependencies: { '@acme/service-auth': '*' } }),
+        ],
+        [
+          `apps/${app}/src/server.ts`,
+          `import { verifyCaller } from '@acme/service-auth';\nexport const check = verifyCaller;\n`,
+        ],
+      ]),
+    ),
+  });
+
+  it('several packages depending on it: one secret for all of them (FAIL)', () =>
+    check(workspace(['billing', 'shipping']), {
+      SM6: { status: 'FAIL', file: 'libs/service-auth/src/index.ts', line: 2 },
+    }));
+
+  it('a library only one package uses is no evidence of sharing (N/A)', () =>
+    check(workspace(['billing']), { SM6: 'N/A' }));
+});
+
+describe('SM4: values that say they are not secrets', () => {
+  it('a CI test job with a value named for testing passes', () =>
+    check(
+      {
+        '.github/workflows/ci.yml': `name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n      OAUTH_CLIENT_SECRET: test-only-not-a-secret\n    steps:\n      - run: npm test\n`,
+      },
+      { SM4: 'PASS' },
+    ));
+
+  it('a real-looking value in the same place still fails', () =>
+    check(
+      {
+        '.github/workflows/ci.yml': `name: ci\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n      OAUTH_CLIENT_SECRET: q8Zr1x-Lm29vB7tK\n    steps:\n      - run: npm test\n`,
+      },
+      { SM4: { status: 'FAIL', file: '.github/workflows/ci.yml', line: 7 } },
+    ));
+});

@@ -218,13 +218,24 @@ function sm6(ctx: AuditContext): Outcome {
   const infra = infraModel(ctx);
   const s = credentialSummary(ctx);
   const sources = secretSources(ctx);
+  const environment = secretSourceModel(ctx).environment;
   const sharedHeaders = s.byKind.get('shared-static') ?? [];
-  const sharedEnv = sources.envSecrets.filter((e) => SHARED_NAME.test(e.name));
+  const sharedEnv = environment.filter((e) => SHARED_NAME.test(e.name));
+  const sharedLibrary = environment.filter((e) => e.sharedBy.length > 0);
   const shared = [
     ...infra.sharedSecrets.flatMap((x) => x.evidence),
     ...sharedHeaders.map((c) => c.evidence),
-    ...sharedEnv.map((e) => e.evidence),
+    ...sharedEnv.flatMap((e) => e.evidence),
+    ...sharedLibrary.flatMap((e) => e.evidence),
   ];
+  const library = sharedLibrary[0];
+  if (library !== undefined && infra.sharedSecrets.length === 0 && sharedEnv.length === 0) {
+    return outcome(
+      'FAIL',
+      `\`${library.name}\` is read by a shared workspace package that ${library.sharedBy.slice(0, 4).join(', ')} all use (${where(library.evidence[0])}): one secret for every one of them.`,
+      top(shared),
+    );
+  }
   if (shared[0] !== undefined) {
     const name =
       infra.sharedSecrets[0]?.name ?? sharedEnv[0]?.name ?? sharedHeaders[0]?.header ?? 'a secret';

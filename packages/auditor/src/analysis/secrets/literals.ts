@@ -30,7 +30,7 @@ function characterClasses(value: string): number {
 const PLACEHOLDER_WORDS =
   /^(x+|\*+|\.+|-+|_+|0+|#+|changeme|change[-_ ]?(me|it|this)|replace[-_ ]?me|todo|tbd|fixme|none|null|nil|undefined|empty|unset|secret|secrets|password|passwd|token|key|apikey|api[-_]key|test|testing|demo|example|sample|dummy|fake|mock|placeholder|default|dev|development|local|admin|root|guest|user|username|pass|string|value|required)$/i;
 const PLACEHOLDER_PARTS =
-  /(^your[-_ ]|[-_ ]here$|^<.*>$|^\[.*\]$|^\{\{.*\}\}$|\$\{|\$\(|^\$[A-Z_]+$|^%[A-Za-z_]+%$|example|changeme|change[-_]me|placeholder|dummy|replace[-_]?(me|this|with)|insert[-_]|enter[-_]|put[-_]your|xxxx|\*\*\*|redacted|not[-_]?set|to[-_]?be[-_]?replaced|^my[-_]?(secret|password|pass|token|key)$)/i;
+  /(^your[-_ ]|[-_ ]here$|^<.*>$|^\[.*\]$|^\{\{.*\}\}$|\$\{|\$\(|^\$[A-Z_]+$|^%[A-Za-z_]+%$|example|changeme|change[-_]me|placeholder|dummy|replace[-_]?(me|this|with)|insert[-_]|enter[-_]|put[-_]your|xxxx|\*\*\*|redacted|not[-_]?set|to[-_]?be[-_]?replaced|not[-_]?a[-_]?(real[-_]?)?(secret|password|key|token)|test[-_]?only|only[-_]?for[-_]?tests?|^my[-_]?(secret|password|pass|token|key)$)/i;
 const WEAK_DEFAULT =
   /^(password|passw0rd|p@ssw0rd|secret|admin|root|guest|test|qwerty|letmein|welcome|changeme|postgres|mysql|rabbitmq|redis|mongo)[-_!@#.]?\d{0,6}!?$/i;
 const ENV_NAME = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;

@@ -59,6 +59,11 @@ export interface EnvironmentSecret {
   readonly evidence: readonly Evidence[];
   /** Filled from a Kubernetes Secret (`secretKeyRef`): a platform store, still an env var. */
   readonly kubernetesSecret: boolean;
+  /**
+   * Read in a workspace package that several of the repository's packages depend on (a shared
+   * auth library): every service using it reads the same variable. Their names; empty otherwise.
+   */
+  readonly sharedBy: readonly string[];
 }
 
 /** Variables that configure how a secret is handled, not the secret (`SECRETS_REFRESH_SECONDS`). */

@@ -1,4 +1,5 @@
 import type { Evidence } from '../../model.ts';
+import { packageDependencies } from '../../project/load.ts';
 import type { AuditContext } from '../../rules/rule.ts';
 import { serviceDeployment, type DeployedVariable } from '../infra/deployment.ts';
 import { infraModel } from '../infra/index.ts';
@@ -28,6 +29,23 @@ const CODE_READERS: readonly ((ctx: AuditContext) => readonly SecretRead[])[] = 
  */
 export function secretSourceModel(ctx: AuditContext): SecretSourceModel {
   return ctx.memo('secrets.provenance', () => buildModel(ctx));
+}
+
+/**
+ * Workspace packages other than the service's own that at least two of the repository's packages
+ * depend on (by their manifests), keyed by directory, with the names of those dependents.
+ */
+function sharedPackages(ctx: AuditContext, own: string): Map<string, string[]> {
+  const { packages } = ctx.project.workspace;
+  const shared = new Map<string, string[]>();
+  for (const library of packages) {
+    if (library.dir === own || library.dir === '.' || library.name === undefined) continue;
+    const users = packages
+      .filter((p) => p !== library && packageDependencies(p.manifest).includes(library.name ?? ''))
+      .map((p) => p.name ?? p.dir);
+    if (users.length >= 2) shared.set(library.dir, users);
+  }
+  return shared;
 }
 
 function buildModel(ctx: AuditContext): SecretSourceModel {
@@ -99,10 +117,18 @@ function buildModel(ctx: AuditContext): SecretSourceModel {
   }
   files.push(...deployment.secretMounts);
 
+  const dependents = sharedPackages(ctx, deployment.directory);
   const environmentSecrets: EnvironmentSecret[] = [...environment].map(([name, entry]) => ({
     name,
     evidence: entry.evidence,
     kubernetesSecret: entry.kubernetesSecret,
+    sharedBy: [
+      ...new Set(
+        entry.evidence.flatMap(
+          (e) => dependents.get(ctx.project.workspace.packageOf(e.file)?.dir ?? '') ?? [],
+        ),
+      ),
+    ],
   }));
   return {
     reads,
