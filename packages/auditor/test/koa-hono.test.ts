@@ -3,7 +3,13 @@
  * and sub-applications with their prefixes, koa-jwt and hono/jwt, and the Koa/Hono ways of
  * refusing (`ctx.throw(401)`, `ctx.status = 401`, `c.json(…, 401)`) or passing (`await next()`).
  */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadProject } from '../src/project/load.ts';
+import { detectServices } from '../src/project/services.ts';
 import { check, cleanUp, type Case } from './inbound-harness.ts';
 
 after(cleanUp);
@@ -778,4 +784,50 @@ app.listen(3000);
       expect: { SE1: 'FAIL' },
       at: { SE1: { file: 'src/app.ts', line: "app.get('/ledger/export'" } },
     }));
+});
+
+describe('Hono services in a monorepo', () => {
+  test('a package that default-exports { fetch } (Bun, Workers) is a service; a sub-app package is not', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'tessera-hono-'));
+    const files: Record<string, string> = {
+      'package.json': JSON.stringify({
+        name: 'shop',
+        private: true,
+        workspaces: ['apps/*', 'packages/*'],
+      }),
+      'apps/edge/package.json': JSON.stringify({ name: 'edge', dependencies: { hono: '^4' } }),
+      'apps/edge/src/index.ts': `import { Hono } from 'hono';
+import { catalogue } from '@shop/catalogue';
+const app = new Hono();
+app.route('/catalogue', catalogue);
+export default { port: 8787, fetch: app.fetch };
+`,
+      'apps/worker/package.json': JSON.stringify({ name: 'worker', dependencies: { hono: '^4' } }),
+      'apps/worker/src/index.ts': `import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+const app = new Hono();
+app.get('/jobs', (c) => c.json([]));
+serve({ fetch: app.fetch, port: 3001 });
+`,
+      'packages/catalogue/package.json': JSON.stringify({
+        name: '@shop/catalogue',
+        main: 'src/index.ts',
+      }),
+      'packages/catalogue/src/index.ts': `import { Hono } from 'hono';
+export const catalogue = new Hono();
+catalogue.get('/', (c) => c.json([]));
+export default catalogue;
+`,
+    };
+    try {
+      for (const [file, text] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+        await writeFile(path.join(root, file), text);
+      }
+      const services = detectServices(await loadProject(root));
+      assert.deepEqual(services.map((s) => s.name).sort(), ['edge', 'worker']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });

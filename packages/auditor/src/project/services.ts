@@ -111,6 +111,7 @@ function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
   const framework = imports.some((m) => SERVER_FRAMEWORK_MODULES.has(m));
   const queue = imports.some((m) => QUEUE_MODULE.test(m));
   if (!framework && !queue) return false;
+  if (framework && exportsFetchHandler(unit)) return true;
   let found = false;
   forEachNode(unit.sourceFile, (node) => {
     if (found || !ts.isCallExpression(node)) return;
@@ -125,6 +126,20 @@ function isEntryPoint(unit: SourceUnit, symbols: SymbolTable): boolean {
     if (queue && (CONSUME_METHODS.has(name) || name === 'run')) found = true;
   });
   return found;
+}
+
+/** `export default { port, fetch: app.fetch }`: the entry point Bun and Workers serve (Hono). */
+function exportsFetchHandler(unit: SourceUnit): boolean {
+  return unit.sourceFile.statements.some((statement) => {
+    if (!ts.isExportAssignment(statement) || statement.isExportEquals === true) return false;
+    const value = statement.expression;
+    return (
+      ts.isObjectLiteralExpression(value) &&
+      value.properties.some(
+        (p) => p.name !== undefined && p.name.getText(unit.sourceFile) === 'fetch',
+      )
+    );
+  });
 }
 
 /**
