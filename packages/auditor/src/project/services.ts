@@ -135,9 +135,7 @@ function exportsFetchHandler(unit: SourceUnit): boolean {
     const value = statement.expression;
     return (
       ts.isObjectLiteralExpression(value) &&
-      value.properties.some(
-        (p) => p.name !== undefined && p.name.getText(unit.sourceFile) === 'fetch',
-      )
+      value.properties.some((p) => p.name?.getText(unit.sourceFile) === 'fetch')
     );
   });
 }
