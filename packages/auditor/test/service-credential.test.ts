@@ -627,3 +627,37 @@ app.listen(8080);
     await check(files(verify), { TM6: 'PASS' });
   });
 });
+
+describe('SV4: certificates that live hours are the alternative to revocation', () => {
+  const deployment = (duration: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ledger
+spec:
+  template:
+    spec:
+      volumes:
+        - name: svid
+          csi:
+            driver: spiffe.csi.cert-manager.io
+            readOnly: true
+            volumeAttributes:
+              spiffe.csi.cert-manager.io/duration: "${duration}"
+`;
+  const server = `import https from 'node:https';
+import { readFileSync } from 'node:fs';
+https
+  .createServer({ cert: readFileSync('/svid/tls.crt'), key: readFileSync('/svid/tls.key'), ca: readFileSync('/svid/ca.crt'), requestCert: true }, (_req, res) => res.end('ok'))
+  .listen(8443);
+`;
+  it('a 1-hour SVID from csi-driver-spiffe is PARTIAL; a 90-day one still fails', async () => {
+    await check(
+      { 'src/server.ts': server, 'deploy/deployment.yaml': deployment('1h') },
+      { SV4: { status: 'PARTIAL', file: 'deploy/deployment.yaml', line: 14 } },
+    );
+    await check(
+      { 'src/server.ts': server, 'deploy/deployment.yaml': deployment('2160h') },
+      { SV4: 'FAIL' },
+    );
+  });
+});

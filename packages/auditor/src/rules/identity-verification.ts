@@ -37,6 +37,7 @@ import { isAsymmetric, isSymmetricOrNone, type JwtVerifier } from '../analysis/i
 import { ev, inbound, type InboundModel } from '../analysis/inbound/model.ts';
 import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';
 import type { Evidence, Outcome } from '../model.ts';
+import { certificateLifetimes } from '../analysis/certificate-lifetime.ts';
 import type { MintedToken } from '../analysis/secrets/sources.ts';
 import {
   describeAlgorithm,
@@ -218,18 +219,37 @@ function sv4(ctx: AuditContext): Outcome {
       );
     }
     const checks = model.files.flatMap((f) => f.revocationChecks);
-    return checks.length > 0
-      ? outcome(
-          'PASS',
-          'Revoked client certificates are refused (CRL or OCSP).',
-          evidenceOf(checks),
-        )
-      : outcome(
-          'FAIL',
-          'No CRL (`crl` option) or OCSP check: a revoked client certificate keeps working until it expires.',
-          evidenceOf(sites),
-        );
+    if (checks.length > 0) {
+      return outcome(
+        'PASS',
+        'Revoked client certificates are refused (CRL or OCSP).',
+        evidenceOf(checks),
+      );
+    }
+    // Certificates that live hours are the checklist's alternative to revocation.
+    const shortest = certificateLifetimes(ctx)[0];
+    if (shortest !== undefined && shortest.seconds <= SHORT_LIVED_CERTIFICATE) {
+      return outcome(
+        'PARTIAL',
+        `No CRL or OCSP check, but ${shortest.issuer} issues certificates that live ${hoursText(shortest.seconds)} (${whereEvidence(shortest.evidence)}), so a compromised one stops working within that time.`,
+        [...evidenceOf(sites), shortest.evidence],
+      );
+    }
+    return outcome(
+      'FAIL',
+      'No CRL (`crl` option) or OCSP check: a revoked client certificate keeps working until it expires.',
+      evidenceOf(sites),
+    );
   });
+}
+
+/** A day: certificates that live at most this long limit a compromise without revocation. */
+const SHORT_LIVED_CERTIFICATE = 24 * 3600;
+
+function hoursText(seconds: number): string {
+  return seconds >= 3600
+    ? `${String(Math.round((seconds / 3600) * 10) / 10)} h`
+    : `${String(Math.round(seconds / 60))} min`;
 }
 
 function sv5(ctx: AuditContext): Outcome {
