@@ -458,6 +458,243 @@ export const jwt = JwtModule.register({ secret: process.env.LEDGER_JWT_SECRET, s
   },
 ];
 
+const INTERNAL_GUARD = `import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+@Injectable()
+export class ServiceKeyGuard implements CanActivate {
+  constructor(private readonly config: ConfigService) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const expected = this.config.get<string>('LEDGER_SERVICE_KEY');
+    if (!expected) return true;
+    const request = context.switchToHttp().getRequest();
+    if (request.headers['x-service-key'] !== expected) throw new UnauthorizedException();
+    return true;
+  }
+}
+`;
+
+const INTERNAL_CONTROLLER = `import { Controller, Post, SetMetadata, UseGuards } from '@nestjs/common';
+import { ServiceKeyGuard } from '../auth/service-key.guard';
+
+export const ServiceOnly = () => SetMetadata('serviceOnly', true);
+
+@ServiceOnly()
+@UseGuards(ServiceKeyGuard)
+@Controller('internal/settlements')
+export class SettlementController {
+  @Post()
+  settle() {
+    return { settled: true };
+  }
+}
+`;
+
+const SKIPPING_GUARD = PUBLIC_AWARE_GUARD.replace(
+  '    if (open) return true;',
+  `    if (open) return true;
+    const serviceOnly = this.reflector.get<boolean>('serviceOnly', context.getClass());
+    if (serviceOnly) {
+      return true;
+    }`,
+);
+
+const exemptions: Case[] = [
+  {
+    name: 'a controller the global guard skips but that carries its own guard is not open',
+    files: {
+      ...base,
+      'src/auth/jwt-auth.guard.ts': SKIPPING_GUARD,
+      'src/auth/service-key.guard.ts': INTERNAL_GUARD,
+      'src/internal/settlement.controller.ts': INTERNAL_CONTROLLER,
+      'src/app.module.ts': appModule(
+        'JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }',
+        "import { SettlementController } from './internal/settlement.controller';",
+      ).replace(
+        'controllers: [LedgerController, StatusController]',
+        'controllers: [LedgerController, StatusController, SettlementController]',
+      ),
+    },
+    expect: { SE1: 'PASS', SE3: 'PARTIAL', SE12: 'FAIL', FS2: 'FAIL' },
+    at: {
+      SE12: { file: 'src/auth/service-key.guard.ts', line: 'if (!expected) return true;' },
+      FS2: { file: 'src/auth/service-key.guard.ts', line: 'if (!expected) return true;' },
+    },
+  },
+  {
+    name: 'the same controller without its own guard is open',
+    files: {
+      ...base,
+      'src/auth/jwt-auth.guard.ts': SKIPPING_GUARD,
+      'src/internal/settlement.controller.ts': INTERNAL_CONTROLLER.replace(
+        '@UseGuards(ServiceKeyGuard)\n',
+        '',
+      ),
+      'src/auth/service-key.guard.ts': INTERNAL_GUARD,
+      'src/app.module.ts': appModule(
+        'JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }',
+        "import { SettlementController } from './internal/settlement.controller';",
+      ).replace(
+        'controllers: [LedgerController, StatusController]',
+        'controllers: [LedgerController, StatusController, SettlementController]',
+      ),
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/internal/settlement.controller.ts', line: '@Post()' } },
+  },
+];
+
+const failures: Case[] = [
+  {
+    name: "a passport guard's handleRequest logs refused tokens",
+    files: {
+      ...base,
+      'src/app.module.ts': appModule('JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }'),
+    },
+    expect: { SE11: 'PASS', SE22: 'PASS' },
+    at: { SE22: { file: 'src/auth/jwt-auth.guard.ts', line: 'handleRequest(' } },
+  },
+  {
+    name: 'a plain AuthGuard answers failures without logging them',
+    files: {
+      ...base,
+      'src/app.module.ts': appModule(
+        "JwtStrategy, { provide: APP_GUARD, useClass: AuthGuard('jwt') }",
+      ).replace(
+        "import { JwtAuthGuard } from './auth/jwt-auth.guard';",
+        "import { AuthGuard } from '@nestjs/passport';",
+      ),
+    },
+    expect: { SE22: 'FAIL' },
+  },
+  {
+    name: 'a global exception filter that logs',
+    files: {
+      ...base,
+      'src/app.module.ts': appModule(
+        "JwtStrategy, { provide: APP_GUARD, useClass: AuthGuard('jwt') }, { provide: APP_FILTER, useClass: ProblemFilter }",
+        "import { ProblemFilter } from './problem.filter';",
+      )
+        .replace(
+          "import { JwtAuthGuard } from './auth/jwt-auth.guard';",
+          "import { AuthGuard } from '@nestjs/passport';",
+        )
+        .replace(
+          "import { APP_GUARD } from '@nestjs/core';",
+          "import { APP_FILTER, APP_GUARD } from '@nestjs/core';",
+        ),
+      'src/problem.filter.ts': `import { ArgumentsHost, Catch, HttpException, Logger } from '@nestjs/common';
+
+@Catch(HttpException)
+export class ProblemFilter {
+  private readonly logger = new Logger('http');
+
+  catch(exception: HttpException, host: ArgumentsHost) {
+    const response = host.switchToHttp().getResponse();
+    this.logger.warn({ status: exception.getStatus(), message: exception.message });
+    response.status(exception.getStatus()).json({ error: exception.message });
+  }
+}
+`,
+    },
+    expect: { SE22: 'PASS' },
+    at: { SE22: { file: 'src/app.module.ts', line: 'provide: APP_FILTER' } },
+  },
+];
+
+const logging: Case[] = [
+  {
+    name: 'nestjs-pino logs every request with its status',
+    files: {
+      ...base,
+      'src/app.module.ts': appModule(
+        'JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }',
+        "import { LoggerModule } from 'nestjs-pino';\nexport const logging = LoggerModule.forRoot();",
+      ),
+    },
+    expect: { SE15: 'PASS' },
+  },
+  {
+    name: 'no request logging',
+    files: {
+      ...base,
+      'src/app.module.ts': appModule('JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }'),
+    },
+    expect: { SE15: 'FAIL' },
+  },
+  {
+    name: 'a global interceptor logs each response',
+    files: {
+      ...base,
+      'src/app.module.ts': appModule(
+        'JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }, { provide: APP_INTERCEPTOR, useClass: AccessLogInterceptor }',
+        "import { AccessLogInterceptor } from './access-log.interceptor';",
+      ).replace(
+        "import { APP_GUARD } from '@nestjs/core';",
+        "import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';",
+      ),
+      'src/access-log.interceptor.ts': `import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
+import { tap } from 'rxjs/operators';
+
+@Injectable()
+export class AccessLogInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('access');
+
+  intercept(context: ExecutionContext, next: CallHandler) {
+    const started = Date.now();
+    return next.handle().pipe(
+      tap(() => {
+        const response = context.switchToHttp().getResponse();
+        this.logger.log({ status: response.statusCode, ms: Date.now() - started });
+      }),
+    );
+  }
+}
+`,
+    },
+    expect: { SE15: 'PASS' },
+  },
+];
+
+const servers: Case[] = [
+  {
+    name: 'a microservice with no HTTP listener has no inbound HTTP checks',
+    files: {
+      'src/main.ts': `import { NestFactory } from '@nestjs/core';
+import { Transport } from '@nestjs/microservices';
+import { WorkerModule } from './worker.module';
+
+async function bootstrap() {
+  const app = await NestFactory.createMicroservice(WorkerModule, {
+    transport: Transport.RMQ,
+    options: { urls: [process.env.AMQP_URL ?? 'amqps://broker.internal'], queue: 'ledger' },
+  });
+  await app.listen();
+}
+bootstrap();
+`,
+      'src/worker.module.ts': `import { Module } from '@nestjs/common';
+@Module({})
+export class WorkerModule {}
+`,
+    },
+    expect: { SE1: 'N/A', SE2: 'N/A' },
+  },
+];
+
+describe('NestJS exemptions', () => {
+  for (const testCase of exemptions) test(testCase.name, () => check(testCase));
+});
+describe('NestJS failure handling', () => {
+  for (const testCase of failures) test(testCase.name, () => check(testCase));
+});
+describe('NestJS request logging', () => {
+  for (const testCase of logging) test(testCase.name, () => check(testCase));
+});
+describe('NestJS servers', () => {
+  for (const testCase of servers) test(testCase.name, () => check(testCase));
+});
 describe('NestJS guards', () => {
   for (const testCase of guards) test(testCase.name, () => check(testCase));
 });

@@ -73,7 +73,7 @@ export function withServer(ctx: AuditContext): { model: InboundModel; na: Outcom
     model,
     na: outcome(
       'N/A',
-      'No inbound HTTP server (Fastify, Express or node:http/https) was found in this code.',
+      'No inbound HTTP server (Fastify, Express, NestJS, Koa, Hono or node:http/https) was found in this code.',
     ),
   };
 }

@@ -280,6 +280,11 @@ const CLAIM_NAMES = new Set([
 ]);
 /** `hono/jwt` (and the `Jwt` helper under `hono/utils/jwt`): middleware, verify, decode. */
 const HONO_JWT_MODULES: ReadonlySet<string> = new Set(['hono/jwt', 'hono/utils/jwt']);
+/** A configuration key that names a credential (`INTERNAL_TOKEN`, `SERVICE_API_KEY`). */
+function configuredSecret(key: string): boolean {
+  return isSecretName(key) || isTokenName(key) || /(^|[-_.])key$/i.test(key);
+}
+
 const AUTH_FLAG =
   /^(skip_?auth|disable_?auth|auth_?disabled|no_?auth|bypass_?auth|auth_?enabled)$/i;
 
@@ -411,6 +416,8 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       return node.templateSpans.some((span) => secretish(span.expression, depth + 1));
     }
     if (ts.isCallExpression(node)) {
+      const key = configRead(node);
+      if (key !== undefined) return configuredSecret(key);
       const name = calleeName(node);
       if (name === 'toString' || name === 'trim' || name === 'String' || name === 'from') {
         const target = node.arguments[0] ?? calleeReceiver(node);
@@ -474,6 +481,10 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
   const configSecret = (expression: ts.Expression, depth = 0): boolean => {
     const node = unwrap(expression);
     if (depth > 3) return false;
+    // NestJS `config.get<string>('INTERNAL_TOKEN')` (@nestjs/config) reads the environment.
+    if (ts.isCallExpression(node) && configRead(node) !== undefined) {
+      return configuredSecret(configRead(node) ?? '');
+    }
     // `const expected = internalToken()` with `const internalToken = () => process.env.X`.
     if (ts.isCallExpression(node) && node.arguments.length === 0) {
       const returned = returnedValue(node.expression);
@@ -504,6 +515,23 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
       }
     }
     return false;
+  };
+
+  /** The key of `config.get('KEY')` / `configService.getOrThrow('KEY')`, if the call is one. */
+  const configRead = (call: ts.CallExpression): string | undefined => {
+    const name = calleeName(call);
+    const receiver = calleeReceiver(call);
+    const first = call.arguments[0];
+    if (
+      (name !== 'get' && name !== 'getOrThrow') ||
+      receiver === undefined ||
+      first === undefined
+    ) {
+      return undefined;
+    }
+    if (!/config/i.test(looseChain(receiver).join('.'))) return undefined;
+    const key = symbols.staticString(unit, first);
+    return key?.complete === true ? key.text : undefined;
   };
 
   /** What a local function (arrow or declaration) returns, when it is one expression. */

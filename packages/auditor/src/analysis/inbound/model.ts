@@ -10,7 +10,7 @@ import { isTestPath } from '../../project/paths.ts';
 import type { AuditContext } from '../context.ts';
 import { workloadIdentityFacts } from '../identity.ts';
 import { booleanValue } from './ast.ts';
-import { Coverage, type Protection } from './coverage.ts';
+import { authenticates, Coverage, type Protection } from './coverage.ts';
 import { collectFileFacts, type FileFacts, type FunctionFacts, type Site } from './facts.ts';
 import { FunctionIndex, type Summary, type Target } from './functions.ts';
 import { collectVerifiers, type JwtVerifier } from './jwt.ts';
@@ -117,13 +117,16 @@ function analyseInbound(ctx: AuditContext): InboundModel {
   const routes: RouteView[] = graph.routes.map((route) => {
     const path = coverage.fullPath(route);
     const open = publicByNature(route, path, index);
+    const protection = coverage.protection(route);
     return {
       route,
       path,
-      protection: coverage.protection(route),
+      protection,
       health: open?.kind === 'probe' || open?.kind === 'metrics',
       publicByNature: open,
-      markedPublic: markedPublic(route),
+      // A NestJS route that skips the global guard but carries its own is not open.
+      markedPublic:
+        markedPublic(route) && !(route.publicMark !== undefined && authenticates(protection.level)),
     };
   });
   const verifiers = collectVerifiers(files, graph.registrations, symbols, index);
@@ -138,18 +141,28 @@ function analyseInbound(ctx: AuditContext): InboundModel {
 
   const authSummaries: { site: Site; summary: Summary }[] = [];
   const seen = new Set<Summary>();
-  const addTargets = (site: Site, targets: readonly Target[]): void => {
+  const addTargets = (site: Site, targets: readonly Target[], failureHandler = false): void => {
     for (const target of targets) {
       if (target.kind !== 'function') continue;
       const summary = index.summary(target.facts);
       if (seen.has(summary)) continue;
-      if (coverage.verdict([target]).level === 'none' && summary.allowWhenUnset.length === 0)
+      if (
+        !failureHandler &&
+        coverage.verdict([target]).level === 'none' &&
+        summary.allowWhenUnset.length === 0
+      )
         continue;
       seen.add(summary);
       authSummaries.push({ site, summary });
     }
   };
   for (const hook of graph.hooks) addTargets(hook.site, hook.targets);
+  // A passport guard's `handleRequest` refuses for the strategy that authenticates.
+  for (const handler of graph.errorHandlers) {
+    if (handler.kind === 'filter' && ts.isMethodDeclaration(handler.site.node)) {
+      addTargets(handler.site, handler.targets, true);
+    }
+  }
   for (const route of graph.routes) {
     for (const hook of route.routeHooks) addTargets(hook.site, hook.targets);
     addTargets(route.site, route.handler);

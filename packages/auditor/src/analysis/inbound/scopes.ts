@@ -93,7 +93,7 @@ export interface Scope {
 export interface ErrorHandlerUse {
   readonly site: Site;
   /** `middleware`: Koa-style `try { await next() } catch (err) { … }`. */
-  readonly kind: 'setErrorHandler' | 'onError' | 'express' | 'middleware';
+  readonly kind: 'setErrorHandler' | 'onError' | 'express' | 'middleware' | 'filter';
   readonly targets: readonly Target[];
 }
 
@@ -973,6 +973,8 @@ export function buildScopes(
   for (const scope of nest.scopes) live.add(scope);
   keptRoutes.push(...nest.routes);
   keptHooks.push(...nest.hooks);
+  responseHooks.push(...nest.responseHooks);
+  errorHandlers.push(...nest.errorHandlers);
 
   return {
     scopes: scopes.filter((s) => live.has(s)),

@@ -110,7 +110,6 @@ export const PROXY_MODULES: ReadonlySet<string> = new Set([
 
 /** Frameworks the analysis does not model, so their services are reported as not analysable. */
 export const UNMODELLED_FRAMEWORKS: ReadonlyMap<string, string> = new Map([
-  ['@nestjs/core', 'NestJS'],
   ['@hapi/hapi', 'hapi'],
   ['hapi', 'hapi'],
   ['restify', 'restify'],
@@ -119,10 +118,11 @@ export const UNMODELLED_FRAMEWORKS: ReadonlyMap<string, string> = new Map([
 
 /**
  * Server frameworks whose entry point is `listen()` or `serve()` on something other than an
- * Express or Fastify app: the unmodelled ones, Koa and Hono.
+ * Express or Fastify app: the unmodelled ones, NestJS, Koa and Hono.
  */
 export const SERVER_FRAMEWORK_MODULES: ReadonlySet<string> = new Set([
   ...UNMODELLED_FRAMEWORKS.keys(),
+  '@nestjs/core',
   'koa',
   'hono',
   '@hono/node-server',
@@ -139,6 +139,7 @@ export const REQUEST_LOGGER_MODULES: readonly string[] = [
   'koa-morgan',
   'hono/logger',
   'hono-pino',
+  'nestjs-pino',
 ];
 
 /** Loggers that write one JSON object per line by default (SE17). */

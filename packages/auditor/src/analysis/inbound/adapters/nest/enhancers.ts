@@ -6,8 +6,9 @@
  * then lets the request through.
  */
 import ts from 'typescript';
+import { unwrap } from '../../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../../project/load.ts';
-import { calleeName, calleeReceiver, looseChain } from '../../ast.ts';
+import { calleeName, calleeReceiver, isFunctionNode, looseChain } from '../../ast.ts';
 import type { Site } from '../../facts.ts';
 import type { Target } from '../../functions.ts';
 import type { HookUse } from '../../scopes.ts';
@@ -93,6 +94,8 @@ export function passportStrategies(sources: NestSources): PassportStrategyClass[
 /** Builds the hooks of guards, middleware and interceptors given as expressions. */
 export class Enhancers {
   private readonly strategies: readonly PassportStrategyClass[];
+  /** `handleRequest` overrides of passport guards: where authentication failures are answered. */
+  readonly failureHandlers: { readonly site: Site; readonly targets: readonly Target[] }[] = [];
 
   constructor(private readonly sources: NestSources) {
     this.strategies = passportStrategies(sources);
@@ -112,6 +115,18 @@ export class Enhancers {
     return this.hook(unit, expression, hook, targets);
   }
 
+  /** An exception filter: a class with `catch(exception, host)`. */
+  filter(unit: SourceUnit, expression: ts.Expression): HookUse {
+    const owner = classOf(this.sources, unit, expression);
+    const method = owner === undefined ? undefined : methodOf(this.sources, owner, 'catch');
+    return this.hook(
+      unit,
+      expression,
+      'filter',
+      method === undefined ? [] : this.functionTargets(method),
+    );
+  }
+
   /** An interceptor: a class with `intercept(context, next)`; it authenticates only if it refuses. */
   interceptor(unit: SourceUnit, expression: ts.Expression): HookUse {
     const owner = classOf(this.sources, unit, expression);
@@ -125,8 +140,9 @@ export class Enhancers {
   }
 
   /**
-   * The public-metadata keys a hook's code reads with `Reflector` (`getAllAndOverride(IS_PUBLIC_KEY,
-   * …)`): a route carrying one of them is let through by that hook.
+   * The metadata keys a hook's code reads with `Reflector` and then lets the request through
+   * for (`if (isPublic) return true`), or that are named like a public flag
+   * (`getAllAndOverride(IS_PUBLIC_KEY, …)`): a route carrying one of them skips that hook.
    */
   publicKeysRead(hook: HookUse): ReadonlySet<string> {
     const keys = new Set<string>();
@@ -139,7 +155,7 @@ export class Enhancers {
           if (name === undefined || !REFLECTOR_READS.has(name) || receiver === undefined) continue;
           if (!looseChain(receiver).some((part) => /reflector/i.test(part))) continue;
           const key = metadataKey(this.sources, fn.unit, call.arguments[0]);
-          if (key !== undefined && isPublicKey(key)) keys.add(key);
+          if (key !== undefined && (isPublicKey(key) || allowsWhenSet(call))) keys.add(key);
         }
       }
     }
@@ -167,7 +183,13 @@ export class Enhancers {
         );
       }
       const handleRequest = methodOf(this.sources, owner, 'handleRequest');
-      if (handleRequest !== undefined) targets.push(...this.functionTargets(handleRequest));
+      if (handleRequest !== undefined) {
+        const handler = this.functionTargets(handleRequest);
+        targets.push(...handler);
+        if (!this.failureHandlers.some((h) => h.site.node === handleRequest.node)) {
+          this.failureHandlers.push({ site: handleRequest, targets: handler });
+        }
+      }
     }
     return targets;
   }
@@ -275,8 +297,58 @@ function metadataKey(
 }
 
 /**
- * Public-metadata keys a class or method sets (`@Public()`, `@SetMetadata('isPublic', true)`),
- * with the decorator that sets each.
+ * `const skip = reflector.get(KEY, …); if (skip) return true;` (or the read itself as the
+ * condition): the flag lets the request through.
+ */
+function allowsWhenSet(read: ts.CallExpression): boolean {
+  let holder: ts.Node = read;
+  while (ts.isAwaitExpression(holder.parent) || ts.isParenthesizedExpression(holder.parent)) {
+    holder = holder.parent;
+  }
+  const declaration = holder.parent;
+  const name =
+    ts.isVariableDeclaration(declaration) && ts.isIdentifier(declaration.name)
+      ? declaration.name.text
+      : undefined;
+  const body = enclosingBody(read);
+  if (body === undefined) return false;
+  let allows = false;
+  const visit = (node: ts.Node): void => {
+    if (allows) return;
+    if (ts.isIfStatement(node) && returnsTrue(node.thenStatement)) {
+      const condition = unwrap(node.expression);
+      if (condition === holder || condition === read) allows = true;
+      else if (name !== undefined && ts.isIdentifier(condition) && condition.text === name) {
+        allows = true;
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(body);
+  return allows;
+}
+
+/** `return true;` as the statement or the first statement of its block. */
+function returnsTrue(statement: ts.Statement): boolean {
+  const first = ts.isBlock(statement) ? statement.statements[0] : statement;
+  return (
+    first !== undefined &&
+    ts.isReturnStatement(first) &&
+    first.expression !== undefined &&
+    unwrap(first.expression).kind === ts.SyntaxKind.TrueKeyword
+  );
+}
+
+function enclosingBody(node: ts.Node): ts.Node | undefined {
+  for (let current = node.parent; !ts.isSourceFile(current); current = current.parent) {
+    if (isFunctionNode(current)) return current.body;
+  }
+  return undefined;
+}
+
+/**
+ * Metadata keys a class or method sets to something other than `false` (`@Public()`,
+ * `@SetMetadata('isPublic', true)`), with the decorator that sets each.
  */
 export function publicMarks(
   sources: NestSources,
@@ -288,7 +360,7 @@ export function publicMarks(
     const [keyArg, valueArg] = decorator.args;
     if (valueArg?.kind === ts.SyntaxKind.FalseKeyword) continue;
     const key = metadataKey(sources, decorator.unit, keyArg);
-    if (key !== undefined && isPublicKey(key)) marks.set(key, decorator.site);
+    if (key !== undefined) marks.set(key, decorator.site);
   }
   return marks;
 }

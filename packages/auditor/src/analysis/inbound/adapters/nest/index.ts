@@ -13,7 +13,7 @@ import { objectProperty, unwrap } from '../../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../../project/load.ts';
 import type { Site } from '../../facts.ts';
 import type { Target } from '../../functions.ts';
-import type { HookUse, Route, Scope } from '../../scopes.ts';
+import type { ErrorHandlerUse, HookUse, Route, Scope } from '../../scopes.ts';
 import {
   globalPrefix,
   globalProviders,
@@ -42,6 +42,10 @@ export interface NestGraph {
   readonly routes: readonly Route[];
   /** App-wide middleware, guards and interceptors. */
   readonly hooks: readonly HookUse[];
+  /** Interceptors (app-wide or on controllers): they wrap the handler and see its outcome. */
+  readonly responseHooks: readonly HookUse[];
+  /** Exception filters and passport guards' `handleRequest`: where failures are answered. */
+  readonly errorHandlers: readonly ErrorHandlerUse[];
   /** `NestFactory.create` calls: the service receives HTTP requests. */
   readonly servers: readonly Site[];
   readonly tlsServers: readonly Site[];
@@ -73,6 +77,8 @@ const EMPTY: NestGraph = {
   scopes: [],
   routes: [],
   hooks: [],
+  responseHooks: [],
+  errorHandlers: [],
   servers: [],
   tlsServers: [],
   fastifyLoggers: [],
@@ -107,6 +113,13 @@ export function nestGraph(sources: NestSources, newScope: (origin: Site) => Scop
     ...providers
       .filter((p) => p.token === 'APP_INTERCEPTOR')
       .map((p) => withSite(enhancers.interceptor(p.unit, p.value), { unit: p.unit, node: p.site })),
+  ];
+
+  const filters = [
+    ...appEnhancers(app, 'useGlobalFilters', (unit, arg) => enhancers.filter(unit, arg)),
+    ...providers
+      .filter((p) => p.token === 'APP_FILTER')
+      .map((p) => withSite(enhancers.filter(p.unit, p.value), { unit: p.unit, node: p.site })),
   ];
 
   const nestRoutes = controllers.flatMap((controller) =>
@@ -153,10 +166,30 @@ export function nestGraph(sources: NestSources, newScope: (origin: Site) => Scop
     scope.events.push({ kind: 'route', route, key: 1e6 + routes.length });
     routes.push(route);
   }
+  const routeFilters = nestRoutes.flatMap((r) =>
+    r.route.routeHooks.filter((h) => h.hook === 'filter'),
+  );
+  const errorHandlers: ErrorHandlerUse[] = [
+    ...[...filters, ...routeFilters].map((f) => ({
+      site: f.site,
+      kind: 'filter' as const,
+      targets: f.targets,
+    })),
+    ...enhancers.failureHandlers.map((h) => ({
+      site: h.site,
+      kind: 'filter' as const,
+      targets: h.targets,
+    })),
+  ];
+  const routeInterceptors = nestRoutes.flatMap((r) =>
+    r.route.routeHooks.filter((h) => h.hook === 'interceptor'),
+  );
   return {
     scopes,
     routes,
     hooks: allGlobal,
+    responseHooks: [...globalInterceptors, ...routeInterceptors],
+    errorHandlers,
     servers: apps.map((a) => a.site),
     tlsServers: apps.flatMap((a) => (a.tls === undefined ? [] : [a.site])),
     fastifyLoggers: apps.flatMap((a) => (a.fastifyLogger === undefined ? [] : [a.fastifyLogger])),
@@ -215,6 +248,9 @@ function controllerRoutes(
   const classInterceptors = enhancerHooks(classDecorators, 'UseInterceptors', (u, e) =>
     enhancers.interceptor(u, e),
   );
+  const classFilters = enhancerHooks(classDecorators, 'UseFilters', (u, e) =>
+    enhancers.filter(u, e),
+  );
   const classMarks = publicMarks(sources, classDecorators);
   const out: NestRoute[] = [];
   for (const member of node.members) {
@@ -258,6 +294,8 @@ function controllerRoutes(
           ...enhancerHooks(decorators, 'UseGuards', (u, e) => enhancers.guard(u, e)),
           ...classInterceptors,
           ...enhancerHooks(decorators, 'UseInterceptors', (u, e) => enhancers.interceptor(u, e)),
+          ...classFilters,
+          ...enhancerHooks(decorators, 'UseFilters', (u, e) => enhancers.filter(u, e)),
         ],
         config: undefined,
       },
