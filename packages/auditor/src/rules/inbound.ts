@@ -343,3 +343,92 @@ export function onRefusalOnly(log: LogCall, summary: Summary): boolean {
   const scope = block;
   return summary.rejections.some((r) => r.unit === log.unit && contains(scope, r.node));
 }
+
+/** Middleware that keeps a browser session in a cookie. */
+const SESSION_MODULES: ReadonlySet<string> = new Set([
+  'cookie-session',
+  'express-session',
+  'koa-session',
+  '@fastify/session',
+  '@fastify/secure-session',
+]);
+
+/** CORS middleware: with `credentials: true` it lets browsers send their cookies cross-origin. */
+const CORS_MODULES: ReadonlySet<string> = new Set(['cors', '@fastify/cors', '@koa/cors']);
+
+/** Claims and fields that name a calling service rather than a user. */
+const SERVICE_IDENTITY_CLAIM = /^(azp|client_?id|clientId|spiffe_?id|spiffeId|act|caller)$/;
+
+/**
+ * The service's callers are end users' browsers, not services: it keeps a cookie session or lets
+ * browsers send credentials cross-origin (CORS `credentials: true`), and nothing in it
+ * authenticates a service (no shared secret, signature, client certificate, service identity
+ * claim or Tessera). The service-caller checks (SE8, SE10, SE13, SE23) are then N/A. Returns the
+ * N/A outcome, or undefined when services may call.
+ */
+export function endUserCallersOnly(ctx: AuditContext, model: InboundModel): Outcome | undefined {
+  if (usesTessera(model) || serviceCredentials(model)) return undefined;
+  const sites = browserSessionSites(ctx, model);
+  if (sites.length === 0) return undefined;
+  return outcome(
+    'N/A',
+    'The callers are end users in browsers (cookie session or CORS with credentials), and no service credential is accepted, so there is no calling service to identify, allow, log or rate-limit.',
+    evidenceOf(sites),
+  );
+}
+
+/** Anything that authenticates a calling service. */
+function serviceCredentials(model: InboundModel): boolean {
+  if (model.mutualTls.some((m) => m.requestCert)) return true;
+  const levels = model.routes.map((r) => r.protection.level);
+  if (levels.includes('shared-secret') || levels.includes('marker')) return true;
+  if (
+    model.authSummaries.some(
+      (a) =>
+        a.summary.secretComparisons.length > 0 ||
+        a.summary.constantTime.length > 0 ||
+        a.summary.hmacs.length > 0,
+    )
+  ) {
+    return true;
+  }
+  return sitesOf(model, (f) => f.claimReads).some((c) => SERVICE_IDENTITY_CLAIM.test(c.name));
+}
+
+/** Cookie-session middleware and CORS configured with `credentials: true`. */
+function browserSessionSites(ctx: AuditContext, model: InboundModel): Site[] {
+  const sites: Site[] = [];
+  for (const fn of model.functions) {
+    for (const call of fn.calls) {
+      const module = ctx.symbols.moduleReference(fn.unit, call.expression)?.module;
+      if (module === undefined) continue;
+      const site = { unit: fn.unit, node: call };
+      if (SESSION_MODULES.has(module)) sites.push(site);
+      else if (CORS_MODULES.has(module) && call.arguments.some(allowsCredentials)) {
+        sites.push(site);
+      }
+    }
+  }
+  for (const registration of model.graph.registrations) {
+    if (SESSION_MODULES.has(registration.module)) sites.push(registration.site);
+    if (
+      CORS_MODULES.has(registration.module) &&
+      registration.options !== undefined &&
+      allowsCredentials(registration.options)
+    ) {
+      sites.push(registration.site);
+    }
+  }
+  return sites;
+}
+
+/** An options object with `credentials: true`. */
+function allowsCredentials(node: ts.Node): boolean {
+  if (!ts.isObjectLiteralExpression(node)) return false;
+  return node.properties.some(
+    (p) =>
+      ts.isPropertyAssignment(p) &&
+      p.name.getText() === 'credentials' &&
+      p.initializer.kind === ts.SyntaxKind.TrueKeyword,
+  );
+}

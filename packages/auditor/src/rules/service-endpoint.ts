@@ -15,6 +15,7 @@ import {
   listed,
   logsCorrelation,
   onRefusalOnly,
+  endUserCallersOnly,
   logsIdentity,
   noAuthenticatedApi,
   openRoutes,
@@ -521,7 +522,7 @@ function se8(ctx: AuditContext): Outcome {
       evidenceOf(model.tessera.map((t) => t.site)),
     );
   }
-  const noApi = noAuthenticatedApi(model);
+  const noApi = noAuthenticatedApi(model) ?? endUserCallersOnly(ctx, model);
   if (noApi !== undefined) return noApi;
   const stripped = strippedHeaders(model).headers;
   const headerIdentity = sitesOf(model, (f) => f.headerReads).filter(
@@ -684,6 +685,8 @@ function se10(ctx: AuditContext): Outcome {
   if (usesTessera(model)) return tesseraPolicyOutcome(model, 'allowlist');
   const routes = guardedRoutes(model);
   if (routes.length === 0) return noRoutes(model);
+  const endUsers = endUserCallersOnly(ctx, model);
+  if (endUsers !== undefined) return endUsers;
   const callerCheck = (summary: { claimReads: readonly { name: string; compared: boolean }[] }) =>
     summary.claimReads.some(
       (c) =>
@@ -846,6 +849,8 @@ function se13(ctx: AuditContext): Outcome {
       evidenceOf(model.tessera.map((t) => t.site)),
     );
   }
+  const endUsers = endUserCallersOnly(ctx, model);
+  if (endUsers !== undefined) return endUsers;
   const perRequest = perRequestIdentityLogs(model);
   if (perRequest.every.length > 0) {
     return outcome(
@@ -1281,7 +1286,7 @@ function se23(ctx: AuditContext): Outcome {
       evidenceOf(tesseraOn.map((t) => t.site)),
     );
   }
-  const noApi = noAuthenticatedApi(model);
+  const noApi = noAuthenticatedApi(model) ?? endUserCallersOnly(ctx, model);
   if (noApi !== undefined) return noApi;
   const limiters = rateLimiters(ctx, model);
   const perCaller = limiters.filter((l) => l.perCaller);
