@@ -744,6 +744,41 @@ export default app;
     expect: { SE1: 'PASS', SE4: 'PASS', SE6: 'FAIL', SE19: 'FAIL' },
     at: { SE19: { file: 'src/index.ts', line: "await verify(token, c.env.JWT_SECRET, 'HS256')" } },
   },
+  {
+    name: 'hono: jwk() against the issuer JWKS with an algorithm allowlist and claims',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwk } from 'hono/jwk';
+
+const app = new Hono();
+app.use(
+  '/v1/*',
+  jwk({
+    jwks_uri: 'https://idp.example.net/.well-known/jwks.json',
+    alg: ['RS256'],
+    verification: { iss: 'https://idp.example.net/', aud: 'shipments' },
+  }),
+);
+app.get('/v1/shipments', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { SE1: 'PASS', SE6: 'PASS', SE7: 'PASS', SE19: 'PASS' },
+  },
+  {
+    name: 'hono: jwk() with allow_anon requires no token',
+    files: {
+      'src/index.ts': `import { Hono } from 'hono';
+import { jwk } from 'hono/jwk';
+
+const app = new Hono();
+app.use('/v1/*', jwk({ jwks_uri: 'https://idp.example.net/.well-known/jwks.json', alg: ['RS256'], allow_anon: true }));
+app.get('/v1/shipments', (c) => c.json([]));
+export default app;
+`,
+    },
+    expect: { SE1: 'FAIL' },
+  },
 ];
 
 describe('Koa', () => {

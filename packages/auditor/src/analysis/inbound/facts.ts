@@ -133,6 +133,7 @@ export interface JwtConfigSite extends Site {
     | 'koa-jwt'
     | 'hono-jwt'
     | 'hono-jwt-verify'
+    | 'hono-jwk'
     | 'passport-jwt'
     | 'tessera-core'
     | 'nest-jwt'
@@ -793,6 +794,9 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     } else if (HONO_JWT_MODULES.has(module ?? '') && member === 'jwt') {
       fn.verifications.push({ ...site(call), kind: 'hono-jwt' });
       jwtConfigs.push({ ...site(call), library: 'hono-jwt', call });
+    } else if (module === 'hono/jwk' && member === 'jwk') {
+      fn.verifications.push({ ...site(call), kind: 'hono-jwt' });
+      jwtConfigs.push({ ...site(call), library: 'hono-jwk', call });
     } else if (HONO_JWT_MODULES.has(module ?? '') && member === 'verify') {
       fn.verifications.push({ ...site(call), kind: 'hono-jwt' });
       jwtConfigs.push({ ...site(call), library: 'hono-jwt-verify', call });

@@ -7,7 +7,7 @@ import ts from 'typescript';
 import type { SymbolTable } from '../../ast/symbols.ts';
 import { propertyNameText, unwrap } from '../../ast/syntax.ts';
 import { isProjectImport, type Project, type SourceUnit } from '../../project/load.ts';
-import { koaJwtPassthrough } from './adapters/index.ts';
+import { honoAllowsAnonymous, koaJwtPassthrough } from './adapters/index.ts';
 import { calleeName, calleeReceiver, isFunctionNode, lastName, namesUnder } from './ast.ts';
 import type {
   ClaimRead,
@@ -70,6 +70,7 @@ const LIBRARY_MODULES: ReadonlyMap<string, AuthLibrary> = new Map([
   ['koa-jwt', 'koa-jwt'],
   ['koa-basic-auth', 'basic-auth'],
   ['hono/jwt', 'hono-jwt'],
+  ['hono/jwk', 'hono-jwt'],
   ['hono/bearer-auth', 'bearer-auth'],
   ['hono/basic-auth', 'basic-auth'],
 ]);
@@ -299,6 +300,8 @@ export class FunctionIndex {
     }
     // koa-jwt with `passthrough: true` verifies a token when there is one but requires none.
     if (ref?.module === 'koa-jwt' && koaJwtPassthrough(this.symbols, unit, node)) return;
+    // hono/jwk with `allow_anon: true` lets requests without a token through.
+    if (ref?.module === 'hono/jwk' && honoAllowsAnonymous(this.symbols, unit, node)) return;
     if (ref !== undefined && LIBRARY_MODULES.has(ref.module)) {
       found.push({ kind: 'library', library: LIBRARY_MODULES.get(ref.module) ?? 'passport', site });
       return;

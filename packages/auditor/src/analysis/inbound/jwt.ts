@@ -351,6 +351,40 @@ export function collectVerifiers(
           );
           break;
         }
+        case 'hono-jwk': {
+          // `jwk({ jwks_uri, keys, alg: [...], verification: { iss, aud } })`: asymmetric only.
+          const options = objectOf(unit, args[0]);
+          const source = prop(options, 'jwks_uri') ?? prop(options, 'keys');
+          const url =
+            source === undefined ? undefined : symbols.staticString(source.unit, source.expression);
+          const nested = prop(options, 'verification');
+          const claims =
+            nested === undefined ? undefined : objectOf(nested.unit, nested.expression);
+          const alg = prop(options, 'alg');
+          verifiers.push(
+            make(
+              site,
+              'hono/jwk',
+              undefined,
+              {
+                kind: 'jwks',
+                site: source === undefined ? site : { unit: source.unit, node: source.expression },
+                symmetric: false,
+                url: url?.text,
+              },
+              JSONWEBTOKEN,
+              {
+                algorithms: strings(alg),
+                algorithmsSite:
+                  alg === undefined ? undefined : { unit: alg.unit, node: alg.expression },
+                issuer: present(prop(claims, 'iss')),
+                audience: present(prop(claims, 'aud')),
+                ignoreExpiration: exemptFlag(prop(claims, 'exp')),
+              },
+            ),
+          );
+          break;
+        }
         case 'hono-jwt':
         case 'hono-jwt-verify': {
           // Middleware `jwt({ secret, alg, verification })`; `verify(token, secret, alg | options)`.

@@ -7,6 +7,7 @@
 import ts from 'typescript';
 import type { ModuleReference, SymbolTable } from '../../../ast/symbols.ts';
 import { objectProperty, unwrap } from '../../../ast/syntax.ts';
+import { booleanValue } from '../ast.ts';
 import type { SourceUnit } from '../../../project/load.ts';
 import { calleeName, calleeReceiver } from '../ast.ts';
 
@@ -82,4 +83,18 @@ export function honoServeTls(
     (module === 'https' && member === 'createServer') ||
     (module === 'http2' && member === 'createSecureServer')
   );
+}
+
+/** `jwk({ jwks_uri, allow_anon: true })`: tokens are verified when sent but none is required. */
+export function honoAllowsAnonymous(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  call: ts.CallExpression,
+): boolean {
+  const first = call.arguments[0];
+  if (first === undefined) return false;
+  const options = symbols.finalValue(unit, first);
+  const object = unwrap(options.expression);
+  if (!ts.isObjectLiteralExpression(object)) return false;
+  return booleanValue(objectProperty(object, 'allow_anon')) === true;
 }

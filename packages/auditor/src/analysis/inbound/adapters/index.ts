@@ -13,7 +13,7 @@ export function adapterCreation(ref: ModuleReference): AdapterCreationKind | und
   return koaCreation(ref) ?? honoCreation(ref);
 }
 
-export { honoBasePath, honoServeTls } from './hono.ts';
+export { honoAllowsAnonymous, honoBasePath, honoServeTls } from './hono.ts';
 export {
   catchesDownstream,
   koaJwtPassthrough,
