@@ -661,3 +661,33 @@ https
     );
   });
 });
+
+describe('confidence where a service-token row rests on an assumption', () => {
+  const app = (use: string) => `import express from 'express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+const keys = createRemoteJWKSet(new URL('https://idp.example.com/jwks'));
+const app = express();
+app.use(async (req, res, next) => {
+  try {
+    const { payload } = await jwtVerify(req.get('authorization')?.slice(7) ?? '', keys, { algorithms: ['ES256'] });
+    ${use}
+    next();
+  } catch { res.status(401).end(); }
+});
+app.get('/stock', (_req, res) => { res.json([]); });
+app.listen(8080);
+`;
+  it('a verifier whose token holder nothing tells is judged as a service token, with medium confidence', async () => {
+    const ctx = await contextFor({ 'src/app.ts': app('res.locals.claims = payload;') });
+    const sv10 = runRule(RULES, ctx, 'SV10');
+    assert.equal(sv10.status, 'FAIL');
+    assert.equal(sv10.confidence, 'medium');
+    assert.match(sv10.confidenceReason ?? '', /judged as service tokens/);
+  });
+  it('a verifier that reads the client id is a service token; the rule states no doubt', async () => {
+    const ctx = await contextFor({ 'src/app.ts': app('res.locals.client = payload.azp;') });
+    const sv10 = runRule(RULES, ctx, 'SV10');
+    assert.equal(sv10.status, 'FAIL');
+    assert.equal(sv10.confidence, undefined);
+  });
+});

@@ -36,7 +36,7 @@ import {
 import { isAsymmetric, isSymmetricOrNone, type JwtVerifier } from '../analysis/inbound/jwt.ts';
 import { ev, inbound, type InboundModel } from '../analysis/inbound/model.ts';
 import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';
-import type { Evidence, Outcome } from '../model.ts';
+import type { ConfidenceNote, Evidence, Outcome } from '../model.ts';
 import { certificateLifetimes } from '../analysis/certificate-lifetime.ts';
 import type { MintedToken } from '../analysis/secrets/sources.ts';
 import {
@@ -302,6 +302,27 @@ function sv6(ctx: AuditContext): Outcome {
  * algorithm: both give N/A with the reason.
  */
 
+/** Marks a decided outcome with a confidence, unless the rule already gave one. */
+function sureOf(result: Outcome, note: ConfidenceNote | undefined): Outcome {
+  if (note === undefined || result.status === 'N/A' || result.confidence !== undefined)
+    return result;
+  return { ...result, confidence: note.level, confidenceReason: note.reason };
+}
+
+/**
+ * Medium when nothing in the code tells whose token the verifiers check (no service claim, no
+ * user profile, no key shared with a minting site): they are judged as service tokens.
+ */
+function holderConfidence(ctx: AuditContext): ConfidenceNote | undefined {
+  const serviceJwt = serviceCredentials(ctx).verified.serviceJwt;
+  if (serviceJwt.length === 0 || serviceJwt.some((v) => v.holder === 'service')) return undefined;
+  return {
+    level: 'medium',
+    reason:
+      "Nothing in the code says whether the verified JWTs are a calling service's or an end user's; they are judged as service tokens.",
+  };
+}
+
 /** The inbound model seen through service tokens: verifiers of end users' tokens left out. */
 function serviceTokenModel(ctx: AuditContext): InboundModel {
   const model = inbound(ctx);
@@ -366,7 +387,7 @@ function verifierRow(ctx: AuditContext, judge: (model: InboundModel) => Outcome)
   if (na !== undefined) return na;
   const model = serviceTokenModel(ctx);
   if (!verifiesServiceTokens(model)) return noServiceToken(ctx, 'verifier');
-  return judge(model);
+  return sureOf(judge(model), holderConfidence(ctx));
 }
 
 const RANK = { FAIL: 0, PARTIAL: 1, PASS: 2, 'N/A': 3 } as const;
@@ -388,7 +409,9 @@ function tokenRow(
   const model = serviceTokenModel(ctx);
   const outcomes: Outcome[] = [];
   if (minted.length > 0) outcomes.push(mintedSide(minted));
-  if (na === undefined && verifiesServiceTokens(model)) outcomes.push(verifierSide(model));
+  if (na === undefined && verifiesServiceTokens(model)) {
+    outcomes.push(sureOf(verifierSide(model), holderConfidence(ctx)));
+  }
   if (outcomes.length === 0 && usersOnly !== undefined && verified.userJwt.length > 0) {
     outcomes.push(usersOnly(verified.userJwt.map((v) => ev(v.verifier.site))));
   }
@@ -551,12 +574,20 @@ function mintedSubject(tokens: readonly MintedToken[]): Outcome {
   const bad = user[0] ?? missing[0];
   if (bad !== undefined) {
     const issuer = bad.issuer === true ? '; the service appears only in `iss`' : '';
+    const confidence: ConfidenceNote | undefined =
+      bad.subject === 'user'
+        ? {
+            level: 'medium',
+            reason: "The `sub` is taken for an end user's id from the names it is built from.",
+          }
+        : undefined;
     return outcome(
       'FAIL',
       bad.subject === 'user'
         ? `The \`sub\` of minted service tokens is the end user's id (${whereEvidence(bad.subjectEvidence ?? bad.evidence)}), not the calling service${issuer}.`
         : `Minted service tokens carry no \`sub\` (${whereEvidence(bad.evidence)}), so they do not say which service sent them${issuer}.`,
       [...user, ...missing].map((t) => t.subjectEvidence ?? t.evidence),
+      confidence,
     );
   }
   const unknown = [...byKind('unknown'), ...byKind(undefined)];
@@ -1011,6 +1042,11 @@ function hmacSecrets(model: InboundModel): Outcome | undefined {
       'PASS',
       'The HMAC secret verifies webhooks from one external sender, which signs with its own secret; no signing secret is shared among services.',
       evidenceOf(webhooks.flatMap((s) => s.hmacs)),
+      {
+        level: 'medium',
+        reason:
+          "The sender is taken to be one external webhook provider from the signature header's or the file's name.",
+      },
     );
   }
   return outcome(

@@ -1,5 +1,5 @@
 import { evidenceAt } from '../ast/syntax.ts';
-import type { Evidence, Outcome } from '../model.ts';
+import type { ConfidenceNote, Evidence, Outcome } from '../model.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import { top, where } from '../analysis/outbound/summary.ts';
 import { loggedSecrets, secretSources, urlTokens } from '../analysis/secrets/index.ts';
@@ -20,6 +20,8 @@ interface Part {
   status: 'PASS' | 'PARTIAL' | 'FAIL';
   why: string;
   evidence: Evidence[];
+  /** Set where the part is inferred rather than shown (the check takes the least sure). */
+  confidence?: ConfidenceNote;
 }
 
 /**
@@ -38,7 +40,9 @@ function combine(parts: readonly Part[], none: string): Outcome {
       return i === 0 ? sentence : sentence.charAt(0).toLowerCase() + sentence.slice(1);
     })
     .join('; ');
-  return outcome(status, `${why}.`, top(ordered.flatMap((p) => p.evidence)));
+  const notes = parts.flatMap((p) => (p.confidence === undefined ? [] : [p.confidence]));
+  const least = notes.find((n) => n.level === 'low') ?? notes[0];
+  return outcome(status, `${why}.`, top(ordered.flatMap((p) => p.evidence)), least);
 }
 
 const RANK = { FAIL: 0, PARTIAL: 1, PASS: 2 } as const;
@@ -100,7 +104,10 @@ function merge(parts: readonly Part[]): Part[] {
   for (const part of parts) {
     const same = out.find((p) => p.status === part.status && p.why === part.why);
     if (same === undefined) out.push({ ...part, evidence: [...part.evidence] });
-    else same.evidence.push(...part.evidence);
+    else {
+      same.evidence.push(...part.evidence);
+      same.confidence ??= part.confidence;
+    }
   }
   return out;
 }
@@ -132,6 +139,15 @@ function tm1(ctx: AuditContext): Outcome {
     }),
     obtained: (token) => ({
       status: 'PASS',
+      ...(token.expiry === undefined
+        ? {
+            confidence: {
+              level: 'medium' as const,
+              reason:
+                "The identity provider's tokens are taken to carry an expiry; this code never reads `expires_in`.",
+            },
+          }
+        : {}),
       why:
         token.expiry === undefined
           ? `Service tokens are OAuth client-credentials tokens from the identity provider (${where(token.evidence)}), which sets their expiry`
@@ -373,6 +389,10 @@ function tm6(ctx: AuditContext): Outcome {
       ? 'No scope is checked on the tokens this service accepts (it only requests scopes for the tokens it sends): any valid token can do anything here.'
       : 'Tokens carry no scopes and none are checked: any valid token can do anything.',
     top([...acceptedTokens(ctx), ...requested]),
+    {
+      level: 'medium',
+      reason: 'Decided from the absence of a scope or permission check on the accepted tokens.',
+    },
   );
 }
 
