@@ -94,3 +94,88 @@ export async function publish(report: object) {
       { SC1: 'PARTIAL', SC4: 'FAIL', SC12: 'FAIL' },
     ));
 });
+
+/** An Express gateway relaying to upstreams with http-proxy-middleware v3 hooks. */
+const relay = (proxyReq: string) => `import { createProxyMiddleware } from 'http-proxy-middleware';
+import jwt from 'jsonwebtoken';
+
+const upstreamToken = (user: { id: string }) =>
+  jwt.sign({ sub: user.id, iss: 'storefront-edge' }, process.env.EDGE_SIGNING_KEY ?? '', { algorithm: 'HS256' });
+
+export const toBasket = createProxyMiddleware({
+  target: process.env.BASKET_URL,
+  proxyTimeout: 4000,
+  on: {
+    proxyReq: (outgoing, req) => {
+${proxyReq}
+    },
+    proxyRes: (answer, req) => {
+      if (answer.statusCode === 401 || answer.statusCode === 403) {
+        console.warn('basket refused the edge', answer.statusCode, req.url);
+      }
+    },
+  },
+});
+`;
+
+describe('reverse proxies: what the gateway adds in its hooks', () => {
+  it('a credential set in on.proxyReq makes the proxy a service call of the gateway', () =>
+    check(
+      {
+        'src/relay.ts':
+          relay(`      outgoing.setHeader('x-correlation-id', String(req.headers['x-correlation-id']));
+      outgoing.setHeader('authorization', \`Bearer \${upstreamToken(req.user)}\`);`),
+      },
+      {
+        SC1: { status: 'PARTIAL', file: 'src/relay.ts', line: 13 },
+        SC5: 'FAIL',
+        SC6: 'FAIL',
+        SC7: { status: 'PASS', file: 'src/relay.ts', line: 17 },
+        SC9: 'PARTIAL',
+        SC10: 'PASS',
+        SC12: 'FAIL',
+        SC16: 'PASS',
+      },
+    ));
+
+  it('a proxy that only relays its clients (no credential of its own) stays out of SC1 and SC12', () =>
+    check(
+      {
+        'src/relay.ts': relay(
+          `      outgoing.setHeader('x-correlation-id', String(req.headers['x-correlation-id']));`,
+        ),
+      },
+      { SC1: 'N/A', SC10: 'PASS', SC12: 'N/A' },
+    ));
+});
+
+describe('signed service tokens: expiry and whom they name', () => {
+  const caller = (payload: string, options: string) => ({
+    'src/stock.ts': `import axios from 'axios';
+import jwt from 'jsonwebtoken';
+
+const stock = axios.create({ baseURL: 'https://stock.internal', timeout: 2000 });
+export async function level(sku: string) {
+  const token = jwt.sign(${payload}, process.env.STOCK_KEY ?? '', ${options});
+  return stock.get(\`/levels/\${sku}\`, { headers: { authorization: \`Bearer \${token}\` } });
+}
+`,
+  });
+
+  it('a token without exp is PARTIAL for SC1 and FAIL for SC6; one naming only the receiver identifies no caller', () =>
+    check(caller(`{ target: 'stock' }`, `{ algorithm: 'HS256' }`), {
+      SC1: 'PARTIAL',
+      SC6: 'FAIL',
+      SC9: 'FAIL',
+      SC16: 'FAIL',
+    }));
+
+  it('a short-lived RS256 token naming the caller in sub passes SC1, SC9 and SC16', () =>
+    check(
+      caller(
+        `{ sub: 'pricing-service' }`,
+        `{ algorithm: 'RS256', expiresIn: '5m', audience: 'stock' }`,
+      ),
+      { SC1: 'PASS', SC6: 'PARTIAL', SC9: 'PASS', SC16: 'PASS' },
+    ));
+});

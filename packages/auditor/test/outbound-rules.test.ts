@@ -195,7 +195,7 @@ export function pay(body: unknown) {
       },
     },
     {
-      name: 'a token minted without expiry or audience fails TM1 and TM7',
+      name: 'a token minted without expiry or audience fails TM1 and TM7 (SC1 PARTIAL: replayable forever)',
       files: {
         'src/client.ts': `import axios from 'axios';
 import jwt from 'jsonwebtoken';
@@ -206,7 +206,14 @@ export function pay(body: unknown) {
 }
 `,
       },
-      expect: { SC1: 'PASS', TM1: 'FAIL', TM3: 'FAIL', TM7: 'FAIL', SC4: 'PARTIAL', SC3: 'FAIL' },
+      expect: {
+        SC1: 'PARTIAL',
+        TM1: 'FAIL',
+        TM3: 'FAIL',
+        TM7: 'FAIL',
+        SC4: 'PARTIAL',
+        SC3: 'FAIL',
+      },
     },
     {
       name: 'no outbound calls: the SC rows are N/A',

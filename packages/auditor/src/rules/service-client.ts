@@ -5,6 +5,7 @@ import type { ChannelFacts, Credential, CredentialKind } from '../analysis/outbo
 import { DEPRECATED_HTTP_MODULES } from '../analysis/outbound/http.ts';
 import { httpModel } from '../analysis/outbound/index.ts';
 import {
+  addsOwnCredential,
   countOf,
   credentialSummary,
   STATIC_KINDS,
@@ -14,6 +15,7 @@ import {
   type CredentialSummary,
 } from '../analysis/outbound/summary.ts';
 import { hardcodedSecrets, secretSources } from '../analysis/secrets/index.ts';
+import type { MintedToken } from '../analysis/secrets/sources.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
 const NO_CALLS = 'No outbound service calls found.';
@@ -89,6 +91,17 @@ function sc1(ctx: AuditContext): Outcome {
     ),
     ...s.meshMtls,
   ];
+  const unbounded = neverExpiring(s);
+  const onlySigned = strongChannels.every((c) =>
+    c.credentials.every((k) => !STRONG_KINDS.includes(k.kind) || k.kind === 'signed'),
+  );
+  if (strongChannels.length === s.internal.length && unbounded[0] !== undefined && onlySigned) {
+    return outcome(
+      'PARTIAL',
+      `Calls carry a signed token, but it is minted without an expiry (${where(unbounded[0].evidence)}): a captured token is accepted forever, like a static secret.`,
+      top([...strongEvidence, ...unbounded.map((t) => t.evidence)]),
+    );
+  }
   if (strongChannels.length === s.internal.length) {
     const how =
       s.meshMtls.length > 0 && strongEvidence.length === s.meshMtls.length
@@ -128,6 +141,11 @@ function sc1(ctx: AuditContext): Outcome {
     `${countOf(missing.length, s.internal.length)} outbound service clients send no mTLS or signed token (first at ${where(missing[0]?.evidence)}).`,
     top([...missing.map((c) => c.evidence), ...strongEvidence]),
   );
+}
+
+/** Service tokens this code mints with no expiry: re-minting them retires none. */
+function neverExpiring(s: CredentialSummary): MintedToken[] {
+  return s.serviceTokens.filter((t) => t.lifetime === 'missing');
 }
 
 /** SC2: credentials not hard-coded. */
@@ -528,6 +546,14 @@ function sc6(ctx: AuditContext): Outcome {
         );
   }
   const signed = credentials(s, 'signed');
+  const unbounded = neverExpiring(s);
+  if (signed.length > 0 && unbounded[0] !== undefined) {
+    return outcome(
+      'FAIL',
+      `Tokens are signed without an expiry (${where(unbounded[0].evidence)}): minting new ones retires none, and the signing key has no automated rotation.`,
+      top([...unbounded.map((t) => t.evidence), ...evidenceOf(signed)]),
+    );
+  }
   if (signed.length > 0) {
     return outcome(
       'PARTIAL',
@@ -664,13 +690,35 @@ function identity(ctx: AuditContext, perRequest: boolean): Outcome {
   const none = noChannels(ctx);
   if (none !== undefined) return none;
   if (s.internal.length === 0) return outcome('N/A', ONLY_EXTERNAL);
-  const ids = (c: ChannelFacts) => c.identity;
+  // A token names the caller in `sub` (a service name) or `iss`; `{ id: target }` names the
+  // receiver, so such signed tokens identify nobody.
+  const minted = s.serviceTokens;
+  const namesCaller =
+    minted.length === 0 || minted.some((t) => t.subject === 'service' || t.issuer === true);
+  const signedAt = (c: ChannelFacts) =>
+    c.credentials.filter((k) => k.kind === 'signed').map((k) => k.evidence);
+  const ids = (c: ChannelFacts) =>
+    namesCaller ? c.identity : c.identity.filter((e) => !signedAt(c).includes(e));
   const mesh = perRequest ? s.meshMtls : [];
   const markers = (c: ChannelFacts) =>
     c.credentials.filter((k) => k.kind === 'marker').map((k) => k.evidence);
   const withId = s.internal.filter((c) => ids(c).length > 0 || mesh.length > 0);
   const weak = s.internal.filter((c) => !withId.includes(c) && markers(c).length > 0);
   const evidence = top([...withId.flatMap(ids), ...mesh]);
+  const shared = minted.filter((t) => t.symmetric === true);
+  const onlySharedKey =
+    perRequest &&
+    mesh.length === 0 &&
+    shared.length > 0 &&
+    shared.length === minted.length &&
+    withId.every((c) => ids(c).every((e) => signedAt(c).includes(e)));
+  if (withId.length === s.internal.length && onlySharedKey && shared[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Requests name the calling service in a token signed with a symmetric key (${where(shared[0].evidence)}): every service holding that key can mint the same identity, so the receiver cannot verify who called.`,
+      top([...evidence, ...shared.map((t) => t.evidence)]),
+    );
+  }
   if (withId.length === s.internal.length) {
     return outcome(
       'PASS',
@@ -822,7 +870,7 @@ function sc12(ctx: AuditContext): Outcome {
   if (none !== undefined) return none;
   // A reverse proxy relays its clients' requests; breakers guard the calls the service makes.
   // Nor does a token request: it obtains the credential for the calls a breaker guards.
-  const own = s.channels.filter((c) => !c.proxy && !c.tokenRequest);
+  const own = s.channels.filter((c) => (!c.proxy || addsOwnCredential(c)) && !c.tokenRequest);
   if (own.length === 0) {
     return outcome(
       'N/A',

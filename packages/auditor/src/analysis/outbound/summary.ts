@@ -11,8 +11,9 @@ import { httpModel, outboundChannels } from './index.ts';
 export interface CredentialSummary {
   readonly channels: readonly ChannelFacts[];
   /**
-   * Channels to other services (not to public third-party APIs, not reverse proxies, not
-   * requests to a token endpoint).
+   * Channels to other services: not to public third-party APIs, not requests to a token
+   * endpoint, and not reverse proxies that only relay their clients' credentials (a proxy that
+   * adds a credential of the gateway's own calls the upstream as itself).
    */
   readonly internal: readonly ChannelFacts[];
   /** Every credential of every channel, by kind. */
@@ -39,7 +40,9 @@ export const STATIC_KINDS: readonly CredentialKind[] = [
 export function credentialSummary(ctx: AuditContext): CredentialSummary {
   return ctx.memo('outbound.credentials', () => {
     const channels = outboundChannels(ctx);
-    const internal = channels.filter((c) => !c.external && !c.proxy && !c.tokenRequest);
+    const internal = channels.filter(
+      (c) => !c.external && !c.tokenRequest && (!c.proxy || addsOwnCredential(c)),
+    );
     const byKind = new Map<CredentialKind, Credential[]>();
     for (const channel of channels) {
       for (const credential of channel.credentials) {
@@ -69,6 +72,11 @@ export function credentialSummary(ctx: AuditContext): CredentialSummary {
       meshMtls,
     };
   });
+}
+
+/** Does a reverse proxy add a credential of its own (not its client's) to what it relays? */
+export function addsOwnCredential(channel: ChannelFacts): boolean {
+  return channel.credentials.some((c) => c.kind !== 'forwarded-user' && c.kind !== 'unknown');
 }
 
 function sameEvidence(a: Evidence, b: Evidence): boolean {

@@ -76,6 +76,8 @@ export class HttpBuild {
   readonly tlsInCode: Located<ts.Node>[] = [];
   readonly failureLogging: { at: Located<ts.Node>; auth: boolean }[] = [];
   readonly globalDispatchers: HttpSite[] = [];
+  /** Reverse-proxy hooks on the upstream's answer (`answer`) or on a failed proxy request. */
+  readonly proxyHooks: (Located & { readonly answer: boolean })[] = [];
   /** The value expression of every header recorded, to follow where it comes from later. */
   readonly headerValues = new Map<HeaderFact, Located>();
   /** Pseudo-sites for the default axios instance's `defaults` and `interceptors`. */

@@ -32,6 +32,7 @@ export function collectFailureLogging(build: HttpBuild): void {
     const scope = enclosingFunction(site.node);
     if (scope !== undefined) log.authChecks(site.unit, scope);
   }
+  for (const hook of build.proxyHooks) log.proxyHook(hook.unit, hook.node, hook.answer);
   for (const file of build.facts) {
     log.catchAroundWrappers(file, wrappers);
     log.answersOfWrappers(file, wrappers);
@@ -141,6 +142,22 @@ class FailureLog {
         if (helper?.node.body !== undefined) this.authChecks(helper.unit, helper.node.body);
       }
     }
+  }
+
+  /**
+   * A reverse proxy's hooks: `proxyRes` logging a 401/403 of the upstream, `error` logging a
+   * request that failed.
+   */
+  proxyHook(unit: SourceUnit, handler: ts.Expression, answer: boolean): void {
+    const node = unwrap(handler);
+    const fn =
+      ts.isArrowFunction(node) || ts.isFunctionExpression(node)
+        ? { unit, node }
+        : functionDeclarationFor(this.build.symbols, unit, node);
+    const body = fn?.node.body;
+    if (fn === undefined || body === undefined) return;
+    if (answer) this.authChecks(fn.unit, body);
+    else this.record(this.logsIn(fn.unit, body), false);
   }
 
   /** `client.interceptors.response.use(ok, (error) => { log … })`. */
