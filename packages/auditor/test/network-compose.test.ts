@@ -146,3 +146,16 @@ describe('NW1/NW5: the addresses the service is configured with', () => {
     );
   });
 });
+
+describe('the service directory: a service in a subdirectory finds its compose entry', () => {
+  const files = (build: string) => ({
+    'api/pyproject.toml': `[project]\nname = "orders-api"\n`,
+    'api/app/main.py': `from fastapi import FastAPI\n\napp = FastAPI()\n`,
+    'docker-compose.yml': `services:\n  orders:\n    build: ${build}\n  cache:\n    image: redis:7\n`,
+  });
+
+  it('compose building ./api deploys the Python service in api/', () =>
+    check(files('./api'), { NW2: { status: 'FAIL', file: 'docker-compose.yml', line: 2 } }));
+
+  it('compose building another directory does not', () => check(files('./worker'), { NW2: 'N/A' }));
+});

@@ -1,8 +1,9 @@
-import { contextFor, expectOutcomes, removeTempProjects } from './support/project.ts';
+import { contextFor, expectOutcomes, removeTempProjects, runRule } from './support/project.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { secretSourceModel } from '../src/analysis/secrets/provenance.ts';
 import { isSecretVariable } from '../src/analysis/secrets/model.ts';
+import { networkRules } from '../src/rules/network.ts';
 import { secretsRules } from '../src/rules/secrets.ts';
 
 after(removeTempProjects);
@@ -282,4 +283,32 @@ describe('SM4: values that say they are not secrets', () => {
       },
       { SM4: { status: 'FAIL', file: '.github/workflows/ci.yml', line: 7 } },
     ));
+});
+
+describe('Python services feed the same secret model', () => {
+  const SETTINGS = `from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    LEDGER_URL: str = "http://ledger:9000"\n    PARTNER_API_KEY: str\n\n\nsettings = Settings()\n`;
+
+  it('a pydantic settings secret is an environment secret (SM7 FAIL); a URL default is an address', async () => {
+    const ctx = await contextFor({
+      'pyproject.toml': `[project]\nname = "ledger-client"\ndependencies = ["pydantic-settings"]\n`,
+      'app/config.py': SETTINGS,
+    });
+    const model = secretSourceModel(ctx);
+    assert.deepEqual(
+      model.environment.map((e) => [e.name, e.evidence[0]?.file, e.evidence[0]?.line]),
+      [['PARTNER_API_KEY', 'app/config.py', 6]],
+    );
+    assert.equal(runRule(secretsRules, ctx, 'SM7').status, 'FAIL');
+    assert.equal(runRule(networkRules, ctx, 'NW5').status, 'PASS');
+    assert.equal(runRule(networkRules, ctx, 'NW1').status, 'PARTIAL');
+  });
+
+  it('settings without secrets: nothing in the model', async () => {
+    const ctx = await contextFor({
+      'pyproject.toml': `[project]\nname = "ledger-client"\n`,
+      'app/config.py': `from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    LOG_LEVEL: str = "info"\n`,
+    });
+    assert.deepEqual(secretSourceModel(ctx).environment, []);
+    assert.equal(runRule(secretsRules, ctx, 'SM7').status, 'N/A');
+  });
 });

@@ -107,6 +107,7 @@ export function serviceAddresses(ctx: AuditContext): readonly ServiceAddress[] {
     for (const read of secretSourceModel(ctx).reads) {
       if (read.via !== 'env' || read.fallback === undefined || read.developmentOnly) continue;
       if (read.name !== undefined && NOT_A_BACKEND.test(read.name)) continue;
+      if (read.fallback.value === undefined) continue;
       const address = classifyAddress(read.fallback.value, read.fallback.evidence, 'default');
       if (address !== undefined) out.push(address);
     }

@@ -119,19 +119,36 @@ export function serviceDeployment(ctx: AuditContext): ServiceDeployment {
 
 /**
  * The directory of the service being audited: the workspace package named like the project
- * (a monorepo's per-service report), else the repository root.
+ * (a monorepo's per-service report), else the deepest directory with a package manifest
+ * (`package.json`, `pyproject.toml`, `requirements.txt`) that holds all of its source files (a
+ * Python service in `backend/`), else the repository root.
  */
 export function serviceDirectory(ctx: AuditContext): string {
-  const name = ctx.project.name;
-  const match = ctx.project.workspace.packages.find(
+  const { project } = ctx;
+  const name = project.name;
+  const match = project.workspace.packages.find(
     (p) =>
       p.dir !== '.' &&
       (p.name === name ||
         p.name?.replace(/^@[^/]+\//, '') === name ||
         nodePath.posix.basename(p.dir) === name),
   );
-  return match?.dir ?? '.';
+  if (match !== undefined) return match.dir;
+  const sources = [
+    ...project.units.map((u) => u.path),
+    ...(project.pythonFiles ?? []).map((f) => f.path),
+  ];
+  const manifests = project.textFiles
+    .filter((f) => MANIFEST.test(nodePath.posix.basename(f.path)))
+    .map((f) => nodePath.posix.dirname(f.path))
+    .filter(
+      (dir) => dir !== '.' && sources.length > 0 && sources.every((s) => s.startsWith(`${dir}/`)),
+    )
+    .sort((a, b) => b.length - a.length);
+  return manifests[0] ?? '.';
 }
+
+const MANIFEST = /^(package\.json|pyproject\.toml|requirements[\w.-]*\.txt|setup\.cfg|Pipfile)$/;
 
 /** Compose services whose `build` context is the service's directory, else named like it. */
 function ownComposeServices(

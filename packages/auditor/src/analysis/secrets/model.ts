@@ -26,7 +26,13 @@ export interface SecretRead {
    * A literal the code falls back to when the variable is unset (`process.env.X || 'dev-secret'`):
    * the value production runs with if the deployment forgets it.
    */
-  readonly fallback: { readonly value: string; readonly evidence: Evidence } | undefined;
+  readonly fallback:
+    | {
+        /** The literal, when the reader knows it (a settings default may only be known to exist). */
+        readonly value: string | undefined;
+        readonly evidence: Evidence;
+      }
+    | undefined;
   /** The reader also accepts `<NAME>_FILE` (a mounted file) before the variable itself. */
   readonly fileAlternative: boolean;
 }

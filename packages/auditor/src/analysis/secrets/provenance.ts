@@ -5,6 +5,7 @@ import { serviceDeployment, type DeployedVariable } from '../infra/deployment.ts
 import { infraModel } from '../infra/index.ts';
 import { typescriptSecretReads } from './code-reads.ts';
 import { urlPassword } from './literals.ts';
+import { pythonSecretReads } from './python-reads.ts';
 import {
   isSecretVariable,
   type EnvironmentSecret,
@@ -19,6 +20,7 @@ import { secretSources } from './index.ts';
  */
 const CODE_READERS: readonly ((ctx: AuditContext) => readonly SecretRead[])[] = [
   typescriptSecretReads,
+  pythonSecretReads,
 ];
 
 /**
@@ -48,6 +50,17 @@ function sharedPackages(ctx: AuditContext, own: string): Map<string, string[]> {
   return shared;
 }
 
+/** Evidence without repeats of the same file and line. */
+function distinct(evidence: readonly Evidence[]): Evidence[] {
+  const seen = new Set<string>();
+  return evidence.filter((e) => {
+    const key = `${e.file}:${String(e.line)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function buildModel(ctx: AuditContext): SecretSourceModel {
   const reads = CODE_READERS.flatMap((reader) => reader(ctx));
   const deployment = serviceDeployment(ctx);
@@ -66,11 +79,11 @@ function buildModel(ctx: AuditContext): SecretSourceModel {
 
   const sources = secretSources(ctx);
   const platform = infraModel(ctx).platform;
-  const managed = [
-    ...sources.fetches.map((f) => f.evidence),
+  const managed = distinct([
+    ...reads.filter((r) => r.via === 'manager').map((r) => r.evidence),
     ...sources.managers.map((m) => m.evidence),
     ...platform.externalSecrets,
-  ];
+  ]);
 
   const environment = new Map<string, { evidence: Evidence[]; kubernetesSecret: boolean }>();
   const addEnvironment = (name: string, evidence: Evidence, kubernetesSecret: boolean) => {
