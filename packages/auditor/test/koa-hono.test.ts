@@ -289,6 +289,31 @@ app.listen(8080);
 
 const koaOperations: Case[] = [
   {
+    name: 'koa: ctx.throw with a named status constant is a refusal',
+    files: {
+      'src/server.ts': `import Koa from 'koa';
+import Router from '@koa/router';
+import { StatusCodes } from 'http-status-codes';
+import { timingSafeEqual } from 'node:crypto';
+
+const key = Buffer.from(process.env.INTERNAL_API_KEY ?? '');
+const app = new Koa();
+app.use(async (ctx, next) => {
+  const sent = Buffer.from(ctx.get('x-api-key'));
+  if (sent.length !== key.length || !timingSafeEqual(sent, key)) ctx.throw(StatusCodes.FORBIDDEN);
+  await next();
+});
+const router = new Router();
+router.get('/pallets', async (ctx) => { ctx.body = []; });
+app.use(router.routes());
+app.listen(8080);
+`,
+    },
+    expect: { SE1: 'PASS', SE11: 'FAIL' },
+    at: { SE11: { file: 'src/server.ts', line: 'ctx.throw(StatusCodes.FORBIDDEN)' } },
+  },
+
+  {
     name: "koa: app.on('error') logs the errors Koa catches",
     files: koaService(
       "import pino from 'pino';\nconst logger = pino();",

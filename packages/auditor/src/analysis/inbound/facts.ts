@@ -623,12 +623,10 @@ export function collectFileFacts(unit: SourceUnit, symbols: SymbolTable, test: b
     }
     if (REJECT_NAME.test(name)) return true;
     // Koa's `ctx.throw(401)` and `ctx.assert(user, 403)`.
-    if (name === 'throw' || name === 'assert') {
-      return call.arguments.some((a) => REJECT_STATUS.has(numericValue(a) ?? 0));
-    }
+    if (name === 'throw' || name === 'assert') return call.arguments.some(isRejectStatus);
     const second = call.arguments[1];
-    if (RESPOND_WITH_STATUS.test(name) && second !== undefined) {
-      if (REJECT_STATUS.has(numericValue(second) ?? 0)) return true;
+    if (RESPOND_WITH_STATUS.test(name) && second !== undefined && isRejectStatus(second)) {
+      return true;
     }
     if (ts.isIdentifier(call.expression) && ALLOW_CALLBACK.test(name)) {
       return first !== undefined && !isNullish(first);
@@ -1494,4 +1492,11 @@ function isNullish(expression: ts.Expression): boolean {
 function takesNext(fn: FunctionFacts): boolean {
   if (ts.isSourceFile(fn.node)) return false;
   return fn.node.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === 'next');
+}
+
+/** `401`, `403`, or a named constant such as `StatusCodes.UNAUTHORIZED`. */
+function isRejectStatus(expression: ts.Expression): boolean {
+  const value = numericValue(expression);
+  if (value !== undefined) return REJECT_STATUS.has(value);
+  return /^(UNAUTHORI[SZ]ED|FORBIDDEN)$/i.test(lastName(expression) ?? '');
 }
