@@ -106,7 +106,9 @@ function merge(parts: readonly Part[]): Part[] {
     if (same === undefined) out.push({ ...part, evidence: [...part.evidence] });
     else {
       same.evidence.push(...part.evidence);
-      same.confidence ??= part.confidence;
+      if (same.confidence === undefined && part.confidence !== undefined) {
+        same.confidence = part.confidence;
+      }
     }
   }
   return out;
