@@ -159,3 +159,16 @@ describe('the service directory: a service in a subdirectory finds its compose e
 
   it('compose building another directory does not', () => check(files('./worker'), { NW2: 'N/A' }));
 });
+
+describe('confidence of decisions taken from a compose file', () => {
+  it('compose-based findings are medium confidence with the reason; manifests decide with no note', async () => {
+    const ctx = await contextFor({ 'src/server.ts': SERVER, 'docker-compose.yml': FLAT_STACK });
+    const result = runRule(networkRules, ctx, 'NW2');
+    assert.equal(result.confidence, 'medium');
+    assert.match(result.confidenceReason ?? '', /compose file taken for the deployment/);
+    const k8s = await contextFor({
+      'k8s/deployment.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: api:1\n`,
+    });
+    assert.equal(runRule(networkRules, k8s, 'NW2').confidence, undefined);
+  });
+});

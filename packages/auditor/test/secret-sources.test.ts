@@ -312,3 +312,15 @@ describe('Python services feed the same secret model', () => {
     assert.equal(runRule(secretsRules, ctx, 'SM7').status, 'N/A');
   });
 });
+
+describe('confidence of SM1 decided from an absence', () => {
+  it('no secrets-manager client found: FAIL with medium confidence and the reason', async () => {
+    const ctx = await contextFor({
+      'src/config.ts': `export const k = process.env.PARTNER_API_KEY;\n`,
+    });
+    const result = runRule(secretsRules, ctx, 'SM1');
+    assert.equal(result.status, 'FAIL');
+    assert.equal(result.confidence, 'medium');
+    assert.match(result.confidenceReason ?? '', /absence of secrets-manager clients/);
+  });
+});

@@ -49,6 +49,13 @@ function composeReach(ctx: AuditContext): ComposeReach | undefined {
   };
 }
 
+/** Compose files may describe a test stack rather than production. */
+const COMPOSE_CONFIDENCE = {
+  level: 'medium',
+  reason:
+    'Decided from a compose file taken for the deployment (no Kubernetes manifests, not named or headed for development).',
+} as const;
+
 /** Why an infrastructure check cannot be decided: no manifests, or only local compose files. */
 function undecided(ctx: AuditContext): Outcome {
   return infraModel(ctx).platform.compose.length > 0
@@ -182,6 +189,7 @@ function nw1(ctx: AuditContext): Outcome {
       'PARTIAL',
       `Backend addresses default to unencrypted ${[...new Set(defaultsPlain.map((a) => `${a.scheme}://`))].join(' and ')} (${where(defaultsPlain[0].evidence)}); encryption depends on configuration.`,
       top(defaultsPlain.map((a) => a.evidence)),
+      { level: 'medium', reason: 'Decided from defaults that configuration may replace.' },
     );
   }
   return outcome(
@@ -236,12 +244,14 @@ function nw2(ctx: AuditContext): Outcome {
       'PASS',
       `Compose networks separate \`${compose.service.name}\` from ${String(compose.others - compose.neighbours.length)} of the ${String(compose.others)} other containers.`,
       top(compose.evidence),
+      COMPOSE_CONFIDENCE,
     );
   }
   return outcome(
     'FAIL',
     `The compose deployment puts \`${compose.service.name}\` on one network with every other container (${where(compose.service.evidence)}): nothing restricts who reaches it.`,
     top(compose.evidence),
+    COMPOSE_CONFIDENCE,
   );
 }
 
@@ -291,12 +301,14 @@ function composeEgress(ctx: AuditContext, missing: string): Outcome {
       'PASS',
       `\`${compose.service.name}\` is only on internal compose networks, which have no route out of the host.`,
       top(compose.evidence),
+      COMPOSE_CONFIDENCE,
     );
   }
   return outcome(
     'FAIL',
     `${missing}: \`${compose.service.name}\` (${where(compose.service.evidence)}) can reach any external endpoint.`,
     top(compose.evidence),
+    COMPOSE_CONFIDENCE,
   );
 }
 
@@ -360,6 +372,7 @@ function nw5(ctx: AuditContext): Outcome {
       internal.length > 0 ? 'PARTIAL' : 'FAIL',
       `${internal.length > 0 ? 'Most services are addressed by internal names, but ' : ''}\`${publicDns[0].host}\` is an internal service under a public domain, resolved through public DNS (${where(publicDns[0].evidence)}).`,
       top([...publicDns.map((a) => a.evidence), ...internal]),
+      { level: 'medium', reason: 'Decided from the host name saying the service is internal.' },
     );
   }
   if (internal.length > 0)
@@ -450,12 +463,14 @@ function composeExposure(ctx: AuditContext, compose: ComposeReach): Outcome {
       'FAIL',
       `\`${service.name}\`, which \`${callers[0].name}\` calls inside the stack, is published on the host (${exposure.how}, ${where(exposure.evidence)}): clients reach it without a gateway.`,
       [exposure.evidence],
+      COMPOSE_CONFIDENCE,
     );
   }
   return outcome(
     'PARTIAL',
     `\`${service.name}\` is the stack's entry point but is published directly (${exposure.how}, ${where(exposure.evidence)}), with no gateway or TLS terminator in front.`,
     [exposure.evidence],
+    COMPOSE_CONFIDENCE,
   );
 }
 
@@ -496,12 +511,14 @@ function nw7(ctx: AuditContext): Outcome {
       'PARTIAL',
       `Compose networks limit which containers reach \`${compose.service.name}\`, but no mesh or policy names its allowed callers.`,
       top(compose.evidence),
+      COMPOSE_CONFIDENCE,
     );
   }
   return outcome(
     'FAIL',
     `The compose deployment has no mesh or network allowlist: every container can call \`${compose.service.name}\` (${where(compose.service.evidence)}).`,
     top(compose.evidence),
+    COMPOSE_CONFIDENCE,
   );
 }
 

@@ -79,6 +79,11 @@ function sm1(ctx: AuditContext): Outcome {
     'FAIL',
     why,
     top([...model.environment.flatMap((e) => e.evidence), ...kubernetesSecrets(ctx), ...used]),
+    {
+      level: 'medium',
+      reason:
+        'Decided from the absence of secrets-manager clients and injection in the code and manifests.',
+    },
   );
 }
 
@@ -234,6 +239,11 @@ function sm6(ctx: AuditContext): Outcome {
       'FAIL',
       `\`${library.name}\` is read by a shared workspace package that ${library.sharedBy.slice(0, 4).join(', ')} all use (${where(library.evidence[0])}): one secret for every one of them.`,
       top(shared),
+      {
+        level: 'medium',
+        reason:
+          "Decided from the package manifests' dependencies on the package that reads the variable.",
+      },
     );
   }
   if (shared[0] !== undefined) {
@@ -243,6 +253,9 @@ function sm6(ctx: AuditContext): Outcome {
       'FAIL',
       `\`${name}\` is one secret shared by several services (${where(shared[0])}).`,
       top(shared),
+      infra.sharedSecrets.length > 0
+        ? undefined
+        : { level: 'medium', reason: 'Decided from the name of the variable or header.' },
     );
   }
   const service = ctx.project.name.replace(/^@[^/]+\//, '').toLowerCase();
@@ -297,6 +310,10 @@ function sm7(ctx: AuditContext): Outcome {
     'FAIL',
     'Secrets are static values from environment variables or the code, with no automated rotation.',
     top(used),
+    {
+      level: 'medium',
+      reason: 'Decided from the absence of rotation configuration and of runtime secret reloads.',
+    },
   );
 }
 
