@@ -7,11 +7,12 @@ import {
 import { after, describe, it } from 'node:test';
 import type { CheckId } from '../src/model.ts';
 import type { RuleSet } from '../src/rules/rule.ts';
+import { messageQueueRules } from '../src/rules/message-queue.ts';
 import { serviceClientRules } from '../src/rules/service-client.ts';
 
 after(removeTempProjects);
 
-const RULES: RuleSet = { ...serviceClientRules };
+const RULES: RuleSet = { ...serviceClientRules, ...messageQueueRules };
 
 const check = (files: Files, expect: Readonly<Partial<Record<CheckId, Expectation>>>) =>
   expectOutcomes(RULES, files, expect);
@@ -177,5 +178,65 @@ export async function level(sku: string) {
         `{ algorithm: 'RS256', expiresIn: '5m', audience: 'stock' }`,
       ),
       { SC1: 'PASS', SC6: 'PARTIAL', SC9: 'PASS', SC16: 'PASS' },
+    ));
+});
+
+describe('mixed credentials: some calls strong, others static', () => {
+  const files = (second: string): Files => ({
+    'src/clients.ts': `import axios from 'axios';
+import jwt from 'jsonwebtoken';
+
+const http = axios.create({ timeout: 2000 });
+export const charge = (body: object) =>
+  http.post('https://payments.internal/charges', body, {
+    headers: {
+      authorization: \`Bearer \${jwt.sign({ sub: 'checkout' }, process.env.PAY_KEY ?? '', { expiresIn: 300 })}\`,
+    },
+  });
+export const reserve = (body: object) =>
+  http.post('https://stock.internal/reservations', body, { headers: { ${second} } });
+`,
+  });
+
+  it('a signed, expiring token on one call and a shared static token on another is PARTIAL', () =>
+    check(files(`'x-internal-token': process.env.INTERNAL_TOKEN ?? ''`), {
+      SC1: 'PARTIAL',
+      SC5: 'PARTIAL',
+      SC6: 'PARTIAL',
+    }));
+
+  it('the same signed token on both calls passes SC1 and SC5', () =>
+    check(
+      files(
+        `authorization: \`Bearer \${jwt.sign({ sub: 'checkout' }, process.env.PAY_KEY ?? '', { expiresIn: 300 })}\``,
+      ),
+      {
+        SC1: 'PASS',
+        SC5: 'PASS',
+      },
+    ));
+});
+
+describe('MQ1: a broker URL read from configuration is what it is configured with', () => {
+  const consumer = `import amqp from 'amqplib';
+export const connect = () => amqp.connect(process.env.BROKER_URL ?? '');
+`;
+
+  it('a plain amqp:// value in the Kubernetes manifest fails', () =>
+    check(
+      {
+        'src/consumer.ts': consumer,
+        'deploy/configmap.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: invoicing\ndata:\n  BROKER_URL: amqp://invoicing:s3cret@broker.queues.svc:5672/billing\n`,
+      },
+      { MQ1: { status: 'FAIL', file: 'deploy/configmap.yaml', line: 6 } },
+    ));
+
+  it('an amqps:// value keeps it undecided from code alone (PARTIAL), never FAIL', () =>
+    check(
+      {
+        'src/consumer.ts': consumer,
+        'deploy/configmap.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: invoicing\ndata:\n  BROKER_URL: amqps://invoicing@broker.queues.svc:5671/billing\n`,
+      },
+      { MQ1: 'PARTIAL' },
     ));
 });

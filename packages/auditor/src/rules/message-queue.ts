@@ -8,7 +8,9 @@ import {
   type AmqpConnection,
   type KafkaClient,
 } from '../analysis/outbound/queues.ts';
+import { productionFacts } from '../analysis/outbound/scan.ts';
 import { top, where } from '../analysis/outbound/summary.ts';
+import { evidenceAtLine, evidenceAt, lineAtOffset } from '../ast/syntax.ts';
 import { outcome, type AuditContext, type RuleSet } from './rule.ts';
 
 const NO_QUEUE = 'No message-queue client or broker configuration in this code.';
@@ -24,6 +26,38 @@ function composeAmqpUrls(
     for (const value of service.environment.values()) {
       if (/^amqps?:\/\//i.test(value.value))
         out.push({ url: parseAmqpUrl(value.value), evidence: value.evidence });
+    }
+  }
+  return out;
+}
+
+const AMQP_URL = /\bamqps?:\/\/[\w.~%!$&'*+=:-]*@?[\w.-]+[^\s'"`,]*/gi;
+const DEPLOYMENT_FILE = /(^|\/)(\.env[\w.-]*|[^/]+\.(ya?ml|env|properties|conf|ini))$/i;
+
+/**
+ * The RabbitMQ URLs a service is configured with outside its connect call: literal defaults in
+ * the code (`process.env.RABBITMQ_URL ?? 'amqp://rabbitmq:5672'`) and values in deployment
+ * files (Kubernetes manifests, Helm values, .env files). They decide what a URL read from
+ * configuration is.
+ */
+function configuredAmqpUrls(
+  ctx: AuditContext,
+): { url: ReturnType<typeof parseAmqpUrl>; evidence: Evidence }[] {
+  const out: { url: ReturnType<typeof parseAmqpUrl>; evidence: Evidence }[] = [];
+  for (const file of productionFacts(ctx)) {
+    for (const literal of file.strings) {
+      if (/^amqps?:\/\/\S/i.test(literal.text)) {
+        out.push({ url: parseAmqpUrl(literal.text), evidence: evidenceAt(file.unit, literal) });
+      }
+    }
+  }
+  for (const file of ctx.project.textFiles) {
+    if (!DEPLOYMENT_FILE.test(file.path)) continue;
+    for (const match of file.text.matchAll(AMQP_URL)) {
+      out.push({
+        url: parseAmqpUrl(match[0]),
+        evidence: evidenceAtLine(file.path, file.text, lineAtOffset(file.text, match.index)),
+      });
     }
   }
   return out;
@@ -134,6 +168,15 @@ function mq1(ctx: AuditContext): Outcome {
       'The broker accepts TLS connections only (plain TCP listeners are off).',
       top(tlsOnly),
     );
+  const configured = unknown.length > 0 ? configuredAmqpUrls(ctx) : [];
+  const plainConfigured = configured.filter((c) => c.url.scheme === 'amqp');
+  if (plainConfigured[0] !== undefined && !configured.some((c) => c.url.scheme === 'amqps')) {
+    return outcome(
+      'FAIL',
+      `The RabbitMQ URL comes from configuration (${where(unknown[0]?.evidence)}), and the value it is given is plain amqp:// (${where(plainConfigured[0].evidence)}).`,
+      top([...plainConfigured.map((c) => c.evidence), ...unknown.map((c) => c.evidence)]),
+    );
+  }
   if (unknown[0] !== undefined) {
     return outcome(
       'PARTIAL',

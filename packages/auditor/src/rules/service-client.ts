@@ -70,6 +70,15 @@ function sc1(ctx: AuditContext): Outcome {
   const none = noChannels(ctx);
   if (none !== undefined) return none;
   const bad = badCredentialWhy(s);
+  const strongAnywhere = credentials(s, ...STRONG_KINDS);
+  if (bad !== undefined && strongAnywhere[0] !== undefined) {
+    // Some calls prove who calls, others do not: the weak ones are the finding.
+    return outcome(
+      'PARTIAL',
+      `${bad.why} Other calls carry a signed token or certificate (${where(strongAnywhere[0].evidence)}).`,
+      top([...bad.evidence, ...evidenceOf(strongAnywhere)]),
+    );
+  }
   if (bad !== undefined) return outcome('FAIL', bad.why, bad.evidence);
   const staticBearer = credentials(s, 'static-bearer').filter((c) =>
     s.internal.some((ch) => ch.credentials.includes(c)),
@@ -434,6 +443,20 @@ function sc5(ctx: AuditContext): Outcome {
   if (none !== undefined) return none;
   if (s.internal.length === 0) return outcome('N/A', ONLY_EXTERNAL);
   const staticOnes = credentials(s, ...STATIC_KINDS, 'marker');
+  const expiring = [
+    ...s.tessera,
+    ...evidenceOf(credentials(s, 'client-credentials')),
+    ...s.serviceTokens
+      .filter((t) => typeof t.lifetime === 'number' && t.lifetime <= 3600)
+      .map((t) => t.evidence),
+  ];
+  if (staticOnes[0] !== undefined && expiring[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Some calls carry short-lived tokens (${where(expiring[0])}), but others a static credential (${where(staticOnes[0].evidence)}) that never expires.`,
+      top([...evidenceOf(staticOnes), ...expiring]),
+    );
+  }
   if (staticOnes[0] !== undefined) {
     return outcome(
       'FAIL',
@@ -497,6 +520,17 @@ function sc6(ctx: AuditContext): Outcome {
   }
   const rotation = [...sources.leases, ...sources.rotation, ...infra.secretRotation];
   const staticOnes = credentials(s, 'shared-static', 'static-bearer', 'literal', 'marker');
+  const renewed = [
+    ...evidenceOf(credentials(s, 'client-credentials')),
+    ...s.serviceTokens.filter((t) => typeof t.lifetime === 'number').map((t) => t.evidence),
+  ];
+  if (staticOnes[0] !== undefined && renewed[0] !== undefined) {
+    return outcome(
+      'PARTIAL',
+      `Expiring tokens are renewed at run time (${where(renewed[0])}), but the static credential at ${where(staticOnes[0].evidence)} is a fixed value that is never rotated.`,
+      top([...evidenceOf(staticOnes), ...renewed]),
+    );
+  }
   if (staticOnes[0] !== undefined) {
     return outcome(
       'FAIL',
