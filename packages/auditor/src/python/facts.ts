@@ -7,6 +7,7 @@ import { isSecretName, isTokenName } from '../analysis/names.ts';
 import type { PyNode } from './parser.ts';
 import type { PyFile, PyFunction, PyProject } from './project.ts';
 import {
+  ancestor,
   calleeName,
   calleeText,
   descendants,
@@ -44,6 +45,13 @@ export interface JwtDecode {
   readonly key: string | undefined;
 }
 
+export interface Reject {
+  readonly status: number;
+  readonly site: Site;
+  /** A log call (or a logging helper) runs in the same block before the refusal. */
+  readonly logged: boolean;
+}
+
 export interface HeaderRead {
   /** Lower-case header name (`authorization` for bearer schemes). */
   readonly name: string;
@@ -58,7 +66,7 @@ export interface FunctionFacts {
   /** Credentials read from the query string (`?api_key=`, `Query()` token parameters). */
   readonly queryCredentials: readonly Site[];
   /** `raise HTTPException(401|403)` / `JSONResponse(status_code=401|403)`. */
-  readonly rejects: readonly { readonly status: number; readonly site: Site }[];
+  readonly rejects: readonly Reject[];
   /** `==` / `!=` on a secret value. */
   readonly plainCompares: readonly Site[];
   /** `hmac.compare_digest` / `secrets.compare_digest`. */
@@ -215,7 +223,7 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
   const body = fn.node;
   const headerReads: HeaderRead[] = [];
   const queryCredentials: Site[] = [];
-  const rejects: { status: number; site: Site }[] = [];
+  const rejects: Reject[] = [];
   const plainCompares: Site[] = [];
   const digestCompares: Site[] = [];
   const jwt: JwtDecode[] = [];
@@ -285,11 +293,15 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
           (positional ? positionalArgs(call)[0] : keywordArg(call, 'status')),
       );
       if (status !== undefined && PUBLIC_STATUS.has(status))
-        rejects.push({ status, site: site(call) });
+        rejects.push({ status, site: site(call), logged: loggedBefore(py, file, call) });
     } else if (
       /^(AuthenticationError|PermissionDenied|NotAuthenticated|Unauthorized|Forbidden)/.test(name)
     ) {
-      rejects.push({ status: /Permission|Forbidden/.test(name) ? 403 : 401, site: site(call) });
+      rejects.push({
+        status: /Permission|Forbidden/.test(name) ? 403 : 401,
+        site: site(call),
+        logged: loggedBefore(py, file, call),
+      });
     }
     const decode = jwtDecodeOf(py, file, call);
     if (decode !== undefined) jwt.push(decode);
@@ -332,8 +344,16 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
     if (/(^|\.)query_params$/.test(value) && isTokenName(key))
       queryCredentials.push(site(subscript));
   }
+  const locals = new Map<string, PyNode>();
+  for (const assignment of ownDescendants(body, 'assignment')) {
+    const left = assignment.fields.left;
+    const right = assignment.fields.right;
+    if (left?.type === 'identifier' && right !== undefined && !locals.has(left.text)) {
+      locals.set(left.text, right);
+    }
+  }
   for (const comparison of ownDescendants(body, 'comparison_operator')) {
-    if (isSecretComparison(comparison)) plainCompares.push(site(comparison));
+    if (isSecretComparison(comparison, locals)) plainCompares.push(site(comparison));
     if (isAuthorizationComparison(comparison)) authorization.push(site(comparison));
   }
   for (const statement of ownDescendants(body, 'if_statement')) {
@@ -348,7 +368,11 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
     ) {
       authorization.push(site(statement));
     }
-    if (allowsWhenSettingUnset(statement, headerReads) || developmentBypass(statement)) {
+    if (
+      allowsWhenSettingUnset(statement, headerReads, locals) ||
+      developmentBypass(statement) ||
+      checksOnlyWhenConfigured(statement, locals)
+    ) {
       allowsWhenUnset.push(site(statement));
     }
   }
@@ -363,7 +387,17 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
     plainCompares,
     digestCompares,
     jwt,
-    allowsWhenUnset,
+    // Only code that checks a credential can let one through: a client helper returning no
+    // header when its token is unset is not an inbound check.
+    allowsWhenUnset:
+      headerReads.length > 0 ||
+      schemes.length > 0 ||
+      rejects.length > 0 ||
+      plainCompares.length > 0 ||
+      digestCompares.length > 0 ||
+      jwt.length > 0
+        ? allowsWhenUnset
+        : [],
     calls,
     depends,
     schemes,
@@ -372,6 +406,47 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
     swallowedErrors,
     scopeChecks: authorization.filter((a) => /scope|scp/i.test(file.lines[a.line - 1] ?? '')),
   };
+}
+
+/**
+ * Is a refusal logged? A log call (or a call to a project helper that logs) in the block that
+ * raises or returns it, or in the `except` clause around it.
+ */
+function loggedBefore(py: PyProject, file: PyFile, call: PyNode): boolean {
+  // `credentials_exception = HTTPException(401)` ... `raise credentials_exception`: the raises.
+  const assigned = call.parent?.type === 'assignment' ? call.parent.fields.left?.text : undefined;
+  const fn = ancestor(call, 'function_definition');
+  if (assigned !== undefined && fn !== undefined) {
+    return descendants(fn, 'raise_statement')
+      .filter((r) => r.children[0]?.text === assigned)
+      .some((r) => loggedAt(py, file, r));
+  }
+  return loggedAt(py, file, call);
+}
+
+function loggedAt(py: PyProject, file: PyFile, call: PyNode): boolean {
+  const block = ancestor(call, 'block');
+  if (block === undefined) return false;
+  const logs = (node: PyNode): boolean =>
+    descendants(node, 'call').some((c) => {
+      if (isLogCall(c) !== undefined && isLogCall(c) !== 'print') return true;
+      const target = c.fields.function;
+      if (target === undefined || !/^(identifier|attribute)$/.test(target.type)) return false;
+      const helper = py.resolveFunction(file, target.text);
+      return (
+        helper !== undefined &&
+        helper.node !== ancestor(call, 'function_definition') &&
+        descendants(helper.node, 'call').some((h) => {
+          const level = isLogCall(h);
+          return level !== undefined && level !== 'print' && level !== 'debug';
+        })
+      );
+    });
+  // Simple statements only: a log inside an earlier `if` branch belongs to another refusal.
+  return block.children.some(
+    (statement) =>
+      statement.line <= call.line && statement.type === 'expression_statement' && logs(statement),
+  );
 }
 
 /** A project exception class derived from HTTPException (`class Refusal(HTTPException)`). */
@@ -411,7 +486,7 @@ function lastName(node: PyNode | undefined): string {
 }
 
 /** `x_token != settings.token`: an equality test on a secret value (not on None or a word). */
-function isSecretComparison(node: PyNode): boolean {
+function isSecretComparison(node: PyNode, locals: ReadonlyMap<string, PyNode>): boolean {
   const [left, right] = node.children;
   if (node.children.length !== 2 || left === undefined || right === undefined) return false;
   const operator = node.text.slice(left.text.length, node.text.length - right.text.length).trim();
@@ -424,7 +499,14 @@ function isSecretComparison(node: PyNode): boolean {
     (isLiteral(n) && (stringValue(n)?.length ?? 0) < 8) ||
     /^len\(|\.(scheme|type|kind|alg|algorithm|status_code|method)$/i.test(n.text);
   if (trivial(left) || trivial(right)) return false;
-  const secret = (n: PyNode) => {
+  const secret = (n: PyNode): boolean => {
+    // `expected = settings.service_token` / `presented = request.headers.get("x-api-key")`.
+    const local = n.type === 'identifier' ? locals.get(n.text) : undefined;
+    if (local !== undefined && local !== n && secret(local)) return true;
+    if (n.type === 'call' && calleeText(n).endsWith('headers.get')) {
+      const header = stringValue(positionalArgs(n)[0])?.toLowerCase() ?? '';
+      return header === 'authorization' || isTokenName(header) || /api-?key|signature/.test(header);
+    }
     const name = lastName(n);
     if (
       /(typ|type|kind|alg|algorithms?|prefix|scheme|header|name|url|uri|length|count)$/i.test(name)
@@ -450,7 +532,11 @@ function isAuthorizationComparison(node: PyNode): boolean {
  * `if not settings.internal_token: return` — a configured secret that, when unset, lets the
  * request through (the consequence returns or calls the next handler without raising).
  */
-function allowsWhenSettingUnset(statement: PyNode, headerReads: readonly HeaderRead[]): boolean {
+function allowsWhenSettingUnset(
+  statement: PyNode,
+  headerReads: readonly HeaderRead[],
+  locals: ReadonlyMap<string, PyNode>,
+): boolean {
   const condition = statement.fields.condition;
   const consequence = statement.fields.consequence;
   if (condition === undefined || consequence === undefined) return false;
@@ -463,13 +549,16 @@ function allowsWhenSettingUnset(statement: PyNode, headerReads: readonly HeaderR
     subject = condition.children[0];
   }
   if (subject === undefined) return false;
-  const name = lastName(subject);
+  // A local copy of a setting (`expected = settings.internal_token`) stands for the setting.
+  const source = (subject.type === 'identifier' ? locals.get(subject.text) : undefined) ?? subject;
+  const name = lastName(source);
   if (!isSecretName(name) && !/token|secret|key/i.test(name)) return false;
   // A missing header is a refusal, not a setting: only configured values count.
   if (headerReads.some((h) => h.variable === subject.text)) return false;
+  if (/headers|query_params|cookies/.test(source.text)) return false;
   const configured =
-    /(settings|config|conf|cfg|env|os\.environ|getenv)/i.test(subject.text) ||
-    /^[A-Z][A-Z0-9_]+$/.test(subject.text);
+    /(settings|config|conf|cfg|env|os\.environ|getenv)/i.test(source.text) ||
+    /^[A-Z][A-Z0-9_]+$/.test(source.text);
   if (!configured) return false;
   const raises = descendants(consequence, 'raise_statement').length > 0;
   const rejects = descendants(consequence, 'call').some(
@@ -481,6 +570,29 @@ function allowsWhenSettingUnset(statement: PyNode, headerReads: readonly HeaderR
     descendants(consequence, 'return_statement', 'pass_statement').length > 0 ||
     /call_next|await self\.app/.test(consequence.text);
   return returns && !raises && !rejects;
+}
+
+/**
+ * `if expected and received != expected: return 403`: the refusal runs only when the secret is
+ * configured, so an unset secret lets every request through.
+ */
+function checksOnlyWhenConfigured(statement: PyNode, locals: ReadonlyMap<string, PyNode>): boolean {
+  const condition = statement.fields.condition;
+  const consequence = statement.fields.consequence;
+  if (condition?.type !== 'boolean_operator' || consequence === undefined) return false;
+  if (!/\band\b/.test(condition.text.slice(condition.children[0]?.text.length ?? 0))) return false;
+  const refuses =
+    descendants(consequence, 'raise_statement').length > 0 ||
+    /status_code\s*=\s*(status\.)?(HTTP_)?40[13]/.test(consequence.text);
+  if (!refuses) return false;
+  const first = condition.children[0];
+  if (first === undefined || !/^(identifier|attribute)$/.test(first.type)) return false;
+  const source = (first.type === 'identifier' ? locals.get(first.text) : undefined) ?? first;
+  const name = lastName(source);
+  return (
+    (isSecretName(name) || /token|secret|key/i.test(name)) &&
+    /(settings|config|conf|cfg|env|os\.environ|getenv)/i.test(source.text)
+  );
 }
 
 /** `if settings.debug: return` / `if not settings.auth_enabled: return await call_next(request)`. */

@@ -91,14 +91,16 @@ export function analyseInbound(py: PyProject, surface: HttpSurface): Inbound {
     }
     return out;
   };
+  // Over a whole closure: something verifies or reads a credential, and something refuses (the
+  // refusal may sit in the middleware and the header read in a helper it calls).
   const authenticates = (facts: readonly FunctionFacts[]): boolean =>
     facts.some(
       (f) =>
         f.jwt.some((j) => j.verified) ||
         f.digestCompares.length > 0 ||
-        (f.plainCompares.length > 0 && f.rejects.length > 0) ||
-        (f.rejects.some((r) => r.status === 401) &&
-          (f.headerReads.some((h) => isCredentialHeader(h.name)) || f.schemes.length > 0)),
+        f.plainCompares.length > 0 ||
+        f.headerReads.some((h) => isCredentialHeader(h.name)) ||
+        f.schemes.length > 0,
     ) &&
     facts.some(
       (f) => f.rejects.length > 0 || f.jwt.some((j) => j.verified) || f.schemes.length > 0,
@@ -164,11 +166,17 @@ function skipListOf(py: PyProject, fn: PyFunction): (path: string) => boolean {
     const consequence = statement.fields.consequence;
     const condition = statement.fields.condition;
     if (consequence === undefined || condition === undefined) continue;
-    if (!/call_next|self\.app\(|await\s+self\.app/.test(consequence.text)) continue;
+    const passes = /call_next|self\.app\(|await\s+self\.app/.test(consequence.text);
+    // `if request.url.path.startswith("/internal"): <check>`: the check covers only that prefix.
+    const checks =
+      !passes && /status_code\s*=\s*40[13]|HTTP_40[13]|HTTPException|raise/.test(consequence.text);
+    if (!passes && !checks) continue;
+    if (!/\bpath\b|url/.test(condition.text)) continue;
     const startsWith = condition.text.includes('startswith');
     // `if not path.startswith("/internal"): return await call_next(request)`: the middleware
     // guards only that prefix, every other path is skipped.
-    const negated = condition.type === 'not_operator' || /\bnot\s+in\b/.test(condition.text);
+    const negated =
+      (condition.type === 'not_operator' || /\bnot\s+in\b/.test(condition.text)) !== checks;
     const literals: string[] = [];
     const collect = (node: PyNode) => {
       for (const s of descendants(node, 'string')) {

@@ -259,15 +259,15 @@ export function httpSurface(py: PyProject): HttpSurface {
           call.parent?.type === 'assignment' ? call.parent.fields.left?.text : undefined;
         const app = appName === undefined ? undefined : containers.get(`${file.path}#${appName}`);
         if (app === undefined) continue;
-        // Starlette(routes=[Route(...)], middleware=[Middleware(Cls)]).
-        for (const entry of descendants(keywordArg(call, 'middleware') ?? call, 'call')) {
-          if (
-            calleeName(entry) !== 'Middleware' ||
-            entry.parent?.parent !== keywordArg(call, 'middleware')
-          )
-            continue;
-          const cls = positionalArgs(entry)[0];
-          if (cls !== undefined) middleware.push(middlewareOf(py, file, app.key, cls, entry));
+        // `middleware=[Middleware(Cls, ...)]`, or a list built beforehand in the same file.
+        const stack = keywordArg(call, 'middleware');
+        if (stack !== undefined) {
+          const scope = stack.type === 'list' ? stack : file.root;
+          for (const entry of descendants(scope, 'call')) {
+            if (calleeName(entry) !== 'Middleware') continue;
+            const cls = positionalArgs(entry)[0];
+            if (cls !== undefined) middleware.push(middlewareOf(py, file, app.key, cls, entry));
+          }
         }
         const routeList = keywordArg(call, 'routes');
         const listNode =

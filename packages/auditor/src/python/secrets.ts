@@ -269,7 +269,15 @@ function loggedSecrets(call: PyNode, settingsSecrets: readonly string[]): string
     const inString = ancestor(node, 'string');
     if (inString !== undefined && ancestor(node, 'interpolation') === undefined) continue;
     if (node.type === 'identifier' && node.parent?.type === 'attribute') continue;
+    // Only whole chains count: `request.headers` inside `request.headers.get(...)` is not logged.
+    if (node.parent?.type === 'attribute' && node.parent.fields.object === node) continue;
+    if (node.parent?.type === 'call' && node.parent.fields.function === node) continue;
     if (node.parent?.type === 'keyword_argument' && node.parent.fields.name === node) continue;
+    if (node.type === 'call' && /(^|\.)headers\.get$/.test(node.fields.function?.text ?? '')) {
+      const header = stringValue(positionalArgs(node)[0])?.toLowerCase() ?? '';
+      if (/authorization|token|api-?key|secret|cookie/.test(header)) out.add(node.text);
+      continue;
+    }
     if (node.type === 'call') {
       // A whole settings dump (`settings.model_dump()`, `settings.dict()`) carries every secret;
       // len(token), mask(token), hash(...) reveal nothing.

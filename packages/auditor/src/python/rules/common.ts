@@ -40,3 +40,28 @@ export const staticTokenChecks = (m: PythonModel): Site[] =>
 
 export const plural = (n: number, word: string): string =>
   `${String(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Does any other service call this one? Yes when it checks a service credential (a shared
+ * token, a service JWT claim) or serves internal routes; a service only end users reach has no
+ * service caller to identify, allowlist or log (SE8, SE10, SE13 are then N/A).
+ */
+export function serviceFacing(m: PythonModel): boolean {
+  if (staticTokenChecks(m).length > 0) return true;
+  if (
+    m.surface.routes.some((r) =>
+      /(^|\/)(internal|service|services|svc|s2s|private)(\/|$)/i.test(r.path),
+    )
+  ) {
+    return true;
+  }
+  return m.py.files.some((f) =>
+    /spiffe|client_credentials|["']azp["']|["']client_id["']/.test(f.text),
+  );
+}
+
+/** Functions reached from authentication (middleware and route dependencies) that call out. */
+export function introspection(m: PythonModel): Site[] {
+  const reached = new Set(m.inbound.authFunctions.map((f) => f.fn));
+  return m.outbound.calls.filter((c) => c.fn !== undefined && reached.has(c.fn)).map((c) => c.site);
+}

@@ -6,10 +6,18 @@ import type { Outcome } from '../../model.ts';
 import { outcome, type RuleSet } from '../../rules/rule.ts';
 import type { AuditContext } from '../../analysis/context.ts';
 import { descendants, calleeName, keywordArg } from '../syntax.ts';
-import type { FunctionFacts, Site } from '../facts.ts';
+import type { Site } from '../facts.ts';
 import { isSpoofableHeader } from '../inbound.ts';
 import { pythonModel, type PythonModel } from '../model.ts';
-import { authFacts, evidenceOf, jwtDecodes, plural, staticTokenChecks } from './common.ts';
+import {
+  authFacts,
+  evidenceOf,
+  introspection,
+  jwtDecodes,
+  plural,
+  serviceFacing,
+  staticTokenChecks,
+} from './common.ts';
 
 const withModel =
   (decide: (m: PythonModel) => Outcome) =>
@@ -132,6 +140,14 @@ const global = (m: PythonModel): Outcome => {
 const se3 = withModel((m) => {
   const verified = jwtDecodes(m).filter((j) => j.verified);
   const statics = staticTokenChecks(m);
+  const remote = introspection(m);
+  if (verified.length === 0 && statics.length === 0 && remote.length > 0) {
+    return outcome(
+      'PARTIAL',
+      'Tokens are opaque and checked by asking another service (introspection or lookup), not verified cryptographically here.',
+      evidenceOf(m, remote),
+    );
+  }
   if (verified.length === 0 && statics.length === 0) {
     return m.surface.routes.length === 0
       ? outcome('N/A', 'The service verifies no token and serves no route.')
@@ -248,9 +264,13 @@ const se12 = withModel((m) => {
 });
 
 /** SE8: the calling service's identity is established from a verified credential. */
+const NO_SERVICE_CALLERS =
+  'No other service calls this one: it checks no service credential and serves no internal route; its callers are end users.';
+
 const se8 = withModel((m) => {
   const none = noRoutes(m);
   if (none !== undefined) return none;
+  if (!serviceFacing(m)) return outcome('N/A', NO_SERVICE_CALLERS);
   const spoofable = authFacts(m).flatMap((f) =>
     f.headerReads.filter((h) => /service|caller|client-id/.test(h.name)),
   );
@@ -335,6 +355,7 @@ const se9 = withModel((m) => {
 const se10 = withModel((m) => {
   const none = noRoutes(m);
   if (none !== undefined) return none;
+  if (!serviceFacing(m)) return outcome('N/A', NO_SERVICE_CALLERS);
   const lists = m.py.files.flatMap((file) =>
     descendants(file.root, 'comparison_operator')
       .filter(
@@ -367,54 +388,40 @@ const se10 = withModel((m) => {
 
 /** SE11: refusals are logged. */
 const se11 = withModel((m) => {
-  const rejecting = authFacts(m).filter((f) => f.rejects.length > 0);
-  if (rejecting.length === 0)
+  const rejects = authFacts(m).flatMap((f) => f.rejects);
+  if (rejects.length === 0)
     return outcome('N/A', 'The service refuses no request with 401 or 403.');
   const central = centralAuthLog(m);
-  if (central.length > 0)
+  if (central.length > 0) {
     return outcome(
       'PASS',
       'An exception handler logs every HTTPException, 401 and 403 included.',
       evidenceOf(m, central),
     );
-  const logged = rejecting.filter((f) => logsRefusal(m, f));
-  if (logged.length === rejecting.length)
+  }
+  const logged = rejects.filter((r) => r.logged);
+  if (logged.length === rejects.length) {
     return outcome(
       'PASS',
-      'Every function that refuses a request logs it.',
+      'Every refusal (401/403) is logged where it is decided.',
       evidenceOf(
         m,
-        logged.flatMap((f) => refusalLogSites(m, f)),
+        logged.map((r) => r.site),
       ),
     );
-  const silent = rejecting.filter((f) => !logged.includes(f));
+  }
+  const silent = rejects.filter((r) => !r.logged);
   return outcome(
     logged.length > 0 ? 'PARTIAL' : 'FAIL',
     logged.length > 0
-      ? `Some refusals are logged, but ${plural(silent.length, 'function')} refuse with 401/403 without logging.`
+      ? `Some refusals are logged, but ${plural(silent.length, 'refusal')} (401/403) ${silent.length === 1 ? 'is' : 'are'} not.`
       : 'Refused requests (401/403) are not logged.',
     evidenceOf(
       m,
-      silent.flatMap((f) => f.rejects.map((r) => r.site)),
+      silent.map((r) => r.site),
     ),
   );
 });
-
-/** A function logs (itself, or through a logging helper it calls). */
-function logsRefusal(m: PythonModel, f: FunctionFacts): boolean {
-  return refusalLogSites(m, f).length > 0;
-}
-
-function refusalLogSites(m: PythonModel, f: FunctionFacts): Site[] {
-  const own = f.logs.filter((l) => l.level !== 'debug' && l.level !== 'print').map((l) => l.site);
-  if (own.length > 0) return own;
-  return f.calls.flatMap((c) =>
-    m.inbound
-      .factsOf(c)
-      .logs.filter((l) => l.level !== 'debug')
-      .map(() => ({ file: f.fn.file, line: f.fn.line })),
-  );
-}
 
 /** Exception handlers for HTTPException that log. */
 function centralAuthLog(m: PythonModel): Site[] {
@@ -439,15 +446,15 @@ const se22 = withModel((m) => {
       'An exception handler logs HTTPException responses, 401 and 403 included.',
       evidenceOf(m, central),
     );
-  const rejecting = authFacts(m).filter((f) => f.rejects.length > 0);
-  const logged = rejecting.filter((f) => logsRefusal(m, f));
-  if (rejecting.length > 0 && logged.length === rejecting.length) {
+  const rejects = authFacts(m).flatMap((f) => f.rejects);
+  const logged = rejects.filter((r) => r.logged);
+  if (rejects.length > 0 && logged.length === rejects.length) {
     return outcome(
       'PASS',
       'Authentication failures are logged where they are decided.',
       evidenceOf(
         m,
-        logged.flatMap((f) => refusalLogSites(m, f)),
+        logged.map((r) => r.site),
       ),
     );
   }
@@ -457,7 +464,7 @@ const se22 = withModel((m) => {
       'Some authentication failures are logged where they are decided, others are not, and no central handler logs them.',
       evidenceOf(
         m,
-        logged.flatMap((f) => refusalLogSites(m, f)),
+        logged.map((r) => r.site),
       ),
     );
   }
@@ -471,13 +478,22 @@ const se22 = withModel((m) => {
   );
 });
 
-/** Log calls in middleware (the access log). */
+/**
+ * The request log: log calls a middleware makes once the request has been handled (after
+ * `call_next`), not the refusal logs of an authentication middleware.
+ */
 function accessLogs(m: PythonModel): { site: Site; text: string }[] {
-  return m.surface.middleware.flatMap((mw) =>
-    mw.fn === undefined
-      ? []
-      : m.inbound.reach(mw.fn).flatMap((f) => f.logs.map((l) => ({ site: l.site, text: l.text }))),
-  );
+  return m.surface.middleware.flatMap((mw) => {
+    if (mw.fn === undefined) return [];
+    const handled = descendants(mw.fn.node, 'call').find((c) =>
+      /call_next|self\.app$/.test(c.fields.function?.text ?? ''),
+    );
+    const after = handled?.line ?? 0;
+    return m.inbound
+      .factsOf(mw.fn)
+      .logs.filter((l) => l.site.line > after && l.level !== 'debug')
+      .map((l) => ({ site: l.site, text: l.text }));
+  });
 }
 
 const accessLogCheck =
@@ -743,8 +759,9 @@ const fs1 = withModel((m) => {
   const swallowed = auth
     .filter((f) => f.rejects.length > 0 || f.jwt.some((j) => j.verified))
     .flatMap((f) => f.swallowedErrors);
-  const bypass = auth.flatMap((f) => f.allowsWhenUnset);
-  if (swallowed.length > 0 || bypass.length > 0) {
+  // An unset token letting requests through is token validation (FS2, SE12), not the access check.
+  const bypass: Site[] = [];
+  if (swallowed.length > 0) {
     return outcome(
       'FAIL',
       bypass.length > 0
@@ -766,11 +783,20 @@ const fs1 = withModel((m) => {
 
 /** FS2: token validation errors refuse the request. */
 const fs2 = withModel((m) => {
-  const decoders = authFacts(m).filter(
+  const viaMiddleware = m.inbound.authMiddleware.flatMap((mw) =>
+    mw.fn === undefined ? [] : m.inbound.reach(mw.fn),
+  );
+  const validators = authFacts(m).filter(
     (f) =>
       f.jwt.some((j) => j.verified) || f.digestCompares.length > 0 || f.plainCompares.length > 0,
   );
-  if (decoders.length === 0) return outcome('N/A', 'The service validates no token.');
+  if (validators.length === 0 && viaMiddleware.length === 0) {
+    return outcome('N/A', 'The service validates no token.');
+  }
+  // Where a failure could be swallowed: the validators, and middleware steps that refuse.
+  const decoders = [
+    ...new Set([...validators, ...viaMiddleware.filter((f) => f.rejects.length > 0)]),
+  ];
   const bypass = decoders.flatMap((f) => f.allowsWhenUnset);
   if (bypass.length > 0)
     return outcome(
@@ -849,7 +875,10 @@ export const pythonEndpointRules: RuleSet = {
   SE10: se10,
   SE11: se11,
   SE12: se12,
-  SE13: accessLog(/\b(caller|service(_name|_id)?|client_id|azp)\b/i, 'the calling service'),
+  SE13: (ctx) =>
+    serviceFacing(pythonModel(ctx))
+      ? accessLog(/\b(caller|service(_name|_id)?|client_id|azp)\b/i, 'the calling service')(ctx)
+      : outcome('N/A', NO_SERVICE_CALLERS),
   SE14: accessLog(/request[_-]?id|correlation|trace[_-]?id|traceparent/i, 'a correlation id'),
   SE15: withModel(accessLogCheck(/status(_code)?\b/i, 'the response status', 'status codes')),
   SE16: se16,

@@ -2,7 +2,8 @@
 import type { AuditContext } from '../../analysis/context.ts';
 import type { Outcome } from '../../model.ts';
 import { outcome, type RuleSet } from '../../rules/rule.ts';
-import { spoofableReads } from '../inbound.ts';
+import type { Site } from '../facts.ts';
+import { isSpoofableHeader, spoofableReads } from '../inbound.ts';
 import { pythonModel, type PythonModel } from '../model.ts';
 import { allFacts, authFacts, evidenceOf } from './common.ts';
 
@@ -19,15 +20,34 @@ const isGateway = (m: PythonModel): boolean =>
 
 const ph1 = withModel((m) => {
   const reads = spoofableReads(allFacts(m));
-  if (reads.length > 0)
+  if (reads.length > 0) {
+    // Behind authentication (a dependency after the credential check, an authenticated route's
+    // handler, a request log): still trusted, but only from callers that authenticated.
+    const open = reads.filter((r) => !behindAuthentication(m, r.site));
     return outcome(
-      'FAIL',
-      `Identity or internal-marker headers from the network are trusted (${[...new Set(reads.map((r) => r.name))].join(', ')}).`,
+      open.length > 0 ? 'FAIL' : 'PARTIAL',
+      open.length > 0
+        ? `Identity or internal-marker headers from the network are trusted (${[...new Set(open.map((r) => r.name))].join(', ')}).`
+        : `Identity headers (${[...new Set(reads.map((r) => r.name))].join(', ')}) are not stripped: authenticated callers can set them and are believed.`,
       evidenceOf(
         m,
-        reads.map((r) => r.site),
+        (open.length > 0 ? open : reads).map((r) => r.site),
       ),
     );
+  }
+  const forwarded = m.outbound.calls.flatMap((c) =>
+    c.headers.filter((h) => isSpoofableHeader(h.name)),
+  );
+  if (forwarded.length > 0) {
+    return outcome(
+      'PASS',
+      'Identity headers sent downstream are set from the verified caller, never copied from the client.',
+      evidenceOf(
+        m,
+        forwarded.map((h) => h.site),
+      ),
+    );
+  }
   if (!isGateway(m))
     return outcome(
       'N/A',
@@ -35,6 +55,29 @@ const ph1 = withModel((m) => {
     );
   return outcome('PASS', 'No identity or internal-marker header from the client is trusted.');
 });
+
+/** Is the function at `site` reached only behind a credential check? */
+function behindAuthentication(m: PythonModel, site: Site): boolean {
+  const protections = m.inbound.protections.filter((p) => {
+    const fns = [
+      ...p.dependencies.map((f) => f.fn),
+      ...(p.route.handler === undefined ? [] : [p.route.handler]),
+    ];
+    return fns.some(
+      (fn) => fn.file === site.file && fn.node.line <= site.line && fn.node.endLine >= site.line,
+    );
+  });
+  if (protections.length > 0) return protections.every((p) => p.authenticated);
+  // Middleware reading it: believed for every request, authenticated or not.
+  return (
+    m.surface.middleware.some(
+      (mw) =>
+        mw.fn?.file === site.file &&
+        mw.fn.node.line <= site.line &&
+        mw.fn.node.endLine >= site.line,
+    ) && m.inbound.authMiddleware.length > 0
+  );
+}
 
 const gatewayOnly = (what: string) =>
   withModel((m) =>

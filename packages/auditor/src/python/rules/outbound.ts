@@ -1,7 +1,7 @@
 /** The service-client (SC) checks for a Python service: its httpx, requests and aiohttp calls. */
 import type { AuditContext } from '../../analysis/context.ts';
 import { isHeader, STATIC_SECRET_HEADERS, TRACE_HEADERS } from '../../analysis/names.ts';
-import type { Outcome } from '../../model.ts';
+import type { Evidence, Outcome } from '../../model.ts';
 import { outcome, type RuleSet } from '../../rules/rule.ts';
 import type { Site } from '../facts.ts';
 import type { PyNode } from '../parser.ts';
@@ -191,11 +191,16 @@ const sc7 = withCalls((m, calls) => {
   );
 });
 
-/** URL literals of outbound targets: call URLs, client base URLs and `*_url` settings defaults. */
-function targetUrls(m: PythonModel): { url: string; site: Site }[] {
-  const out: { url: string; site: Site }[] = [];
+/**
+ * URL literals of outbound targets: call URLs, client base URLs, `*_url` settings defaults, and
+ * the values deployment files (compose, manifests, .env) give the variables the code reads.
+ */
+function targetUrls(m: PythonModel, ctx: AuditContext): { url: string; evidence: Evidence }[] {
+  const out: { url: string; evidence: Evidence }[] = [];
   const add = (text: string | undefined, site: Site) => {
-    if (text !== undefined && /^(https?):\/\//.test(text)) out.push({ url: text, site });
+    if (text !== undefined && /^(https?):\/\//.test(text)) {
+      out.push({ url: text, evidence: m.py.evidence(site.file, site.line) });
+    }
   };
   for (const c of m.outbound.calls) add(stringText(c.url), c.site);
   for (const c of m.outbound.clients) add(stringText(c.baseUrl), c.site);
@@ -214,37 +219,53 @@ function targetUrls(m: PythonModel): { url: string; site: Site }[] {
       add(literal, { file, line: assignment.line });
     }
   }
+  const code = m.py.files.map((f) => f.text.toLowerCase()).join('\n');
+  for (const file of ctx.project.textFiles) {
+    if (!DEPLOYMENT_FILE.test(file.path)) continue;
+    file.text.split('\n').forEach((line, i) => {
+      const match = DEPLOYED_URL.exec(line);
+      if (match?.[1] === undefined || match[3] === undefined) return;
+      if (!code.includes(match[1].toLowerCase())) return;
+      out.push({
+        url: match[3],
+        evidence: { file: file.path, line: i + 1, snippet: line.trim().slice(0, 200) },
+      });
+    });
+  }
   return out;
 }
 
+const DEPLOYMENT_FILE =
+  /(^|\/)(docker-compose[^/]*|compose[^/]*)\.ya?ml$|(^|\/)\.env(\.[^/]*)?$|(^|\/)(k8s|kubernetes|deploy|manifests|helm)\//;
+/** `BACKEND_URL: http://backend:8000` (compose), `- BACKEND_URL=http://...`, `.env` lines. */
+const DEPLOYED_URL =
+  /^\s*-?\s*([A-Za-z_][A-Za-z0-9_]*(URL|URI|ENDPOINT|HOST)[A-Za-z0-9_]*)\s*[:=]\s*["']?(https?:\/\/[^\s"']+)/;
+
 const LOOPBACK = /^https?:\/\/(localhost|127\.\d+\.\d+\.\d+|\[::1\]|0\.0\.0\.0)(:|\/|$)/;
 
-const sc8 = withCalls((m) => {
-  const urls = targetUrls(m).filter((u) => !LOOPBACK.test(u.url));
-  if (urls.length === 0)
+const sc8 = (ctx: AuditContext): Outcome =>
+  withCalls((m) => {
+    const urls = targetUrls(m, ctx).filter((u) => !LOOPBACK.test(u.url));
+    if (urls.length === 0) {
+      return outcome(
+        'N/A',
+        'No outbound target URL is written in the source or the deployment files; the scheme is not known.',
+      );
+    }
+    const plain = urls.filter((u) => u.url.startsWith('http://'));
+    if (plain.length === 0) {
+      return outcome(
+        'PASS',
+        'Every outbound target URL uses https.',
+        urls.map((u) => u.evidence),
+      );
+    }
     return outcome(
-      'N/A',
-      'No outbound target URL is written in the source; the scheme comes from the deployment.',
+      plain.length === urls.length ? 'FAIL' : 'PARTIAL',
+      `${plural(plain.length, 'outbound target')} use plain http://.`,
+      plain.map((u) => u.evidence),
     );
-  const plain = urls.filter((u) => u.url.startsWith('http://'));
-  if (plain.length === 0)
-    return outcome(
-      'PASS',
-      'Every outbound target URL uses https.',
-      evidenceOf(
-        m,
-        urls.map((u) => u.site),
-      ),
-    );
-  return outcome(
-    plain.length === urls.length ? 'FAIL' : 'PARTIAL',
-    `${plural(plain.length, 'outbound target')} use plain http://.`,
-    evidenceOf(
-      m,
-      plain.map((u) => u.site),
-    ),
-  );
-});
+  })(ctx);
 
 const IDENTITY_HEADER =
   /^(x-(service|caller|client|source)(-name|-id)?|x-calling-service|user-agent|x-requested-by)$/;

@@ -390,7 +390,12 @@ const describe = (seconds: number): string =>
 /** SV9: the token's sub names a service (a SPIFFE ID, a client id), not only users. */
 const sv9 = withModel((m) => {
   const verified = jwtDecodes(m).filter((j) => j.verified);
-  const statics = staticTokenChecks(m);
+  const outgoing = m.outbound.calls.flatMap((c) =>
+    c.headers
+      .filter((h) => /token|api-?key|secret/.test(h.name) && h.name !== 'authorization')
+      .map((h) => h.site),
+  );
+  const statics = [...staticTokenChecks(m), ...outgoing];
   if (verified.length === 0 && statics.length === 0)
     return outcome('N/A', 'The service verifies no token.');
   const serviceSub = m.py.files.flatMap((file) =>
