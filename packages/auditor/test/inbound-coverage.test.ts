@@ -113,3 +113,34 @@ app.use('/baskets', forwardTo('http://baskets:8080'));`),
 describe('Express proxy middleware mounted under a path', () => {
   for (const c of proxies) test(c.name, () => check(c));
 });
+
+const trustingBackend = (front: string): string => `import express from 'express';
+${front}
+const app = express();
+app.get('/shipments', (req, res) => res.json({ owner: req.headers['x-user-id'] }));
+app.listen(3000);
+`;
+
+describe('PH1: internal headers are blocked where requests are proxied', () => {
+  test('a backend that trusts x-user-id is not a hop that forwards headers (SE8 reports it)', () =>
+    check({
+      name: 'backend trusting x-user-id',
+      files: { 'src/app.js': trustingBackend('') },
+      expect: { PH1: 'N/A', SE8: 'FAIL' },
+      at: { SE8: { file: 'src/app.js', line: "req.headers['x-user-id']" } },
+    }));
+  test('a service that proxies upstream and trusts x-user-id fails PH1', () =>
+    check({
+      name: 'proxy trusting x-user-id',
+      files: {
+        'src/app.js': trustingBackend(
+          "import { createProxyMiddleware } from 'http-proxy-middleware';",
+        ).replace(
+          'app.listen(3000);',
+          "app.use('/tracking', createProxyMiddleware({ target: 'http://tracking:8080' }));\napp.listen(3000);",
+        ),
+      },
+      expect: { PH1: 'FAIL' },
+      at: { PH1: { file: 'src/app.js', line: "req.headers['x-user-id']" } },
+    }));
+});

@@ -29,10 +29,10 @@ app.get('/orders', async (request) => {
 });
 `,
     },
-    expect: { PH4: 'FAIL', PH1: 'FAIL', PH2: 'N/A', PH3: 'N/A', PH5: 'N/A' },
+    // Not a proxy: the trusted headers are SE8's and PH4's findings, not PH1's.
+    expect: { PH4: 'FAIL', SE8: 'FAIL', PH1: 'N/A', PH2: 'N/A', PH3: 'N/A', PH5: 'N/A' },
     at: {
       PH4: { file: 'src/app.ts', line: "request.headers['x-tenant-id']" },
-      PH1: { file: 'src/app.ts', line: "request.headers['x-tenant-id']" },
     },
   },
   {

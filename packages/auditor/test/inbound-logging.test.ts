@@ -62,3 +62,31 @@ const cases: Case[] = [
 describe('SE17: structured logs for the collector', () => {
   for (const c of cases) test(c.name, () => check(c));
 });
+
+const tracked = (options: string): string => `import express from 'express';
+import pinoHttp from 'pino-http';
+const app = express();
+app.use(pinoHttp(${options}));
+app.get('/parcels/:id', (req, res) => res.json({ id: req.params.id }));
+app.listen(4000);
+`;
+
+describe('SE14/SE21: request ids that follow a request across services', () => {
+  test("pino-http's own per-process counter is no correlation id, and SE21 fails with it", () =>
+    check({
+      name: 'pino-http defaults',
+      files: { 'src/app.js': tracked('') },
+      expect: { SE14: 'FAIL', SE21: 'FAIL' },
+    }));
+  test('pino-http taking the id from x-request-id correlates, and SE21 is partial', () =>
+    check({
+      name: 'pino-http genReqId',
+      files: {
+        'src/app.js': tracked(
+          "{ genReqId: (req) => req.headers['x-request-id'] ?? crypto.randomUUID() }",
+        ),
+      },
+      expect: { SE14: 'PASS', SE21: 'PARTIAL' },
+      at: { SE14: { file: 'src/app.js', line: 'app.use(pinoHttp(' } },
+    }));
+});

@@ -1,8 +1,10 @@
 /**
  * Proxy Headers (seed audit 001): PH1 internal headers blocked, PH2 gateway marker added, PH3
  * original IP forwarded, PH4 tenant id from the JWT only, PH5 response headers filtered.
- * PH2, PH3 and PH5 concern services that proxy requests to upstreams (gateways) and are N/A
- * elsewhere; PH1 and PH4 also apply to any service that reads identity headers.
+ * PH1, PH2, PH3 and PH5 concern services that proxy requests to upstreams (gateways) and are
+ * N/A elsewhere: a backend that trusts an identity header is SE8's finding (and PH4's for a
+ * tenant), not a header the service should have blocked on the way through. PH4 applies to any
+ * service that reads a tenant.
  */
 import ts from 'typescript';
 import type { HeaderRead, Site } from '../analysis/inbound/facts.ts';
@@ -29,9 +31,10 @@ function ph1(ctx: AuditContext): Outcome {
   const { model, na } = withServer(ctx);
   if (na !== undefined) return na;
   const stripped = strippedHeaders(model);
+  const proxies = proxySites(model);
   const reads = sitesOf(model, (f) => f.headerReads).filter((h) => isInternalHeader(h.header));
   const trusted = reads.filter((h) => !stripped.headers.has(h.header));
-  if (trusted.length > 0) {
+  if (trusted.length > 0 && proxies.length > 0) {
     return outcome(
       'FAIL',
       `Incoming "${listed([...new Set(trusted.map((t) => t.header))])}" headers are read and trusted, and nothing removes them when a client sends them.`,
@@ -47,7 +50,6 @@ function ph1(ctx: AuditContext): Outcome {
       evidenceOf(stripped.sites, 5),
     );
   }
-  const proxies = proxySites(model);
   if (proxies.length > 0) {
     return outcome(
       'FAIL',
@@ -57,7 +59,10 @@ function ph1(ctx: AuditContext): Outcome {
   }
   return outcome(
     'N/A',
-    'The service neither proxies requests nor reads internal or identity headers, so there is nothing to block.',
+    trusted.length > 0
+      ? `The service does not proxy requests, so there is no hop to block headers at; its trust in "${listed([...new Set(trusted.map((t) => t.header))])}" is judged by SE8 (caller identity) and PH4 (tenant).`
+      : 'The service does not proxy requests upstream, so there are no forwarded headers to block.',
+    evidenceOf(trusted),
   );
 }
 

@@ -3,6 +3,7 @@
  * per-service rate limiting). Decided from the inbound
  * model (`analysis/inbound`): routes and what runs before them, JWT verifiers, logs.
  */
+import type ts from 'typescript';
 import { authenticates, summaryVerdict, type AuthLevel } from '../analysis/inbound/coverage.ts';
 import type { ClaimRead, LogCall, Site } from '../analysis/inbound/facts.ts';
 import {
@@ -901,20 +902,19 @@ function se14(ctx: AuditContext): Outcome {
     ),
   );
   const modules = importedModules(ctx);
-  const httpLogger = [
-    'pino-http',
-    'express-pino-logger',
-    'koa-pino-logger',
-    'express-request-id',
-    'cls-rtracer',
-  ].find((m) => modules.has(m));
-  if (logs.length > 0 || requestId.length > 0 || httpLogger !== undefined) {
+  const idMiddleware = ['express-request-id', 'cls-rtracer'].find((m) => modules.has(m));
+  // pino-http's own id is a per-process counter: it follows a request only with `genReqId`.
+  const pinoIds = moduleCalls(ctx, model, PINO_HTTP_MODULES).filter(({ call }) =>
+    call.arguments.some((arg) => CORRELATION_OPTION.test(arg.getText())),
+  );
+  if (logs.length > 0 || requestId.length > 0 || pinoIds.length > 0 || idMiddleware !== undefined) {
+    const quiet = logs.length === 0 && requestId.length === 0 && pinoIds.length === 0;
     return outcome(
       'PASS',
-      httpLogger !== undefined && logs.length === 0 && requestId.length === 0
-        ? `Requests are logged with an id by ${httpLogger}.`
+      quiet
+        ? `Requests are logged with an id by ${idMiddleware ?? ''}.`
         : 'Log entries carry a correlation or request id.',
-      evidenceOf([...requestId.map((l) => l.site), ...logs], 5),
+      evidenceOf([...requestId.map((l) => l.site), ...pinoIds.map((p) => p.site), ...logs], 5),
     );
   }
   return outcome(
@@ -1055,6 +1055,34 @@ function se17(ctx: AuditContext): Outcome {
   );
 }
 
+/** pino's request loggers, whose default request id is a per-process counter. */
+const PINO_HTTP_MODULES: ReadonlySet<string> = new Set([
+  'pino-http',
+  'express-pino-logger',
+  'koa-pino-logger',
+]);
+
+/** Options that take the request id from the caller or mint a real one. */
+const CORRELATION_OPTION = /genReqId|request-?id|correlation|traceparent/i;
+
+/** Calls of functions imported from `modules`. */
+function moduleCalls(
+  ctx: AuditContext,
+  model: InboundModel,
+  modules: ReadonlySet<string>,
+): { site: Site; module: string; call: ts.CallExpression }[] {
+  const found: { site: Site; module: string; call: ts.CallExpression }[] = [];
+  for (const fn of model.functions) {
+    for (const call of fn.calls) {
+      const module = ctx.symbols.moduleReference(fn.unit, call.expression)?.module;
+      if (module !== undefined && modules.has(module)) {
+        found.push({ site: { unit: fn.unit, node: call }, module, call });
+      }
+    }
+  }
+  return found;
+}
+
 /** Where loggers are created: JSON-line loggers, and request loggers that write text lines. */
 function loggerCreations(
   ctx: AuditContext,
@@ -1064,16 +1092,8 @@ function loggerCreations(
   text: { site: Site; module: string }[];
 } {
   const structured = model.fastifyLoggers.map((l) => ({ site: l.site, module: 'Fastify (pino)' }));
-  const text: { site: Site; module: string }[] = [];
-  for (const fn of model.functions) {
-    for (const call of fn.calls) {
-      const module = ctx.symbols.moduleReference(fn.unit, call.expression)?.module;
-      if (module === undefined) continue;
-      const site = { unit: fn.unit, node: call };
-      if (STRUCTURED_LOGGER_MODULES.has(module)) structured.push({ site, module });
-      else if (TEXT_REQUEST_LOGGER_MODULES.has(module)) text.push({ site, module });
-    }
-  }
+  structured.push(...moduleCalls(ctx, model, STRUCTURED_LOGGER_MODULES));
+  const text = moduleCalls(ctx, model, TEXT_REQUEST_LOGGER_MODULES);
   return { structured, text };
 }
 
@@ -1213,9 +1233,15 @@ function se21(ctx: AuditContext): Outcome {
   const modules = importedModules(ctx);
   const httpLogger = REQUEST_LOGGER_MODULES.find((m) => modules.has(m));
   if (fastifyLogs || httpLogger !== undefined) {
+    // With a correlation id the caller can be found in the caller's own logs; without, not at all.
+    const correlated = se14(ctx).status === 'PASS';
     return outcome(
-      'PARTIAL',
-      `Each request is logged (${httpLogger ?? 'Fastify request logging'}), but the log lines do not say which caller made it.`,
+      correlated ? 'PARTIAL' : 'FAIL',
+      `Each request is logged (${httpLogger ?? 'Fastify request logging'}), but the log lines do not say which caller made it${
+        correlated
+          ? '; only the correlation id links them to the caller'
+          : ', nor carry a correlation id that would'
+      }.`,
       evidenceOf(fastifyLogs ? model.fastifyLoggers.map((l) => l.site) : model.serverSites),
     );
   }
