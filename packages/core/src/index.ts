@@ -181,6 +181,7 @@ export {
   type ParsedTraceparent,
 } from './trace/trace-context.ts';
 export { assertSecureUrl, isLoopbackHost } from './net/secure-url.ts';
+export { SPOOFABLE_HEADERS } from './net/spoofable-headers.ts';
 export {
   pemEncode,
   pemDecodeAll,

@@ -12,6 +12,7 @@ import {
   publicErrorBody,
   requestContext,
   requestContextWanted,
+  SPOOFABLE_HEADERS,
   systemClock,
   TesseraError,
   traceContextFromHeaders,
@@ -58,18 +59,11 @@ import {
 } from './forwarded-client-cert.ts';
 import { PeerIdentityCache, type PeerIdentity } from './peer-identity.ts';
 
-/** Headers that, in the audited platform, were trusted to say who the caller is. Never again. */
-export const DEFAULT_SPOOFABLE_HEADERS: readonly string[] = Object.freeze([
-  'x-gateway-internal',
-  'x-internal-token',
-  'x-internal-service',
-  'x-user-id',
-  'x-tenant-id',
-  'x-service-id',
-  'x-service-name',
-  'x-forwarded-user',
-  'x-authenticated-user',
-]);
+/**
+ * Headers that, in the audited platform, were trusted to say who the caller is. Never again.
+ * The same array as `@tessera/core`'s `SPOOFABLE_HEADERS`, which the auditor reads too.
+ */
+export const DEFAULT_SPOOFABLE_HEADERS: readonly string[] = SPOOFABLE_HEADERS;
 
 export interface TesseraPluginOptions {
   /** This service's name in the policy (its SPIFFE ID is `spiffe://<trustDomain>/<service>`). */

@@ -34,6 +34,7 @@ export const IDENTITY_HEADERS: readonly string[] = [
   'x-caller',
   'x-caller-id',
   'x-forwarded-user',
+  'x-authenticated-user',
   'x-remote-user',
   'x-auth-user',
   'x-user',

@@ -3,6 +3,7 @@
  * open, which decodes are unverified, what the logs carry. Kept here so the SE, SV, PH and FS
  * rules answer them the same way.
  */
+import { SPOOFABLE_HEADERS } from '@tessera/core';
 import ts from 'typescript';
 import type { Evidence, Outcome } from '../model.ts';
 import type { AuditContext } from './rule.ts';
@@ -12,7 +13,6 @@ import { authenticates } from '../analysis/inbound/coverage.ts';
 import type { ClaimRead, Decode, FunctionFacts, LogCall, Site } from '../analysis/inbound/facts.ts';
 import type { Summary } from '../analysis/inbound/functions.ts';
 import { ev, inbound, type InboundModel, type RouteView } from '../analysis/inbound/model.ts';
-import { TESSERA_STRIPPED_HEADERS } from '../analysis/inbound/tessera.ts';
 import { CORRELATION_LOG_FIELD, IDENTITY_LOG_FIELD } from '../analysis/inbound/vocabulary.ts';
 import {
   IDENTITY_HEADERS,
@@ -248,7 +248,11 @@ export function isInternalHeader(header: string): boolean {
   );
 }
 
-/** Headers the service removes from incoming requests (explicitly, or Tessera's list). */
+/**
+ * Headers the service removes from incoming requests: explicitly, or by registering
+ * `@tessera/fastify`, which strips `spoofableHeaders` or else `@tessera/core`'s
+ * `SPOOFABLE_HEADERS` (the plugin's default is that very array).
+ */
 export function strippedHeaders(model: InboundModel): { headers: Set<string>; sites: Site[] } {
   const headers = new Set<string>();
   const sites: Site[] = [];
@@ -271,7 +275,7 @@ export function strippedHeaders(model: InboundModel): { headers: Set<string>; si
     }
   }
   for (const use of model.tessera) {
-    for (const header of use.spoofableHeaders ?? TESSERA_STRIPPED_HEADERS) headers.add(header);
+    for (const header of use.spoofableHeaders ?? SPOOFABLE_HEADERS) headers.add(header);
     sites.push(use.site);
   }
   return { headers, sites };

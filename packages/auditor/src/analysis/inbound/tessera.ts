@@ -46,19 +46,6 @@ export interface TesseraUse {
   readonly authority: Site | undefined;
 }
 
-/** The headers `@tessera/fastify` removes by default (its `DEFAULT_SPOOFABLE_HEADERS`). */
-export const TESSERA_STRIPPED_HEADERS: readonly string[] = [
-  'x-gateway-internal',
-  'x-internal-token',
-  'x-internal-service',
-  'x-user-id',
-  'x-tenant-id',
-  'x-service-id',
-  'x-service-name',
-  'x-forwarded-user',
-  'x-authenticated-user',
-];
-
 /** Reads each Tessera registration's options and its policy. */
 export function readTesseraUses(
   registrations: readonly Registration[],
