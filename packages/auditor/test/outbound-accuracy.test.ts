@@ -240,3 +240,32 @@ export const connect = () => amqp.connect(process.env.BROKER_URL ?? '');
       { MQ1: 'PARTIAL' },
     ));
 });
+
+describe('SC12: a policy built by a factory in another module', () => {
+  const files = (policy: string): Files => ({
+    'src/resilience/policies.ts': `import { ConsecutiveBreaker, circuitBreaker, handleAll, retry, wrap } from 'cockatiel';
+
+export function upstreamPolicy() {
+  const attempts = retry(handleAll, { maxAttempts: 3 });
+  ${policy}
+}
+`,
+    'src/catalog.ts': `import got from 'got';
+import { upstreamPolicy } from './resilience/policies.ts';
+
+const guard = upstreamPolicy();
+const catalog = got.extend({ prefixUrl: 'https://catalog.internal', timeout: { request: 2000 } });
+export const item = (id: string) => guard.execute(() => catalog.get(\`items/\${id}\`).json());
+`,
+  });
+
+  it('a breaker wrapped with a retry and returned by the factory protects the calls', () =>
+    check(
+      files(`const breaker = circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(4) });
+  return wrap(attempts, breaker);`),
+      { SC12: 'PASS' },
+    ));
+
+  it('a factory returning only a retry is no circuit breaker', () =>
+    check(files('return attempts;'), { SC12: 'FAIL' }));
+});

@@ -10,7 +10,12 @@ import {
 } from './http/clients.ts';
 import { applyGlobals, collectInstanceConfiguration } from './http/defaults.ts';
 import { collectFailureLogging } from './http/failure-logging.ts';
-import { collectBreakers, collectHandRolledRetries, collectWrappers } from './http/resilience.ts';
+import {
+  collectBreakers,
+  collectHandRolledRetries,
+  collectPolicyExecutions,
+  collectWrappers,
+} from './http/resilience.ts';
 import {
   collectHttpsGuards,
   collectModules,
@@ -48,6 +53,7 @@ export function analyseHttp(ctx: AuditContext): HttpModel {
     collectHttpsGuards(build, file);
     collectWrappers(build, file);
   }
+  for (const file of facts) collectPolicyExecutions(build, file);
   applyGlobals(build);
   const callsByUnit = callsPerFile(build.sites);
   for (const file of facts) collectHandRolledRetries(build, file, callsByUnit);

@@ -1,7 +1,13 @@
 import ts from 'typescript';
 import { accessChain, unwrap } from '../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../project/load.ts';
-import { calleeName, optionOf, resolveFinal, staticNumber } from '../expressions.ts';
+import {
+  calleeName,
+  functionDeclarationFor,
+  optionOf,
+  resolveFinal,
+  staticNumber,
+} from '../expressions.ts';
 import type { HttpSite } from '../model.ts';
 import type { FileFacts } from '../scan.ts';
 import { containsNode, isFalse, type HttpBuild, type PolicyFlags } from './build.ts';
@@ -69,6 +75,13 @@ export function collectBreakers(build: HttpBuild, file: FileFacts): void {
  */
 export function collectWrappers(build: HttpBuild, file: FileFacts): void {
   for (const call of file.calls) wrapperCall(build, file.unit, call);
+}
+
+/**
+ * `policy.execute(() => client.get(…))` once the policies of every file are known: a policy is
+ * often built in a module of its own (`lib/resilience.ts`) and used by the clients.
+ */
+export function collectPolicyExecutions(build: HttpBuild, file: FileFacts): void {
   for (const call of file.calls) policyExecution(build, file.unit, call);
 }
 
@@ -134,13 +147,26 @@ function policyOf(
   build: HttpBuild,
   unit: SourceUnit,
   expression: ts.Expression,
+  depth = 0,
 ): PolicyFlags | undefined {
   const node = unwrap(expression);
   const direct = build.policies.get(node);
   if (direct !== undefined) return direct;
-  const final = unwrap(resolveFinal(build.symbols, unit, node).expression);
+  const resolved = resolveFinal(build.symbols, unit, node);
+  const final = unwrap(resolved.expression);
   const policy = build.policies.get(final);
   if (policy !== undefined) return policy;
+  // `const policy = resilientPolicy('warehouse')`: a project function that builds and returns it.
+  if (ts.isCallExpression(final) && depth < 3) {
+    const factory = functionDeclarationFor(build.symbols, resolved.unit, final.expression);
+    const body = factory?.node.body;
+    if (factory !== undefined && body !== undefined) {
+      for (const returned of returnedExpressions(body)) {
+        const flags = policyOf(build, factory.unit, returned, depth + 1);
+        if (flags !== undefined) return flags;
+      }
+    }
+  }
   // cockatiel 2: `Policy.handleAll().circuitBreaker(…)`.
   if (ts.isCallExpression(final)) {
     const text = final.getText();
@@ -154,6 +180,19 @@ function policyOf(
     }
   }
   return undefined;
+}
+
+/** What a function body returns (an arrow's expression, or its `return` statements). */
+function returnedExpressions(body: ts.ConciseBody): ts.Expression[] {
+  if (!ts.isBlock(body)) return [body];
+  const out: ts.Expression[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isFunctionLike(node)) return;
+    if (ts.isReturnStatement(node) && node.expression !== undefined) out.push(node.expression);
+    ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(body, visit);
+  return out;
 }
 
 /** A loop around a request that waits longer each time: a retry written by hand. */
