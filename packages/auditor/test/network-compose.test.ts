@@ -172,3 +172,26 @@ describe('confidence of decisions taken from a compose file', () => {
     assert.equal(runRule(networkRules, k8s, 'NW2').confidence, undefined);
   });
 });
+
+describe('NW4: an egress policy with a rule open to everywhere', () => {
+  const policy = (egress: string) =>
+    `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n${egress}`;
+  it('port 443 to 0.0.0.0/0 is PARTIAL, evidence at the rule', () =>
+    check(
+      {
+        'k8s/policy.yaml': policy(
+          `    - to:\n        - podSelector: { matchLabels: { app: db } }\n    - to:\n        - ipBlock: { cidr: 0.0.0.0/0 }\n      ports:\n        - port: 443\n`,
+        ),
+      },
+      { NW4: { status: 'PARTIAL', file: 'k8s/policy.yaml', line: 11 } },
+    ));
+  it('only named destinations pass', () =>
+    check(
+      {
+        'k8s/policy.yaml': policy(
+          `    - to:\n        - podSelector: { matchLabels: { app: db } }\n`,
+        ),
+      },
+      { NW4: 'PASS' },
+    ));
+});

@@ -324,3 +324,17 @@ describe('confidence of SM1 decided from an absence', () => {
     assert.match(result.confidenceReason ?? '', /absence of secrets-manager clients/);
   });
 });
+
+describe('SM7: secrets re-read from the manager while running', () => {
+  const STORE = `import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';\nconst client = new SecretsManagerClient({});\nconst values = new Map<string, string>();\nasync function load(id: string) {\n  const out = await client.send(new GetSecretValueCommand({ SecretId: id }));\n  values.set(id, out.SecretString ?? '');\n}\nexport function start(ids: string[]) {\n  setInterval(() => ids.forEach((id) => void load(id)), 300_000);\n}\n`;
+  it('a timer re-reading them and a documented rotation schedule pass', () =>
+    check(
+      {
+        'src/secrets.ts': STORE,
+        'docs/secrets.md': `# Secrets\n\nSecrets Manager rotates the database password every 30 days.\n`,
+      },
+      { SM7: { status: 'PASS', file: 'src/secrets.ts', line: 9 } },
+    ));
+  it('without a documented rotation it stays PARTIAL', () =>
+    check({ 'src/secrets.ts': STORE }, { SM7: 'PARTIAL' }));
+});

@@ -278,8 +278,8 @@ function nw3(ctx: AuditContext): Outcome {
   if (open[0] !== undefined) {
     return outcome(
       'PARTIAL',
-      `An egress rule allows any destination (${where(open[0].evidence)}).`,
-      top(open.map((p) => p.evidence)),
+      `An egress rule allows any destination (${where(open[0].openEgressEvidence ?? open[0].evidence)}).`,
+      top(open.map((p) => p.openEgressEvidence ?? p.evidence)),
     );
   }
   if (platform.kubernetes.length > 0) {
@@ -316,6 +316,15 @@ function composeEgress(ctx: AuditContext, missing: string): Outcome {
 function nw4(ctx: AuditContext): Outcome {
   const platform = infraModel(ctx).platform;
   const egress = platform.networkPolicies.filter((p) => p.egress);
+  const open = egress.filter((p) => p.egressOpen);
+  if (open[0] !== undefined && platform.meshEgress.length === 0) {
+    const at = open[0].openEgressEvidence ?? open[0].evidence;
+    return outcome(
+      'PARTIAL',
+      `An egress policy exists, but a rule lets traffic out to any destination (${where(at)}) and no egress gateway filters it.`,
+      top(open.map((p) => p.openEgressEvidence ?? p.evidence)),
+    );
+  }
   if (egress.length > 0 || platform.meshEgress.length > 0) {
     return outcome(
       'PASS',

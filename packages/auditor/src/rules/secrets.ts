@@ -1,5 +1,5 @@
 import ts from 'typescript';
-import { evidenceAt, unwrap } from '../ast/syntax.ts';
+import { calleeName, evidenceAt, unwrap } from '../ast/syntax.ts';
 import type { SourceUnit } from '../project/load.ts';
 import type { Evidence, Outcome } from '../model.ts';
 import { workloadIdentityFacts } from '../analysis/identity.ts';
@@ -280,6 +280,18 @@ function sm6(ctx: AuditContext): Outcome {
   );
 }
 
+/** `setInterval(…)` in a file that fetches from a secrets manager: secrets re-read while running. */
+function periodicReloads(ctx: AuditContext): Evidence[] {
+  const fetching = new Set(secretSources(ctx).fetches.map((f) => f.evidence.file));
+  return productionFacts(ctx)
+    .filter((file) => fetching.has(file.unit.path))
+    .flatMap((file) =>
+      file.calls
+        .filter((call) => calleeName(call) === 'setInterval')
+        .map((call) => evidenceAt(file.unit, call)),
+    );
+}
+
 /** SM7: automatic secret rotation. */
 function sm7(ctx: AuditContext): Outcome {
   const sources = secretSources(ctx);
@@ -293,13 +305,29 @@ function sm7(ctx: AuditContext): Outcome {
     );
   }
   const managers = managerEvidence(ctx);
+  const reloads = periodicReloads(ctx);
+  const documented = rotationDocs(ctx).rotation.concat(rotationDocs(ctx).emergency);
+  if (managers.length > 0 && reloads[0] !== undefined && documented[0] !== undefined) {
+    return outcome(
+      'PASS',
+      `Secrets are re-read from the secrets manager on a timer (${where(reloads[0])}), and the documentation describes their rotation there (${where(documented[0])}): rotated values reach the process without a restart.`,
+      top([...reloads, ...documented, ...managers]),
+      {
+        level: 'medium',
+        reason:
+          "Decided from the repository's documentation of the rotation schedule, which lives in the secrets manager's account.",
+      },
+    );
+  }
   if (managers.length > 0) {
     const cache =
-      sources.cacheTtl.length > 0 ? ' Cached values expire, so rotated secrets are picked up.' : '';
+      sources.cacheTtl.length > 0 || reloads.length > 0
+        ? ' Secrets are re-read at run time, so rotated values are picked up.'
+        : '';
     return outcome(
       'PARTIAL',
       `The secrets manager can rotate secrets, but no rotation is configured in the repository.${cache}`,
-      top([...managers, ...sources.cacheTtl]),
+      top([...managers, ...reloads, ...sources.cacheTtl]),
     );
   }
   const tessera = tesseraRotation(ctx);

@@ -17,6 +17,8 @@ export interface NetworkPolicyFact {
   readonly egressAllowlist: boolean;
   /** An egress rule to anywhere (`to` missing, `0.0.0.0/0`). */
   readonly egressOpen: boolean;
+  /** Where that open egress rule is. */
+  readonly openEgressEvidence?: Evidence;
   /** The pods it selects, as text (for Kafka segmentation). */
   readonly selects: string;
 }
@@ -476,7 +478,7 @@ function networkPolicy(
     : calico
       ? ['destination']
       : ['to'];
-  const egressOpen = egressRules.some((rule) => {
+  const openRule = egressRules.find((rule) => {
     const peers = toKeys.map((key) => get(rule, key)).filter((p): p is YNode => p !== undefined);
     // A rule without destinations allows every destination.
     if (peers.length === 0) return true;
@@ -485,6 +487,7 @@ function networkPolicy(
       (cilium && items(get(rule, 'toEntities')).some((e) => str(e) === 'world' || str(e) === 'all'))
     );
   });
+  const egressOpen = openRule !== undefined;
   return {
     evidence: ev(file, document.line),
     name: metadataName(document),
@@ -494,6 +497,7 @@ function networkPolicy(
     egress: hasEgress,
     egressAllowlist: hasEgress && !egressOpen && (selectsAll || egressRules.length > 0),
     egressOpen: hasEgress && egressOpen,
+    ...(hasEgress && openRule !== undefined ? { openEgressEvidence: ev(file, openRule.line) } : {}),
     selects: JSON.stringify(plain(selector)),
   };
 }
