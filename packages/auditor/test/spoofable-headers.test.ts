@@ -8,17 +8,25 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { SPOOFABLE_HEADERS } from '@tessera/core';
 import { isInternalHeader } from '../src/rules/inbound.ts';
-import { check, cleanUp } from './inbound-harness.ts';
+import { check, cleanUp, contextFor, decide } from './inbound-harness.ts';
 
 after(cleanUp);
 
-/** A Fastify service behind the Tessera plugin whose handler reads `header`. */
+/**
+ * A gateway behind the Tessera plugin that reads `header` and proxies upstream: PH1 judges
+ * whether a header a client sent can reach a handler, so it passes exactly when the plugin
+ * strips that header.
+ */
 const underTessera = (header: string, options = '') => ({
-  'src/app.ts': `import Fastify from 'fastify';
+  'src/gateway.ts': `import Fastify from 'fastify';
+import proxy from '@fastify/http-proxy';
 import { tessera } from '@tessera/fastify';
 const app = Fastify();
-await app.register(tessera, { service: 'orders', policy, authority: { url: 'https://authority' }${options} });
-app.get('/orders', async (request) => ({ who: request.headers['${header}'] }));
+await app.register(tessera, { service: 'edge', policy, authority: { url: 'https://authority' }${options} });
+app.addHook('preHandler', async (request) => {
+  request.log.info({ who: request.headers['${header}'] });
+});
+app.register(proxy, { upstream: 'https://orders.internal' });
 `,
 });
 
@@ -37,7 +45,7 @@ describe('spoofable identity headers: one list', () => {
       name: 'x-remote-user under Tessera',
       files: underTessera('x-remote-user'),
       expect: { PH1: 'FAIL' },
-      at: { PH1: { file: 'src/app.ts', line: "request.headers['x-remote-user']" } },
+      at: { PH1: { file: 'src/gateway.ts', line: "request.headers['x-remote-user']" } },
     }));
 
   it('follows a spoofableHeaders override instead of the default list', () =>
@@ -51,27 +59,34 @@ describe('spoofable identity headers: one list', () => {
 describe('x-authenticated-user', () => {
   const express = (line: string) => ({
     'src/app.ts': `import express from 'express';
+import jwt from 'jsonwebtoken';
 const app = express();
+app.use((req, res, next) => {
+  try {
+    jwt.verify(String(req.headers.authorization).slice(7), process.env.PUB ?? '', { algorithms: ['ES256'] });
+    next();
+  } catch {
+    res.status(401).end();
+  }
+});
 app.get('/orders', (req, res) => {
   ${line}
-  res.json({ user });
+  res.json({ caller });
 });
 app.listen(3000);
 `,
   });
 
-  it('is an identity claim the auditor flags when a handler trusts it', () =>
+  it('is an identity claim the auditor flags when a handler trusts it (SE8)', () =>
     check({
-      name: 'x-authenticated-user read as the user',
-      files: express("const user = req.headers['x-authenticated-user'];"),
-      expect: { PH1: 'FAIL' },
-      at: { PH1: { file: 'src/app.ts', line: "req.headers['x-authenticated-user']" } },
+      name: 'x-authenticated-user read as the caller',
+      files: express("const caller = req.headers['x-authenticated-user'];"),
+      expect: { SE8: 'FAIL' },
+      at: { SE8: { file: 'src/app.ts', line: "req.headers['x-authenticated-user']" } },
     }));
 
-  it('is not confused with a correlation header', () =>
-    check({
-      name: 'x-request-id read',
-      files: express("const user = req.headers['x-request-id'];"),
-      expect: { PH1: 'N/A' },
-    }));
+  it('is not confused with a correlation header', async () => {
+    const ctx = await contextFor(express("const caller = req.headers['x-request-id'];"));
+    assert.notEqual(decide(ctx, 'SE8').status, 'FAIL');
+  });
 });
