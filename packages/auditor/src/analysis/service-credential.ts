@@ -154,7 +154,7 @@ export function serviceCredentials(ctx: AuditContext): ServiceCredentials {
 
 /** Claims and names that identify a calling service. */
 const SERVICE_HOLDER =
-  /\.(azp|client_id|clientId|cid)\b|['"](azp|client_id)['"]|spiffe|\bcaller\b|callingService|serviceToken|ServiceToken|gateway[-_]?token|service[-_]?token|internal[-_]?token|SERVICE_NAMES|allowedServices|allowedCallers/i;
+  /\.(azp|client_id|clientId|cid)\b|['"](azp|client_id)['"]|spiffe|\bcaller\b|callingService|serviceToken|ServiceToken|gateway[-_]?token|service[-_]?token|internal[-_]?token|allowedServices|allowedCallers/i;
 /** What code does with an end user's token: a session, a user object, a profile's e-mail. */
 const USER_HOLDER =
   /\bcurrentUser\b|\buser(Id|_id|name|Name)\b|\bsession\b|\bcookies?\b|\bemail\b|verifyUser|authenticateUser|\bUser\b|\bAuthUser\b/;
