@@ -269,3 +269,29 @@ export const item = (id: string) => guard.execute(() => catalog.get(\`items/\${i
   it('a factory returning only a retry is no circuit breaker', () =>
     check(files('return attempts;'), { SC12: 'FAIL' }));
 });
+
+describe('SC10: trace headers from a helper that returns one object or another', () => {
+  const files = (value: string): Files => ({
+    'src/trace.ts': `import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+export const store = new AsyncLocalStorage<{ requestId: string }>();
+export function forwardHeaders(): Record<string, string> {
+  const current = store.getStore();
+  return current ? { 'x-request-id': ${value} } : {};
+}
+`,
+    'src/shipping.ts': `import { request } from 'undici';
+import { forwardHeaders } from './trace.ts';
+
+export const quote = (id: string) =>
+  request(\`https://shipping.internal/quotes/\${id}\`, { headers: { ...forwardHeaders() }, headersTimeout: 2000 });
+`,
+  });
+
+  it('the id of the request being served, in either branch, is propagated', () =>
+    check(files('current.requestId'), { SC10: 'PASS' }));
+
+  it('a fresh random id per call is no propagation', () =>
+    check(files('randomUUID()'), { SC10: 'FAIL' }));
+});

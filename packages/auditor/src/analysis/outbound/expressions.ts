@@ -812,17 +812,25 @@ export function returnedObjects(
   if (target === undefined) return [];
   const body = target.node.body;
   if (body === undefined) return [];
-  if (!ts.isBlock(body)) {
-    const object = resolveObject(symbols, target.unit, body);
-    return object === undefined ? [] : [object];
-  }
   const found: Located<ts.ObjectLiteralExpression>[] = [];
+  // `return ctx ? { 'x-correlation-id': ctx.id } : {}`: the objects of either branch.
+  const add = (expression: ts.Expression): void => {
+    const value = unwrap(expression);
+    if (ts.isConditionalExpression(value)) {
+      add(value.whenTrue);
+      add(value.whenFalse);
+      return;
+    }
+    const object = resolveObject(symbols, target.unit, value);
+    if (object !== undefined) found.push(object);
+  };
+  if (!ts.isBlock(body)) {
+    add(body);
+    return found;
+  }
   const visit = (node: ts.Node): void => {
     if (ts.isFunctionLike(node)) return;
-    if (ts.isReturnStatement(node) && node.expression !== undefined) {
-      const object = resolveObject(symbols, target.unit, node.expression);
-      if (object !== undefined) found.push(object);
-    }
+    if (ts.isReturnStatement(node) && node.expression !== undefined) add(node.expression);
     ts.forEachChild(node, visit);
   };
   ts.forEachChild(body, visit);
