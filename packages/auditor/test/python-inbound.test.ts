@@ -422,3 +422,37 @@ def check(payload: dict, scheme: str):
     );
   });
 });
+
+describe('Annotated dependency aliases', () => {
+  it('`user: CurrentUser` with CurrentUser = Annotated[..., Depends(...)] protects the route', async () => {
+    const files = (annotation: string) => ({
+      'svc/config.py': SETTINGS,
+      'svc/auth.py': tokenDependency(
+        'if not hmac.compare_digest(x_ledger_token.encode(), settings.ledger_token.encode()):',
+      ),
+      'svc/deps.py': `from typing import Annotated
+
+from fastapi import Depends
+
+from .auth import require_ledger_token
+
+LedgerCaller = Annotated[None, Depends(require_ledger_token)]
+`,
+      'svc/main.py': `from fastapi import FastAPI
+
+from .deps import LedgerCaller
+
+app = FastAPI()
+
+
+@app.post("/ledger/entries")
+async def add_entry(entry: dict, caller: ${annotation}):
+    return entry
+`,
+    });
+    await expectOutcomes(RULES, files('LedgerCaller'), { SE1: 'PASS' });
+    await expectOutcomes(RULES, files('str'), {
+      SE1: { status: 'FAIL', file: 'svc/main.py', line: 8 },
+    });
+  });
+});

@@ -6,6 +6,7 @@
 import { isSecretName, isTokenName } from '../analysis/names.ts';
 import type { PyNode } from './parser.ts';
 import type { PyFile, PyFunction, PyProject } from './project.ts';
+import { annotatedAliases } from './routes.ts';
 import {
   ancestor,
   calleeName,
@@ -237,6 +238,15 @@ export function functionFacts(py: PyProject, fn: PyFunction): FunctionFacts {
 
   // Parameters: Header(...), Query(...), Depends(...), Security(...).
   const parameters = fn.node.fields.parameters?.children ?? [];
+  for (const { file: aliasFile, call, param } of annotatedAliases(py, fn)) {
+    const arg = positionalArgs(call)[0] ?? keywordArg(call, 'dependency');
+    const target = dependencyTarget(py, aliasFile, arg);
+    if (target !== undefined) depends.push(target);
+    const scheme = dependencyScheme(py, aliasFile, arg);
+    const name = (param.fields.name ?? param.children[0])?.text ?? '';
+    if (scheme !== undefined && scheme !== '?query')
+      schemes.push({ name: scheme, site: site(param), variable: name });
+  }
   for (const param of parameters) {
     const name = (param.fields.name ?? param.children[0])?.text ?? '';
     for (const call of descendants(param, 'call')) {

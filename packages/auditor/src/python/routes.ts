@@ -343,7 +343,7 @@ function guardsOf(py: PyProject, file: PyFile, list: PyNode | undefined): Guard[
 function parameterGuards(py: PyProject, fn: PyFunction): Guard[] {
   const params = fn.node.fields.parameters;
   if (params === undefined) return [];
-  return dependsCalls(params).map((call) => {
+  const own = dependsCalls(params).map((call) => {
     const arg = positionalArgs(call)[0] ?? keywordArg(call, 'dependency');
     return {
       site: { file: fn.file, line: call.line },
@@ -351,6 +351,32 @@ function parameterGuards(py: PyProject, fn: PyFunction): Guard[] {
       scheme: dependencyScheme(py, fn.file, arg),
     };
   });
+  // `current_user: CurrentUser` where `CurrentUser = Annotated[User, Depends(get_current_user)]`.
+  const aliased = annotatedAliases(py, fn).map(({ file, call, param }) => {
+    const arg = positionalArgs(call)[0] ?? keywordArg(call, 'dependency');
+    return {
+      site: { file: fn.file, line: param.line },
+      fn: dependencyTarget(py, file, arg),
+      scheme: dependencyScheme(py, file, arg),
+    };
+  });
+  return [...own, ...aliased];
+}
+
+/** `Depends()` calls behind parameter type aliases (`SessionDep = Annotated[Session, Depends(db)]`). */
+export function annotatedAliases(
+  py: PyProject,
+  fn: PyFunction,
+): { file: PyFile; call: PyNode; param: PyNode }[] {
+  const out: { file: PyFile; call: PyNode; param: PyNode }[] = [];
+  for (const param of fn.node.fields.parameters?.children ?? []) {
+    const type = param.fields.type?.children[0] ?? param.fields.type;
+    if (type === undefined || !/^(identifier|attribute)$/.test(type.type)) continue;
+    const alias = py.resolveValue(fn.file, type.text);
+    if (!alias?.value.text.startsWith("Annotated[")) continue;
+    for (const call of dependsCalls(alias.value)) out.push({ file: alias.file, call, param });
+  }
+  return out;
 }
 
 function requiresDecorator(fn: PyFunction): boolean {
