@@ -10,6 +10,7 @@ import ts from 'typescript';
 import * as inboundAst from '../src/analysis/inbound/ast.ts';
 import * as outboundExpressions from '../src/analysis/outbound/expressions.ts';
 import { calleeName } from '../src/ast/syntax.ts';
+import { isLoopbackHost, staysOnHost } from '../src/analysis/outbound/urls.ts';
 import { isTestPath } from '../src/project/paths.ts';
 
 const TEST_PATHS: readonly (readonly [string, boolean])[] = [
@@ -90,4 +91,32 @@ describe('calleeName', () => {
     assert.equal(inboundAst.calleeName, calleeName);
     assert.equal(outboundExpressions.calleeName, calleeName);
   });
+});
+
+/** [host, loopback (the machine itself), stays on the host as an HTTP destination] */
+const HOSTS: readonly (readonly [string, boolean, boolean])[] = [
+  ['localhost', true, true],
+  ['api.localhost', true, true],
+  ['127.0.0.1', true, true],
+  ['127.4.5.6', true, true],
+  ['[::1]', true, true],
+  ['::1', true, true],
+  // A listen address of 0.0.0.0 is every interface: not loopback, though as a destination it
+  // is this machine.
+  ['0.0.0.0', false, true],
+  ['169.254.169.254', false, true],
+  ['host.docker.internal', false, true],
+  ['orders', false, false],
+  ['10.0.0.5', false, false],
+  ['localhost.example.com', false, false],
+  ['128.0.0.1', false, false],
+];
+
+describe('isLoopbackHost and staysOnHost', () => {
+  for (const [host, loopback, staysOn] of HOSTS) {
+    it(`${host}: loopback ${String(loopback)}, stays on the host ${String(staysOn)}`, () => {
+      assert.equal(isLoopbackHost(host), loopback);
+      assert.equal(staysOnHost(host), staysOn);
+    });
+  }
 });

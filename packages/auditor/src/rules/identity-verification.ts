@@ -38,6 +38,7 @@ import { ev, inbound, type InboundModel } from '../analysis/inbound/model.ts';
 import { SIGNATURE_HEADER, STRONG_HMAC, TIMESTAMP_NAME } from '../analysis/inbound/vocabulary.ts';
 import type { ConfidenceNote, Evidence, Outcome } from '../model.ts';
 import { certificateLifetimes } from '../analysis/certificate-lifetime.ts';
+import { isLoopbackHost } from '../analysis/outbound/urls.ts';
 import type { MintedToken } from '../analysis/secrets/sources.ts';
 import {
   describeAlgorithm,
@@ -536,11 +537,10 @@ function sv8(ctx: AuditContext): Outcome {
         evidenceOf(secret.map((v) => v.key.site)),
       );
     }
-    const plainHttp = verifiers.filter(
-      (v) =>
-        v.key.url !== undefined &&
-        /^http:\/\/(?!(localhost|127\.0\.0\.1|\[::1\])[:/])/.test(v.key.url),
-    );
+    const plainHttp = verifiers.filter((v) => {
+      const host = /^http:\/\/(\[[^\]]*\]|[^/:?#]*)/.exec(v.key.url ?? '')?.[1];
+      return host !== undefined && !isLoopbackHost(host);
+    });
     if (plainHttp.length > 0) {
       return outcome(
         'PARTIAL',

@@ -1,6 +1,6 @@
 import type { Evidence } from '../../model.ts';
 import type { AuditContext } from '../../rules/rule.ts';
-import { INTERNAL_SUFFIX, isLoopbackHost, isPrivateIp } from '../outbound/urls.ts';
+import { INTERNAL_SUFFIX, isPrivateIp, staysOnHost } from '../outbound/urls.ts';
 import { secretSourceModel } from '../secrets/provenance.ts';
 import { serviceDeployment } from './deployment.ts';
 
@@ -74,7 +74,7 @@ export function classifyAddress(
     ? !TLS_PARAMETER.test(url)
     : PLAIN_SCHEMES.has(scheme) || (!ENCRYPTED_SCHEMES.has(scheme) && scheme.endsWith('+http'));
   const ip = /^\d+(\.\d+){3}$/.test(host);
-  const kind: ServiceAddress['kind'] = isLoopbackHost(host)
+  const kind: ServiceAddress['kind'] = staysOnHost(host)
     ? 'loopback'
     : ip
       ? isPrivateIp(host)

@@ -1,5 +1,6 @@
 import { evidenceAtLine } from '../../ast/syntax.ts';
 import type { Evidence } from '../../model.ts';
+import { isLoopbackHost } from '../outbound/urls.ts';
 import type { InfraFile } from './files.ts';
 import type { ComposeService, PlatformModel } from './platform.ts';
 import { get, items, path, str, type YNode } from './yaml.ts';
@@ -121,7 +122,7 @@ function rabbitFromProperties(
     [...props.entries()].find(
       ([key, p]) =>
         (key === 'management.tcp.ip' || key === 'management.listener.ip') &&
-        /^(127\.|::1|localhost)/.test(p.value),
+        isLoopbackHost(p.value.trim()),
     ) ??
     [...props.entries()].find(
       ([key]) =>

@@ -23,15 +23,32 @@ export interface UrlFact {
 export const INTERNAL_SUFFIX =
   /\.(svc|cluster\.local|internal|local|lan|corp|intranet|consul|home\.arpa|localdomain|private)$/i;
 
-/** Is a host name loopback or link-local (never leaves the machine / pod)? */
+/**
+ * The auditor's one loopback check: `localhost` (and `*.localhost`), 127.0.0.0/8 and `::1`.
+ * Names count, unlike `@tessera/core`'s `isLoopbackHost`, which guards live connections and
+ * trusts only literal addresses: in audited code, `http://localhost` is how a service says
+ * "this machine", and that intent is what a check judges.
+ */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
   return (
     bare === 'localhost' ||
     bare.endsWith('.localhost') ||
     bare === '::1' ||
+    /^127(\.\d{1,3}){3}$/.test(bare)
+  );
+}
+
+/**
+ * A destination plain HTTP reaches without crossing a network: loopback, `0.0.0.0` (as a
+ * destination, the machine itself), link-local 169.254.0.0/16 and Docker's host alias. Not for
+ * listen addresses, where `0.0.0.0` means every interface.
+ */
+export function staysOnHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    isLoopbackHost(bare) ||
     bare === '0.0.0.0' ||
-    /^127(\.\d{1,3}){3}$/.test(bare) ||
     /^169\.254(\.\d{1,3}){2}$/.test(bare) ||
     bare === 'host.docker.internal'
   );
@@ -64,7 +81,7 @@ export function urlFact(value: StaticString): UrlFact {
   const host = match[2] ?? '';
   const scheme = protocol === 'https' || protocol === 'wss' ? 'https' : 'http';
   const known = host !== '' && !host.includes('${');
-  const loopback = known && isLoopbackHost(host);
+  const loopback = known && staysOnHost(host);
   const internalName =
     known && !loopback && (!host.includes('.') || INTERNAL_SUFFIX.test(host) || isPrivateIp(host));
   const external = known && !loopback && !internalName && !/^\d+(\.\d+){3}$/.test(host);
