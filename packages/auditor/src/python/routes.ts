@@ -373,7 +373,7 @@ export function annotatedAliases(
     const type = param.fields.type?.children[0] ?? param.fields.type;
     if (type === undefined || !/^(identifier|attribute)$/.test(type.type)) continue;
     const alias = py.resolveValue(fn.file, type.text);
-    if (!alias?.value.text.startsWith("Annotated[")) continue;
+    if (!alias?.value.text.startsWith('Annotated[')) continue;
     for (const call of dependsCalls(alias.value)) out.push({ file: alias.file, call, param });
   }
   return out;
