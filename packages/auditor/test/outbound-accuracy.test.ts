@@ -1,9 +1,12 @@
 import {
+  contextFor,
   expectOutcomes,
   removeTempProjects,
+  runRule,
   type Expectation,
   type Files,
 } from './support/project.ts';
+import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { CheckId } from '../src/model.ts';
 import type { RuleSet } from '../src/rules/rule.ts';
@@ -294,4 +297,22 @@ export const quote = (id: string) =>
 
   it('a fresh random id per call is no propagation', () =>
     check(files('randomUUID()'), { SC10: 'FAIL' }));
+});
+
+describe('confidence of SC rows decided from an absence', () => {
+  it('no breaker found is a medium-confidence FAIL; a breaker found is not marked down', async () => {
+    const call = (wrapped: boolean) => ({
+      'src/geo.ts': `import axios from 'axios';
+import CircuitBreaker from 'opossum';
+const lookup = (ip: string) => axios.get(\`https://geo.internal/ip/\${ip}\`, { timeout: 1000 });
+export const locate = ${wrapped ? 'new CircuitBreaker(lookup)' : 'lookup'};
+`,
+    });
+    const absent = runRule(RULES, await contextFor(call(false)), 'SC12');
+    assert.equal(absent.status, 'FAIL');
+    assert.equal(absent.confidence, 'medium');
+    const present = runRule(RULES, await contextFor(call(true)), 'SC12');
+    assert.equal(present.status, 'PASS');
+    assert.notEqual(present.confidence, 'medium');
+  });
 });

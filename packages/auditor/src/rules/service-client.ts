@@ -652,6 +652,11 @@ function sc7(ctx: AuditContext): Outcome {
     'FAIL',
     'Failures of outbound calls, including authentication rejections, are not logged.',
     top(s.channels.map((c) => c.evidence)),
+    {
+      level: 'medium',
+      reason:
+        'Decided from the absence of a log call in the error handling found around the calls; logging in a shared error handler elsewhere is not seen.',
+    },
   );
 }
 
@@ -944,6 +949,11 @@ function sc12(ctx: AuditContext): Outcome {
       'FAIL',
       `No circuit breaker protects outbound calls.${retryNote}${split.note}`,
       top([...missing.map((c) => c.evidence), ...retries]),
+      {
+        level: 'medium',
+        reason:
+          'Decided from the absence of a known breaker (opossum, cockatiel, Tessera) around the calls; a hand-written breaker is not recognised.',
+      },
     );
   }
   return outcome(
@@ -992,6 +1002,11 @@ function sc13(ctx: AuditContext): Outcome {
   return outcome(
     'PASS',
     "HTTP clients keep Node's default certificate validation; nothing turns it off.",
+    [],
+    {
+      level: 'medium',
+      reason: 'Decided from the absence of options that switch certificate validation off.',
+    },
   );
 }
 
