@@ -1,5 +1,5 @@
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { INTERNAL_SUFFIX, isPrivateIp, staysOnHost } from '../outbound/urls.ts';
 import { secretSourceModel } from '../secrets/provenance.ts';
 import { serviceDeployment } from './deployment.ts';

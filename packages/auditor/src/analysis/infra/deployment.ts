@@ -1,6 +1,6 @@
 import nodePath from 'node:path';
 import type { Evidence } from '../../model.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { infraModel } from './index.ts';
 import type { ComposeService, KubernetesWorkload, PlatformModel } from './platform.ts';
 

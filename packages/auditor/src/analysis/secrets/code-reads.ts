@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import { evidenceAt, propertyNameText, unwrap } from '../../ast/syntax.ts';
 import type { SourceUnit } from '../../project/load.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import {
   ancestors,
   calleeName,

@@ -1,6 +1,6 @@
 import type { Evidence } from '../../model.ts';
 import { packageDependencies } from '../../project/load.ts';
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { serviceDeployment, type DeployedVariable } from '../infra/deployment.ts';
 import { infraModel } from '../infra/index.ts';
 import { typescriptSecretReads } from './code-reads.ts';

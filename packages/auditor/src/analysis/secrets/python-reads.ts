@@ -1,4 +1,4 @@
-import type { AuditContext } from '../../rules/rule.ts';
+import type { AuditContext } from '../context.ts';
 import { pythonModel } from '../../python/model.ts';
 import { hasPython } from '../../python/project.ts';
 import type { SecretSource } from '../../python/secrets.ts';
