@@ -22,7 +22,12 @@ import {
   type AuditReport,
   type RepositoryAudit,
 } from '@tessera/auditor';
-import { FIXTURES, loadExpectedServices, type Expected } from '../test/support/expected.ts';
+import {
+  FIXTURE_LOAD,
+  FIXTURES,
+  loadExpectedServices,
+  type Expected,
+} from '../test/support/expected.ts';
 import {
   addCounts,
   EVIDENCE_WINDOW,
@@ -95,13 +100,15 @@ async function scoreFixture(
   const audit = (root: string) => {
     let report = audits.get(root);
     if (report === undefined) {
-      report = auditDirectory(root);
+      report = auditDirectory(root, { load: FIXTURE_LOAD });
       audits.set(root, report);
     }
     return report;
   };
   const repository =
-    labelled.length > 1 && !options.wholeRepo ? await auditRepository(fixture) : undefined;
+    labelled.length > 1 && !options.wholeRepo
+      ? await auditRepository(fixture, { load: FIXTURE_LOAD })
+      : undefined;
   const scored: ScoredService[] = [];
   for (const expected of labelled) {
     const own = repository === undefined ? undefined : reportFor(expected.service, repository);

@@ -25,6 +25,7 @@ import {
 import {
   at,
   compareWithExpected,
+  FIXTURE_LOAD,
   FIXTURES,
   loadExpected,
   type Expected,
@@ -57,7 +58,7 @@ const reports = new Map<FixtureName, Promise<AuditReport>>();
 function reportOf(name: FixtureName): Promise<AuditReport> {
   let report = reports.get(name);
   if (report === undefined) {
-    report = auditDirectory(path.join(FIXTURES_DIR, name), { now: AUDIT_DATE });
+    report = auditDirectory(path.join(FIXTURES_DIR, name), { now: AUDIT_DATE, load: FIXTURE_LOAD });
     reports.set(name, report);
   }
   return report;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { auditDirectory } from '../src/audit.ts';
-import { compareWithExpected, loadExpected } from './support/expected.ts';
+import { compareWithExpected, FIXTURE_LOAD, loadExpected } from './support/expected.ts';
 
 const CASES_DIR = fileURLToPath(new URL('./fixtures/mtls/', import.meta.url));
 const CASES = readdirSync(CASES_DIR, { withFileTypes: true })
@@ -34,7 +34,10 @@ describe('transport-security fixtures: the auditor agrees with the labels', () =
     it(name, async (t) => {
       const directory = path.join(CASES_DIR, name);
       const expected = loadExpected(directory);
-      const report = await auditDirectory(directory, { now: new Date('2026-01-01') });
+      const report = await auditDirectory(directory, {
+        now: new Date('2026-01-01'),
+        load: FIXTURE_LOAD,
+      });
       assert.deepEqual(report.notes, [], 'every file parses');
       const { mismatches, agree, total } = compareWithExpected(expected, report);
       t.diagnostic(`${name}: ${String(agree)}/${String(total)} checks agree`);

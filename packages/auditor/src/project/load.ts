@@ -54,6 +54,11 @@ export interface LoadOptions {
   readonly maxFileBytes?: number;
   /** Stop after this many files (a note says so). Default 20,000. */
   readonly maxFiles?: number;
+  /**
+   * Files to leave out, by path relative to the root (`/`-separated): for example a test
+   * fixture's own answer key, which is not part of the service it describes.
+   */
+  readonly ignore?: (relPath: string) => boolean;
 }
 
 const SOURCE_EXTENSIONS = new Map<string, ts.ScriptKind>([
@@ -160,6 +165,7 @@ export async function loadProject(root: string, options: LoadOptions = {}): Prom
       }
       // The audit's own config (waivers and their justifications) is not the service's code.
       if (!isFile || AUDIT_CONFIG_FILE.test(entry.name)) continue;
+      if (options.ignore?.(rel(abs)) === true) continue;
       const kind = scriptKindOf(entry.name);
       const isText = kind === undefined && TEXT_FILE.test(entry.name);
       const isPython = kind === undefined && !isText && isPythonProjectFile(rel(abs));
