@@ -4,10 +4,12 @@
  * precision and recall, the exact-status rate, the evidence hit rate (±3 lines) and a confusion
  * matrix. It measures and never gates: the exit code is 0 whatever the scores.
  *
- *   npm run audit:score [-- [--set old|blind|all] [--json] [--details] [--whole-repo] [DIR ...]]
+ *   npm run audit:score [-- [--set old|blind|holdout|all] [--json] [--details] [--whole-repo] [DIR ...]]
  *
  * `--set old` is the six fixtures the rules were written against (test/fixtures, the list
- * fixtures.test.ts uses); `--set blind` every test/fixtures/blind/<name> with an expected.json.
+ * fixtures.test.ts uses); `--set blind` every test/fixtures/blind/<name> with an expected.json;
+ * `--set holdout` every test/fixtures/holdout/<name>: labelled after the blind set had been used
+ * to find the auditor's error classes, and never used for that, so it is the held-out measure.
  * DIR arguments score those directories (each with an expected.json) instead of the sets.
  * Definitions of the measures: scripts/scoring.ts.
  */
@@ -43,8 +45,7 @@ import {
 import { findServiceRoot } from './service-root.ts';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
-const BLIND_DIR = path.join(FIXTURES_DIR, 'blind');
-const SETS = ['old', 'blind'] as const;
+const SETS = ['old', 'blind', 'holdout'] as const;
 type SetName = (typeof SETS)[number] | 'given';
 
 /**
@@ -74,8 +75,9 @@ interface ScoredSet {
 
 function fixtureDirectories(set: (typeof SETS)[number]): string[] {
   if (set === 'old') return FIXTURES.map((name) => path.join(FIXTURES_DIR, name));
-  return readdirSync(BLIND_DIR)
-    .map((name) => path.join(BLIND_DIR, name))
+  const dir = path.join(FIXTURES_DIR, set);
+  return readdirSync(dir)
+    .map((name) => path.join(dir, name))
     .filter((dir) => statSync(dir).isDirectory() && existsSync(path.join(dir, 'expected.json')))
     .sort();
 }
@@ -180,6 +182,8 @@ function renderSet(set: ScoredSet, details: boolean): string {
   const title: Record<SetName, string> = {
     old: 'Old fixtures (test/fixtures, the rules were written against them)',
     blind: 'Blind fixtures (test/fixtures/blind, labelled before any auditor run)',
+    holdout:
+      'Held-out fixtures (test/fixtures/holdout, labelled blind and never used to tune the rules)',
     given: 'Given directories',
   };
   const header = ['service', 'audited', 'labels', ...MEASURE_COLUMNS.map(([h]) => h), 'audit ms'];
@@ -237,7 +241,7 @@ function renderSet(set: ScoredSet, details: boolean): string {
 }
 
 const USAGE =
-  'usage: npm run audit:score -- [--set old|blind|all] [--json] [--details] [--whole-repo] [DIR ...]';
+  'usage: npm run audit:score -- [--set old|blind|holdout|all] [--json] [--details] [--whole-repo] [DIR ...]';
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -263,8 +267,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const set = values.set;
-  if (set !== 'all' && set !== 'old' && set !== 'blind') {
-    process.stderr.write(`--set must be old, blind or all\n${USAGE}\n`);
+  if (set !== 'all' && !(SETS as readonly string[]).includes(set)) {
+    process.stderr.write(`--set must be old, blind, holdout or all\n${USAGE}\n`);
     return 2;
   }
   for (const dir of positionals) {
