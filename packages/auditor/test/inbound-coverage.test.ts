@@ -144,3 +144,57 @@ describe('PH1: internal headers are blocked where requests are proxied', () => {
       at: { PH1: { file: 'src/app.js', line: "req.headers['x-user-id']" } },
     }));
 });
+
+// CommonJS middleware reached through export objects, the layout of many Express tutorials and
+// services: middleware/index.js gathers `{ authJwt }`, each module exports an object of functions.
+const VERIFY_TOKEN = `const jwt = require('jsonwebtoken');
+const verifyToken = (req, res, next) => {
+  const token = req.headers['x-access-token'];
+  if (!token) return res.status(403).send({ message: 'No token provided' });
+  jwt.verify(token, process.env.TOKEN_PUBLIC_KEY, { algorithms: ['RS256'] }, (err, decoded) => {
+    if (err) return res.status(401).send({ message: 'Unauthorized' });
+    req.accountId = decoded.sub;
+    next();
+  });
+};
+const authJwt = { verifyToken };
+module.exports = authJwt;
+`;
+
+const commonJsServer = (route: string): string => `const express = require('express');
+const { authJwt } = require('./middleware');
+const app = express();
+${route}
+app.listen(3000);
+`;
+
+const commonJs: Case[] = [
+  {
+    name: 'middleware reached as authJwt.verifyToken through an index of export objects covers the route',
+    files: {
+      'src/middleware/authJwt.js': VERIFY_TOKEN,
+      'src/middleware/index.js': `const authJwt = require('./authJwt');\nmodule.exports = { authJwt };\n`,
+      'src/server.js': commonJsServer(
+        `app.delete('/api/account', [authJwt.verifyToken], (req, res) => res.send('removed'));`,
+      ),
+    },
+    expect: { SE1: 'PASS', SE3: 'PASS' },
+  },
+  {
+    name: 'the same layout, a route without the middleware, is open',
+    files: {
+      'src/middleware/authJwt.js': VERIFY_TOKEN,
+      'src/middleware/index.js': `const authJwt = require('./authJwt');\nmodule.exports = { authJwt };\n`,
+      'src/server.js': commonJsServer(
+        `app.delete('/api/account', [authJwt.verifyToken], (req, res) => res.send('removed'));
+app.get('/api/accounts/export', (req, res) => res.json([]));`,
+      ),
+    },
+    expect: { SE1: 'FAIL' },
+    at: { SE1: { file: 'src/server.js', line: "app.get('/api/accounts/export'" } },
+  },
+];
+
+describe('CommonJS middleware behind export objects', () => {
+  for (const c of commonJs) test(c.name, () => check(c));
+});

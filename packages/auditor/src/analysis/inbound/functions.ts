@@ -213,8 +213,14 @@ export class FunctionIndex {
     if (ref !== undefined) {
       if (isProjectImport(this.project, unit, ref.module)) {
         const target = this.project.resolveImport(unit, ref.module);
-        const exported =
+        let exported =
           target === undefined ? undefined : this.exported(target, ref.path[0] ?? 'default');
+        // `const { authJwt } = require('./middleware')` then `authJwt.verifyToken`: the rest of the
+        // path names members of exported objects, possibly through further `require`s.
+        for (const member of ref.path.slice(1)) {
+          if (exported === undefined) break;
+          exported = this.memberOf(exported, member);
+        }
         if (exported !== undefined) {
           next(exported.unit, exported.node);
           return;
@@ -388,6 +394,32 @@ export class FunctionIndex {
     return undefined;
   }
 
+  /**
+   * The member `name` of an exported value: a property of an object literal (also one assigned to
+   * a constant first, `const authJwt = { verifyToken }; module.exports = authJwt`), or the export
+   * `name` of a project module the value requires (`module.exports = { authJwt: require('./a') }`).
+   */
+  private memberOf(found: Exported, name: string, depth = 0): Exported | undefined {
+    if (depth > 4) return undefined;
+    let { unit } = found;
+    let node: ts.Node = found.node;
+    if (ts.isIdentifier(node)) {
+      const value = this.symbols.finalValue(unit, node);
+      unit = value.unit;
+      node = value.expression;
+    }
+    const value = ts.isExpression(node) ? unwrap(node) : node;
+    if (ts.isObjectLiteralExpression(value)) {
+      const member = objectMember(value, name);
+      return member === undefined ? undefined : { unit, node: member };
+    }
+    const specifier = requiredSpecifier(value);
+    if (specifier === undefined || !isProjectImport(this.project, unit, specifier))
+      return undefined;
+    const target = this.project.resolveImport(unit, specifier);
+    return target === undefined ? undefined : this.exported(target, name, depth + 1);
+  }
+
   /** What a module exports under `name` (`default` for the default export or `module.exports`). */
   exported(unit: SourceUnit, name: string, depth = 0): Exported | undefined {
     if (depth > 4) return undefined;
@@ -418,13 +450,10 @@ export class FunctionIndex {
       if (hit !== undefined) return hit;
     }
     // `module.exports = { authenticate }` imported as `{ authenticate }`.
+    // `module.exports = authJwt` with `const authJwt = { verifyToken }`, likewise.
     const fallback = table.get('default');
     if (name !== 'default' && fallback !== undefined) {
-      const value = ts.isExpression(fallback) ? unwrap(fallback) : fallback;
-      if (ts.isObjectLiteralExpression(value)) {
-        const member = objectMember(value, name);
-        if (member !== undefined) return { unit, node: member };
-      }
+      return this.memberOf({ unit, node: fallback }, name, depth + 1);
     }
     return undefined;
   }
@@ -598,6 +627,14 @@ function classMember(node: ts.Node, name: string): ts.Node | undefined {
 }
 
 /** A property's value or method in an object literal. */
+/** The module a `require('…')` call loads, if `node` is one. */
+function requiredSpecifier(node: ts.Node): string | undefined {
+  if (!ts.isCallExpression(node) || !ts.isIdentifier(node.expression)) return undefined;
+  if (node.expression.text !== 'require') return undefined;
+  const first = node.arguments[0];
+  return first !== undefined && ts.isStringLiteralLike(first) ? first.text : undefined;
+}
+
 function objectMember(object: ts.ObjectLiteralExpression, name: string): ts.Node | undefined {
   for (const property of object.properties) {
     if (ts.isSpreadAssignment(property)) continue;
