@@ -7,7 +7,7 @@
 import ts from 'typescript';
 import type { ModuleReference, SymbolTable } from '../../../ast/symbols.ts';
 import { objectProperty, unwrap } from '../../../ast/syntax.ts';
-import { booleanValue } from '../ast.ts';
+import { firstArgumentObject, optionIsTrue } from './options.ts';
 import type { SourceUnit } from '../../../project/load.ts';
 import { calleeName, calleeReceiver } from '../ast.ts';
 
@@ -69,13 +69,9 @@ export function honoServeTls(
   unit: SourceUnit,
   call: ts.CallExpression,
 ): boolean {
-  const first = call.arguments[0];
-  if (first === undefined) return false;
-  const options = symbols.finalValue(unit, first);
-  const object = unwrap(options.expression);
-  if (!ts.isObjectLiteralExpression(object)) return false;
-  const create = objectProperty(object, 'createServer');
-  if (create === undefined) return false;
+  const options = firstArgumentObject(symbols, unit, call);
+  const create = options === undefined ? undefined : objectProperty(options.object, 'createServer');
+  if (options === undefined || create === undefined) return false;
   const ref = symbols.moduleReference(options.unit, create);
   const module = ref?.module.replace(/^node:/, '');
   const member = ref?.path[ref.path.length - 1];
@@ -91,10 +87,5 @@ export function honoAllowsAnonymous(
   unit: SourceUnit,
   call: ts.CallExpression,
 ): boolean {
-  const first = call.arguments[0];
-  if (first === undefined) return false;
-  const options = symbols.finalValue(unit, first);
-  const object = unwrap(options.expression);
-  if (!ts.isObjectLiteralExpression(object)) return false;
-  return booleanValue(objectProperty(object, 'allow_anon')) === true;
+  return optionIsTrue(symbols, unit, call, 'allow_anon');
 }

@@ -8,8 +8,9 @@ import ts from 'typescript';
 import type { ModuleReference, SymbolTable } from '../../../ast/symbols.ts';
 import { objectProperty, unwrap } from '../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../project/load.ts';
-import { booleanValue, someNode } from '../ast.ts';
+import { someNode } from '../ast.ts';
 import type { FunctionFacts } from '../facts.ts';
+import { optionIsTrue } from './options.ts';
 
 /** Router packages with the `new Router({ prefix })`, `router.get(path, ...mw)` API. */
 const KOA_ROUTER_MODULES: ReadonlySet<string> = new Set(['@koa/router', 'koa-router']);
@@ -87,12 +88,7 @@ export function koaJwtPassthrough(
   unit: SourceUnit,
   call: ts.CallExpression,
 ): boolean {
-  const first = call.arguments[0];
-  if (first === undefined) return false;
-  const options = symbols.finalValue(unit, first);
-  const object = unwrap(options.expression);
-  if (!ts.isObjectLiteralExpression(object)) return false;
-  return booleanValue(objectProperty(object, 'passthrough')) === true;
+  return optionIsTrue(symbols, unit, call, 'passthrough');
 }
 
 /**
