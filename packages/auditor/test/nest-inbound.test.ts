@@ -683,6 +683,63 @@ export class WorkerModule {}
   },
 ];
 
+const delegatingGuard = (body: string): Files => ({
+  ...base,
+  'src/auth/token.service.ts': `import { Injectable } from '@nestjs/common';
+import * as jose from 'jose';
+
+@Injectable()
+export class TokenService {
+  private readonly keys = jose.createRemoteJWKSet(new URL('https://sts.example.net/jwks'));
+
+  async check(token: string) {
+${body}
+  }
+}
+`,
+  'src/auth/delegating.guard.ts': `import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { TokenService } from './token.service';
+
+@Injectable()
+export class DelegatingGuard implements CanActivate {
+  constructor(private readonly tokens: TokenService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest();
+    const token = (request.headers.authorization ?? '').slice(7);
+    if (!token) throw new UnauthorizedException();
+    request.caller = await this.tokens.check(token);
+    return true;
+  }
+}
+`,
+  'src/app.module.ts': appModule(
+    '{ provide: APP_GUARD, useClass: DelegatingGuard }',
+    "import { DelegatingGuard } from './auth/delegating.guard';",
+  ),
+});
+
+const injection: Case[] = [
+  {
+    name: 'a guard that delegates verification to an injected service',
+    files: delegatingGuard(`    const { payload } = await jose.jwtVerify(token, this.keys, {
+      issuer: 'https://sts.example.net',
+      audience: 'ledger-api',
+    });
+    return payload.sub;`),
+    expect: { SE1: 'PASS', SE3: 'PASS', SE4: 'PASS' },
+  },
+  {
+    name: 'a guard whose injected service only decodes the token',
+    files: delegatingGuard(`    return jose.decodeJwt(token).sub;`),
+    expect: { SE1: 'FAIL', SE4: 'FAIL' },
+    at: { SE4: { file: 'src/auth/token.service.ts', line: 'jose.decodeJwt(token)' } },
+  },
+];
+
+describe('NestJS injected services', () => {
+  for (const testCase of injection) test(testCase.name, () => check(testCase));
+});
 describe('NestJS exemptions', () => {
   for (const testCase of exemptions) test(testCase.name, () => check(testCase));
 });

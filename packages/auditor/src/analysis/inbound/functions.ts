@@ -246,6 +246,16 @@ export class FunctionIndex {
         return;
       }
     }
+    // `this.orders.refund(…)` with `constructor(private readonly orders: OrdersService)`: the
+    // injected class's method (NestJS and other constructor injection).
+    const injected = injectedClassName(receiver);
+    if (injected !== undefined) {
+      const method = this.classMethod(unit, injected, name);
+      if (method !== undefined) {
+        next(method.unit, method.node);
+        return;
+      }
+    }
     const decorated = nearest(this.decorators.get(name) ?? [], unit);
     if (decorated.length > 0) {
       for (const value of decorated) next(value.unit, value.node);
@@ -607,6 +617,30 @@ function nearest(sites: readonly Site[], unit: SourceUnit): Site[] {
   };
   const best = Math.max(...sites.map(shared));
   return sites.filter((site) => shared(site) === best);
+}
+
+/** The declared class of `this.x` (a typed constructor parameter or property), by its name. */
+function injectedClassName(receiver: ts.Expression): ts.Identifier | undefined {
+  if (!ts.isPropertyAccessExpression(receiver)) return undefined;
+  if (receiver.expression.kind !== ts.SyntaxKind.ThisKeyword) return undefined;
+  let owner: ts.Node = receiver;
+  while (!ts.isClassLike(owner)) {
+    if (ts.isSourceFile(owner)) return undefined;
+    owner = owner.parent;
+  }
+  const name = receiver.name.text;
+  for (const member of owner.members) {
+    let type: ts.TypeNode | undefined;
+    if (ts.isPropertyDeclaration(member) && propertyNameText(member.name) === name) {
+      type = member.type;
+    } else if (ts.isConstructorDeclaration(member)) {
+      type = member.parameters.find((p) => ts.isIdentifier(p.name) && p.name.text === name)?.type;
+    }
+    if (type !== undefined && ts.isTypeReferenceNode(type) && ts.isIdentifier(type.typeName)) {
+      return type.typeName;
+    }
+  }
+  return undefined;
 }
 
 /** A method or property value of the class that contains `node`. */
