@@ -92,7 +92,7 @@ describe('SM2/SC2: hard-coded secrets — findings', () => {
       name: 'a registry token in a committed .npmrc',
       files: {
         'src/a.ts': 'export {};\n',
-        '.npmrc': `registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n`,
+        '.npmrc': `registry=https://npm.registry.example/\n//npm.registry.example/:_authToken=npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n`,
       },
       file: '.npmrc',
       line: 2,
@@ -182,7 +182,7 @@ describe('SM2/SC2: hard-coded secrets — false positives that must not fire', (
       name: 'an .npmrc that reads its token from the environment',
       files: {
         'src/a.ts': 'export {};\n',
-        '.npmrc': '//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n',
+        '.npmrc': '//npm.registry.example/:_authToken=${NPM_TOKEN}\n',
       },
     },
     {
