@@ -837,6 +837,20 @@ export function returnedObjects(
   return found;
 }
 
+/**
+ * The function a handler or hook option is: written inline (an arrow or function expression), or
+ * the declaration it names (`functionDeclarationFor`).
+ */
+export function functionAt(
+  symbols: SymbolTable,
+  unit: SourceUnit,
+  expression: ts.Expression,
+): Located<ts.SignatureDeclaration & { body?: ts.ConciseBody | undefined }> | undefined {
+  const node = unwrap(expression);
+  if (ts.isArrowFunction(node) || ts.isFunctionExpression(node)) return { unit, node };
+  return functionDeclarationFor(symbols, unit, node);
+}
+
 /** The function a callee names: a local declaration, a const arrow, or a relative import. */
 export function functionDeclarationFor(
   symbols: SymbolTable,

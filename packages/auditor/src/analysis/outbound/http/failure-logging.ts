@@ -4,6 +4,7 @@ import type { SourceUnit } from '../../../project/load.ts';
 import {
   ancestors,
   calleeName,
+  functionAt,
   functionDeclarationFor,
   resolveFinal,
   type Located,
@@ -149,11 +150,7 @@ class FailureLog {
    * request that failed.
    */
   proxyHook(unit: SourceUnit, handler: ts.Expression, answer: boolean): void {
-    const node = unwrap(handler);
-    const fn =
-      ts.isArrowFunction(node) || ts.isFunctionExpression(node)
-        ? { unit, node }
-        : functionDeclarationFor(this.build.symbols, unit, node);
+    const fn = functionAt(this.build.symbols, unit, handler);
     const body = fn?.node.body;
     if (fn === undefined || body === undefined) return;
     if (answer) this.authChecks(fn.unit, body);

@@ -10,7 +10,7 @@ import type { SourceUnit } from '../../../project/load.ts';
 import {
   calleeName,
   definitionOf,
-  functionDeclarationFor,
+  functionAt,
   inboundReference,
   optionOf,
   resolveObject,
@@ -156,12 +156,7 @@ export function readInterceptor(
   unit: SourceUnit,
   fn: ts.Expression,
 ): void {
-  const target = functionDeclarationFor(build.symbols, unit, fn);
-  const node = unwrap(fn);
-  const declaration =
-    ts.isArrowFunction(node) || ts.isFunctionExpression(node)
-      ? { unit, node: node as ts.SignatureDeclaration & { body?: ts.ConciseBody } }
-      : target;
+  const declaration = functionAt(build.symbols, unit, fn);
   if (declaration?.node.body === undefined) return;
   const parameter = declaration.node.parameters[0];
   const config =
@@ -221,11 +216,7 @@ export function headersFromFunction(
   unit: SourceUnit,
   expression: ts.Expression,
 ): void {
-  const node = unwrap(expression);
-  const fn =
-    ts.isArrowFunction(node) || ts.isFunctionExpression(node)
-      ? { unit, node }
-      : functionDeclarationFor(build.symbols, unit, node);
+  const fn = functionAt(build.symbols, unit, expression);
   const body = fn?.node.body;
   if (fn === undefined || body === undefined) return;
   if (!ts.isBlock(body)) {

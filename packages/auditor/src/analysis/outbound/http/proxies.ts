@@ -1,7 +1,7 @@
 import ts from 'typescript';
 import { accessChain, unwrap } from '../../../ast/syntax.ts';
 import type { SourceUnit } from '../../../project/load.ts';
-import { functionDeclarationFor, optionOf, resolveObject, type Located } from '../expressions.ts';
+import { functionAt, optionOf, resolveObject, type Located } from '../expressions.ts';
 import type { HttpSite } from '../model.ts';
 import type { HttpBuild } from './build.ts';
 import { addHeader, headersFromFunction, readInterceptor } from './headers.ts';
@@ -88,11 +88,7 @@ function proxyRequestHeaders(
   unit: SourceUnit,
   expression: ts.Expression,
 ): void {
-  const node = unwrap(expression);
-  const fn =
-    ts.isArrowFunction(node) || ts.isFunctionExpression(node)
-      ? { unit, node }
-      : functionDeclarationFor(build.symbols, unit, node);
+  const fn = functionAt(build.symbols, unit, expression);
   const parameter = fn?.node.parameters[0];
   const body = fn?.node.body;
   if (fn === undefined || body === undefined || parameter === undefined) return;
