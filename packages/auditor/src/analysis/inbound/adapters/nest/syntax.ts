@@ -9,6 +9,7 @@ import { isProjectImport, type SourceUnit } from '../../../../project/load.ts';
 import { calleeName, isFunctionNode } from '../../ast.ts';
 import type { FileFacts, Site } from '../../facts.ts';
 import type { FunctionIndex } from '../../functions.ts';
+import { firstArgumentObject } from '../options.ts';
 
 /** What the NestJS readers need: every file's facts, symbols and function resolution. */
 export interface NestSources {
@@ -302,14 +303,13 @@ export function dynamicModuleOptions(
   unit: SourceUnit,
   call: ts.CallExpression,
 ): { readonly unit: SourceUnit; readonly node: ts.ObjectLiteralExpression } | undefined {
-  const first = call.arguments[0];
-  if (first === undefined) return undefined;
-  const value = symbols.finalValue(unit, first);
-  const options = unwrap(value.expression);
-  if (!ts.isObjectLiteralExpression(options)) return undefined;
-  if (!(calleeName(call) ?? '').endsWith('Async')) return { unit: value.unit, node: options };
-  const factory = objectProperty(options, 'useFactory');
-  const fn = factory === undefined ? undefined : symbols.finalValue(value.unit, factory);
+  const options = firstArgumentObject(symbols, unit, call);
+  if (options === undefined) return undefined;
+  if (!(calleeName(call) ?? '').endsWith('Async')) {
+    return { unit: options.unit, node: options.object };
+  }
+  const factory = objectProperty(options.object, 'useFactory');
+  const fn = factory === undefined ? undefined : symbols.finalValue(options.unit, factory);
   const node = fn === undefined ? undefined : unwrap(fn.expression);
   if (fn === undefined || node === undefined || !isFunctionNode(node)) return undefined;
   const returned = ts.isBlock(node.body)
